@@ -1,0 +1,439 @@
+"""Every exception jmapchat raises, in one tree (as httpx does).
+
+```
+JMAPError
+├── TransportError                  network failure talking to the server
+│   ├── ConnectError                could not connect (request never sent: safe to retry)
+│   ├── WriteError                  failed while sending the request
+│   ├── ReadError                   failed while reading the reply (request may have run)
+│   └── Timeout                     connect/read/write/pool timeout
+├── AuthenticationError             HTTP 401/403
+├── HTTPStatusError                 non-2xx without RFC 7807 problem details
+├── RequestRejected                 RFC 8620 §3.6.1 request-level problem details
+│   ├── UnknownCapability           urn:ietf:params:jmap:error:unknownCapability
+│   ├── NotJSON                     urn:ietf:params:jmap:error:notJSON
+│   ├── NotRequest                  urn:ietf:params:jmap:error:notRequest
+│   └── LimitExceeded (.limit)      urn:ietf:params:jmap:error:limit
+├── MethodError (.type, .description, .call)   an ["error", {...}, callId] response
+│   ├── ServerFail                  serverFail, and any unknown error type
+│   ├── ServerUnavailable           serverUnavailable (retry with backoff)
+│   ├── ServerPartialFail           serverPartialFail (resync)
+│   ├── UnknownMethod, InvalidArguments, InvalidResultReference, Forbidden,
+│   │   AccountNotSupportedByMethod, AccountReadOnly, RequestTooLarge,
+│   │   CannotCalculateChanges, StateMismatch, AnchorNotFound, UnsupportedSort,
+│   │   UnsupportedFilter, TooManyChanges, FromAccountNotFound,
+│   │   FromAccountNotSupportedByMethod, NotFound, NotPermitted
+│   └── AccountNotFound             (also a SessionError)
+├── RateLimited (.retry_after)      HTTP 429 Retry-After, or SetError serverRetryAfter
+├── ProtocolError                   abstract: the conversation went wrong
+│   ├── LocalProtocolError          we built the request wrong (caught before any I/O)
+│   └── RemoteProtocolError         the server sent something malformed
+└── SessionError                    session resource problems
+    ├── CapabilityNotSupported      a call needs a capability the server lacks
+    └── AccountNotFound             no such account / no primary account for a capability
+```
+
+Per-object `/set` failures are *data* (`SetError` in `not_created` …), not exceptions;
+`SetResponse.raise_for_errors()` turns them into `SetErrors`, a `MethodError`-free
+`JMAPError` carrying every failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from ._call import Call
+
+__all__ = [
+    "AccountNotFound",
+    "AccountNotSupportedByMethod",
+    "AccountReadOnly",
+    "AnchorNotFound",
+    "AuthenticationError",
+    "CannotCalculateChanges",
+    "CapabilityNotSupported",
+    "ConnectError",
+    "Forbidden",
+    "FromAccountNotFound",
+    "FromAccountNotSupportedByMethod",
+    "HTTPStatusError",
+    "InvalidArguments",
+    "InvalidResultReference",
+    "JMAPError",
+    "LimitExceeded",
+    "LocalProtocolError",
+    "MethodError",
+    "NotFound",
+    "NotJSON",
+    "NotPermitted",
+    "NotRequest",
+    "ProtocolError",
+    "RateLimited",
+    "ReadError",
+    "RemoteProtocolError",
+    "RequestRejected",
+    "RequestTooLarge",
+    "ServerFail",
+    "ServerPartialFail",
+    "ServerUnavailable",
+    "SessionError",
+    "SetErrors",
+    "StateMismatch",
+    "Timeout",
+    "TooManyChanges",
+    "TransportError",
+    "UnknownCapability",
+    "UnknownMethod",
+    "UnsupportedFilter",
+    "UnsupportedSort",
+    "WriteError",
+    "method_error_from_response",
+    "request_rejected_from_problem",
+]
+
+
+class JMAPError(Exception):
+    """Base of every error jmapchat raises."""
+
+
+# --- transport -----------------------------------------------------------------------
+
+
+class TransportError(JMAPError):
+    """The HTTP exchange failed below JMAP. ``sent`` says whether the request may have run."""
+
+    sent: bool = True
+
+    def __init__(self, message: str, *, sent: bool | None = None) -> None:
+        super().__init__(message)
+        if sent is not None:
+            self.sent = sent
+
+
+class ConnectError(TransportError):
+    """Could not connect; the request was never sent."""
+
+    sent = False
+
+
+class WriteError(TransportError):
+    """Failed while writing the request; it may be partially sent."""
+
+
+class ReadError(TransportError):
+    """Failed while reading the reply; the server may have executed the request."""
+
+
+class Timeout(TransportError):
+    """A connect, read, write or pool timeout."""
+
+
+# --- HTTP level ----------------------------------------------------------------------
+
+
+class HTTPStatusError(JMAPError):
+    """A non-2xx reply that carries no RFC 7807 problem details."""
+
+    def __init__(self, message: str, *, status_code: int, body: bytes = b"") -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.body = body
+
+
+class AuthenticationError(HTTPStatusError):
+    """HTTP 401 or 403: missing, wrong or expired credentials."""
+
+
+class RateLimited(JMAPError):
+    """The server asked us to slow down; ``retry_after`` is in seconds when known."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class RequestRejected(JMAPError):
+    """A request-level error with RFC 7807 problem details (RFC 8620 §3.6.1)."""
+
+    urn: ClassVar[str | None] = None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        type: str,
+        status: int | None = None,
+        detail: str | None = None,
+        limit: str | None = None,
+        problem: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.type = type
+        self.status = status
+        self.detail = detail
+        self.limit = limit
+        self.problem: dict[str, Any] = dict(problem or {})
+
+
+class UnknownCapability(RequestRejected):
+    urn = "urn:ietf:params:jmap:error:unknownCapability"
+
+
+class NotJSON(RequestRejected):
+    urn = "urn:ietf:params:jmap:error:notJSON"
+
+
+class NotRequest(RequestRejected):
+    urn = "urn:ietf:params:jmap:error:notRequest"
+
+
+class LimitExceeded(RequestRejected):
+    """A server limit was exceeded; ``limit`` names it (e.g. ``maxCallsInRequest``)."""
+
+    urn = "urn:ietf:params:jmap:error:limit"
+
+
+_REJECTED_BY_URN: dict[str, type[RequestRejected]] = {
+    cls.urn: cls for cls in (UnknownCapability, NotJSON, NotRequest, LimitExceeded) if cls.urn
+}
+
+
+def request_rejected_from_problem(
+    problem: Mapping[str, Any], *, status: int | None = None
+) -> RequestRejected:
+    """Map RFC 7807 problem details to the matching `RequestRejected` subclass."""
+    ptype = problem.get("type")
+    ptype = ptype if isinstance(ptype, str) else "about:blank"
+    detail = problem.get("detail")
+    detail = detail if isinstance(detail, str) else None
+    limit = problem.get("limit")
+    limit = limit if isinstance(limit, str) else None
+    pstatus = problem.get("status")
+    if isinstance(pstatus, int) and not isinstance(pstatus, bool):
+        status = pstatus
+    cls = _REJECTED_BY_URN.get(ptype, RequestRejected)
+    msg = f"request rejected: {ptype}"
+    if limit:
+        msg += f" (limit {limit})"
+    if detail:
+        msg += f": {detail}"
+    return cls(msg, type=ptype, status=status, detail=detail, limit=limit, problem=problem)
+
+
+# --- method level --------------------------------------------------------------------
+
+
+class MethodError(JMAPError):
+    """A method call answered with ``["error", {"type": …}, callId]``.
+
+    Raised lazily when that call's result is read; sibling calls are unaffected.
+    """
+
+    error_type: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        type: str,
+        description: str | None = None,
+        call: Call[Any] | None = None,
+        arguments: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.type = type
+        self.description = description
+        self.call = call
+        self.arguments: dict[str, Any] = dict(arguments or {})
+
+
+class ServerFail(MethodError):
+    error_type = "serverFail"
+
+
+class ServerUnavailable(MethodError):
+    error_type = "serverUnavailable"
+
+
+class ServerPartialFail(MethodError):
+    error_type = "serverPartialFail"
+
+
+class UnknownMethod(MethodError):
+    error_type = "unknownMethod"
+
+
+class InvalidArguments(MethodError):
+    error_type = "invalidArguments"
+
+
+class InvalidResultReference(MethodError):
+    error_type = "invalidResultReference"
+
+
+class Forbidden(MethodError):
+    error_type = "forbidden"
+
+
+class AccountNotSupportedByMethod(MethodError):
+    error_type = "accountNotSupportedByMethod"
+
+
+class AccountReadOnly(MethodError):
+    error_type = "accountReadOnly"
+
+
+class RequestTooLarge(MethodError):
+    error_type = "requestTooLarge"
+
+
+class CannotCalculateChanges(MethodError):
+    error_type = "cannotCalculateChanges"
+
+
+class StateMismatch(MethodError):
+    error_type = "stateMismatch"
+
+
+class AnchorNotFound(MethodError):
+    error_type = "anchorNotFound"
+
+
+class UnsupportedSort(MethodError):
+    error_type = "unsupportedSort"
+
+
+class UnsupportedFilter(MethodError):
+    error_type = "unsupportedFilter"
+
+
+class TooManyChanges(MethodError):
+    error_type = "tooManyChanges"
+
+
+class FromAccountNotFound(MethodError):
+    error_type = "fromAccountNotFound"
+
+
+class FromAccountNotSupportedByMethod(MethodError):
+    error_type = "fromAccountNotSupportedByMethod"
+
+
+class NotFound(MethodError):
+    """JMAP Chat: e.g. ``Chat/typing`` for an unknown chat."""
+
+    error_type = "notFound"
+
+
+class NotPermitted(MethodError):
+    """JMAP Chat: ``Space/join`` of a space that is not public (non-standard name)."""
+
+    error_type = "notPermitted"
+
+
+# --- protocol ------------------------------------------------------------------------
+
+
+class ProtocolError(JMAPError):
+    """Abstract: the JMAP conversation went wrong. Raise a subclass."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> ProtocolError:
+        if cls is ProtocolError:
+            raise TypeError("ProtocolError is abstract; raise Local- or RemoteProtocolError")
+        return super().__new__(cls, *args, **kwargs)
+
+
+class LocalProtocolError(ProtocolError):
+    """The request was built wrong. Always raised before any I/O."""
+
+
+class RemoteProtocolError(ProtocolError):
+    """The server sent something that is not valid JMAP (bad JSON, wrong shapes, …)."""
+
+
+# --- session -------------------------------------------------------------------------
+
+
+class SessionError(JMAPError):
+    """The session resource is missing something we need."""
+
+
+class CapabilityNotSupported(SessionError):
+    """A call needs a capability that the server (or the account) does not advertise."""
+
+    def __init__(self, message: str, *, capability: str) -> None:
+        super().__init__(message)
+        self.capability = capability
+
+
+class AccountNotFound(MethodError, SessionError):
+    """``accountNotFound`` from a method, or no usable account in the session."""
+
+    error_type = "accountNotFound"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        type: str = "accountNotFound",
+        description: str | None = None,
+        call: Call[Any] | None = None,
+        arguments: Mapping[str, Any] | None = None,
+    ) -> None:
+        MethodError.__init__(
+            self, message, type=type, description=description, call=call, arguments=arguments
+        )
+
+
+class SetErrors(JMAPError):
+    """Raised by ``SetResponse.raise_for_errors()``: every per-object failure of one /set."""
+
+    def __init__(self, message: str, *, errors: Mapping[str, Any]) -> None:
+        super().__init__(message)
+        self.errors: dict[str, Any] = dict(errors)
+
+
+_METHOD_ERRORS: dict[str, type[MethodError]] = {
+    cls.error_type: cls
+    for cls in (
+        ServerFail,
+        ServerUnavailable,
+        ServerPartialFail,
+        UnknownMethod,
+        InvalidArguments,
+        InvalidResultReference,
+        Forbidden,
+        AccountNotFound,
+        AccountNotSupportedByMethod,
+        AccountReadOnly,
+        RequestTooLarge,
+        CannotCalculateChanges,
+        StateMismatch,
+        AnchorNotFound,
+        UnsupportedSort,
+        UnsupportedFilter,
+        TooManyChanges,
+        FromAccountNotFound,
+        FromAccountNotSupportedByMethod,
+        NotFound,
+        NotPermitted,
+    )
+}
+
+
+def method_error_from_response(
+    arguments: Mapping[str, Any], *, call: Call[Any] | None = None
+) -> MethodError:
+    """Build the typed error for an ``error`` response; unknown types behave as ServerFail."""
+    etype = arguments.get("type")
+    etype = etype if isinstance(etype, str) else "serverFail"
+    desc = arguments.get("description")
+    desc = desc if isinstance(desc, str) else None
+    cls = _METHOD_ERRORS.get(etype, ServerFail)
+    where = f"{call.method} (call {call.id})" if call is not None else "method call"
+    msg = f"{where} failed: {etype}"
+    if desc:
+        msg += f": {desc}"
+    return cls(msg, type=etype, description=desc, call=call, arguments=arguments)
