@@ -28,12 +28,12 @@ class ReferenceResolutionError(ValueError):
         self.invalid_arguments = invalid_arguments
 
 
-def resolve_reference(
-    ref: Any, responses: Sequence[tuple[str, Mapping[str, Any], str]]
-) -> Any:
+def resolve_reference(ref: Any, responses: Sequence[tuple[str, Mapping[str, Any], str]]) -> Any:
     """Resolve one ResultReference object ``{resultOf, name, path}`` against responses."""
     if not isinstance(ref, Mapping):
-        raise ReferenceResolutionError("a result reference must be an object", invalid_arguments=True)
+        raise ReferenceResolutionError(
+            "a result reference must be an object", invalid_arguments=True
+        )
     result_of, name, path = ref.get("resultOf"), ref.get("name"), ref.get("path")
     if not (isinstance(result_of, str) and isinstance(name, str) and isinstance(path, str)):
         raise ReferenceResolutionError(
@@ -43,9 +43,7 @@ def resolve_reference(
         if rid != result_of:
             continue
         if rname != name:
-            raise ReferenceResolutionError(
-                f"response to {result_of!r} is {rname!r}, not {name!r}"
-            )
+            raise ReferenceResolutionError(f"response to {result_of!r} is {rname!r}, not {name!r}")
         try:
             return evaluate(rargs, path)
         except PointerError as exc:

@@ -1,0 +1,262 @@
+"""Call handles: one per method call in a request, typed by the call's response.
+
+``call.result`` is the typed response once the request has been answered, or raises
+that call's `MethodError`; sibling calls are unaffected. Typed subclasses expose the
+references that make sense for their method (``QueryCall.ids``, ``GetCall.list`` …).
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from ._errors import JMAPError, LocalProtocolError, RemoteProtocolError, method_error_from_response
+from ._model import JMAPModel
+from ._refs import Ref
+from ._responses import (
+    ChangesResponse,
+    GetResponse,
+    QueryChangesResponse,
+    QueryResponse,
+    SetResponse,
+)
+from ._types import CreationRef
+
+if TYPE_CHECKING:
+    from ._request import BaseRequest
+
+__all__ = [
+    "Call",
+    "ChangesCall",
+    "GetCall",
+    "MissingResponse",
+    "QueryCall",
+    "QueryChangesCall",
+    "SetCall",
+]
+
+R = TypeVar("R", bound=BaseModel)
+T = TypeVar("T", bound=JMAPModel)
+
+_UNSET: Any = object()
+
+
+class MissingResponse(RemoteProtocolError):
+    """The server answered the request but not this call."""
+
+
+class Call(Generic[R]):
+    """A method call in a `Request`, and later its outcome."""
+
+    __slots__ = (
+        "_outcome",
+        "_responses",
+        "args",
+        "id",
+        "index",
+        "method",
+        "request",
+        "response_type",
+        "using",
+    )
+
+    def __init__(
+        self,
+        request: BaseRequest,
+        *,
+        method: str,
+        args: dict[str, Any],
+        call_id: str,
+        index: int,
+        response_type: type[R],
+        using: frozenset[str],
+    ) -> None:
+        self.request = request
+        self.method = method
+        self.args = args
+        self.id = call_id
+        self.index = index
+        self.response_type = response_type
+        self.using = using
+        self._responses: list[tuple[str, dict[str, Any]]] | None = None
+        self._outcome: Any = _UNSET
+
+    def __repr__(self) -> str:
+        state = "pending" if self._responses is None else "answered"
+        return f"<Call {self.id} {self.method} {state}>"
+
+    # --- references ------------------------------------------------------------------
+
+    def ref(self, path: str) -> Ref[Any]:
+        """A reference to ``path`` (a JSON pointer) in this call's response, validated."""
+        return Ref.from_path(self, path)
+
+    def _field_ref(self, name: str) -> Ref[Any]:
+        return Ref(self, (), self.response_type)._child(name)
+
+    # --- outcome ---------------------------------------------------------------------
+
+    def _bind(self, responses: list[tuple[str, dict[str, Any]]]) -> None:
+        """Attach the raw responses the server sent for this call id (in order)."""
+        self._responses = responses
+        self._outcome = _UNSET
+
+    @property
+    def done(self) -> bool:
+        """True once the request holding this call has been answered."""
+        return self._responses is not None
+
+    @property
+    def responses(self) -> list[tuple[str, dict[str, Any]]]:
+        """Every raw ``(name, arguments)`` response with this call id, in order."""
+        if self._responses is None:
+            raise LocalProtocolError(f"call {self.id} ({self.method}) has not been sent yet")
+        return self._responses
+
+    @property
+    def extra_responses(self) -> list[tuple[str, dict[str, Any]]]:
+        """Responses beyond the primary one (e.g. an implicit ``/set`` after a ``/copy``)."""
+        return self.responses[1:]
+
+    @property
+    def error(self) -> JMAPError | None:
+        """This call's error, or None if it succeeded. Never raises a MethodError."""
+        try:
+            self.result  # noqa: B018
+        except LocalProtocolError:
+            raise
+        except JMAPError as exc:
+            return exc
+        return None
+
+    @property
+    def result(self) -> R:
+        """The typed response. Raises this call's `MethodError` (or a protocol error)."""
+        outcome = self._outcome
+        if outcome is _UNSET:
+            outcome = self._outcome = self._compute_outcome()
+        if isinstance(outcome, JMAPError):
+            raise outcome
+        return outcome  # type: ignore[no-any-return]
+
+    def _compute_outcome(self) -> R | JMAPError:
+        responses = self.responses
+        if not responses:
+            return MissingResponse(f"server sent no response for call {self.id} ({self.method})")
+        name, arguments = responses[0]
+        if name == "error":
+            return method_error_from_response(arguments, call=self)
+        if name != self.method:
+            return RemoteProtocolError(f"call {self.id} ({self.method}) was answered with {name!r}")
+        try:
+            return self.response_type.model_validate(arguments)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = "/".join(str(p) for p in first.get("loc", ()))
+            return RemoteProtocolError(
+                f"malformed {name} response for call {self.id}: {exc.error_count()} "
+                f"problem(s), first at {where or '<root>'!r}: {first.get('msg')}"
+            )
+
+
+class GetCall(Call[GetResponse[T]], Generic[T]):
+    """A ``Foo/get`` call."""
+
+    __slots__ = ()
+
+    @property
+    def list(self) -> Ref[builtins.list[T]]:
+        """``/list``; use ``.list.each.<prop>`` for ``/list/*/<prop>``."""
+        return self._field_ref("list")
+
+    @property
+    def not_found(self) -> Ref[builtins.list[str]]:
+        return self._field_ref("notFound")
+
+    @property
+    def state(self) -> Ref[str]:
+        return self._field_ref("state")
+
+
+class ChangesCall(Call[ChangesResponse]):
+    """A ``Foo/changes`` call."""
+
+    __slots__ = ()
+
+    @property
+    def created(self) -> Ref[list[str]]:
+        return self._field_ref("created")
+
+    @property
+    def updated(self) -> Ref[list[str]]:
+        return self._field_ref("updated")
+
+    @property
+    def destroyed(self) -> Ref[list[str]]:
+        return self._field_ref("destroyed")
+
+    @property
+    def new_state(self) -> Ref[str]:
+        return self._field_ref("newState")
+
+
+class SetCall(Call[SetResponse[T]], Generic[T]):
+    """A ``Foo/set`` call."""
+
+    __slots__ = ()
+
+    @property
+    def create_keys(self) -> tuple[str, ...]:
+        create = self.args.get("create")
+        return tuple(create) if isinstance(create, Mapping) else ()
+
+    def created_id(self, key: str) -> CreationRef:
+        """``"#key"``: the id the object created under ``key`` will get, for later calls."""
+        if key not in self.create_keys:
+            raise LocalProtocolError(
+                f"{self.method} (call {self.id}) creates no {key!r}; "
+                f"it creates {list(self.create_keys)}"
+            )
+        return CreationRef(key, self)
+
+    def created_ref(self, key: str) -> Ref[Any]:
+        """A result reference to ``/created/<key>`` (e.g. ``.created_ref("m1").id``)."""
+        if key not in self.create_keys:
+            raise LocalProtocolError(f"{self.method} (call {self.id}) creates no {key!r}")
+        return self._field_ref("created")[key]
+
+    @property
+    def new_state(self) -> Ref[str]:
+        return self._field_ref("newState")
+
+
+class QueryCall(Call[QueryResponse]):
+    """A ``Foo/query`` call."""
+
+    __slots__ = ()
+
+    @property
+    def ids(self) -> Ref[list[str]]:
+        return self._field_ref("ids")
+
+    @property
+    def query_state(self) -> Ref[str]:
+        return self._field_ref("queryState")
+
+
+class QueryChangesCall(Call[QueryChangesResponse]):
+    """A ``Foo/queryChanges`` call."""
+
+    __slots__ = ()
+
+    @property
+    def removed(self) -> Ref[list[str]]:
+        return self._field_ref("removed")
+
+    @property
+    def added_ids(self) -> Ref[list[str]]:
+        """``/added/*/id``."""
+        return self._field_ref("added").each.id

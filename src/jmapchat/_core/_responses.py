@@ -1,0 +1,145 @@
+"""Generic response and argument models of the RFC 8620 standard methods.
+
+Per-type models (Message, Chat, …) plug into these as type parameters, so
+``GetResponse[Message].list`` is typed ``list[Message]``.
+"""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import Field
+
+from ._errors import SetErrors
+from ._model import JMAPInput, JMAPModel
+from ._types import NOT_GIVEN, NotGiven
+
+__all__ = [
+    "AddedItem",
+    "ChangesResponse",
+    "Comparator",
+    "EchoResponse",
+    "FilterOperator",
+    "GetResponse",
+    "QueryChangesResponse",
+    "QueryResponse",
+    "SetError",
+    "SetResponse",
+]
+
+T = TypeVar("T", bound=JMAPModel)
+
+
+class SetError(JMAPModel):
+    """A per-object failure of a /set (RFC 8620 §5.3), kept as data.
+
+    Chat servers add fields (``existingId`` for ``alreadyExists``, ``serverRetryAfter``
+    for rate limits); unknown fields are kept.
+    """
+
+    type: str
+    description: str | None = None
+    properties: list[str] | None = None
+    existing_id: str | None = None
+    server_retry_after: float | None = None
+
+
+class GetResponse(JMAPModel, Generic[T]):
+    """``Foo/get`` response: ``list`` holds (possibly partial) objects."""
+
+    account_id: str
+    state: str
+    list: builtins.list[T]
+    not_found: builtins.list[str] = Field(default_factory=builtins.list)
+
+
+class ChangesResponse(JMAPModel):
+    """``Foo/changes`` response."""
+
+    account_id: str
+    old_state: str
+    new_state: str
+    has_more_changes: bool
+    created: list[str]
+    updated: list[str]
+    destroyed: list[str]
+    updated_properties: list[str] | None = None
+
+
+class SetResponse(JMAPModel, Generic[T]):
+    """``Foo/set`` response. Per-object failures are data; see `raise_for_errors`."""
+
+    account_id: str
+    old_state: str | None = None
+    new_state: str
+    created: dict[str, T] | None = None
+    updated: dict[str, T | None] | None = None
+    destroyed: list[str] | None = None
+    not_created: dict[str, SetError] | None = None
+    not_updated: dict[str, SetError] | None = None
+    not_destroyed: dict[str, SetError] | None = None
+
+    @property
+    def errors(self) -> dict[str, SetError]:
+        """Every failure, keyed by creation id / object id."""
+        out: dict[str, SetError] = {}
+        for part in (self.not_created, self.not_updated, self.not_destroyed):
+            if part:
+                out.update(part)
+        return out
+
+    def raise_for_errors(self) -> None:
+        """Raise `SetErrors` if any create, update or destroy failed."""
+        errors = self.errors
+        if errors:
+            summary = ", ".join(f"{k}: {v.type}" for k, v in list(errors.items())[:5])
+            more = f" (+{len(errors) - 5} more)" if len(errors) > 5 else ""
+            raise SetErrors(f"{len(errors)} object(s) failed: {summary}{more}", errors=errors)
+
+
+class QueryResponse(JMAPModel):
+    """``Foo/query`` response."""
+
+    account_id: str
+    query_state: str
+    can_calculate_changes: bool
+    position: int
+    ids: list[str]
+    total: int | None = None
+    limit: int | None = None
+
+
+class AddedItem(JMAPModel):
+    id: str
+    index: int
+
+
+class QueryChangesResponse(JMAPModel):
+    """``Foo/queryChanges`` response."""
+
+    account_id: str
+    old_query_state: str
+    new_query_state: str
+    total: int | None = None
+    removed: list[str]
+    added: list[AddedItem]
+
+
+class EchoResponse(JMAPModel):
+    """``Core/echo`` returns its arguments; they are kept as extra fields."""
+
+
+class Comparator(JMAPInput):
+    """One sort criterion of a /query."""
+
+    property: str
+    is_ascending: bool | NotGiven = NOT_GIVEN
+    collation: str | NotGiven = NOT_GIVEN
+
+
+class FilterOperator(JMAPInput):
+    """``{"operator": "AND"|"OR"|"NOT", "conditions": [...]}`` over filter conditions."""
+
+    operator: Literal["AND", "OR", "NOT"]
+    conditions: list[Any]

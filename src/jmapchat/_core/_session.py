@@ -1,0 +1,172 @@
+"""The JMAP Session resource (RFC 8620 §2): capabilities, accounts, limits, URL templates."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote, urljoin
+
+from pydantic import Field, ValidationError
+
+from ._capabilities import CHAT, CORE
+from ._errors import AccountNotFound, CapabilityNotSupported, RemoteProtocolError
+from ._model import JMAPModel
+
+__all__ = [
+    "Account",
+    "ChatAccountCapability",
+    "CoreCapability",
+    "Session",
+    "expand_template",
+]
+
+
+class CoreCapability(JMAPModel):
+    """``urn:ietf:params:jmap:core`` limits. Defaults are RFC 8620's suggested minimums."""
+
+    max_size_upload: int = 50_000_000
+    max_concurrent_upload: int = 4
+    max_size_request: int = 10_000_000
+    max_concurrent_requests: int = 4
+    max_calls_in_request: int = 16
+    max_objects_in_get: int = 500
+    max_objects_in_set: int = 500
+    collation_algorithms: list[str] = Field(default_factory=list)
+
+
+class ChatAccountCapability(JMAPModel):
+    """Account-level ``urn:ietf:params:jmap:chat`` value (limits and features)."""
+
+    max_body_bytes: int | None = None
+    max_attachment_bytes: int | None = None
+    max_attachments_per_message: int | None = None
+    supported_body_types: list[str] = Field(default_factory=lambda: ["text/plain"])
+    supports_threads: bool = False
+    role: str | None = None
+
+
+class Account(JMAPModel):
+    name: str = ""
+    is_personal: bool = True
+    is_read_only: bool = False
+    account_capabilities: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @property
+    def chat(self) -> ChatAccountCapability | None:
+        raw = self.account_capabilities.get(CHAT)
+        return None if raw is None else ChatAccountCapability.model_validate(raw)
+
+
+_VAR = re.compile(r"\{([A-Za-z0-9_]+)\}")
+
+
+def expand_template(template: str, variables: Mapping[str, str]) -> str:
+    """RFC 6570 level-1 expansion: ``{var}`` → percent-encoded value (unreserved kept).
+
+    A variable missing from ``variables`` expands to the empty string, as RFC 6570 says.
+    """
+
+    def sub(m: re.Match[str]) -> str:
+        return quote(str(variables.get(m.group(1), "")), safe="-._~")
+
+    return _VAR.sub(sub, template)
+
+
+class Session(JMAPModel):
+    """The Session object. Unknown capabilities and fields are kept."""
+
+    capabilities: dict[str, dict[str, Any]]
+    accounts: dict[str, Account]
+    primary_accounts: dict[str, str] = Field(default_factory=dict)
+    username: str = ""
+    api_url: str
+    download_url: str = ""
+    upload_url: str = ""
+    event_source_url: str = ""
+    state: str = ""
+
+    @classmethod
+    def parse(
+        cls, body: bytes | str | Mapping[str, Any], *, base_url: str | None = None
+    ) -> Session:
+        """Parse a Session, resolving relative URLs against ``base_url`` (the session URL)."""
+        from ._response import loads
+
+        doc = loads(body) if isinstance(body, bytes | str) else dict(body)
+        if not isinstance(doc, dict):
+            raise RemoteProtocolError("session resource is not a JSON object")
+        try:
+            session = cls.model_validate(doc)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = "/".join(str(p) for p in first.get("loc", ()))
+            raise RemoteProtocolError(
+                f"malformed session resource at {where or '<root>'!r}: {first.get('msg')}"
+            ) from None
+        if CORE not in session.capabilities:
+            raise RemoteProtocolError(f"session does not advertise {CORE}")
+        if base_url:
+            for field in ("api_url", "download_url", "upload_url", "event_source_url"):
+                value = getattr(session, field)
+                if value:
+                    setattr(session, field, urljoin(base_url, value))
+        return session
+
+    @property
+    def core(self) -> CoreCapability:
+        """The core limits (``maxCallsInRequest`` …), with RFC defaults for missing ones."""
+        try:
+            return CoreCapability.model_validate(self.capabilities.get(CORE, {}))
+        except ValidationError as exc:
+            raise RemoteProtocolError(f"malformed {CORE} capability: {exc}") from None
+
+    def supports(self, capability: str) -> bool:
+        return capability in self.capabilities
+
+    def require(self, capability: str) -> None:
+        if capability not in self.capabilities:
+            raise CapabilityNotSupported(
+                f"server does not support {capability}", capability=capability
+            )
+
+    def primary_account(self, capability: str = CHAT) -> str:
+        """The account id to use for ``capability`` (``primaryAccounts``, else the only one)."""
+        self.require(capability)
+        account_id = self.primary_accounts.get(capability)
+        if account_id is None:
+            candidates = [
+                aid for aid, acc in self.accounts.items() if capability in acc.account_capabilities
+            ]
+            if len(candidates) == 1:
+                account_id = candidates[0]
+        if account_id is None or account_id not in self.accounts:
+            raise AccountNotFound(f"the session has no primary account for {capability}")
+        return account_id
+
+    def chat_capability(self, account_id: str) -> ChatAccountCapability:
+        account = self.accounts.get(account_id)
+        if account is None:
+            raise AccountNotFound(f"no account {account_id!r} in the session")
+        chat = account.chat
+        if chat is None:
+            raise CapabilityNotSupported(
+                f"account {account_id!r} does not support {CHAT}", capability=CHAT
+            )
+        return chat
+
+    def upload_url_for(self, account_id: str) -> str:
+        return expand_template(self.upload_url, {"accountId": account_id})
+
+    def download_url_for(self, account_id: str, blob_id: str, *, type: str, name: str) -> str:
+        return expand_template(
+            self.download_url,
+            {"accountId": account_id, "blobId": blob_id, "type": type, "name": name},
+        )
+
+    def event_source_url_for(
+        self, types: str = "*", *, closeafter: str = "no", ping: int = 0
+    ) -> str:
+        return expand_template(
+            self.event_source_url, {"types": types, "closeafter": closeafter, "ping": str(ping)}
+        )

@@ -1,0 +1,285 @@
+"""The RFC 8620 standard methods (§5.1–5.6) written once, generic over the data type.
+
+A data type's namespace (``req.message``, ``req.chat`` …) is a small subclass that names
+the type, its capability and its models, and mixes in exactly the methods the spec
+allows for it — an operation the spec forbids is simply not there::
+
+    class MessageMethods(
+        GetMethods[Message, MessageProperty],
+        ChangesMethods,
+        SetMethods[Message, MessageCreate, MessageUpdate],
+        QueryMethods[MessageFilter],
+        QueryChangesMethods[MessageFilter],
+    ):
+        type_name = "Message"
+        capability = CHAT
+        model = Message
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, Generic, TypeVar
+
+from ._call import ChangesCall, GetCall, QueryCall, QueryChangesCall, SetCall
+from ._capabilities import CORE
+from ._model import JMAPModel
+from ._refs import Ref
+from ._request import BaseRequest
+from ._responses import (
+    ChangesResponse,
+    Comparator,
+    FilterOperator,
+    GetResponse,
+    QueryChangesResponse,
+    QueryResponse,
+    SetResponse,
+)
+from ._types import NOT_GIVEN, Id, NotGiven
+from ._wire import ACCOUNT_ID
+
+__all__ = [
+    "ChangesMethods",
+    "CreateDestroySetMethods",
+    "GetMethods",
+    "Namespace",
+    "QueryChangesMethods",
+    "QueryMethods",
+    "SetMethods",
+    "UpdateOnlySetMethods",
+]
+
+T = TypeVar("T", bound=JMAPModel)
+P = TypeVar("P", bound=str)
+CreateT = TypeVar("CreateT", bound=JMAPModel)
+UpdateT = TypeVar("UpdateT", bound=JMAPModel)
+FilterT = TypeVar("FilterT", bound=JMAPModel)
+C = TypeVar("C")
+
+IdsArg = Sequence[Id] | Ref[Any]
+SortArg = Sequence[Comparator] | NotGiven
+
+
+class Namespace:
+    """Base of every per-type namespace: knows the type name, capability and model."""
+
+    type_name: ClassVar[str]
+    capability: ClassVar[str] = CORE
+    model: ClassVar[type[JMAPModel]]
+    uses_account_id: ClassVar[bool] = True
+    """False for types such as PushSubscription whose methods take no accountId."""
+
+    def __init__(self, request: BaseRequest) -> None:
+        self._request = request
+
+    def __repr__(self) -> str:
+        return f"<{self.type_name} methods>"
+
+    def _args(self, account_id: str | NotGiven, **args: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.uses_account_id:
+            out["accountId"] = ACCOUNT_ID if account_id is NOT_GIVEN else account_id
+        for key, value in args.items():
+            if value is not NOT_GIVEN:
+                out[_camel(key)] = value
+        return out
+
+    def _add(
+        self,
+        call_class: type[C],
+        method: str,
+        args: dict[str, Any],
+        response: type[Any],
+        call_id: str | None,
+    ) -> C:
+        return self._request.add_call(  # type: ignore[type-var]
+            call_class,
+            method=f"{self.type_name}/{method}",
+            args=args,
+            response=response,
+            using=(self.capability,),
+            call_id=call_id,
+        )
+
+    def _set(
+        self,
+        *,
+        create: Mapping[str, Any] | NotGiven = NOT_GIVEN,
+        update: Mapping[str, Any] | NotGiven = NOT_GIVEN,
+        destroy: IdsArg | NotGiven = NOT_GIVEN,
+        if_in_state: str | NotGiven = NOT_GIVEN,
+        account_id: str | NotGiven = NOT_GIVEN,
+        call_id: str | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> SetCall[Any]:
+        args = self._args(
+            account_id,
+            if_in_state=if_in_state,
+            create=create if isinstance(create, NotGiven) else dict(create),
+            update=update if isinstance(update, NotGiven) else dict(update),
+            destroy=destroy,
+        )
+        if extra:
+            args.update(extra)
+        return self._add(SetCall, "set", args, SetResponse[self.model], call_id)  # type: ignore[name-defined]
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(p[:1].upper() + p[1:] for p in rest)
+
+
+class GetMethods(Namespace, Generic[T, P]):
+    def get(
+        self,
+        ids: IdsArg | None,
+        *,
+        properties: Sequence[P] | None | NotGiven = NOT_GIVEN,
+        account_id: str | NotGiven = NOT_GIVEN,
+        call_id: str | None = None,
+    ) -> GetCall[T]:
+        """``/get``: the objects with ``ids`` (``None`` = all), optionally only ``properties``."""
+        props = (
+            properties
+            if properties is None or isinstance(properties, NotGiven)
+            else list(properties)
+        )
+        args = self._args(account_id, ids=_ids(ids), properties=props)
+        return self._add(GetCall, "get", args, GetResponse[self.model], call_id)  # type: ignore[name-defined]
+
+
+class ChangesMethods(Namespace):
+    def changes(
+        self,
+        since_state: str | Ref[Any],
+        *,
+        max_changes: int | NotGiven = NOT_GIVEN,
+        account_id: str | NotGiven = NOT_GIVEN,
+        call_id: str | None = None,
+    ) -> ChangesCall:
+        """``/changes``: ids created, updated and destroyed since ``since_state``."""
+        args = self._args(account_id, since_state=since_state, max_changes=max_changes)
+        return self._add(ChangesCall, "changes", args, ChangesResponse, call_id)
+
+
+class SetMethods(Namespace, Generic[T, CreateT, UpdateT]):
+    def set(
+        self,
+        *,
+        create: Mapping[str, CreateT] | NotGiven = NOT_GIVEN,
+        update: Mapping[Id, UpdateT | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
+        destroy: IdsArg | NotGiven = NOT_GIVEN,
+        if_in_state: str | NotGiven = NOT_GIVEN,
+        account_id: str | NotGiven = NOT_GIVEN,
+        call_id: str | None = None,
+    ) -> SetCall[T]:
+        """``/set``: create (keys are creation ids), update (patches) and destroy."""
+        return self._set(
+            create=create,
+            update=update,
+            destroy=_ids(destroy),
+            if_in_state=if_in_state,
+            account_id=account_id,
+            call_id=call_id,
+        )
+
+
+class UpdateOnlySetMethods(Namespace, Generic[T, UpdateT]):
+    def set(
+        self,
+        *,
+        update: Mapping[Id, UpdateT | Mapping[str, Any]],
+        if_in_state: str | NotGiven = NOT_GIVEN,
+        account_id: str | NotGiven = NOT_GIVEN,
+        call_id: str | None = None,
+    ) -> SetCall[T]:
+        """``/set`` with updates only (the spec forbids create and destroy for this type)."""
+        return self._set(
+            update=update, if_in_state=if_in_state, account_id=account_id, call_id=call_id
+        )
+
+
+class CreateDestroySetMethods(Namespace, Generic[T, CreateT]):
+    def set(
+        self,
+        *,
+        create: Mapping[str, CreateT] | NotGiven = NOT_GIVEN,
+        destroy: IdsArg | NotGiven = NOT_GIVEN,
+        if_in_state: str | NotGiven = NOT_GIVEN,
+        account_id: str | NotGiven = NOT_GIVEN,
+        call_id: str | None = None,
+    ) -> SetCall[T]:
+        """``/set`` with creates and destroys only (the spec forbids update for this type)."""
+        return self._set(
+            create=create,
+            destroy=_ids(destroy),
+            if_in_state=if_in_state,
+            account_id=account_id,
+            call_id=call_id,
+        )
+
+
+class QueryMethods(Namespace, Generic[FilterT]):
+    def query(
+        self,
+        *,
+        filter: FilterT | FilterOperator | NotGiven = NOT_GIVEN,
+        sort: SortArg = NOT_GIVEN,
+        position: int | NotGiven = NOT_GIVEN,
+        anchor: Id | NotGiven = NOT_GIVEN,
+        anchor_offset: int | NotGiven = NOT_GIVEN,
+        limit: int | NotGiven = NOT_GIVEN,
+        calculate_total: bool | NotGiven = NOT_GIVEN,
+        account_id: str | NotGiven = NOT_GIVEN,
+        call_id: str | None = None,
+    ) -> QueryCall:
+        """``/query``: ids matching ``filter`` in ``sort`` order, one window of them."""
+        args = self._args(
+            account_id,
+            filter=filter,
+            sort=_list(sort),
+            position=position,
+            anchor=anchor,
+            anchor_offset=anchor_offset,
+            limit=limit,
+            calculate_total=calculate_total,
+        )
+        return self._add(QueryCall, "query", args, QueryResponse, call_id)
+
+
+class QueryChangesMethods(Namespace, Generic[FilterT]):
+    def query_changes(
+        self,
+        since_query_state: str | Ref[Any],
+        *,
+        filter: FilterT | FilterOperator | NotGiven = NOT_GIVEN,
+        sort: SortArg = NOT_GIVEN,
+        max_changes: int | NotGiven = NOT_GIVEN,
+        up_to_id: Id | NotGiven = NOT_GIVEN,
+        calculate_total: bool | NotGiven = NOT_GIVEN,
+        account_id: str | NotGiven = NOT_GIVEN,
+        call_id: str | None = None,
+    ) -> QueryChangesCall:
+        """``/queryChanges``: how a query's results changed since ``since_query_state``."""
+        args = self._args(
+            account_id,
+            since_query_state=since_query_state,
+            filter=filter,
+            sort=_list(sort),
+            max_changes=max_changes,
+            up_to_id=up_to_id,
+            calculate_total=calculate_total,
+        )
+        return self._add(QueryChangesCall, "queryChanges", args, QueryChangesResponse, call_id)
+
+
+def _ids(ids: Any) -> Any:
+    if ids is None or ids is NOT_GIVEN or isinstance(ids, Ref):
+        return ids
+    if isinstance(ids, str):
+        raise TypeError("ids must be a sequence of ids, not a single string")
+    return list(ids)
+
+
+def _list(value: Any) -> Any:
+    return value if value is NOT_GIVEN else list(value)
