@@ -38,7 +38,13 @@ class JMAPModel(BaseModel):
 
 
 class JMAPInput(JMAPModel):
-    """Base of models we send. Fields left at `NOT_GIVEN` are omitted from the wire."""
+    """Base of models we send. Fields left at `NOT_GIVEN` are omitted from the wire.
+
+    Unknown keyword arguments are refused (``extra="forbid"``): a typo such as
+    ``MessageCreate(chatid=...)`` must fail here, not travel to the server.
+    """
+
+    model_config = ConfigDict(extra="forbid")
 
     def model_post_init(self, context: Any, /) -> None:
         fields_set = {

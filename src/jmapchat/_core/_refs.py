@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Ref", "step_type"]
 
-T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 
 _ANY = object()  # "anything goes below here" marker type
 
@@ -89,7 +89,7 @@ def step_type(tp: Any, token: str) -> tuple[str, Any]:
     raise LocalProtocolError(f"cannot descend into {getattr(tp, '__name__', tp)!s} with {token!r}")
 
 
-class Ref(Generic[T]):
+class Ref(Generic[T_co]):
     """A reference to (part of) the result of an earlier call in the same request.
 
     Build one from a call handle (``q.ids``, ``g.list.each.id``, ``call.ref("/path")``);

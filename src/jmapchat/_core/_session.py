@@ -85,6 +85,10 @@ class Session(JMAPModel):
     upload_url: str = ""
     event_source_url: str = ""
     state: str = ""
+    owner_user_id: str | None = None
+    """JMAP Chat: the owner's ChatContact id (MUST with federation)."""
+    owner_login: str | None = None
+    owner_endpoints: list[dict[str, Any]] | None = None
 
     @classmethod
     def parse(

@@ -56,7 +56,7 @@ UpdateT = TypeVar("UpdateT", bound=JMAPModel)
 FilterT = TypeVar("FilterT", bound=JMAPModel)
 C = TypeVar("C")
 
-IdsArg = Sequence[Id] | Ref[Any]
+IdsArg = Sequence[Id] | Ref[list[str]]
 SortArg = Sequence[Comparator] | NotGiven
 
 
@@ -151,7 +151,7 @@ class GetMethods(Namespace, Generic[T, P]):
 class ChangesMethods(Namespace):
     def changes(
         self,
-        since_state: str | Ref[Any],
+        since_state: str | Ref[str],
         *,
         max_changes: int | NotGiven = NOT_GIVEN,
         account_id: str | NotGiven = NOT_GIVEN,
@@ -250,7 +250,7 @@ class QueryMethods(Namespace, Generic[FilterT]):
 class QueryChangesMethods(Namespace, Generic[FilterT]):
     def query_changes(
         self,
-        since_query_state: str | Ref[Any],
+        since_query_state: str | Ref[str],
         *,
         filter: FilterT | FilterOperator | NotGiven = NOT_GIVEN,
         sort: SortArg = NOT_GIVEN,

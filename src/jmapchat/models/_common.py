@@ -1,0 +1,127 @@
+"""Shared helpers for the chat models: dates, guards, enum aliases, the ``self`` sender.
+
+String enums on the wire are typed ``str`` (servers drift and add values); the
+``Literal`` aliases here exist for IDE help and documentation only.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any, Final, Literal, TypeAlias
+
+from pydantic import BeforeValidator, ConfigDict
+
+from jmapchat._core._model import JMAPInput
+
+__all__ = [
+    "SELF",
+    "BroadcastScope",
+    "ChatKind",
+    "ChatMemberRole",
+    "DeliveryState",
+    "EndpointType",
+    "InvalidInputError",
+    "Presence",
+    "ReadDisposition",
+    "SpacePermission",
+    "UTCDateInput",
+    "format_utc_date",
+    "utc_now",
+]
+
+SELF: Final = "self"
+"""``Message.senderId`` / ``Reaction.senderId`` value for things the account owner sent."""
+
+ChatKind: TypeAlias = Literal["direct", "group", "channel"]
+ChatMemberRole: TypeAlias = Literal["admin", "member"]
+Presence: TypeAlias = Literal["online", "away", "busy", "invisible", "offline"]
+DeliveryState: TypeAlias = Literal["pending", "delivered", "failed", "received"]
+ReadDisposition: TypeAlias = Literal["displayed", "deleted", "processed"]
+"""Unknown values must be kept and treated as ``displayed`` (draft §ReadDisposition)."""
+BroadcastScope: TypeAlias = Literal["everyone", "here", "admins"]
+SpacePermission: TypeAlias = Literal[
+    "view",
+    "send",
+    "pin",
+    "manage_channels",
+    "manage_members",
+    "manage_roles",
+    "manage_space",
+    "ban",
+    "mention_broadcast",
+]
+"""Older texts call ``mention_broadcast`` ``mention_all``; unknown names are ignored by servers."""
+EndpointType: TypeAlias = Literal[
+    "urn:jmap:chat:cap:vtc",
+    "urn:jmap:chat:cap:payment",
+    "urn:jmap:chat:cap:blob",
+    "urn:jmap:chat:cap:calendar-event",
+    "urn:jmap:chat:cap:availability",
+    "urn:jmap:chat:cap:task",
+    "urn:jmap:chat:cap:filenode",
+]
+
+
+class InvalidInputError(ValueError):
+    """An input model was built with values the server would certainly reject.
+
+    Raised (usually wrapped in a pydantic ``ValidationError``, itself a ``ValueError``)
+    at construction time, i.e. before any I/O.
+    """
+
+
+def format_utc_date(value: datetime) -> str:
+    """Format a datetime as an RFC 8620 ``UTCDate``: ``Z`` zone, fraction only if non-zero.
+
+    Naive datetimes are taken to be UTC.
+    """
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    value = value.astimezone(UTC)
+    text = value.strftime("%Y-%m-%dT%H:%M:%S")
+    if value.microsecond:
+        text += f".{value.microsecond:06d}".rstrip("0")
+    return text + "Z"
+
+
+def utc_now() -> str:
+    """The current time as a ``UTCDate`` string, to whole seconds (``2026-04-26T14:32:00Z``)."""
+    return format_utc_date(datetime.now(UTC).replace(microsecond=0))
+
+
+def _coerce_utc_date(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return format_utc_date(value)
+    return value
+
+
+UTCDateInput: TypeAlias = Annotated[str, BeforeValidator(_coerce_utc_date)]
+"""A ``UTCDate`` string in inputs; a ``datetime`` is also accepted at runtime and formatted."""
+
+
+def require_non_empty(value: str | Any, what: str) -> None:
+    """Guard: a name-like string must contain something other than whitespace."""
+    if isinstance(value, str) and not value.strip():
+        raise InvalidInputError(f"{what} must not be empty")
+
+
+_EMOJI_NAME = re.compile(r"^[a-z0-9_-]+$")
+
+
+def check_emoji_name(value: str | Any) -> None:
+    if isinstance(value, str) and not _EMOJI_NAME.match(value):
+        raise InvalidInputError(
+            f"custom emoji name {value!r} must be lowercase letters, digits, '-' or '_' (no colons)"
+        )
+
+
+class StrictInput(JMAPInput):
+    """`JMAPInput` that rejects unknown keyword arguments.
+
+    The core base allows extras, so a typo (``MessageCreate(chatid=...)``) would be sent
+    to the server as an unknown property; for inputs we would rather fail before I/O.
+    Subclass it (or `JMAPInput` directly) for vendor extensions.
+    """
+
+    model_config = ConfigDict(extra="forbid")
