@@ -247,3 +247,27 @@ def test_invalid_arguments_class() -> None:
     req, q, _ = query_get()
     Response.parse(req, body(["error", {"type": "invalidArguments"}, "c0"]))
     assert isinstance(q.error, InvalidArguments)
+
+
+def test_fast_and_general_paths_agree() -> None:
+    raw = body(["Message/query", QUERY, "c0"], ["Message/get", GET, "c1"])
+    req1, q1, g1 = query_get()
+    fast = Response.parse(req1, raw)
+    assert fast._method_responses is None  # took the one-pass typed path
+    req2, q2, g2 = query_get()
+    slow = Response.from_document(req2.calls, json.loads(raw))
+    assert g1.result == g2.result
+    assert q1.result == q2.result
+    assert g1.responses == g2.responses == [("Message/get", GET)]
+    assert fast.method_responses == slow.method_responses
+    assert fast.session_state == slow.session_state == "S1"
+
+
+def test_fast_path_falls_back_on_anything_unexpected() -> None:
+    req, q, g = query_get()
+    raw = body(["Message/query", QUERY, "c0"], ["Message/get", GET, "zz"])
+    resp = Response.parse(req, raw)
+    assert q.result.ids == ["m1", "m2"]
+    assert resp.unmatched == [("Message/get", GET, "zz")]
+    with pytest.raises(MissingResponse):
+        g.result  # noqa: B018

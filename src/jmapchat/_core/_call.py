@@ -85,7 +85,7 @@ class Call(Generic[R]):
         self._outcome: Any = _UNSET
 
     def __repr__(self) -> str:
-        state = "pending" if self._responses is None else "answered"
+        state = "answered" if self.done else "pending"
         return f"<Call {self.id} {self.method} {state}>"
 
     # --- references ------------------------------------------------------------------
@@ -104,16 +104,24 @@ class Call(Generic[R]):
         self._responses = responses
         self._outcome = _UNSET
 
+    def _bind_result(self, result: R) -> None:
+        """Attach an already validated sole response (the parser's fast path)."""
+        self._responses = None
+        self._outcome = result
+
     @property
     def done(self) -> bool:
         """True once the request holding this call has been answered."""
-        return self._responses is not None
+        return self._responses is not None or self._outcome is not _UNSET
 
     @property
     def responses(self) -> list[tuple[str, dict[str, Any]]]:
         """Every raw ``(name, arguments)`` response with this call id, in order."""
         if self._responses is None:
-            raise LocalProtocolError(f"call {self.id} ({self.method}) has not been sent yet")
+            if self._outcome is _UNSET:
+                raise LocalProtocolError(f"call {self.id} ({self.method}) has not been sent yet")
+            # Fast-path results keep no raw copy; the wire form is exactly reproducible.
+            self._responses = [(self.method, self._outcome.to_wire())]
         return self._responses
 
     @property
