@@ -1,0 +1,386 @@
+"""The HTTP layer (starlette): session, API, upload, download, EventSource."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import anyio
+import orjson
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from .._core._capabilities import BLOB2, CHAT, CHAT_PUSH, CORE, QUOTA
+from .._core._errors import NotJSON
+from ._engine import Problem, limit_problem
+from ._types.misc import PUSH_TYPES
+from ._util import now_utc
+
+if TYPE_CHECKING:
+    from ._server import ChatServer
+
+__all__ = ["build_app"]
+
+_MIME_RE = re.compile(r"^[A-Za-z0-9!#$&^_.+-]{1,127}/[A-Za-z0-9!#$&^_.+-]{1,127}$")
+
+
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        orjson.dumps(data), status_code=status, media_type="application/json", headers=headers
+    )
+
+
+def _problem(p: Problem) -> Response:
+    return Response(
+        orjson.dumps(p.to_json()), status_code=p.status, media_type="application/problem+json"
+    )
+
+
+def _plain_problem(status: int, detail: str, headers: dict[str, str] | None = None) -> Response:
+    body = {"type": "about:blank", "status": status, "detail": detail}
+    return Response(
+        orjson.dumps(body),
+        status_code=status,
+        media_type="application/problem+json",
+        headers=headers,
+    )
+
+
+class _Slots:
+    """Per-user in-flight counters for maxConcurrentRequests / maxConcurrentUpload."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._count: dict[tuple[str, str], int] = {}
+
+    @contextmanager
+    def take(self, kind: str, user: str, limit: int, name: str) -> Iterator[None]:
+        key = (kind, user)
+        with self._lock:
+            if self._count.get(key, 0) >= limit:
+                raise limit_problem(name, f"more than {name} ({limit}) at once")
+            self._count[key] = self._count.get(key, 0) + 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._count[key] -= 1
+
+
+def build_app(server: ChatServer) -> Starlette:
+    slots = _Slots()
+    limits = server.limits
+    core = server.core
+
+    def auth(request: Request) -> str | None:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        return server._user_for_token(token.strip())
+
+    def unauthorized() -> Response:
+        return _plain_problem(
+            401, "missing or invalid bearer token", {"WWW-Authenticate": 'Bearer realm="jmapchat"'}
+        )
+
+    def base_url(request: Request) -> str:
+        return f"{request.url.scheme}://{request.url.netloc}"
+
+    async def read_limited(request: Request, limit: int, name: str) -> bytes:
+        cl = request.headers.get("content-length")
+        if cl is not None and cl.isdigit() and int(cl) > limit:
+            raise limit_problem(
+                name,
+                f"the body is larger than {name} ({limit} bytes)",
+                413 if name == "maxSizeUpload" else 400,
+            )
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise limit_problem(
+                    name,
+                    f"the body is larger than {name} ({limit} bytes)",
+                    413 if name == "maxSizeUpload" else 400,
+                )
+        return bytes(body)
+
+    async def session(request: Request) -> Response:
+        user = auth(request)
+        if user is None:
+            return unauthorized()
+        base = base_url(request)
+        acc = core.accounts[user]
+        chat = core.chat
+        account_caps = {
+            CORE: {},
+            CHAT: {
+                "maxBodyBytes": chat.max_body_bytes,
+                "maxAttachmentBytes": chat.max_attachment_bytes,
+                "maxAttachmentsPerMessage": chat.max_attachments_per_message,
+                "supportedBodyTypes": list(chat.supported_body_types),
+                "supportsThreads": chat.supports_threads,
+                "role": "owner",
+            },
+            CHAT_PUSH: {
+                "maxSnippetBytes": chat.max_snippet_bytes,
+                "supportedUrgencyValues": ["very-low", "low", "normal", "high"],
+                "maxMessagesPerPush": 1,
+            },
+            QUOTA: {},
+            BLOB2: {
+                "maxSizeBlobSet": None,
+                "maxDataSources": 0,
+                "supportedTypeNames": ["Message", "CustomEmoji", "Space", "Chat"],
+                "supportedDigestAlgorithms": ["sha-256"],
+            },
+        }
+        body = {
+            "capabilities": {
+                CORE: {
+                    "maxSizeUpload": limits.max_size_upload,
+                    "maxConcurrentUpload": limits.max_concurrent_upload,
+                    "maxSizeRequest": limits.max_size_request,
+                    "maxConcurrentRequests": limits.max_concurrent_requests,
+                    "maxCallsInRequest": limits.max_calls_in_request,
+                    "maxObjectsInGet": limits.max_objects_in_get,
+                    "maxObjectsInSet": limits.max_objects_in_set,
+                    "collationAlgorithms": [
+                        "i;unicode-casemap",
+                        "i;ascii-casemap",
+                        "i;octet",
+                        "i;ascii-numeric",
+                    ],
+                },
+                CHAT: {},
+                CHAT_PUSH: {},
+                QUOTA: {},
+                BLOB2: {},
+            },
+            "accounts": {
+                acc: {
+                    "name": user,
+                    "isPersonal": True,
+                    "isReadOnly": False,
+                    "accountCapabilities": account_caps,
+                }
+            },
+            "primaryAccounts": {CORE: acc, CHAT: acc, CHAT_PUSH: acc, QUOTA: acc, BLOB2: acc},
+            "username": user,
+            "apiUrl": f"{base}/jmap/api/",
+            "downloadUrl": f"{base}/jmap/download/{{accountId}}/{{blobId}}/{{name}}?type={{type}}",
+            "uploadUrl": f"{base}/jmap/upload/{{accountId}}/",
+            "eventSourceUrl": (
+                f"{base}/jmap/eventsource/?types={{types}}&closeafter={{closeafter}}&ping={{ping}}"
+            ),
+            "state": server.engine.session_state(user),
+            "ownerUserId": user,
+            "ownerLogin": user,
+        }
+        return _json(body, headers={"Cache-Control": "no-cache, no-store"})
+
+    async def api(request: Request) -> Response:
+        user = auth(request)
+        if user is None:
+            return unauthorized()
+        try:
+            ctype = request.headers.get("content-type")
+            if ctype is not None and ctype.split(";")[0].strip().lower() not in (
+                "application/json",
+                "text/json",
+            ):
+                assert NotJSON.urn
+                raise Problem(NotJSON.urn, "Content-Type must be application/json")
+            with slots.take("api", user, limits.max_concurrent_requests, "maxConcurrentRequests"):
+                body = await read_limited(request, limits.max_size_request, "maxSizeRequest")
+                result = server.engine.handle(user, body)
+        except Problem as p:
+            return _problem(p)
+        return _json(result)
+
+    async def upload(request: Request) -> Response:
+        user = auth(request)
+        if user is None:
+            return unauthorized()
+        acc = request.path_params["accountId"]
+        if acc != core.accounts[user]:
+            return _plain_problem(404, "no such account")
+        ctype = request.headers.get("content-type") or "application/octet-stream"
+        ctype = ctype.split(";")[0].strip() or "application/octet-stream"
+        try:
+            with slots.take("upload", user, limits.max_concurrent_upload, "maxConcurrentUpload"):
+                data = await read_limited(request, limits.max_size_upload, "maxSizeUpload")
+        except Problem as p:
+            return _problem(p)
+        sha = hashlib.sha256(data).hexdigest()
+        blob_id = "B" + sha[:48]
+        with core.store.transaction():
+            core.store.put_blob(blob_id, ctype, data, sha, now_utc())
+            core.store.grant_blob(acc, blob_id)
+        return _json(
+            {"accountId": acc, "blobId": blob_id, "type": ctype, "size": len(data), "sha256": sha},
+            status=201,
+        )
+
+    async def download(request: Request) -> Response:
+        user = auth(request)
+        if user is None:
+            return unauthorized()
+        acc = request.path_params["accountId"]
+        if acc != core.accounts[user]:
+            return _plain_problem(404, "no such account")
+        blob_id = request.path_params["blobId"]
+        meta = core.store.blob_meta(acc, blob_id)
+        data = core.store.blob_data(blob_id) if meta else None
+        if meta is None or data is None:
+            return _plain_problem(404, "no such blob")
+        wanted = request.query_params.get("type") or meta[0]
+        if not _MIME_RE.match(wanted):
+            wanted = "application/octet-stream"
+        name = request.path_params["name"]
+        fallback = re.sub(r"[^A-Za-z0-9._ -]", "_", name) or "download"
+        disposition = (
+            f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+        )
+        return Response(
+            data,
+            media_type=wanted,
+            headers={
+                "Content-Disposition": disposition,
+                "Cache-Control": "private, immutable, max-age=31536000",
+            },
+        )
+
+    async def eventsource(request: Request) -> Response:
+        user = auth(request)
+        if user is None:
+            return unauthorized()
+        q = request.query_params
+        types_raw = q.get("types", "*") or "*"
+        closeafter = q.get("closeafter", "no") or "no"
+        ping_raw = q.get("ping", "0") or "0"
+        if closeafter not in ("state", "no") or not ping_raw.isdigit():
+            return _plain_problem(
+                400, "closeafter must be state|no and ping a non-negative integer"
+            )
+        ping = int(ping_raw)
+        if ping:
+            ping = min(max(ping, 1), 3600)
+        wanted = (
+            list(PUSH_TYPES)
+            if types_raw == "*"
+            else [t for t in types_raw.split(",") if t in PUSH_TYPES]
+        )
+        acc = core.accounts[user]
+        last_event_id = request.headers.get("last-event-id")
+        return StreamingResponse(
+            _event_stream(server, acc, wanted, closeafter == "state", ping, last_event_id),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        status = exc.status_code if isinstance(exc, HTTPException) else 404
+        return _plain_problem(status, "not found" if status == 404 else "method not allowed")
+
+    routes = [
+        Route("/.well-known/jmap", session, methods=["GET"]),
+        Route("/jmap/session", session, methods=["GET"]),
+        Route("/jmap/api/", api, methods=["POST"]),
+        Route("/jmap/api", api, methods=["POST"]),
+        Route("/jmap/upload/{accountId}/", upload, methods=["POST"]),
+        Route("/jmap/upload/{accountId}", upload, methods=["POST"]),
+        Route("/jmap/download/{accountId}/{blobId}/{name}", download, methods=["GET"]),
+        Route("/jmap/eventsource/", eventsource, methods=["GET"]),
+        Route("/jmap/eventsource", eventsource, methods=["GET"]),
+    ]
+    return Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
+
+
+def _states(server: ChatServer, acc: str, types: list[str]) -> dict[str, str]:
+    seqs = server.core.store.modseqs(acc)
+    return {t: str(seqs.get(t, 0)) for t in types}
+
+
+def _event_id(states: dict[str, str]) -> str:
+    return ".".join(f"{t}:{s}" for t, s in states.items())
+
+
+def _parse_event_id(value: str) -> dict[str, str]:
+    out = {}
+    for part in value.split("."):
+        t, _, s = part.partition(":")
+        if t and s.isdigit():
+            out[t] = s
+    return out
+
+
+def _sse(event: str, data: Any, event_id: str | None = None) -> bytes:
+    out = f"event: {event}\n"
+    if event_id is not None:
+        out += f"id: {event_id}\n"
+    return out.encode() + b"data: " + orjson.dumps(data) + b"\n\n"
+
+
+async def _event_stream(
+    server: ChatServer,
+    acc: str,
+    types: list[str],
+    close_after_state: bool,
+    ping: int,
+    last_event_id: str | None,
+) -> AsyncIterator[bytes]:
+    hub = server.core.hub
+    sub = hub.subscribe(acc)
+    try:
+        current = _states(server, acc, types)
+        if last_event_id:
+            prev = _parse_event_id(last_event_id)
+            changed = {t: s for t, s in current.items() if prev.get(t) != s}
+            if changed:
+                yield _sse(
+                    "state", {"@type": "StateChange", "changed": {acc: changed}}, _event_id(current)
+                )
+                if close_after_state:
+                    return
+        yield b": connected\n\n"
+        next_ping = time.monotonic() + ping if ping else None
+        while True:
+            timeout = max(0.0, next_ping - time.monotonic()) if next_ping is not None else 30.0
+            await sub.wait(timeout)
+            if sub.closed:
+                return
+            if sub.dirty:
+                sub.dirty = False
+                new = _states(server, acc, types)
+                changed = {t: s for t, s in new.items() if current.get(t) != s}
+                current = new
+                if changed:
+                    yield _sse(
+                        "state",
+                        {"@type": "StateChange", "changed": {acc: changed}},
+                        _event_id(current),
+                    )
+                    if next_ping is not None:
+                        next_ping = time.monotonic() + ping
+                    if close_after_state:
+                        return
+            while sub.queue:
+                event, data = sub.queue.popleft()
+                yield _sse(event, data)
+            if next_ping is not None and time.monotonic() >= next_ping:
+                yield _sse("ping", {"interval": ping})
+                next_ping = time.monotonic() + ping
+            await anyio.lowlevel.checkpoint()
+    finally:
+        hub.unsubscribe(sub)

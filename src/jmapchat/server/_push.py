@@ -1,0 +1,288 @@
+"""Push: the in-process pub/sub hub behind EventSource, and outbound PushSubscription POSTs.
+
+The hub is loop-agnostic: a subscriber belongs to the event loop (asyncio or trio) that
+created it and is woken thread-safely, so one `ChatServer` can serve an in-process
+ASGI client and a hypercorn thread at the same time. Outbound pushes go through one
+daemon thread with a synchronous httpx client, and only ever to loopback URLs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import httpx
+
+from ._store import GLOBAL
+
+if TYPE_CHECKING:
+    from ._engine import Core
+
+__all__ = ["Hub", "PushSender", "Subscriber"]
+
+log = logging.getLogger("jmapchat.server")
+
+
+def _threadsafe_caller() -> Callable[[Callable[[], Any]], None]:
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        import trio
+
+        token = trio.lowlevel.current_trio_token()
+        return lambda fn: token.run_sync_soon(fn)
+
+    def call(fn: Callable[[], Any]) -> None:
+        loop.call_soon_threadsafe(fn)
+
+    return call
+
+
+class Subscriber:
+    def __init__(self, account: str) -> None:
+        self.account = account
+        self.dirty = False
+        self.closed = False
+        self.queue: deque[tuple[str, dict[str, Any]]] = deque(maxlen=1000)
+        self._call = _threadsafe_caller()
+        self._event: anyio.Event | None = None
+
+    def pending(self) -> bool:
+        return self.dirty or bool(self.queue) or self.closed
+
+    def wake(self) -> None:
+        ev = self._event
+        if ev is None:
+            return
+        with contextlib.suppress(Exception):  # the loop may be gone
+            self._call(ev.set)
+
+    async def wait(self, timeout: float) -> None:
+        ev = anyio.Event()
+        self._event = ev
+        if self.pending():
+            return
+        with anyio.move_on_after(timeout):
+            await ev.wait()
+
+
+class Hub:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._subs: dict[str, set[Subscriber]] = {}
+
+    def subscribe(self, account: str) -> Subscriber:
+        sub = Subscriber(account)
+        with self._lock:
+            self._subs.setdefault(account, set()).add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        with self._lock:
+            self._subs.get(sub.account, set()).discard(sub)
+
+    def notify_state(self, accounts: set[str]) -> None:
+        with self._lock:
+            subs = [s for a in accounts for s in self._subs.get(a, ())]
+        for s in subs:
+            s.dirty = True
+            s.wake()
+
+    def publish(self, account: str, event: str, data: dict[str, Any]) -> None:
+        with self._lock:
+            subs = list(self._subs.get(account, ()))
+        for s in subs:
+            s.queue.append((event, data))
+            s.wake()
+
+    def close(self) -> None:
+        with self._lock:
+            subs = [s for group in self._subs.values() for s in group]
+        for s in subs:
+            s.closed = True
+            s.wake()
+
+
+class PushSender:
+    """Delivers PushVerification / StateChange / ChatMessagePush to loopback URLs."""
+
+    enabled = True
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+
+    def post(self, url: str, payload: dict[str, Any]) -> None:
+        from ._types.misc import is_loopback_url
+
+        if not is_loopback_url(url):
+            return
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="jmapchat-push", daemon=True)
+                self._thread.start()
+        self._queue.put((url, payload))
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=5.0) as client:
+            while True:
+                item = self._queue.get()
+                if item is None:
+                    return
+                url, payload = item
+                try:
+                    client.post(url, json=payload, headers={"TTL": "60"})
+                    self.sent.append((url, payload))
+                except httpx.HTTPError:
+                    log.info("push to %s failed", url)
+
+    def close(self) -> None:
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(None)
+            thread.join(timeout=10)
+
+    # --- chat push (draft-atwood-jmap-chat-push) ----------------------------------------
+
+    def message_delivered(self, core: Core, accounts: list[str], sender_msg_id: str) -> None:
+        for acc in accounts:
+            if not acc or acc not in core.users_by_account:
+                continue
+            user = core.user_of(acc)
+            subs = core.store.by_k1(GLOBAL, "PushSubscription", user)
+            live = [
+                s
+                for s in subs
+                if s.get("verificationCode") == s.get("_code")
+                and s.get("_createdAt", 0) <= time.time()
+            ]
+            if not live:
+                continue
+            copies = [o for scope, o in core.store.by_k2("Message", sender_msg_id) if scope == acc]
+            if not copies:
+                continue
+            msg = copies[0]
+            state = str(core.store.modseq(acc, "Message"))
+            for sub in live:
+                cfg = (sub.get("chatPush") or {}).get(acc)
+                if cfg is None:
+                    types = sub.get("types")
+                    if types is None or "Message" in types:
+                        self.post(
+                            sub["url"],
+                            {"@type": "StateChange", "changed": {acc: {"Message": state}}},
+                        )
+                    continue
+                entry = build_entry(core, acc, user, msg, cfg)
+                if entry is None:
+                    continue
+                self.post(
+                    sub["url"],
+                    {
+                        "@type": "ChatMessagePush",
+                        "accountId": acc,
+                        "state": state,
+                        "messages": [entry],
+                    },
+                )
+
+
+DEFAULT_PROPS = (
+    "messageId",
+    "chatId",
+    "chatKind",
+    "senderId",
+    "senderDisplayName",
+    "sentAt",
+    "hasMention",
+    "mentionScopes",
+    "encrypted",
+    "bodySnippet",
+)
+
+
+def build_entry(
+    core: Core, acc: str, user: str, msg: dict[str, Any], cfg: dict[str, Any]
+) -> dict[str, Any] | None:
+    import orjson
+
+    from ._types.message import PLAINTEXT_TYPES, RICH, _mentions
+    from ._util import epoch_of
+
+    chat = core.store.get(acc, "Chat", msg["chatId"])
+    if chat is None:
+        return None
+    if cfg.get("kinds") and chat["kind"] not in cfg["kinds"]:
+        return None
+    if cfg.get("chatIds") and chat["id"] not in cfg["chatIds"]:
+        return None
+    scopes = {m.get("scope") for m in msg.get("broadcastMentions") or []}
+    if msg.get("bodyType") == RICH:
+        try:
+            doc = orjson.loads(msg["body"])
+            scopes |= {
+                s.get("scope")
+                for s in doc.get("spans", [])
+                if isinstance(s, dict) and s.get("type") == "broadcast"
+            }
+        except (orjson.JSONDecodeError, AttributeError):
+            pass
+    scopes.discard(None)
+    muted = chat.get("muted") and (
+        chat.get("muteUntil") is None or (epoch_of(chat["muteUntil"]) or 0) > time.time()
+    )
+    if muted and not scopes:
+        return None
+    sender = msg["senderId"]
+    contact = core.store.get(acc, "ChatContact", sender) or {}
+    display = contact.get("displayName") or contact.get("login") or sender
+    entry: dict[str, Any] = {
+        "messageId": msg["id"],
+        "chatId": chat["id"],
+        "chatKind": chat["kind"],
+        "senderId": sender,
+        "sentAt": msg["sentAt"],
+        "hasMention": _mentions(msg, user),
+        "mentionScopes": sorted(s for s in scopes if isinstance(s, str)),
+    }
+    if chat["kind"] != "direct":
+        entry["chatName"] = chat.get("name")
+    if chat["kind"] == "channel":
+        space = core.store.get(GLOBAL, "Space", chat["spaceId"]) or {}
+        entry["spaceId"] = chat["spaceId"]
+        entry["spaceName"] = space.get("name")
+        nick = next((m.get("nick") for m in space.get("members", []) if m["id"] == sender), None)
+        display = nick or display
+    entry["senderDisplayName"] = display
+    encrypted = msg.get("bodyType") not in PLAINTEXT_TYPES
+    entry["encrypted"] = encrypted
+    if not encrypted:
+        text = msg.get("body") or ""
+        if msg.get("bodyType") == RICH:
+            try:
+                text = "".join(s.get("text", "") for s in orjson.loads(text).get("spans", []))
+            except (orjson.JSONDecodeError, AttributeError):
+                text = ""
+        raw = text.encode()[: core.chat.max_snippet_bytes]
+        entry["bodySnippet"] = raw.decode("utf-8", "ignore")
+    props = cfg.get("properties") or list(DEFAULT_PROPS)
+    out = {k: v for k, v in entry.items() if k in props}
+    if (
+        not encrypted
+        and "bodySnippet" in entry
+        and "bodySnippet" not in out
+        and cfg.get("properties")
+    ):
+        pass
+    return out

@@ -1,0 +1,339 @@
+"""SQLite storage: one connection guarded by a lock, WAL, schema created on start.
+
+Every JMAP object is a JSON document in ``objects`` keyed by (scope, type, id); scope is
+an account id for per-account data (Chat, Message, …) or ``""`` for shared data (Space,
+SpaceInvite, SpaceBan, CustomEmoji). ``k1``/``k2`` are indexed lookup keys chosen by each
+type (e.g. a Message's chatId and senderMsgId); ``expires`` is an epoch deadline swept
+on each request. ``changes`` is the per-(account, type) change log behind state strings,
+/changes and /queryChanges: every change gets its own modseq.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import orjson
+
+__all__ = ["CREATED", "DESTROYED", "GLOBAL", "UPDATED", "Store"]
+
+GLOBAL = ""
+CREATED, UPDATED, DESTROYED = 0, 1, 2
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS users(
+  username TEXT PRIMARY KEY, account_id TEXT NOT NULL UNIQUE, token TEXT NOT NULL,
+  created TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS objects(
+  scope TEXT NOT NULL, type TEXT NOT NULL, id TEXT NOT NULL,
+  k1 TEXT, k2 TEXT, expires REAL, data BLOB NOT NULL,
+  PRIMARY KEY(scope, type, id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS objects_k1 ON objects(scope, type, k1, id);
+CREATE INDEX IF NOT EXISTS objects_k2 ON objects(type, k2) WHERE k2 IS NOT NULL;
+CREATE INDEX IF NOT EXISTS objects_exp ON objects(expires) WHERE expires IS NOT NULL;
+CREATE TABLE IF NOT EXISTS states(
+  account TEXT NOT NULL, type TEXT NOT NULL, modseq INTEGER NOT NULL,
+  PRIMARY KEY(account, type)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS changes(
+  account TEXT NOT NULL, type TEXT NOT NULL, modseq INTEGER NOT NULL, id TEXT NOT NULL,
+  kind INTEGER NOT NULL, PRIMARY KEY(account, type, modseq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS blobs(
+  blob_id TEXT PRIMARY KEY, type TEXT NOT NULL, size INTEGER NOT NULL,
+  sha256 TEXT NOT NULL, data BLOB NOT NULL, created TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS blob_access(
+  account TEXT NOT NULL, blob_id TEXT NOT NULL, PRIMARY KEY(account, blob_id)) WITHOUT ROWID;
+"""
+
+
+def _dumps(obj: Any) -> bytes:
+    return orjson.dumps(obj)
+
+
+def _loads(data: bytes | str) -> dict[str, Any]:
+    out: dict[str, Any] = orjson.loads(data)
+    return out
+
+
+class Store:
+    """Thread-safe wrapper around one sqlite3 connection (autocommit + explicit BEGIN)."""
+
+    def __init__(self, path: str) -> None:
+        self.lock = threading.RLock()
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._depth = 0
+        self._sp = 0
+        self._closed = False
+        with self.lock:
+            if path != ":memory:":
+                self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self.lock:
+            if not self._closed:
+                self._closed = True
+                self._conn.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    # --- transactions ---------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Outermost: BEGIN IMMEDIATE … COMMIT (ROLLBACK on error); nested: a savepoint."""
+        with self.lock:
+            if self._depth == 0:
+                self._conn.execute("BEGIN IMMEDIATE")
+                self._depth = 1
+                try:
+                    yield
+                except BaseException:
+                    self._depth = 0
+                    self._conn.execute("ROLLBACK")
+                    raise
+                self._depth = 0
+                self._conn.execute("COMMIT")
+            else:
+                with self.savepoint():
+                    yield
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        with self.lock:
+            self._sp += 1
+            name = f"sp{self._sp}"
+            self._conn.execute(f"SAVEPOINT {name}")
+            self._depth += 1
+            try:
+                yield
+            except BaseException:
+                self._conn.execute(f"ROLLBACK TO {name}")
+                self._conn.execute(f"RELEASE {name}")
+                raise
+            finally:
+                self._depth -= 1
+            self._conn.execute(f"RELEASE {name}")
+
+    def execute(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Cursor:
+        with self.lock:
+            return self._conn.execute(sql, tuple(params))
+
+    # --- meta and users -------------------------------------------------------------
+
+    def meta_get(self, key: str) -> str | None:
+        row = self.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def meta_set(self, key: str, value: str) -> None:
+        self.execute("INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", (key, value))
+
+    def users(self) -> list[tuple[str, str, str]]:
+        rows = self.execute(
+            "SELECT username, account_id, token FROM users ORDER BY created, username"
+        )
+        return [(str(u), str(a), str(t)) for u, a, t in rows.fetchall()]
+
+    def add_user(self, username: str, account_id: str, token: str, created: str) -> None:
+        self.execute(
+            "INSERT INTO users(username, account_id, token, created) VALUES(?,?,?,?)",
+            (username, account_id, token, created),
+        )
+
+    def set_token(self, username: str, token: str) -> None:
+        self.execute("UPDATE users SET token=? WHERE username=?", (token, username))
+
+    # --- objects --------------------------------------------------------------------
+
+    def get(self, scope: str, type: str, id: str) -> dict[str, Any] | None:
+        row = self.execute(
+            "SELECT data FROM objects WHERE scope=? AND type=? AND id=?", (scope, type, id)
+        ).fetchone()
+        return None if row is None else _loads(row[0])
+
+    def get_many(self, scope: str, type: str, ids: list[str]) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        uniq = list(dict.fromkeys(ids))
+        for start in range(0, len(uniq), 500):
+            chunk = uniq[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.execute(
+                f"SELECT id, data FROM objects WHERE scope=? AND type=? AND id IN ({marks})",
+                (scope, type, *chunk),
+            ).fetchall()
+            for oid, data in rows:
+                out[str(oid)] = _loads(data)
+        return out
+
+    def all(self, scope: str, type: str) -> list[dict[str, Any]]:
+        rows = self.execute(
+            "SELECT data FROM objects WHERE scope=? AND type=? ORDER BY id", (scope, type)
+        ).fetchall()
+        return [_loads(r[0]) for r in rows]
+
+    def count(self, scope: str, type: str) -> int:
+        row = self.execute(
+            "SELECT COUNT(*) FROM objects WHERE scope=? AND type=?", (scope, type)
+        ).fetchone()
+        return int(row[0])
+
+    def ids(self, scope: str, type: str) -> list[str]:
+        rows = self.execute(
+            "SELECT id FROM objects WHERE scope=? AND type=? ORDER BY id", (scope, type)
+        ).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def by_k1(self, scope: str, type: str, k1: str) -> list[dict[str, Any]]:
+        rows = self.execute(
+            "SELECT data FROM objects WHERE scope=? AND type=? AND k1=? ORDER BY id",
+            (scope, type, k1),
+        ).fetchall()
+        return [_loads(r[0]) for r in rows]
+
+    def ids_by_k1(self, scope: str, type: str, k1: str) -> list[str]:
+        rows = self.execute(
+            "SELECT id FROM objects WHERE scope=? AND type=? AND k1=? ORDER BY id",
+            (scope, type, k1),
+        ).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def count_k1_after(self, scope: str, type: str, k1: str, after: str | None) -> int:
+        if after is None:
+            row = self.execute(
+                "SELECT COUNT(*) FROM objects WHERE scope=? AND type=? AND k1=?",
+                (scope, type, k1),
+            ).fetchone()
+        else:
+            row = self.execute(
+                "SELECT COUNT(*) FROM objects WHERE scope=? AND type=? AND k1=? AND id>?",
+                (scope, type, k1, after),
+            ).fetchone()
+        return int(row[0])
+
+    def last_by_k1(self, scope: str, type: str, k1: str) -> dict[str, Any] | None:
+        row = self.execute(
+            "SELECT data FROM objects WHERE scope=? AND type=? AND k1=? ORDER BY id DESC LIMIT 1",
+            (scope, type, k1),
+        ).fetchone()
+        return None if row is None else _loads(row[0])
+
+    def by_k2(self, type: str, k2: str) -> list[tuple[str, dict[str, Any]]]:
+        rows = self.execute(
+            "SELECT scope, data FROM objects WHERE type=? AND k2=?", (type, k2)
+        ).fetchall()
+        return [(str(s), _loads(d)) for s, d in rows]
+
+    def put(
+        self,
+        scope: str,
+        type: str,
+        obj: dict[str, Any],
+        *,
+        k1: str | None = None,
+        k2: str | None = None,
+        expires: float | None = None,
+    ) -> None:
+        self.execute(
+            "INSERT OR REPLACE INTO objects(scope, type, id, k1, k2, expires, data) "
+            "VALUES(?,?,?,?,?,?,?)",
+            (scope, type, obj["id"], k1, k2, expires, _dumps(obj)),
+        )
+
+    def delete(self, scope: str, type: str, id: str) -> bool:
+        cur = self.execute(
+            "DELETE FROM objects WHERE scope=? AND type=? AND id=?", (scope, type, id)
+        )
+        return cur.rowcount > 0
+
+    def expired(self, now: float) -> list[tuple[str, str, str]]:
+        rows = self.execute(
+            "SELECT scope, type, id FROM objects WHERE expires IS NOT NULL AND expires<=?",
+            (now,),
+        ).fetchall()
+        return [(str(s), str(t), str(i)) for s, t, i in rows]
+
+    # --- change log -----------------------------------------------------------------
+
+    def modseq(self, account: str, type: str) -> int:
+        row = self.execute(
+            "SELECT modseq FROM states WHERE account=? AND type=?", (account, type)
+        ).fetchone()
+        return 0 if row is None else int(row[0])
+
+    def modseqs(self, account: str) -> dict[str, int]:
+        rows = self.execute(
+            "SELECT type, modseq FROM states WHERE account=?", (account,)
+        ).fetchall()
+        return {str(t): int(m) for t, m in rows}
+
+    def log_change(self, account: str, type: str, id: str, kind: int) -> int:
+        row = self.execute(
+            "INSERT INTO states(account, type, modseq) VALUES(?,?,1) "
+            "ON CONFLICT(account, type) DO UPDATE SET modseq=modseq+1 RETURNING modseq",
+            (account, type),
+        ).fetchone()
+        modseq = int(row[0])
+        self.execute(
+            "INSERT INTO changes(account, type, modseq, id, kind) VALUES(?,?,?,?,?)",
+            (account, type, modseq, id, kind),
+        )
+        return modseq
+
+    def changes_since(
+        self, account: str, type: str, since: int, limit: int | None = None
+    ) -> list[tuple[int, str, int]]:
+        sql = (
+            "SELECT modseq, id, kind FROM changes"
+            " WHERE account=? AND type=? AND modseq>? ORDER BY modseq"
+        )
+        params: tuple[Any, ...] = (account, type, since)
+        if limit is not None:
+            sql += " LIMIT ?"
+            params += (limit,)
+        return [(int(m), str(i), int(k)) for m, i, k in self.execute(sql, params).fetchall()]
+
+    # --- blobs ----------------------------------------------------------------------
+
+    def put_blob(self, blob_id: str, type: str, data: bytes, sha256: str, created: str) -> None:
+        self.execute(
+            "INSERT OR IGNORE INTO blobs(blob_id, type, size, sha256, data, created) "
+            "VALUES(?,?,?,?,?,?)",
+            (blob_id, type, len(data), sha256, data, created),
+        )
+
+    def grant_blob(self, account: str, blob_id: str) -> None:
+        self.execute(
+            "INSERT OR IGNORE INTO blob_access(account, blob_id) VALUES(?,?)", (account, blob_id)
+        )
+
+    def blob_meta(self, account: str | None, blob_id: str) -> tuple[str, int, str] | None:
+        """(type, size, sha256) if the blob exists and ``account`` may read it (None = any)."""
+        if account is None:
+            row = self.execute(
+                "SELECT type, size, sha256 FROM blobs WHERE blob_id=?", (blob_id,)
+            ).fetchone()
+        else:
+            row = self.execute(
+                "SELECT b.type, b.size, b.sha256 FROM blobs b JOIN blob_access a "
+                "ON a.blob_id=b.blob_id WHERE b.blob_id=? AND (a.account=? OR a.account='')",
+                (blob_id, account),
+            ).fetchone()
+        return None if row is None else (str(row[0]), int(row[1]), str(row[2]))
+
+    def blob_data(self, blob_id: str) -> bytes | None:
+        row = self.execute("SELECT data FROM blobs WHERE blob_id=?", (blob_id,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def blob_usage(self, account: str) -> int:
+        row = self.execute(
+            "SELECT COALESCE(SUM(b.size),0) FROM blobs b JOIN blob_access a "
+            "ON a.blob_id=b.blob_id WHERE a.account=?",
+            (account,),
+        ).fetchone()
+        return int(row[0])

@@ -1,0 +1,539 @@
+"""Chat (direct / group / channel) and Chat/typing.
+
+Every participant's account holds its own copy of a Chat (same id everywhere) with its
+own preferences (muted, …) and unreadCount. A group's shared definition (name, members,
+…) lives in a hidden global ``_Group`` record and is synced into every member's copy;
+a channel's lives in its Space.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from .._generic import DataType
+from .._util import MethodErr, SetErr, check_args, epoch_of, is_uint, new_id
+from ._common import (
+    CREATED,
+    GLOBAL,
+    UPDATED,
+    ensure_contact,
+    invalid_props,
+    is_blocked,
+    only_keys,
+    opt_utc,
+)
+
+if TYPE_CHECKING:
+    from .._engine import Core, Ctx
+
+__all__ = [
+    "ChatType",
+    "add_chat_copy",
+    "chat_participants",
+    "ensure_direct_copy",
+    "refresh_chats",
+    "register",
+    "remove_chat_copy",
+]
+
+COMMON_UPDATE = frozenset(
+    {
+        "muted",
+        "muteUntil",
+        "receiveTypingIndicators",
+        "pinnedMessageIds",
+        "messageExpirySeconds",
+        "receiptSharing",
+    }
+)
+GROUP_ADMIN_UPDATE = frozenset(
+    {"name", "description", "avatarBlobId", "addMembers", "removeMembers", "updateMemberRoles"}
+)
+CHANNEL_UPDATE = frozenset(
+    {"name", "topic", "slowModeSeconds", "permissionOverrides", "categoryId", "position"}
+)
+GROUP_SHARED = ("name", "description", "avatarBlobId", "members")
+
+
+def base_chat(ctx: Ctx, chat_id: str, kind: str) -> dict[str, Any]:
+    return {
+        "id": chat_id,
+        "kind": kind,
+        "createdAt": ctx.now,
+        "lastMessageAt": None,
+        "unreadCount": 0,
+        "pinnedMessageIds": [],
+        "muted": False,
+        "muteUntil": None,
+        "receiveTypingIndicators": True,
+        "receiptSharing": None,
+        "messageExpirySeconds": None,
+    }
+
+
+def add_chat_copy(ctx: Ctx, account: str, chat: dict[str, Any]) -> None:
+    ctx.write("Chat", chat, CREATED, account=account)
+    if not ctx.store.by_k1(account, "ReadPosition", chat["id"]):
+        rp = {
+            "id": new_id(),
+            "chatId": chat["id"],
+            "lastReadMessageId": None,
+            "lastReadAt": ctx.now,
+        }
+        ctx.write("ReadPosition", rp, CREATED, account=account)
+
+
+def remove_chat_copy(ctx: Ctx, account: str, chat_id: str) -> None:
+    for mid in ctx.store.ids_by_k1(account, "Message", chat_id):
+        ctx.remove("Message", mid, account=account)
+    for rp in ctx.store.by_k1(account, "ReadPosition", chat_id):
+        ctx.remove("ReadPosition", rp["id"], account=account)
+    ctx.remove("Chat", chat_id, account=account)
+
+
+def find_direct(ctx: Ctx, account: str, contact: str) -> dict[str, Any] | None:
+    for chat in ctx.store.by_k1(account, "Chat", contact):
+        if chat.get("kind") == "direct":
+            return chat
+    return None
+
+
+def ensure_direct_copy(ctx: Ctx, account: str, chat_id: str, contact: str) -> dict[str, Any]:
+    chat = ctx.store.get(account, "Chat", chat_id)
+    if chat is not None:
+        return chat
+    ensure_contact(ctx, account, contact)
+    chat = base_chat(ctx, chat_id, "direct")
+    chat["contactId"] = contact
+    add_chat_copy(ctx, account, chat)
+    return chat
+
+
+def load_group(ctx: Ctx, gid: str) -> dict[str, Any] | None:
+    return ctx.store.get(GLOBAL, "_Group", gid)
+
+
+def save_group(
+    ctx: Ctx,
+    gdef: dict[str, Any],
+    extra_users: list[str] | None = None,
+    new_users: list[str] | None = None,
+) -> None:
+    ctx.store.put(GLOBAL, "_Group", gdef)
+    member_ids = [m["id"] for m in gdef["members"]]
+    for user in member_ids + list(extra_users or []):
+        acc = ctx.core.account_of(user)
+        if acc is None:
+            continue
+        copy = ctx.store.get(acc, "Chat", gdef["id"])
+        if copy is None:
+            if user not in member_ids:
+                continue
+            copy = base_chat(ctx, gdef["id"], "group")
+            copy["createdAt"] = gdef["createdAt"]
+            copy.update({k: gdef[k] for k in GROUP_SHARED})
+            if ctx.account_id == acc and gdef.get("messageExpirySeconds") is not None:
+                copy["messageExpirySeconds"] = gdef["messageExpirySeconds"]
+            add_chat_copy(ctx, acc, copy)
+        elif any(copy.get(k) != gdef[k] for k in GROUP_SHARED):
+            copy.update({k: gdef[k] for k in GROUP_SHARED})
+            ctx.write("Chat", copy, UPDATED, account=acc)
+    for user in new_users or []:
+        acc = ctx.core.account_of(user)
+        for other in member_ids:
+            if other == user:
+                continue
+            if acc is not None:
+                ensure_contact(ctx, acc, other)
+            oacc = ctx.core.account_of(other)
+            if oacc is not None:
+                ensure_contact(ctx, oacc, user)
+
+
+def chat_participants(ctx: Ctx, chat: dict[str, Any]) -> list[str]:
+    """Usernames taking part in a chat (as seen from the caller's copy), caller included."""
+    kind = chat.get("kind")
+    if kind == "direct":
+        return [ctx.user, chat["contactId"]]
+    if kind == "group":
+        gdef = load_group(ctx, chat["id"])
+        return [m["id"] for m in gdef["members"]] if gdef else []
+    from .space import load_space
+
+    space = load_space(ctx, chat.get("spaceId", ""))
+    return [m["id"] for m in space["members"]] if space else []
+
+
+def refresh_chats(ctx: Ctx) -> None:
+    """Recompute unreadCount / lastMessageAt of chats touched by this call."""
+    dirty, ctx.dirty_chats = ctx.dirty_chats, set()
+    for acc, chat_id in sorted(dirty):
+        chat = ctx.store.get(acc, "Chat", chat_id)
+        if chat is None:
+            continue
+        rps = ctx.store.by_k1(acc, "ReadPosition", chat_id)
+        last_read = rps[0].get("lastReadMessageId") if rps else None
+        unread = ctx.store.count_k1_after(acc, "Message", chat_id, last_read)
+        last = ctx.store.last_by_k1(acc, "Message", chat_id)
+        last_at = last["receivedAt"] if last else None
+        if last_at is None and chat.get("lastMessageAt") is not None:
+            last_at = chat["lastMessageAt"]
+        if chat.get("unreadCount") != unread or chat.get("lastMessageAt") != last_at:
+            chat["unreadCount"] = unread
+            chat["lastMessageAt"] = last_at
+            ctx.write("Chat", chat, UPDATED, account=acc)
+
+
+def _is_group_admin(gdef: dict[str, Any], user: str) -> bool:
+    return any(m["id"] == user and m.get("role") == "admin" for m in gdef["members"])
+
+
+def _member_ids(ctx: Ctx, value: Any, key: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise invalid_props(f"{key} must be an array of contact ids", key)
+    return [ctx.ref(v) for v in value]
+
+
+class ChatType(DataType):
+    name = "Chat"
+    properties = (
+        "id",
+        "kind",
+        "contactId",
+        "name",
+        "description",
+        "avatarBlobId",
+        "members",
+        "spaceId",
+        "categoryId",
+        "position",
+        "topic",
+        "slowModeSeconds",
+        "permissionOverrides",
+        "createdAt",
+        "lastMessageAt",
+        "unreadCount",
+        "pinnedMessageIds",
+        "muted",
+        "muteUntil",
+        "receiveTypingIndicators",
+        "receiptSharing",
+        "messageExpirySeconds",
+    )
+    filter_spec: ClassVar[dict[str, str]] = {
+        "kind": "str",
+        "muted": "bool",
+        "name": "str",
+        "spaceId": "str",
+        "contactId": "str",
+    }
+    sort_props = frozenset({"lastMessageAt", "name", "createdAt", "id", "unreadCount"})
+    default_sort: ClassVar[list[tuple[str, bool]]] = [("lastMessageAt", False)]
+
+    def keys(self, obj: dict[str, Any]) -> tuple[str | None, str | None, float | None]:
+        kind = obj.get("kind")
+        k1 = (
+            obj.get("contactId")
+            if kind == "direct"
+            else obj.get("spaceId")
+            if kind == "channel"
+            else "group"
+        )
+        return k1, None, epoch_of(obj.get("muteUntil")) if obj.get("muted") else None
+
+    def visible(self, ctx: Ctx, obj: dict[str, Any]) -> bool:
+        if obj.get("kind") != "channel":
+            return True
+        from .space import channel_allows
+
+        return channel_allows(ctx, obj["spaceId"], obj["id"], ctx.user, "view")
+
+    def match(self, ctx: Ctx, obj: dict[str, Any], cond: dict[str, Any]) -> bool:
+        for key, value in cond.items():
+            if key == "name":
+                name = obj.get("name") or ""
+                if value.casefold() not in name.casefold():
+                    return False
+            elif key == "muted":
+                if bool(obj.get("muted")) != value:
+                    return False
+            elif obj.get(key) != value:
+                return False
+        return True
+
+    # --- create -------------------------------------------------------------------------
+
+    def create(self, ctx: Ctx, cid: str, data: dict[str, Any]) -> dict[str, Any]:
+        kind = data.get("kind")
+        if kind == "direct":
+            only_keys(
+                data,
+                {
+                    "kind",
+                    "contactId",
+                    "muted",
+                    "receiveTypingIndicators",
+                    "receiptSharing",
+                    "messageExpirySeconds",
+                },
+            )
+            contact = data.get("contactId")
+            if not isinstance(contact, str) or not contact:
+                raise invalid_props("contactId is required", "contactId")
+            contact = ctx.ref(contact)
+            if contact == ctx.user:
+                raise invalid_props("cannot open a direct chat with yourself", "contactId")
+            existing = find_direct(ctx, ctx.account_id, contact)
+            if existing is not None:
+                return {**existing, "_existing": True}
+            chat_id = None
+            other = ctx.core.account_of(contact)
+            if other is not None:
+                theirs = find_direct(ctx, other, ctx.user)
+                if theirs is not None:
+                    chat_id = theirs["id"]
+            chat = ensure_direct_copy(ctx, ctx.account_id, chat_id or new_id(), contact)
+            if other is not None:
+                ensure_direct_copy(ctx, other, chat["id"], ctx.user)
+            self._apply_prefs(ctx, chat, data)
+            return chat
+        if kind == "group":
+            only_keys(
+                data,
+                {
+                    "kind",
+                    "name",
+                    "memberIds",
+                    "description",
+                    "avatarBlobId",
+                    "messageExpirySeconds",
+                },
+            )
+            name = data.get("name")
+            if not isinstance(name, str) or not name.strip():
+                raise invalid_props("name is required for a group chat", "name")
+            members = _member_ids(ctx, data.get("memberIds", []), "memberIds")
+            for key in ("description", "avatarBlobId"):
+                if data.get(key) is not None and not isinstance(data[key], str):
+                    raise invalid_props(f"{key} must be a string", key)
+            mes = data.get("messageExpirySeconds")
+            if mes is not None and not is_uint(mes):
+                raise invalid_props(
+                    "messageExpirySeconds must be an UnsignedInt", "messageExpirySeconds"
+                )
+            uniq = [m for m in dict.fromkeys(members) if m != ctx.user]
+            if len(uniq) + 1 > ctx.core.chat.max_group_members:
+                raise SetErr("overQuota", "too many members for a group chat")
+            gid = new_id()
+            gdef = {
+                "id": gid,
+                "name": name,
+                "description": data.get("description"),
+                "avatarBlobId": data.get("avatarBlobId"),
+                "members": [
+                    {"id": ctx.user, "role": "admin", "joinedAt": ctx.now, "invitedBy": None}
+                ]
+                + [
+                    {"id": m, "role": "member", "joinedAt": ctx.now, "invitedBy": ctx.user}
+                    for m in uniq
+                ],
+                "createdAt": ctx.now,
+                "messageExpirySeconds": mes,
+            }
+            save_group(ctx, gdef, new_users=[ctx.user, *uniq])
+            created = ctx.store.get(ctx.account_id, "Chat", gid)
+            assert created is not None
+            return created
+        if kind == "channel":
+            raise SetErr("forbidden", "channels are created with Space/set addChannels")
+        raise invalid_props("kind must be direct or group", "kind")
+
+    def _apply_prefs(self, ctx: Ctx, chat: dict[str, Any], data: dict[str, Any]) -> None:
+        prefs = {k: v for k, v in data.items() if k in COMMON_UPDATE}
+        if prefs:
+            self._common_update(ctx, chat, prefs)
+            ctx.write(self, chat, UPDATED)
+
+    # --- update -------------------------------------------------------------------------
+
+    def _common_update(self, ctx: Ctx, chat: dict[str, Any], patch: dict[str, Any]) -> None:
+        for key, value in patch.items():
+            if key in ("muted", "receiveTypingIndicators"):
+                if not isinstance(value, bool):
+                    raise invalid_props(f"{key} must be a boolean", key)
+            elif key == "receiptSharing":
+                if value is not None and not isinstance(value, bool):
+                    raise invalid_props("receiptSharing must be a boolean or null", key)
+            elif key == "muteUntil":
+                opt_utc(patch, key)
+            elif key == "messageExpirySeconds":
+                if value is not None and not is_uint(value):
+                    raise invalid_props("messageExpirySeconds must be an UnsignedInt", key)
+            elif key == "pinnedMessageIds":
+                ids = _member_ids(ctx, value if value is not None else [], key)
+                msgs = ctx.store.get_many(ctx.account_id, "Message", ids)
+                if any(i not in msgs or msgs[i]["chatId"] != chat["id"] for i in ids):
+                    raise invalid_props("pinnedMessageIds must be messages of this chat", key)
+                self._check_pin(ctx, chat)
+                value = list(dict.fromkeys(ids))
+            chat[key] = value
+
+    def _check_pin(self, ctx: Ctx, chat: dict[str, Any]) -> None:
+        if chat["kind"] == "group":
+            gdef = load_group(ctx, chat["id"])
+            if gdef is None or not _is_group_admin(gdef, ctx.user):
+                raise SetErr("forbidden", "only group admins may pin messages")
+        elif chat["kind"] == "channel":
+            from .space import channel_allows
+
+            if not channel_allows(ctx, chat["spaceId"], chat["id"], ctx.user, "pin"):
+                raise SetErr("forbidden", "pinning needs the pin permission")
+
+    def update(self, ctx: Ctx, obj: dict[str, Any], patch: dict[str, Any]) -> Any:
+        kind = obj["kind"]
+        common = {k: v for k, v in patch.items() if k in COMMON_UPDATE}
+        rest = {k: v for k, v in patch.items() if k not in COMMON_UPDATE}
+        if kind == "group":
+            only_keys(rest, GROUP_ADMIN_UPDATE)
+        elif kind == "channel":
+            only_keys(rest, CHANNEL_UPDATE)
+        else:
+            only_keys(rest, frozenset())
+        self._common_update(ctx, obj, common)
+        if common:
+            ctx.write(self, obj, UPDATED)
+        if rest and kind == "group":
+            self._group_update(ctx, obj, rest)
+        elif rest and kind == "channel":
+            from .space import update_channel_via_chat
+
+            update_channel_via_chat(ctx, obj, rest)
+        return None
+
+    def _group_update(self, ctx: Ctx, chat: dict[str, Any], patch: dict[str, Any]) -> None:
+        gdef = load_group(ctx, chat["id"])
+        if gdef is None or not _is_group_admin(gdef, ctx.user):
+            raise SetErr("forbidden", "only group admins may change this")
+        removed: list[str] = []
+        added: list[str] = []
+        for key, value in patch.items():
+            if key == "name":
+                if not isinstance(value, str) or not value.strip():
+                    raise invalid_props("name must be a non-empty string", key)
+                gdef["name"] = value
+            elif key in ("description", "avatarBlobId"):
+                if value is not None and not isinstance(value, str):
+                    raise invalid_props(f"{key} must be a string or null", key)
+                gdef[key] = value
+            elif key == "addMembers":
+                if not isinstance(value, list):
+                    raise invalid_props("addMembers must be an array", key)
+                for entry in value:
+                    if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
+                        raise invalid_props("addMembers entries need an id", key)
+                    role = entry.get("role", "member")
+                    if role not in ("admin", "member") or set(entry) - {"id", "role"}:
+                        raise invalid_props("role must be admin or member", key)
+                    uid = ctx.ref(entry["id"])
+                    if any(m["id"] == uid for m in gdef["members"]):
+                        continue
+                    gdef["members"].append(
+                        {"id": uid, "role": role, "joinedAt": ctx.now, "invitedBy": ctx.user}
+                    )
+                    added.append(uid)
+                if len(gdef["members"]) > ctx.core.chat.max_group_members:
+                    raise SetErr("overQuota", "too many members for a group chat")
+            elif key == "removeMembers":
+                ids = _member_ids(ctx, value, key)
+                before = len(gdef["members"])
+                gdef["members"] = [m for m in gdef["members"] if m["id"] not in ids]
+                if len(gdef["members"]) != before:
+                    removed.extend(i for i in ids if i not in removed)
+            elif key == "updateMemberRoles":
+                if not isinstance(value, list):
+                    raise invalid_props("updateMemberRoles must be an array", key)
+                for entry in value:
+                    if (
+                        not isinstance(entry, dict)
+                        or not isinstance(entry.get("id"), str)
+                        or entry.get("role") not in ("admin", "member")
+                    ):
+                        raise invalid_props(
+                            "updateMemberRoles entries need id and role admin|member", key
+                        )
+                    for m in gdef["members"]:
+                        if m["id"] == entry["id"]:
+                            m["role"] = entry["role"]
+        if gdef["members"] and not any(m.get("role") == "admin" for m in gdef["members"]):
+            raise invalid_props("a group needs at least one admin", "removeMembers")
+        save_group(ctx, gdef, extra_users=removed, new_users=added)
+
+    # --- destroy ------------------------------------------------------------------------
+
+    def destroy(self, ctx: Ctx, obj: dict[str, Any]) -> None:
+        if obj["kind"] == "channel":
+            raise SetErr("forbidden", "channels are removed with Space/set removeChannels")
+        if obj["kind"] == "group":
+            gdef = load_group(ctx, obj["id"])
+            if gdef is not None and any(m["id"] == ctx.user for m in gdef["members"]):
+                gdef["members"] = [m for m in gdef["members"] if m["id"] != ctx.user]
+                if gdef["members"] and not any(m.get("role") == "admin" for m in gdef["members"]):
+                    gdef["members"][0]["role"] = "admin"
+                remove_chat_copy(ctx, ctx.account_id, obj["id"])
+                save_group(ctx, gdef)
+                return
+        remove_chat_copy(ctx, ctx.account_id, obj["id"])
+
+    def expire(self, ctx: Ctx, scope: str, oid: str) -> None:
+        chat = ctx.store.get(scope, self.name, oid)
+        if chat is not None:
+            chat["muted"] = False
+            chat["muteUntil"] = None
+            ctx.write(self, chat, UPDATED, account=scope)
+
+
+def chat_typing(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
+    args = check_args(
+        args, {"accountId": "str", "chatId": "str", "typing": "bool"}, ("chatId", "typing")
+    )
+    if args.get("accountId", ctx.account_id) != ctx.account_id:
+        raise MethodErr("accountNotFound", "no such account")
+    chat_id = ctx.ref(args["chatId"])
+    chat = ctx.type("Chat").load_one(ctx, chat_id)
+    participants = chat_participants(ctx, chat) if chat else []
+    if chat is None or ctx.user not in participants:
+        raise MethodErr("notFound", "no such chat, or not a participant")
+    typing = args["typing"]
+    key = (ctx.account_id, chat_id)
+    if typing:
+        last = ctx.core.typing_seen.get(key)
+        if last is not None and ctx.now_ts - last < 3.0:
+            return {"accountId": ctx.account_id}
+        ctx.core.typing_seen[key] = ctx.now_ts
+    else:
+        ctx.core.typing_seen.pop(key, None)
+    for user in participants:
+        if user == ctx.user:
+            continue
+        acc = ctx.core.account_of(user)
+        if acc is None:
+            continue
+        copy = ctx.store.get(acc, "Chat", chat_id)
+        if copy is None or is_blocked(ctx, acc, ctx.user):
+            continue
+        if chat["kind"] != "channel" and copy.get("receiveTypingIndicators") is False:
+            continue
+        if chat["kind"] == "channel":
+            from .space import channel_allows
+
+            if not channel_allows(ctx, chat["spaceId"], chat_id, user, "view"):
+                continue
+        ctx.emit(acc, "typing", {"chatId": chat_id, "senderId": ctx.user, "typing": typing})
+    return {"accountId": ctx.account_id}
+
+
+def register(core: Core) -> None:
+    from .._core_caps import CHAT
+
+    core.register(ChatType())
+    core.method("Chat/typing", CHAT, chat_typing)

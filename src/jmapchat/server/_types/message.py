@@ -1,0 +1,787 @@
+"""Message: relay delivery into every participant's account, edits, reactions, deletes.
+
+The sender's copy has ``senderId: "self"`` and ``senderMsgId == id``; every other local
+participant gets a copy with its own receiver-assigned id, ``senderId`` = the sender's
+contact id and the same ``senderMsgId`` (indexed, so edits, reactions and retractions
+find all copies).
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import orjson
+
+from .._generic import DataType
+from .._store import GLOBAL
+from .._util import MethodErr, SetErr, epoch_of, is_uint, new_id, parse_utc
+from ._common import (
+    CREATED,
+    UPDATED,
+    effective_receipt_sharing,
+    ensure_contact,
+    invalid_props,
+    is_blocked,
+    only_keys,
+)
+from .chat import chat_participants, ensure_direct_copy, load_group, refresh_chats
+
+if TYPE_CHECKING:
+    from .._engine import Core, Ctx
+
+__all__ = ["MessageType", "register"]
+
+CREATE_KEYS = frozenset(
+    {
+        "chatId",
+        "body",
+        "bodyType",
+        "sentAt",
+        "attachments",
+        "mentions",
+        "broadcastMentions",
+        "actions",
+        "replyTo",
+        "threadRootId",
+        "senderExpiresAt",
+        "burnOnRead",
+    }
+)
+SCOPES = ("everyone", "here", "admins")
+SPAN_TYPES = frozenset(
+    {
+        "text",
+        "bold",
+        "italic",
+        "bold-italic",
+        "code",
+        "codeblock",
+        "blockquote",
+        "mention",
+        "broadcast",
+        "link",
+    }
+)
+RICH = "application/jmap-chat-rich"
+PLAINTEXT_TYPES = ("text/plain", "text/markdown", RICH)
+_MIME_RE = re.compile(r"^[A-Za-z0-9!#$&^_.+-]{1,127}/[A-Za-z0-9!#$&^_.+-]{1,127}(\s*;.*)?$")
+_SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _nbytes(s: str) -> int:
+    return len(s.encode("utf-8", "surrogatepass"))
+
+
+def _check_rich(body: str) -> list[str]:
+    """Validate a rich body; return its broadcast scopes."""
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise SetErr("invalidArguments", "a rich body must be JSON", properties=["body"]) from None
+    spans = doc.get("spans") if isinstance(doc, dict) else None
+    if not isinstance(spans, list):
+        raise SetErr("invalidArguments", "a rich body needs a spans array", properties=["body"])
+    scopes = []
+    for span in spans:
+        if not isinstance(span, dict) or span.get("type") not in SPAN_TYPES:
+            raise SetErr("invalidArguments", "unknown span type", properties=["body"])
+        if not isinstance(span.get("text"), str):
+            raise SetErr("invalidArguments", "every span needs text", properties=["body"])
+        t = span["type"]
+        if t == "mention" and not isinstance(span.get("userId"), str):
+            raise SetErr("invalidArguments", "a mention span needs userId", properties=["body"])
+        if t == "broadcast":
+            if span.get("scope") not in SCOPES:
+                raise SetErr("invalidArguments", "unknown broadcast scope", properties=["body"])
+            scopes.append(span["scope"])
+        if t == "link" and not isinstance(span.get("uri"), str):
+            raise SetErr("invalidArguments", "a link span needs uri", properties=["body"])
+    return scopes
+
+
+def _check_content(ctx: Ctx, chat: dict[str, Any], msg: dict[str, Any]) -> None:
+    """Validate body, bodyType, mentions and broadcastMentions (create and edit)."""
+    body, body_type = msg["body"], msg["bodyType"]
+    if not isinstance(body, str):
+        raise invalid_props("body must be a string", "body")
+    if not isinstance(body_type, str) or body_type not in ctx.core.chat.supported_body_types:
+        raise invalid_props("bodyType is not in supportedBodyTypes", "bodyType")
+    size = _nbytes(body)
+    if size > ctx.core.chat.max_body_bytes:
+        # draft: invalidArguments (compliance 4.1 expects tooLarge)
+        raise SetErr("invalidArguments", "body is longer than maxBodyBytes", properties=["body"])
+    mentions, bmentions = msg["mentions"], msg["broadcastMentions"]
+    if not isinstance(mentions, list) or not isinstance(bmentions, list):
+        raise invalid_props("mentions and broadcastMentions must be arrays", "mentions")
+    for m in mentions:
+        if (
+            not isinstance(m, dict)
+            or not isinstance(m.get("id"), str)
+            or not is_uint(m.get("offset"))
+            or not is_uint(m.get("length"))
+        ):
+            raise invalid_props("a Mention needs id, offset and length", "mentions")
+        if m["offset"] + m["length"] > size:
+            raise invalid_props("a mention lies outside the body", "mentions")
+    scopes = []
+    for m in bmentions:
+        if not isinstance(m, dict):
+            raise invalid_props("a BroadcastMention must be an object", "broadcastMentions")
+        if m.get("scope") not in SCOPES:
+            raise SetErr(
+                "invalidArguments", "unknown broadcast scope", properties=["broadcastMentions"]
+            )
+        if not is_uint(m.get("offset", 0)) or not is_uint(m.get("length", 0)):
+            raise invalid_props("offset and length must be UnsignedInts", "broadcastMentions")
+        if m.get("offset", 0) + m.get("length", 0) > size:
+            raise invalid_props("a broadcast mention lies outside the body", "broadcastMentions")
+        scopes.append(m["scope"])
+    if body_type == RICH:
+        if mentions or bmentions:
+            raise invalid_props(
+                "rich bodies carry mentions inline", "mentions" if mentions else "broadcastMentions"
+            )
+        scopes += _check_rich(body)
+    if scopes:
+        _check_broadcast(ctx, chat)
+
+
+def _check_broadcast(ctx: Ctx, chat: dict[str, Any]) -> None:
+    if chat["kind"] == "channel":
+        from .space import channel_allows
+
+        if not channel_allows(ctx, chat["spaceId"], chat["id"], ctx.user, "mention_broadcast"):
+            raise SetErr("forbidden", "broadcast mentions need the mention_broadcast permission")
+    elif chat["kind"] == "group":
+        gdef = load_group(ctx, chat["id"])
+        if gdef is None or not any(
+            m["id"] == ctx.user and m.get("role") == "admin" for m in gdef["members"]
+        ):
+            raise SetErr("forbidden", "broadcast mentions in groups are for admins")
+
+
+def _check_attachments(ctx: Ctx, value: Any) -> list[dict[str, Any]]:
+    if not isinstance(value, list):
+        raise invalid_props("attachments must be an array", "attachments")
+    if len(value) > ctx.core.chat.max_attachments_per_message:
+        raise invalid_props("too many attachments", "attachments")
+    out = []
+    for a in value:
+        if not isinstance(a, dict):
+            raise invalid_props("an Attachment must be an object", "attachments")
+        blob_id, name, ctype = a.get("blobId"), a.get("filename"), a.get("contentType")
+        if not isinstance(blob_id, str) or not isinstance(name, str) or not isinstance(ctype, str):
+            raise invalid_props(
+                "an Attachment needs blobId, filename and contentType", "attachments"
+            )
+        if not name or any(c in name for c in "/\\\x00"):
+            raise invalid_props("filename must not contain /, \\ or NUL", "attachments")
+        if not _MIME_RE.match(ctype):
+            raise invalid_props("contentType is not a MIME type", "attachments")
+        blob_id = ctx.ref(blob_id)
+        meta = ctx.store.blob_meta(ctx.account_id, blob_id)
+        if meta is None:
+            raise invalid_props(f"blob {blob_id!r} not found", "attachments")
+        _, size, sha = meta
+        if size > ctx.core.chat.max_attachment_bytes:
+            raise SetErr(
+                "tooLarge", "attachment larger than maxAttachmentBytes", properties=["attachments"]
+            )
+        if "size" in a and a["size"] != size:
+            raise invalid_props("size does not match the blob", "attachments")
+        given = a.get("sha256")
+        if given is not None and (
+            not isinstance(given, str)
+            or not _SHA_RE.match(given)
+            or not hmac.compare_digest(given, sha)
+        ):
+            raise invalid_props("sha256 does not match the blob", "attachments")
+        out.append({**a, "blobId": blob_id, "size": size, "sha256": sha})
+    return out
+
+
+def _copies(ctx: Ctx, sender_msg_id: str) -> list[tuple[str, dict[str, Any]]]:
+    return [(scope, o) for scope, o in ctx.store.by_k2("Message", sender_msg_id) if scope != GLOBAL]
+
+
+class MessageType(DataType):
+    name = "Message"
+    properties = (
+        "id",
+        "senderMsgId",
+        "chatId",
+        "senderId",
+        "body",
+        "bodyType",
+        "attachments",
+        "mentions",
+        "broadcastMentions",
+        "actions",
+        "reactions",
+        "replyTo",
+        "threadRootId",
+        "replyCount",
+        "unreadReplyCount",
+        "sentAt",
+        "receivedAt",
+        "senderExpiresAt",
+        "burnOnRead",
+        "deliveryState",
+        "deliveryReceipts",
+        "deliveredAt",
+        "readAt",
+        "readDisposition",
+        "editedAt",
+        "editHistory",
+        "deletedAt",
+        "deletedForAll",
+    )
+    filter_spec: ClassVar[dict[str, str]] = {
+        "chatId": "str",
+        "text": "str",
+        "threadRootId": "str",
+        "hasAttachment": "bool",
+        "hasMention": "bool",
+        "senderId": "str",
+        "after": "str",
+        "before": "str",
+    }
+    sort_props = frozenset({"receivedAt", "sentAt", "id"})
+
+    def keys(self, obj: dict[str, Any]) -> tuple[str | None, str | None, float | None]:
+        return obj["chatId"], obj["senderMsgId"], obj.get("_expires")
+
+    def _chat(self, ctx: Ctx, chat_id: str) -> dict[str, Any] | None:
+        key = ("chat", ctx.account_id, chat_id)
+        if key not in ctx.cache:
+            ctx.cache[key] = ctx.type("Chat").load_one(ctx, chat_id)
+        out: dict[str, Any] | None = ctx.cache[key]
+        return out
+
+    def visible(self, ctx: Ctx, obj: dict[str, Any]) -> bool:
+        return self._chat(ctx, obj["chatId"]) is not None
+
+    def present(self, ctx: Ctx, obj: dict[str, Any]) -> dict[str, Any]:
+        out = {k: v for k, v in obj.items() if not k.startswith("_")}
+        if ctx.core.chat.supports_threads:
+            out["replyCount"] = (
+                ctx.store.execute(
+                    "SELECT COUNT(*) FROM objects WHERE scope=? AND type='Message' AND k1=? "
+                    "AND json_extract(data, '$.replyTo')=?",
+                    (ctx.account_id, obj["chatId"], obj["id"]),
+                ).fetchone()[0]
+                if obj.get("_replies")
+                else 0
+            )
+        return out
+
+    # --- query --------------------------------------------------------------------------
+
+    def check_condition(self, ctx: Ctx, cond: dict[str, Any]) -> None:
+        super().check_condition(ctx, cond)
+        if "threadRootId" in cond and not ctx.core.chat.supports_threads:
+            raise MethodErr("unsupportedFilter", "threads are not supported")
+
+    def _chat_filter(self, flt: dict[str, Any] | None) -> tuple[str | None, bool]:
+        if flt is None:
+            return None, False
+        if "operator" not in flt:
+            return flt.get("chatId"), flt.get("hasMention") is True
+        if flt["operator"] == "AND":
+            chat_id, mention = None, False
+            for c in flt["conditions"]:
+                cid, m = self._chat_filter(c)
+                chat_id = chat_id or cid
+                mention = mention or m
+            return chat_id, mention
+        return None, False
+
+    def query_candidates(self, ctx: Ctx, flt: dict[str, Any] | None) -> list[dict[str, Any]]:
+        chat_id, mention = self._chat_filter(flt)
+        if chat_id is None and not mention:
+            raise MethodErr(
+                "unsupportedFilter", "Message/query needs a chatId filter (or hasMention: true)"
+            )
+        if chat_id is not None:
+            chat_id = ctx.ref(chat_id)
+            if self._chat(ctx, chat_id) is None:
+                return []
+            return ctx.store.by_k1(ctx.account_id, self.name, chat_id)
+        return [m for m in ctx.store.all(ctx.account_id, self.name) if self.visible(ctx, m)]
+
+    def effective_default_sort(
+        self, ctx: Ctx, flt: dict[str, Any] | None
+    ) -> list[tuple[str, bool]]:
+        chat_id, _ = self._chat_filter(flt)
+        return [("receivedAt", chat_id is not None)]
+
+    def sort_value(self, ctx: Ctx, obj: dict[str, Any], prop: str) -> Any:
+        if prop in ("receivedAt", "sentAt"):
+            return (epoch_of(obj.get(prop)) or 0.0, obj["id"])
+        return obj.get(prop)
+
+    def match(self, ctx: Ctx, obj: dict[str, Any], cond: dict[str, Any]) -> bool:
+        for key, value in cond.items():
+            if key == "chatId":
+                if obj["chatId"] != ctx.ref(value):
+                    return False
+            elif key == "text":
+                if value.casefold() not in obj.get("body", "").casefold():
+                    return False
+            elif key == "threadRootId":
+                if obj.get("threadRootId") != ctx.ref(value) and obj["id"] != ctx.ref(value):
+                    return False
+            elif key == "hasAttachment":
+                if bool(obj.get("attachments")) != value:
+                    return False
+            elif key == "hasMention":
+                if _mentions(obj, ctx.user) != value:
+                    return False
+            elif key == "senderId":
+                if obj.get("senderId") != value:
+                    return False
+            elif key == "after":
+                if (epoch_of(obj.get("receivedAt")) or 0) < (epoch_of(value) or 0):
+                    return False
+            elif key == "before" and (epoch_of(obj.get("receivedAt")) or 0) >= (
+                epoch_of(value) or 0
+            ):
+                return False
+        return True
+
+    # --- create -------------------------------------------------------------------------
+
+    def create(self, ctx: Ctx, cid: str, data: dict[str, Any]) -> dict[str, Any]:
+        only_keys(data, CREATE_KEYS)
+        chat_id = data.get("chatId")
+        if not isinstance(chat_id, str):
+            raise invalid_props("chatId is required", "chatId")
+        chat_id = ctx.ref(chat_id)
+        chat = ctx.type("Chat").load_one(ctx, chat_id)
+        if chat is None:
+            raise invalid_props("no such chat", "chatId")
+        participants = chat_participants(ctx, chat)
+        if ctx.user not in participants:
+            raise SetErr("forbidden", "you are not a member of this chat")
+        space = None
+        if chat["kind"] == "channel":
+            from .space import banned, channel_allows, load_space
+
+            space = load_space(ctx, chat["spaceId"])
+            if not channel_allows(ctx, chat["spaceId"], chat_id, ctx.user, "send") or banned(
+                ctx, chat["spaceId"], ctx.user
+            ):
+                raise SetErr("forbidden", "you may not send in this channel")
+        if "body" not in data:
+            raise invalid_props("body is required", "body")
+        sent_at = data.get("sentAt", ctx.now)
+        if parse_utc(sent_at, strict_utc=False) is None:
+            raise invalid_props("sentAt must be a UTCDate", "sentAt")
+        msg: dict[str, Any] = {
+            "body": data["body"],
+            "bodyType": data.get("bodyType", "text/plain"),
+            "mentions": data.get("mentions", []),
+            "broadcastMentions": data.get("broadcastMentions", []),
+        }
+        _check_content(ctx, chat, msg)
+        attachments = _check_attachments(ctx, data.get("attachments", []))
+        actions = data.get("actions", [])
+        if not isinstance(actions, list) or not all(
+            isinstance(a, dict) and isinstance(a.get("type"), str) and isinstance(a.get("uri"), str)
+            for a in actions
+        ):
+            raise invalid_props("actions must be MessageAction objects", "actions")
+        reply_to = data.get("replyTo")
+        thread_root = data.get("threadRootId")
+        parent = None
+        if reply_to is not None:
+            reply_to = ctx.ref(reply_to) if isinstance(reply_to, str) else reply_to
+            parent = (
+                ctx.store.get(ctx.account_id, self.name, reply_to)
+                if isinstance(reply_to, str)
+                else None
+            )
+            if parent is None or parent["chatId"] != chat_id:
+                raise invalid_props("replyTo must be a message of the same chat", "replyTo")
+            thread_root = parent.get("threadRootId") or parent["id"]
+        elif thread_root is not None:
+            thread_root = ctx.ref(thread_root) if isinstance(thread_root, str) else thread_root
+            root = (
+                ctx.store.get(ctx.account_id, self.name, thread_root)
+                if isinstance(thread_root, str)
+                else None
+            )
+            if root is None or root["chatId"] != chat_id:
+                raise invalid_props(
+                    "threadRootId must be a message of the same chat", "threadRootId"
+                )
+            thread_root = root.get("threadRootId") or root["id"]
+        if not ctx.core.chat.supports_threads:
+            thread_root = None
+        expires_at = data.get("senderExpiresAt")
+        if expires_at is not None:
+            ts = epoch_of(expires_at) if parse_utc(expires_at, strict_utc=False) else None
+            if ts is None:
+                raise invalid_props("senderExpiresAt must be a UTCDate", "senderExpiresAt")
+            if ts <= ctx.now_ts:
+                raise SetErr(
+                    "invalidArguments",
+                    "senderExpiresAt is in the past",
+                    properties=["senderExpiresAt"],
+                )
+        burn = data.get("burnOnRead")
+        if burn is not None and not isinstance(burn, bool):
+            raise invalid_props("burnOnRead must be a boolean", "burnOnRead")
+        if chat["kind"] == "channel" and space is not None:
+            self._slow_mode(ctx, space, chat)
+
+        mid = new_id()
+        recipients = [u for u in dict.fromkeys(participants) if u != ctx.user]
+        base = {
+            "senderMsgId": mid,
+            "chatId": chat_id,
+            "body": msg["body"],
+            "bodyType": msg["bodyType"],
+            "attachments": attachments,
+            "mentions": msg["mentions"],
+            "broadcastMentions": msg["broadcastMentions"],
+            "actions": actions,
+            "reactions": {},
+            "sentAt": sent_at,
+            "receivedAt": ctx.now,
+            "senderExpiresAt": expires_at,
+            "burnOnRead": burn,
+            "deliveredAt": None,
+            "readAt": None,
+            "readDisposition": None,
+            "editedAt": None,
+            "editHistory": [],
+            "deletedAt": None,
+            "deletedForAll": None,
+        }
+        delivered_to: list[str] = []
+        for user in recipients:
+            acc = ctx.core.account_of(user)
+            if acc is None or is_blocked(ctx, acc, ctx.user):
+                continue
+            if chat["kind"] == "channel":
+                from .space import channel_allows
+
+                if not channel_allows(ctx, chat["spaceId"], chat_id, user, "view"):
+                    continue
+            self._deliver(
+                ctx,
+                acc,
+                chat,
+                base,
+                parent_sender_id=parent["senderMsgId"] if parent else None,
+                thread_root=thread_root,
+            )
+            delivered_to.append(user)
+        own = {
+            "id": mid,
+            **base,
+            "senderId": "self",
+            "replyTo": reply_to,
+            "threadRootId": thread_root,
+            "deliveryState": "delivered" if delivered_to or not recipients else "pending",
+            "deliveredAt": ctx.now if delivered_to else None,
+        }
+        if chat["kind"] == "group":
+            own["deliveryReceipts"] = {
+                u: {"deliveredAt": ctx.now if u in delivered_to else None, "readAt": None}
+                for u in recipients
+            }
+        self._store_copy(ctx, ctx.account_id, own, chat)
+        if parent is not None:
+            self._mark_replied(ctx, ctx.account_id, parent["id"])
+        if ctx.core.pusher.enabled:
+            ctx.after_commit.append(
+                lambda: ctx.core.pusher.message_delivered(
+                    ctx.core, [ctx.core.account_of(u) or "" for u in delivered_to], mid
+                )
+            )
+        return own
+
+    def _slow_mode(self, ctx: Ctx, space: dict[str, Any], chat: dict[str, Any]) -> None:
+        from .space import channel_allows
+
+        secs = space["_channels"].get(chat["id"], {}).get("slowModeSeconds") or 0
+        if secs <= 0 or channel_allows(ctx, space["id"], chat["id"], ctx.user, "manage_channels"):
+            return
+        key = (ctx.user, chat["id"])
+        last = ctx.core.slow_mode_seen.get(key)
+        if last is not None and ctx.now_ts - last < secs:
+            raise SetErr("rateLimited", f"slow mode: wait {secs} seconds between messages")
+        ctx.core.slow_mode_seen[key] = ctx.now_ts
+
+    def _store_copy(self, ctx: Ctx, acc: str, msg: dict[str, Any], chat: dict[str, Any]) -> None:
+        exps = [epoch_of(msg.get("senderExpiresAt"))]
+        if chat.get("messageExpirySeconds"):
+            exps.append(ctx.now_ts + chat["messageExpirySeconds"])
+        live = [e for e in exps if e is not None]
+        if live:
+            msg["_expires"] = min(live)
+        ctx.write(self, msg, CREATED, account=acc)
+        ctx.dirty_chats.add((acc, msg["chatId"]))
+
+    def _deliver(
+        self,
+        ctx: Ctx,
+        acc: str,
+        chat: dict[str, Any],
+        base: dict[str, Any],
+        *,
+        parent_sender_id: str | None,
+        thread_root: str | None,
+    ) -> None:
+        chat_id = chat["id"]
+        their_chat: dict[str, Any] | None
+        if chat["kind"] == "direct":
+            their_chat = ensure_direct_copy(ctx, acc, chat_id, ctx.user)
+        else:
+            their_chat = ctx.store.get(acc, "Chat", chat_id)
+        if their_chat is None:
+            return
+        ensure_contact(ctx, acc, ctx.user)
+        reply_to = root = None
+        if parent_sender_id is not None:
+            reply_to = self._local_id(ctx, acc, parent_sender_id)
+        if thread_root is not None:
+            own_root = ctx.store.get(ctx.account_id, self.name, thread_root)
+            root = self._local_id(ctx, acc, own_root["senderMsgId"]) if own_root else None
+        for a in base["attachments"]:
+            ctx.store.grant_blob(acc, a["blobId"])
+        copy = {
+            "id": new_id(),
+            **base,
+            "senderId": ctx.user,
+            "replyTo": reply_to,
+            "threadRootId": root,
+            "deliveryState": "received",
+        }
+        self._store_copy(ctx, acc, copy, their_chat)
+        if reply_to is not None:
+            self._mark_replied(ctx, acc, reply_to)
+
+    def _local_id(self, ctx: Ctx, acc: str, sender_msg_id: str) -> str | None:
+        for scope, o in _copies(ctx, sender_msg_id):
+            if scope == acc:
+                return str(o["id"])
+        return None
+
+    def _mark_replied(self, ctx: Ctx, acc: str, parent_id: str) -> None:
+        parent = ctx.store.get(acc, self.name, parent_id)
+        if parent is not None and not parent.get("_replies"):
+            parent["_replies"] = True
+            ctx.write(self, parent, UPDATED, account=acc)
+
+    # --- update -------------------------------------------------------------------------
+
+    def update(self, ctx: Ctx, obj: dict[str, Any], patch: dict[str, Any]) -> Any:
+        edit: dict[str, Any] = {
+            k: patch[k] for k in ("body", "bodyType", "mentions", "broadcastMentions") if k in patch
+        }
+        reactions = {
+            k: v for k, v in patch.items() if k == "reactions" or k.startswith("reactions/")
+        }
+        delete: dict[str, Any] = {k: patch[k] for k in ("deletedAt", "deletedForAll") if k in patch}
+        read: dict[str, Any] = {k: patch[k] for k in ("readAt", "readDisposition") if k in patch}
+        rest = set(patch) - set(edit) - set(reactions) - set(delete) - set(read)
+        if rest:
+            bad = sorted(rest)
+            raise invalid_props(f"cannot update {', '.join(bad)}", *bad)
+        result: dict[str, Any] = {}
+        if edit:
+            result.update(self._edit(ctx, obj, edit))
+        if reactions:
+            self._react(ctx, obj, reactions)
+        if delete:
+            self._delete(ctx, obj, delete)
+        if read:
+            return self._read(ctx, obj, read)
+        return result or None
+
+    def _edit(self, ctx: Ctx, obj: dict[str, Any], edit: dict[str, Any]) -> dict[str, Any]:
+        if obj["senderId"] != "self":
+            raise SetErr("forbidden", "only your own messages can be edited")
+        if obj.get("deletedAt"):
+            raise SetErr("forbidden", "deleted messages cannot be edited")
+        chat = self._chat(ctx, obj["chatId"])
+        assert chat is not None
+        new = {
+            k: edit.get(k, obj.get(k, []))
+            for k in ("body", "bodyType", "mentions", "broadcastMentions")
+        }
+        _check_content(ctx, chat, new)
+        for acc, copy in _copies(ctx, obj["senderMsgId"]):
+            if copy.get("deletedAt"):
+                continue
+            copy["editHistory"] = [
+                *(copy.get("editHistory") or []),
+                {"body": copy["body"], "bodyType": copy["bodyType"], "editedAt": ctx.now},
+            ]
+            copy.update(new)
+            copy["editedAt"] = ctx.now
+            ctx.write(self, copy, UPDATED, account=acc)
+        return {"editedAt": ctx.now}
+
+    def _react(self, ctx: Ctx, obj: dict[str, Any], patch: dict[str, Any]) -> None:
+        if "reactions" in patch:
+            raise SetErr("invalidPatch", "patch reactions/<senderReactionId>, not the whole map")
+        changes: dict[str, dict[str, Any] | None] = {}
+        for key, value in patch.items():
+            rid = key.split("/", 1)[1]
+            if not rid or "/" in rid:
+                raise SetErr("invalidPatch", f"bad reactions patch path {key!r}")
+            existing = (obj.get("reactions") or {}).get(rid)
+            if existing is not None and existing.get("senderId") != "self":
+                raise SetErr("forbidden", "you can only change your own reactions")
+            if value is None:
+                changes[rid] = None
+                continue
+            if (
+                not isinstance(value, dict)
+                or not isinstance(value.get("emoji"), str)
+                or not value["emoji"]
+            ):
+                raise invalid_props("a Reaction needs a non-empty emoji", key)
+            if set(value) - {"emoji", "customEmojiId", "sentAt", "senderId"}:
+                raise invalid_props("unknown Reaction property", key)
+            if len(value["emoji"].encode()) > 256:
+                raise invalid_props("emoji too long", key)
+            cei = value.get("customEmojiId")
+            if cei is not None and not isinstance(cei, str):
+                raise invalid_props("customEmojiId must be a string", key)
+            sent = value.get("sentAt", ctx.now)
+            if parse_utc(sent, strict_utc=False) is None:
+                raise invalid_props("sentAt must be a UTCDate", key)
+            reaction = {"emoji": value["emoji"], "sentAt": sent}
+            if cei is not None:
+                reaction["customEmojiId"] = cei
+            changes[rid] = reaction
+        for acc, copy in _copies(ctx, obj["senderMsgId"]):
+            reactions = dict(copy.get("reactions") or {})
+            for rid, change in changes.items():
+                if change is None:
+                    cur = reactions.get(rid)
+                    if cur is not None and (
+                        acc == ctx.account_id or cur.get("senderId") == ctx.user
+                    ):
+                        del reactions[rid]
+                else:
+                    reactions[rid] = {
+                        **reaction,
+                        "senderId": "self" if acc == ctx.account_id else ctx.user,
+                    }
+            if reactions != copy.get("reactions"):
+                copy["reactions"] = reactions
+                ctx.write(self, copy, UPDATED, account=acc)
+
+    def _tombstone(
+        self, ctx: Ctx, acc: str, copy: dict[str, Any], at: str, for_all: bool | None
+    ) -> None:
+        copy.update(body="", attachments=[], deletedAt=at)
+        copy["mentions"] = []
+        copy["broadcastMentions"] = []
+        if for_all:
+            copy["deletedForAll"] = True
+        ctx.write(self, copy, UPDATED, account=acc)
+
+    def _delete(self, ctx: Ctx, obj: dict[str, Any], patch: dict[str, Any]) -> None:
+        at = patch.get("deletedAt")
+        for_all = patch.get("deletedForAll")
+        if at is None:
+            raise invalid_props("deletedAt cannot be cleared", "deletedAt")
+        if parse_utc(at, strict_utc=False) is None:
+            raise invalid_props("deletedAt must be a UTCDate", "deletedAt")
+        if for_all is not None and not isinstance(for_all, bool):
+            raise invalid_props("deletedForAll must be a boolean", "deletedForAll")
+        if for_all:
+            if obj["senderId"] != "self":
+                raise SetErr("forbidden", "only your own messages can be deleted for everyone")
+            for acc, copy in _copies(ctx, obj["senderMsgId"]):
+                self._tombstone(ctx, acc, copy, at, True)
+        else:
+            self._tombstone(ctx, ctx.account_id, obj, at, None)
+
+    def _read(self, ctx: Ctx, obj: dict[str, Any], patch: dict[str, Any]) -> Any:
+        at = patch.get("readAt", obj.get("readAt"))
+        disp = patch.get("readDisposition")
+        if at is not None and parse_utc(at, strict_utc=False) is None:
+            raise invalid_props("readAt must be a UTCDate", "readAt")
+        if disp is not None and not isinstance(disp, str):
+            raise invalid_props("readDisposition must be a string", "readDisposition")
+        obj["readAt"] = at
+        obj["readDisposition"] = (disp or "displayed") if at is not None else None
+        if at is not None and obj["senderId"] != "self" and obj.get("burnOnRead"):
+            ctx.remove(self, obj["id"])
+            ctx.dirty_chats.add((ctx.account_id, obj["chatId"]))
+            return None
+        ctx.write(self, obj, UPDATED)
+        chat = self._chat(ctx, obj["chatId"])
+        if (
+            at is not None
+            and chat is not None
+            and chat["kind"] == "group"
+            and obj["senderId"] != "self"
+            and effective_receipt_sharing(ctx, ctx.account_id, chat)
+        ):
+            sender_acc = ctx.core.account_of(obj["senderId"])
+            if sender_acc is not None:
+                for acc, copy in _copies(ctx, obj["senderMsgId"]):
+                    if acc != sender_acc:
+                        continue
+                    sender_chat = ctx.store.get(acc, "Chat", copy["chatId"])
+                    if not effective_receipt_sharing(ctx, acc, sender_chat):
+                        continue
+                    receipts = dict(copy.get("deliveryReceipts") or {})
+                    entry = dict(receipts.get(ctx.user) or {"deliveredAt": obj["receivedAt"]})
+                    entry["readAt"] = at
+                    entry["readDisposition"] = obj["readDisposition"]
+                    receipts[ctx.user] = entry
+                    copy["deliveryReceipts"] = receipts
+                    ctx.write(self, copy, UPDATED, account=acc)
+        return None
+
+    # --- destroy / expiry ---------------------------------------------------------------
+
+    def destroy(self, ctx: Ctx, obj: dict[str, Any]) -> None:
+        # The draft's delete is an update of deletedAt; a destroy tombstones locally too.
+        if not obj.get("deletedAt"):
+            self._tombstone(ctx, ctx.account_id, obj, ctx.now, None)
+
+    def expire(self, ctx: Ctx, scope: str, oid: str) -> None:
+        obj = ctx.store.get(scope, self.name, oid)
+        if obj is not None:
+            ctx.remove(self, oid, account=scope)
+            ctx.dirty_chats.add((scope, obj["chatId"]))
+            refresh_chats(ctx)
+
+    def finish_set(self, ctx: Ctx) -> None:
+        refresh_chats(ctx)
+
+
+def _mentions(obj: dict[str, Any], user: str) -> bool:
+    if any(m.get("id") == user for m in obj.get("mentions") or []):
+        return True
+    if obj.get("bodyType") == RICH:
+        try:
+            doc = orjson.loads(obj.get("body") or "{}")
+        except orjson.JSONDecodeError:
+            return False
+        spans = doc.get("spans", []) if isinstance(doc, dict) else []
+        return any(
+            isinstance(s, dict) and s.get("type") == "mention" and s.get("userId") == user
+            for s in spans
+        )
+    return False
+
+
+def register(core: Core) -> None:
+    core.register(MessageType())
+
+
+__all__ += ["PLAINTEXT_TYPES"]

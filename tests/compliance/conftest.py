@@ -1,0 +1,50 @@
+"""Fixtures for the JMAP Chat compliance suite (raw HTTP against the reference server)."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from ._harness import USERS, Harness
+from ._push import PushProbe, push_probe
+
+# ---------------------------------------------------------------------------
+# fixtures
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def server() -> Iterator[Any]:
+    from jmapchat.server import ChatServer
+
+    srv = ChatServer(db=":memory:", users=list(USERS))
+    try:
+        yield srv
+    finally:
+        srv.close()
+
+
+@pytest.fixture
+def client(server: Any) -> Iterator[httpx.Client]:
+    with warnings.catch_warnings():
+        # Starlette >= 1.x prefers `httpx2` and warns when falling back to `httpx`.
+        warnings.filterwarnings("ignore", message=r"Using `httpx` with `starlette.testclient`")
+        from starlette.testclient import TestClient
+
+    with TestClient(server.app, raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.fixture
+def h(server: Any, client: httpx.Client) -> Harness:
+    return Harness(server, client)
+
+
+@pytest.fixture
+def push(h: Harness) -> Iterator[PushProbe]:
+    with push_probe(h) as probe:
+        yield probe

@@ -1,0 +1,168 @@
+"""Compliance section 8: WebSocket ephemeral events (typing / presence).
+
+The reference server's push transport is the RFC 8620 EventSource, which the chat draft
+makes mandatory (§Push Notifications); the WebSocket draft (draft-atwood-jmap-chat-wss-00)
+is optional.  The delivery-time rules these cases check (membership, receiveTypingIndicators
+and blocked-contact filtering, presence event contents) are stated identically for the
+EventSource ``typing`` / ``presence`` events in draft-atwood-jmap-chat-00 §Push
+Notifications / §Chat/typing, so they are exercised over the EventSource stream.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._harness import EventStream, Harness, is_utcdate
+
+
+def _typing(h: Harness, user: str, chat: str, typing: bool = True) -> None:
+    res = h.ok(user, "Chat/typing", {"chatId": chat, "typing": typing})
+    assert res["accountId"] == h.acct(user)
+
+
+def _is_typing(e: dict[str, Any], sender: str, chat: str | None = None) -> bool:
+    return (
+        e["event"] == "typing"
+        and isinstance(e["data"], dict)
+        and e["data"].get("senderId") == sender
+        and (chat is None or e["data"].get("chatId") == chat)
+    )
+
+
+def _is_presence(e: dict[str, Any], contact: str) -> bool:
+    return (
+        e["event"] == "presence"
+        and isinstance(e["data"], dict)
+        and e["data"].get("contactId") == contact
+    )
+
+
+def _sentinel_typing(h: Harness, stream: EventStream) -> None:
+    """carol types in her direct chat with bob; wait until bob's stream has it."""
+    chat = h.direct_chat_with("carol", "bob")
+    _typing(h, "carol", chat)
+    stream.wait_for(lambda e: _is_typing(e, h.cid("carol")))
+
+
+def _acquaint(h: Harness) -> None:
+    for a, b in (("alice", "bob"), ("carol", "bob")):
+        chat = h.direct_chat(a, b)
+        h.send(a, chat, f"hi from {a}")
+
+
+def test_8_1_presence_null_vs_absent(h: Harness) -> None:
+    """8.1 ChatPresenceEvent null vs absent semantics."""
+    _acquaint(h)
+    pid = h.presence_id("alice")
+    with h.event_stream("bob") as stream:
+        h.sync_stream("bob", stream)
+        h.update(
+            "alice",
+            "PresenceStatus",
+            pid,
+            {"presence": "away", "statusText": "lunch", "statusEmoji": "🍔"},
+        )
+        ev = stream.wait_for(
+            lambda e: _is_presence(e, h.cid("alice")) and e["data"].get("statusText") == "lunch"
+        )
+        assert ev["data"]["statusEmoji"] == "🍔"
+        assert ev["data"]["presence"] == "away"
+        # Explicit clear: the key is present with a null value.
+        h.update("alice", "PresenceStatus", pid, {"statusText": None})
+        ev = stream.wait_for(
+            lambda e: (
+                _is_presence(e, h.cid("alice"))
+                and "statusText" in e["data"]
+                and e["data"]["statusText"] is None
+            )
+        )
+        # statusEmoji was not touched: over the WebSocket it is omitted ("unchanged"); the
+        # EventSource event carries the contact's current value. Never null.
+        assert ev["data"].get("statusEmoji", "🍔") == "🍔", ev
+    contact = h.get1("bob", "ChatContact", h.cid("alice"))
+    assert contact is not None
+    assert contact.get("statusText") is None
+    assert contact.get("statusEmoji") == "🍔"
+
+
+def test_8_2_typing_membership_rechecked(h: Harness) -> None:
+    """8.2 Typing membership re-verified at delivery time."""
+    _acquaint(h)
+    group = h.group_chat("alice", ["bob", "carol"], "typing-crew")
+    with h.event_stream("bob") as bob_stream, h.event_stream("carol") as carol_stream:
+        h.sync_stream("bob", bob_stream)
+        h.sync_stream("carol", carol_stream)
+        h.update("alice", "Chat", group, {"removeMembers": [h.cid("bob")]})
+        _typing(h, "alice", group)
+        # Control: a remaining member does get the event.
+        carol_stream.wait_for(lambda e: _is_typing(e, h.cid("alice")))
+        _sentinel_typing(h, bob_stream)
+        leaked = [e for e in bob_stream.events("typing") if _is_typing(e, h.cid("alice"))]
+        assert leaked == [], leaked
+
+
+def test_8_3_receive_typing_indicators_rechecked(h: Harness) -> None:
+    """8.3 receiveTypingIndicators re-checked at delivery time."""
+    _acquaint(h)
+    alice_chat = h.direct_chat_with("alice", "bob")
+    bob_chat = h.direct_chat_with("bob", "alice")
+    group = h.group_chat("alice", ["bob"], "still-typing")
+    with h.event_stream("bob") as stream:
+        h.sync_stream("bob", stream)
+        h.update("bob", "Chat", bob_chat, {"receiveTypingIndicators": False})
+        _typing(h, "alice", alice_chat)
+        _sentinel_typing(h, stream)
+        leaked = [e for e in stream.events("typing") if _is_typing(e, h.cid("alice"))]
+        assert leaked == [], leaked
+        # Control: alice's typing still reaches bob in a chat where he did not opt out.
+        _typing(h, "alice", group)
+        stream.wait_for(lambda e: _is_typing(e, h.cid("alice")))
+
+
+def test_8_4_block_rechecked_for_typing_and_presence(h: Harness) -> None:
+    """8.4 Block status re-checked at delivery for typing and presence."""
+    _acquaint(h)
+    alice_chat = h.direct_chat_with("alice", "bob")
+    group = h.group_chat("alice", ["bob"], "before-block")
+    alice_pid = h.presence_id("alice")
+    with h.event_stream("bob") as stream:
+        h.sync_stream("bob", stream)
+        # Controls: before the block, alice's typing and presence reach bob.
+        _typing(h, "alice", group)
+        stream.wait_for(lambda e: _is_typing(e, h.cid("alice"), group))
+        h.update("alice", "PresenceStatus", alice_pid, {"presence": "away"})
+        stream.wait_for(lambda e: _is_presence(e, h.cid("alice")))
+        h.update("bob", "ChatContact", h.cid("alice"), {"blocked": True})
+        _typing(h, "alice", alice_chat)
+        h.update("alice", "PresenceStatus", alice_pid, {"presence": "busy"})
+        # Sentinels from carol (not blocked): typing and presence.
+        _sentinel_typing(h, stream)
+        h.update("carol", "PresenceStatus", h.presence_id("carol"), {"presence": "away"})
+        stream.wait_for(lambda e: _is_presence(e, h.cid("carol")))
+        leaked = [
+            e
+            for e in stream.events("typing") + stream.events("presence")
+            if (_is_typing(e, h.cid("alice")) or _is_presence(e, h.cid("alice")))
+            and not e.get("_used")
+        ]
+        assert leaked == [], leaked
+
+
+def test_8_5_presence_event_has_statusemoji_and_lastactiveat(h: Harness) -> None:
+    """8.5 ChatPresenceEvent includes statusEmoji and lastActiveAt."""
+    _acquaint(h)
+    with h.event_stream("bob") as stream:
+        h.sync_stream("bob", stream)
+        h.update(
+            "alice",
+            "PresenceStatus",
+            h.presence_id("alice"),
+            {"presence": "busy", "statusEmoji": "📅", "statusText": "meeting"},
+        )
+        ev = stream.wait_for(
+            lambda e: _is_presence(e, h.cid("alice")) and e["data"].get("presence") == "busy"
+        )
+    data = ev["data"]
+    assert data["statusEmoji"] == "📅", data
+    assert data["statusText"] == "meeting", data
+    assert is_utcdate(data["lastActiveAt"]), data
