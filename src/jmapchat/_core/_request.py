@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
 
@@ -23,6 +23,9 @@ from ._types import NOT_GIVEN, CreationRef
 from ._wire import ACCOUNT_ID, encode_value, iter_nested
 
 __all__ = ["BaseRequest", "CoreMethods"]
+
+if TYPE_CHECKING:
+    from ._session import CoreCapability
 
 R = TypeVar("R", bound=BaseModel)
 C = TypeVar("C", bound=Call[Any])
@@ -63,6 +66,7 @@ class BaseRequest:
         self._extra_using = frozenset(using)
         self._call_ids: dict[str, Call[Any]] = {}
         self._creations: dict[str, Call[Any]] = {}
+        self._checked: list[Call[Any]] = []  # calls in the order they were validated
         self._auto_id = 0
 
     # --- namespaces ------------------------------------------------------------------
@@ -129,6 +133,7 @@ class BaseRequest:
                     del self._creations[key]
             raise
         self.calls.append(call)
+        self._checked.append(call)
         self._call_ids[call_id] = call
         return call
 
@@ -150,6 +155,7 @@ class BaseRequest:
         for call in self.calls:
             self._check_references(call, call_ids, creations)
         self._call_ids, self._creations = call_ids, creations
+        self._checked = list(self.calls)
 
     def _check_arguments(self, call: Call[Any]) -> None:
         for key in call.args:
@@ -283,7 +289,8 @@ class BaseRequest:
         """The RFC 8620 Request object as plain JSON-ready data."""
         if not self.calls:
             raise LocalProtocolError("the request has no method calls")
-        self.validate()
+        if self.calls != self._checked:  # identity compare: edited by hand since added
+            self.validate()
         envelope: dict[str, Any] = {
             "using": self.using,
             "methodCalls": [self.encode_call(c) for c in self.calls],
@@ -296,8 +303,12 @@ class BaseRequest:
         """The envelope as UTF-8 JSON bytes, byte-for-byte deterministic."""
         return dumps(self.to_dict())
 
-    def explain(self) -> str:
-        """A readable plan: calls in order, their references, and ``using``."""
+    def explain(self, limits: CoreCapability | None = None) -> str:
+        """A readable plan: calls in order, their references, and ``using``.
+
+        With ``limits`` (a session's core capability, e.g. ``session.core``) it also
+        shows how the executor will split the request into HTTP requests.
+        """
         lines = [
             f"Request: {len(self.calls)} call(s), account {self.account_id or '<from session>'}"
         ]
@@ -321,6 +332,10 @@ class BaseRequest:
             keys = _create_keys(call)
             if keys:
                 lines.append(f"        creates: {', '.join(keys)}")
+        if limits is not None:
+            from ._split import explain_plan
+
+            lines.extend(explain_plan(self, limits))
         return "\n".join(lines)
 
     def __len__(self) -> int:

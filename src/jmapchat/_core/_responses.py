@@ -11,7 +11,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import Field
 
-from ._errors import SetErrors
+from ._errors import RateLimited, SetErrors
 from ._model import JMAPInput, JMAPModel
 from ._types import NOT_GIVEN, NotGiven
 
@@ -21,10 +21,12 @@ __all__ = [
     "Comparator",
     "EchoResponse",
     "FilterOperator",
+    "GetList",
     "GetResponse",
     "QueryChangesResponse",
     "QueryResponse",
     "SetError",
+    "SetOutcome",
     "SetResponse",
 ]
 
@@ -45,13 +47,18 @@ class SetError(JMAPModel):
     server_retry_after: float | None = None
 
 
-class GetResponse(JMAPModel, Generic[T]):
+class GetList(JMAPModel, Generic[T]):
+    """The ``list``/``notFound`` part of a /get response (all a PushSubscription/get has)."""
+
+    list: builtins.list[T]
+    not_found: builtins.list[str] = Field(default_factory=builtins.list)
+
+
+class GetResponse(GetList[T], Generic[T]):
     """``Foo/get`` response: ``list`` holds (possibly partial) objects."""
 
     account_id: str
     state: str
-    list: builtins.list[T]
-    not_found: builtins.list[str] = Field(default_factory=builtins.list)
 
 
 class ChangesResponse(JMAPModel):
@@ -67,15 +74,12 @@ class ChangesResponse(JMAPModel):
     updated_properties: list[str] | None = None
 
 
-class SetResponse(JMAPModel, Generic[T]):
-    """``Foo/set`` response. Per-object failures are data; see `raise_for_errors`."""
+class SetOutcome(JMAPModel, Generic[T]):
+    """What a /set did per object (all a PushSubscription/set has). Failures are data."""
 
-    account_id: str
-    old_state: str | None = None
-    new_state: str
     created: dict[str, T] | None = None
     updated: dict[str, T | None] | None = None
-    destroyed: list[str] | None = None
+    destroyed: builtins.list[str] | None = None
     not_created: dict[str, SetError] | None = None
     not_updated: dict[str, SetError] | None = None
     not_destroyed: dict[str, SetError] | None = None
@@ -93,9 +97,38 @@ class SetResponse(JMAPModel, Generic[T]):
         """Raise `SetErrors` if any create, update or destroy failed."""
         errors = self.errors
         if errors:
-            summary = ", ".join(f"{k}: {v.type}" for k, v in list(errors.items())[:5])
+            summary = ", ".join(f"{k}: {v.type}" for k, v in builtins.list(errors.items())[:5])
             more = f" (+{len(errors) - 5} more)" if len(errors) > 5 else ""
             raise SetErrors(f"{len(errors)} object(s) failed: {summary}{more}", errors=errors)
+
+    @property
+    def rate_limited(self) -> RateLimited | None:
+        """A `RateLimited` if any object failed with ``rateLimit`` / ``rateLimited``.
+
+        ``retry_after`` is the largest ``serverRetryAfter`` (seconds) among them, or None
+        if the server gave none. ``raise`` it, or wait and resend the failed objects.
+        """
+        limited = {
+            key: err for key, err in self.errors.items() if err.type in ("rateLimit", "rateLimited")
+        }
+        if not limited:
+            return None
+        waits = [e.server_retry_after for e in limited.values() if e.server_retry_after is not None]
+        retry_after = max(waits) if waits else None
+        keys = ", ".join(builtins.list(limited)[:5])
+        return RateLimited(
+            f"{len(limited)} object(s) rate limited ({keys})"
+            + (f"; retry after {retry_after:g}s" if retry_after is not None else ""),
+            retry_after=retry_after,
+        )
+
+
+class SetResponse(SetOutcome[T], Generic[T]):
+    """``Foo/set`` response. Per-object failures are data; see `raise_for_errors`."""
+
+    account_id: str
+    old_state: str | None = None
+    new_state: str
 
 
 class QueryResponse(JMAPModel):

@@ -23,6 +23,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from ._call import ChangesCall, GetCall, QueryCall, QueryChangesCall, SetCall
 from ._capabilities import CORE
+from ._errors import LocalProtocolError
 from ._model import JMAPModel
 from ._refs import Ref
 from ._request import BaseRequest
@@ -277,7 +278,7 @@ def _ids(ids: Any) -> Any:
     if ids is None or ids is NOT_GIVEN or isinstance(ids, Ref):
         return ids
     if isinstance(ids, str):
-        raise TypeError("ids must be a sequence of ids, not a single string")
+        raise LocalProtocolError(f"ids must be a sequence of ids, not the single string {ids!r}")
     return list(ids)
 
 

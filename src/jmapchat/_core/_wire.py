@@ -52,29 +52,37 @@ def encode_value(value: Any, account_id: Callable[[], str]) -> Any:
     raise LocalProtocolError(f"cannot send a {type(value).__name__} value: {value!r}")
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def iter_nested(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
     """Yield ``(where, obj)`` for every `Ref` and `CreationRef` inside ``value``.
 
-    Walks dict keys and values, lists and model fields (including extra fields).
+    Walks dict keys and values, lists and model fields (including extra fields). Hot on
+    every call added, so plain types are dispatched on ``type()`` before any isinstance.
     """
-    if isinstance(value, CreationRef | Ref):
+    tp = type(value)
+    if tp in _SCALARS:
+        return
+    if tp is CreationRef or tp is Ref or isinstance(value, CreationRef | Ref):
         yield path, value
         return
-    if isinstance(value, str | int | float | bool) or value is None:
+    if tp is dict or (tp is not list and tp is not tuple and isinstance(value, Mapping)):
+        for k, v in value.items():
+            if type(k) is CreationRef:
+                yield f"{path}[key {k!s}]", k
+            if type(v) not in _SCALARS:
+                yield from iter_nested(v, f"{path}[{k!r}]")
+        return
+    if tp is list or tp is tuple:
+        for i, v in enumerate(value):
+            if type(v) not in _SCALARS:
+                yield from iter_nested(v, f"{path}[{i}]")
         return
     if isinstance(value, BaseModel):
-        items: list[tuple[str, Any]] = list(value.__dict__.items())
+        for k, v in value.__dict__.items():
+            if type(v) not in _SCALARS:
+                yield from iter_nested(v, f"{path}.{k}")
         if value.__pydantic_extra__:
-            items.extend(value.__pydantic_extra__.items())
-        for k, v in items:
-            yield from iter_nested(v, f"{path}.{k}")
-        return
-    if isinstance(value, Mapping):
-        for k, v in value.items():
-            if isinstance(k, CreationRef):
-                yield f"{path}[key {k!s}]", k
-            yield from iter_nested(v, f"{path}[{k!r}]")
-        return
-    if isinstance(value, list | tuple):
-        for i, v in enumerate(value):
-            yield from iter_nested(v, f"{path}[{i}]")
+            for k, v in value.__pydantic_extra__.items():
+                yield from iter_nested(v, f"{path}.{k}")

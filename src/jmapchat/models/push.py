@@ -13,6 +13,7 @@ from typing import Any, Literal, TypeAlias
 from pydantic import Field
 
 from jmapchat._core._model import JMAPModel
+from jmapchat._core._responses import GetList, SetOutcome
 from jmapchat._core._types import NOT_GIVEN, Id, NotGiven
 
 from ._common import StrictInput, UTCDateInput
@@ -28,7 +29,9 @@ __all__ = [
     "PushPayload",
     "PushSubscription",
     "PushSubscriptionCreate",
+    "PushSubscriptionGetResponse",
     "PushSubscriptionProperty",
+    "PushSubscriptionSetResponse",
     "PushSubscriptionUpdate",
     "PushUrgency",
     "PushVerification",
@@ -116,6 +119,14 @@ class PushSubscriptionUpdate(StrictInput):
     expires: UTCDateInput | None | NotGiven = NOT_GIVEN
     types: list[str] | None | NotGiven = NOT_GIVEN
     chat_push: dict[Id, ChatPushConfig] | None | NotGiven = NOT_GIVEN
+
+
+class PushSubscriptionGetResponse(GetList[PushSubscription]):
+    """``PushSubscription/get`` response: a /get without accountId or state (RFC 8620 §7.2)."""
+
+
+class PushSubscriptionSetResponse(SetOutcome[PushSubscription]):
+    """``PushSubscription/set`` response: a /set without accountId or states."""
 
 
 class PushPayload(JMAPModel):

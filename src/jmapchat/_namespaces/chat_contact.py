@@ -1,0 +1,37 @@
+"""``req.chat_contact``: ChatContact/get, /changes, /set (update only), /query, /queryChanges.
+
+Contacts are server-managed: there is no create or destroy (the server answers
+``forbidden``), so `ChatContactMethods.set` only takes ``update``
+(`ChatContactUpdate`: ``blocked``, ``display_name``).
+"""
+
+from __future__ import annotations
+
+from jmapchat._core._capabilities import CHAT
+from jmapchat._core._standard import ChangesMethods, GetMethods, UpdateOnlySetMethods
+from jmapchat.models import (
+    ChatContact,
+    ChatContactFilter,
+    ChatContactProperty,
+    ChatContactSortProperty,
+    ChatContactUpdate,
+)
+
+from ._base import ChatNamespace, SortedQueryChangesMethods, SortedQueryMethods
+
+__all__ = ["ChatContactMethods"]
+
+
+class ChatContactMethods(
+    ChatNamespace,
+    GetMethods[ChatContact, ChatContactProperty],
+    ChangesMethods,
+    UpdateOnlySetMethods[ChatContact, ChatContactUpdate],
+    SortedQueryMethods[ChatContactFilter, ChatContactSortProperty],
+    SortedQueryChangesMethods[ChatContactFilter, ChatContactSortProperty],
+):
+    """Methods of the ChatContact type (``urn:ietf:params:jmap:chat``)."""
+
+    type_name = "ChatContact"
+    capability = CHAT
+    model = ChatContact

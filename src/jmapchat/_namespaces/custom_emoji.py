@@ -1,0 +1,33 @@
+"""``req.custom_emoji``: CustomEmoji/get, /changes, /set, /query, /queryChanges."""
+
+from __future__ import annotations
+
+from jmapchat._core._capabilities import CHAT
+from jmapchat._core._standard import ChangesMethods, GetMethods, SetMethods
+from jmapchat.models import (
+    CustomEmoji,
+    CustomEmojiCreate,
+    CustomEmojiFilter,
+    CustomEmojiProperty,
+    CustomEmojiSortProperty,
+    CustomEmojiUpdate,
+)
+
+from ._base import ChatNamespace, SortedQueryChangesMethods, SortedQueryMethods
+
+__all__ = ["CustomEmojiMethods"]
+
+
+class CustomEmojiMethods(
+    ChatNamespace,
+    GetMethods[CustomEmoji, CustomEmojiProperty],
+    ChangesMethods,
+    SetMethods[CustomEmoji, CustomEmojiCreate, CustomEmojiUpdate],
+    SortedQueryMethods[CustomEmojiFilter, CustomEmojiSortProperty],
+    SortedQueryChangesMethods[CustomEmojiFilter, CustomEmojiSortProperty],
+):
+    """Methods of the CustomEmoji type (``urn:ietf:params:jmap:chat``)."""
+
+    type_name = "CustomEmoji"
+    capability = CHAT
+    model = CustomEmoji

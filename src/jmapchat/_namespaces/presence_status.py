@@ -1,0 +1,27 @@
+"""``req.presence_status``: PresenceStatus/get, /changes, /set (update only).
+
+PresenceStatus is a per-account singleton: ``get(None)`` fetches it.
+"""
+
+from __future__ import annotations
+
+from jmapchat._core._capabilities import CHAT
+from jmapchat._core._standard import ChangesMethods, GetMethods, UpdateOnlySetMethods
+from jmapchat.models import PresenceStatus, PresenceStatusProperty, PresenceStatusUpdate
+
+from ._base import ChatNamespace
+
+__all__ = ["PresenceStatusMethods"]
+
+
+class PresenceStatusMethods(
+    ChatNamespace,
+    GetMethods[PresenceStatus, PresenceStatusProperty],
+    ChangesMethods,
+    UpdateOnlySetMethods[PresenceStatus, PresenceStatusUpdate],
+):
+    """Methods of the PresenceStatus type (``urn:ietf:params:jmap:chat``)."""
+
+    type_name = "PresenceStatus"
+    capability = CHAT
+    model = PresenceStatus

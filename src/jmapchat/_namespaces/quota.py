@@ -1,0 +1,29 @@
+"""``req.quota``: Quota/get, /changes, /query, /queryChanges (RFC 9425).
+
+Calls declare ``urn:ietf:params:jmap:quota`` (not the chat capability). Quotas are
+read-only: there is no ``/set``.
+"""
+
+from __future__ import annotations
+
+from jmapchat._core._capabilities import QUOTA
+from jmapchat._core._standard import ChangesMethods, GetMethods
+from jmapchat.models import Quota, QuotaFilter, QuotaProperty, QuotaSortProperty
+
+from ._base import ChatNamespace, SortedQueryChangesMethods, SortedQueryMethods
+
+__all__ = ["QuotaMethods"]
+
+
+class QuotaMethods(
+    ChatNamespace,
+    GetMethods[Quota, QuotaProperty],
+    ChangesMethods,
+    SortedQueryMethods[QuotaFilter, QuotaSortProperty],
+    SortedQueryChangesMethods[QuotaFilter, QuotaSortProperty],
+):
+    """Methods of the Quota type (``urn:ietf:params:jmap:quota``)."""
+
+    type_name = "Quota"
+    capability = QUOTA
+    model = Quota

@@ -1,0 +1,24 @@
+"""``req.space_ban``: SpaceBan/get, /changes, /set (no ``/query``). Needs ``ban``."""
+
+from __future__ import annotations
+
+from jmapchat._core._capabilities import CHAT
+from jmapchat._core._standard import ChangesMethods, GetMethods, SetMethods
+from jmapchat.models import SpaceBan, SpaceBanCreate, SpaceBanProperty, SpaceBanUpdate
+
+from ._base import ChatNamespace
+
+__all__ = ["SpaceBanMethods"]
+
+
+class SpaceBanMethods(
+    ChatNamespace,
+    GetMethods[SpaceBan, SpaceBanProperty],
+    ChangesMethods,
+    SetMethods[SpaceBan, SpaceBanCreate, SpaceBanUpdate],
+):
+    """Methods of the SpaceBan type (``urn:ietf:params:jmap:chat``); destroy = unban."""
+
+    type_name = "SpaceBan"
+    capability = CHAT
+    model = SpaceBan
