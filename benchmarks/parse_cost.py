@@ -17,10 +17,11 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import jmapchat  # noqa: E402
-from _common import best_of, post_raw, seed_messages, table  # noqa: E402
-from jmapchat.models import Message, MessageFilter  # noqa: E402
-from jmapchat.server import ChatServer, ServerLimits  # noqa: E402
+from _common import best_of, post_raw, seed_messages, table
+
+import jmapchat
+from jmapchat.models import Message, MessageFilter
+from jmapchat.server import ChatServer, ServerLimits
 
 COUNT = 1_000
 TARGET = 1.5

@@ -15,9 +15,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import jmapchat  # noqa: E402
-from _common import best_of, table  # noqa: E402
-from jmapchat.models import MessageCreate, MessageFilter, MessageUpdate  # noqa: E402
+from _common import best_of, table
+
+import jmapchat
+from jmapchat.models import MessageCreate, MessageFilter, MessageUpdate
 
 CALLS = 16
 
@@ -83,8 +84,10 @@ def build_raw() -> bytes:
                 f"c{base + 3}",
             ]
         )
-    env = {"using": ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:chat"],
-           "methodCalls": calls}
+    env = {
+        "using": ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:chat"],
+        "methodCalls": calls,
+    }
     return json.dumps(env, ensure_ascii=False, separators=(",", ":")).encode()
 
 
@@ -94,8 +97,11 @@ def main() -> None:
     typed = best_of(build_typed, number=200)
     rows = [
         ("hand-written dicts + json.dumps (baseline)", f"{raw / CALLS * 1e6:.1f}", "1.00×"),
-        ("jmapchat.Request (validated, typed refs)", f"{typed / CALLS * 1e6:.1f}",
-         f"{typed / raw:.2f}×"),
+        (
+            "jmapchat.Request (validated, typed refs)",
+            f"{typed / CALLS * 1e6:.1f}",
+            f"{typed / raw:.2f}×",
+        ),
     ]
     print(f"{CALLS}-call request with 4 result references and 4 creation-id references")
     print(table(rows, ("build + serialize", "µs per call", "vs baseline")))

@@ -55,9 +55,10 @@ def run(base_url: str, token: str) -> None:
 def builtin_server() -> Iterator[tuple[str, str]]:
     from jmapchat.server import ChatServer, serve_in_thread
 
-    with ChatServer(db=":memory:", users=["alice", "bob"]) as server, serve_in_thread(
-        server
-    ) as url:
+    with (
+        ChatServer(db=":memory:", users=["alice", "bob"]) as server,
+        serve_in_thread(server) as url,
+    ):
         yield url, server.tokens["alice"]
 
 

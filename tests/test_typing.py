@@ -15,8 +15,16 @@ CHECKS = sorted((ROOT / "tests" / "typing").glob("check_*.py"))
 @pytest.mark.parametrize("path", CHECKS, ids=[p.name for p in CHECKS])
 def test_types_check_with_mypy_strict(path: Path) -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--warn-unused-ignores",
-         "--no-incremental", "--cache-dir=/dev/null", str(path.relative_to(ROOT))],
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--warn-unused-ignores",
+            "--no-incremental",
+            "--cache-dir=/dev/null",
+            str(path.relative_to(ROOT)),
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,

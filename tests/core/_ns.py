@@ -50,8 +50,8 @@ class MsgMethods(
     GetMethods[Msg, MsgProperty],
     ChangesMethods,
     SetMethods[Msg, MsgCreate, MsgUpdate],
-    QueryMethods[MsgFilter],
-    QueryChangesMethods[MsgFilter],
+    QueryMethods[MsgFilter, str],
+    QueryChangesMethods[MsgFilter, str],
 ):
     type_name = "Message"
     capability = CHAT

@@ -179,8 +179,11 @@ def test_invoke_any_method_with_custom_using() -> None:
 
     req = Req(account_id="A1")
     call = req.invoke("Foo/bar", {"x": 1}, using=["urn:example:foo"], response=EchoResponse)
-    req.invoke("Foo/baz", {"#y": {"resultOf": call.id, "name": "Foo/bar", "path": "/x"}},
-               response=EchoResponse)
+    req.invoke(
+        "Foo/baz",
+        {"#y": {"resultOf": call.id, "name": "Foo/bar", "path": "/x"}},
+        response=EchoResponse,
+    )
     env = envelope(req)
     assert "urn:example:foo" in env["using"]
     assert env["methodCalls"][1][1] == {"#y": {"resultOf": "c0", "name": "Foo/bar", "path": "/x"}}

@@ -147,8 +147,13 @@ def list_needs_star() -> None:
 def foreign_call_object() -> None:
     req = Req(account_id="A1")
     stray: Call[EchoResponse] = Call(
-        req, method="Core/echo", args={}, call_id="zz", index=0,
-        response_type=EchoResponse, using=frozenset(),
+        req,
+        method="Core/echo",
+        args={},
+        call_id="zz",
+        index=0,
+        response_type=EchoResponse,
+        using=frozenset(),
     )
     req.msg.get(ids=stray.ref(""))
 

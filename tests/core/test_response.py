@@ -70,7 +70,7 @@ def test_typed_results_bound_to_handles() -> None:
 
 
 def test_method_error_is_lazy_and_siblings_unaffected() -> None:
-    req, q, g = query_get()
+    req, q, _g = query_get()
     resp = Response.parse(
         req,
         body(
@@ -93,8 +93,11 @@ def test_one_failing_call_among_successes() -> None:
     Response.parse(
         req,
         body(
-            ["Message/set", {"accountId": "A1", "newState": "s2", "created": {"m1": {"id": "M1"}}},
-             "c0"],
+            [
+                "Message/set",
+                {"accountId": "A1", "newState": "s2", "created": {"m1": {"id": "M1"}}},
+                "c0",
+            ],
             ["error", {"type": "forbidden"}, "c1"],
             createdIds={"m1": "M1"},
         ),
@@ -155,7 +158,7 @@ def test_malformed_result_becomes_remote_protocol_error_with_context() -> None:
     req, q, _ = query_get()
     bad = dict(QUERY, ids="not-a-list")
     Response.parse(req, body(["Message/query", bad, "c0"]))
-    with pytest.raises(RemoteProtocolError, match="malformed Message/query response.*'ids'"):
+    with pytest.raises(RemoteProtocolError, match=r"malformed Message/query response.*'ids'"):
         q.result  # noqa: B018
 
 
@@ -180,7 +183,10 @@ def test_malformed_envelopes(raw: bytes, message: str) -> None:
 @pytest.mark.parametrize(
     ("problem", "cls"),
     [
-        ({"type": "urn:ietf:params:jmap:error:unknownCapability", "status": 400}, UnknownCapability),
+        (
+            {"type": "urn:ietf:params:jmap:error:unknownCapability", "status": 400},
+            UnknownCapability,
+        ),
         ({"type": "urn:ietf:params:jmap:error:notJSON", "status": 400}, NotJSON),
         ({"type": "urn:ietf:params:jmap:error:notRequest", "status": 400}, NotRequest),
         ({"type": "urn:ietf:params:jmap:error:limit", "limit": "maxCallsInRequest"}, LimitExceeded),
@@ -237,7 +243,7 @@ def test_set_errors_are_data_with_opt_in_raise() -> None:
 
 
 def test_response_parse_only_raises_jmap_errors_on_junk() -> None:
-    req, q, g = query_get()
+    req, _q, _g = query_get()
     for junk in [b"", b"\xff\xfe", b"null", b'"x"', b'{"methodResponses": null}']:
         with pytest.raises(JMAPError):
             Response.parse(req, junk)

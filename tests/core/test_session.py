@@ -28,8 +28,11 @@ SESSION: dict[str, Any] = {
             "isPersonal": True,
             "isReadOnly": False,
             "accountCapabilities": {
-                CHAT: {"maxBodyBytes": 4096, "supportedBodyTypes": ["text/plain"],
-                       "supportsThreads": True},
+                CHAT: {
+                    "maxBodyBytes": 4096,
+                    "supportedBodyTypes": ["text/plain"],
+                    "supportsThreads": True,
+                },
             },
         }
     },

@@ -47,7 +47,9 @@ __all__ = [
     "QueryChangesMethods",
     "QueryMethods",
     "SetMethods",
+    "SortableMethods",
     "UpdateOnlySetMethods",
+    "check_ids",
 ]
 
 T = TypeVar("T", bound=JMAPModel)
@@ -57,8 +59,10 @@ UpdateT = TypeVar("UpdateT", bound=JMAPModel)
 FilterT = TypeVar("FilterT", bound=JMAPModel)
 C = TypeVar("C")
 
+SortT = TypeVar("SortT", bound=str)
 IdsArg = Sequence[Id] | Ref[list[str]]
-SortArg = Sequence[Comparator] | NotGiven
+SortArg = Sequence[Comparator | SortT] | NotGiven
+"""``sort``: comparators, or bare sort-property names (ascending)."""
 
 
 class Namespace:
@@ -113,6 +117,15 @@ class Namespace:
         call_id: str | None = None,
         extra: Mapping[str, Any] | None = None,
     ) -> SetCall[Any]:
+        method = f"{self.type_name}/set"
+        if not isinstance(destroy, NotGiven | Ref):
+            check_ids(destroy, method, "destroy")
+        if not isinstance(update, NotGiven):
+            for key in update:
+                if not isinstance(key, str) or not key:
+                    raise LocalProtocolError(
+                        f"{method}: update keys must be non-empty ids, not {key!r}"
+                    )
         args = self._args(
             account_id,
             if_in_state=if_in_state,
@@ -220,12 +233,26 @@ class CreateDestroySetMethods(Namespace, Generic[T, CreateT]):
         )
 
 
-class QueryMethods(Namespace, Generic[FilterT]):
+class SortableMethods(Namespace, Generic[SortT]):
+    """Typed comparators for a type whose ``/query`` sorts by ``SortT`` property names."""
+
+    def comparator(
+        self,
+        property: SortT,
+        *,
+        ascending: bool | NotGiven = NOT_GIVEN,
+        collation: str | NotGiven = NOT_GIVEN,
+    ) -> Comparator:
+        """A `Comparator` whose property name the type checker knows."""
+        return Comparator(property=property, is_ascending=ascending, collation=collation)
+
+
+class QueryMethods(SortableMethods[SortT], Generic[FilterT, SortT]):
     def query(
         self,
         *,
         filter: FilterT | FilterOperator | NotGiven = NOT_GIVEN,
-        sort: SortArg = NOT_GIVEN,
+        sort: SortArg[SortT] = NOT_GIVEN,
         position: int | NotGiven = NOT_GIVEN,
         anchor: Id | NotGiven = NOT_GIVEN,
         anchor_offset: int | NotGiven = NOT_GIVEN,
@@ -238,7 +265,7 @@ class QueryMethods(Namespace, Generic[FilterT]):
         args = self._args(
             account_id,
             filter=filter,
-            sort=_list(sort),
+            sort=_comparators(sort),
             position=position,
             anchor=anchor,
             anchor_offset=anchor_offset,
@@ -248,13 +275,13 @@ class QueryMethods(Namespace, Generic[FilterT]):
         return self._add(QueryCall, "query", args, QueryResponse, call_id)
 
 
-class QueryChangesMethods(Namespace, Generic[FilterT]):
+class QueryChangesMethods(SortableMethods[SortT], Generic[FilterT, SortT]):
     def query_changes(
         self,
         since_query_state: str | Ref[str],
         *,
         filter: FilterT | FilterOperator | NotGiven = NOT_GIVEN,
-        sort: SortArg = NOT_GIVEN,
+        sort: SortArg[SortT] = NOT_GIVEN,
         max_changes: int | NotGiven = NOT_GIVEN,
         up_to_id: Id | NotGiven = NOT_GIVEN,
         calculate_total: bool | NotGiven = NOT_GIVEN,
@@ -266,7 +293,7 @@ class QueryChangesMethods(Namespace, Generic[FilterT]):
             account_id,
             since_query_state=since_query_state,
             filter=filter,
-            sort=_list(sort),
+            sort=_comparators(sort),
             max_changes=max_changes,
             up_to_id=up_to_id,
             calculate_total=calculate_total,
@@ -282,5 +309,28 @@ def _ids(ids: Any) -> Any:
     return list(ids)
 
 
-def _list(value: Any) -> Any:
-    return value if value is NOT_GIVEN else list(value)
+def _comparators(sort: Any) -> Any:
+    if isinstance(sort, NotGiven):
+        return sort
+    if isinstance(sort, str | Comparator):
+        raise LocalProtocolError(
+            "sort must be a list of comparators or property names, not a single one"
+        )
+    return [Comparator(property=s) if isinstance(s, str) else s for s in sort]
+
+
+def check_ids(ids: Any, method: str, argument: str) -> list[Any]:
+    """Guard an explicit id list: a sequence (not a string) of non-empty strings, not empty."""
+    if isinstance(ids, str) or not isinstance(ids, Sequence):
+        raise LocalProtocolError(
+            f"{method}: {argument} must be a list of ids, not {type(ids).__name__}"
+        )
+    out = list(ids)
+    if not out:
+        raise LocalProtocolError(
+            f"{method}: {argument}=[] names no objects; leave the argument out instead"
+        )
+    for item in out:
+        if not isinstance(item, str) or not item:
+            raise LocalProtocolError(f"{method}: {argument} holds an invalid id {item!r}")
+    return out

@@ -20,12 +20,12 @@ from jmapchat._core._types import NOT_GIVEN, Id, NotGiven
 from jmapchat.models import BlobConvertResponse, BlobInfo, BlobLookupResponse
 from jmapchat.models import ids as _idgen
 
-from ._base import ChatNamespace, check_ids, require_text
+from ._base import Namespace, check_ids, require_text
 
 __all__ = ["BlobMethods"]
 
 
-class BlobMethods(ChatNamespace):
+class BlobMethods(Namespace):
     """Blob extension methods (``urn:ietf:params:jmap:blob2``)."""
 
     type_name = "Blob"

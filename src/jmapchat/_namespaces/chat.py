@@ -21,18 +21,17 @@ from jmapchat.models import (
     ChatUpdate,
 )
 
-from ._base import ChatNamespace, SortedQueryChangesMethods, SortedQueryMethods, require_text
+from ._base import QueryChangesMethods, QueryMethods, require_text
 
 __all__ = ["ChatMethods"]
 
 
 class ChatMethods(
-    ChatNamespace,
     GetMethods[Chat, ChatProperty],
     ChangesMethods,
     SetMethods[Chat, ChatCreate, ChatUpdate],
-    SortedQueryMethods[ChatFilter, ChatSortProperty],
-    SortedQueryChangesMethods[ChatFilter, ChatSortProperty],
+    QueryMethods[ChatFilter, ChatSortProperty],
+    QueryChangesMethods[ChatFilter, ChatSortProperty],
 ):
     """Methods of the Chat type (``urn:ietf:params:jmap:chat``)."""
 

@@ -17,18 +17,17 @@ from jmapchat.models import (
     ChatContactUpdate,
 )
 
-from ._base import ChatNamespace, SortedQueryChangesMethods, SortedQueryMethods
+from ._base import QueryChangesMethods, QueryMethods
 
 __all__ = ["ChatContactMethods"]
 
 
 class ChatContactMethods(
-    ChatNamespace,
     GetMethods[ChatContact, ChatContactProperty],
     ChangesMethods,
     UpdateOnlySetMethods[ChatContact, ChatContactUpdate],
-    SortedQueryMethods[ChatContactFilter, ChatContactSortProperty],
-    SortedQueryChangesMethods[ChatContactFilter, ChatContactSortProperty],
+    QueryMethods[ChatContactFilter, ChatContactSortProperty],
+    QueryChangesMethods[ChatContactFilter, ChatContactSortProperty],
 ):
     """Methods of the ChatContact type (``urn:ietf:params:jmap:chat``)."""
 

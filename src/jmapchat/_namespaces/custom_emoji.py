@@ -13,18 +13,17 @@ from jmapchat.models import (
     CustomEmojiUpdate,
 )
 
-from ._base import ChatNamespace, SortedQueryChangesMethods, SortedQueryMethods
+from ._base import QueryChangesMethods, QueryMethods
 
 __all__ = ["CustomEmojiMethods"]
 
 
 class CustomEmojiMethods(
-    ChatNamespace,
     GetMethods[CustomEmoji, CustomEmojiProperty],
     ChangesMethods,
     SetMethods[CustomEmoji, CustomEmojiCreate, CustomEmojiUpdate],
-    SortedQueryMethods[CustomEmojiFilter, CustomEmojiSortProperty],
-    SortedQueryChangesMethods[CustomEmojiFilter, CustomEmojiSortProperty],
+    QueryMethods[CustomEmojiFilter, CustomEmojiSortProperty],
+    QueryChangesMethods[CustomEmojiFilter, CustomEmojiSortProperty],
 ):
     """Methods of the CustomEmoji type (``urn:ietf:params:jmap:chat``)."""
 

@@ -42,10 +42,9 @@ from jmapchat.models import (
 from jmapchat.models import ids as _idgen
 
 from ._base import (
-    ChatNamespace,
+    QueryChangesMethods,
+    QueryMethods,
     SortArg,
-    SortedQueryChangesMethods,
-    SortedQueryMethods,
     check_ids,
     require_text,
 )
@@ -129,11 +128,10 @@ def _check_scoped(flt: Any, method: str) -> None:
 
 
 class MessageMethods(
-    ChatNamespace,
     ChangesMethods,
     SetMethods[Message, MessageCreate, MessageUpdate],
-    SortedQueryMethods[MessageFilter, MessageSortProperty],
-    SortedQueryChangesMethods[MessageFilter, MessageSortProperty],
+    QueryMethods[MessageFilter, MessageSortProperty],
+    QueryChangesMethods[MessageFilter, MessageSortProperty],
 ):
     """Methods of the Message type (``urn:ietf:params:jmap:chat``)."""
 

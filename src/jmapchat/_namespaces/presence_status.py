@@ -9,13 +9,10 @@ from jmapchat._core._capabilities import CHAT
 from jmapchat._core._standard import ChangesMethods, GetMethods, UpdateOnlySetMethods
 from jmapchat.models import PresenceStatus, PresenceStatusProperty, PresenceStatusUpdate
 
-from ._base import ChatNamespace
-
 __all__ = ["PresenceStatusMethods"]
 
 
 class PresenceStatusMethods(
-    ChatNamespace,
     GetMethods[PresenceStatus, PresenceStatusProperty],
     ChangesMethods,
     UpdateOnlySetMethods[PresenceStatus, PresenceStatusUpdate],

@@ -27,7 +27,7 @@ from jmapchat.models import (
     PushSubscriptionUpdate,
 )
 
-from ._base import ChatNamespace, check_ids
+from ._base import Namespace, check_ids
 
 __all__ = ["PushSubscriptionMethods"]
 
@@ -40,7 +40,7 @@ def _uses_chat_push(value: Any) -> bool:
     return False
 
 
-class PushSubscriptionMethods(ChatNamespace):
+class PushSubscriptionMethods(Namespace):
     """Methods of the PushSubscription type (core; no accountId)."""
 
     type_name = "PushSubscription"

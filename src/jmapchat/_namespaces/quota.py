@@ -10,17 +10,16 @@ from jmapchat._core._capabilities import QUOTA
 from jmapchat._core._standard import ChangesMethods, GetMethods
 from jmapchat.models import Quota, QuotaFilter, QuotaProperty, QuotaSortProperty
 
-from ._base import ChatNamespace, SortedQueryChangesMethods, SortedQueryMethods
+from ._base import QueryChangesMethods, QueryMethods
 
 __all__ = ["QuotaMethods"]
 
 
 class QuotaMethods(
-    ChatNamespace,
     GetMethods[Quota, QuotaProperty],
     ChangesMethods,
-    SortedQueryMethods[QuotaFilter, QuotaSortProperty],
-    SortedQueryChangesMethods[QuotaFilter, QuotaSortProperty],
+    QueryMethods[QuotaFilter, QuotaSortProperty],
+    QueryChangesMethods[QuotaFilter, QuotaSortProperty],
 ):
     """Methods of the Quota type (``urn:ietf:params:jmap:quota``)."""
 

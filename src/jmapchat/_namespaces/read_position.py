@@ -12,13 +12,12 @@ from jmapchat._core._standard import ChangesMethods, GetMethods, UpdateOnlySetMe
 from jmapchat._core._types import NOT_GIVEN, Id, NotGiven
 from jmapchat.models import ReadPosition, ReadPositionProperty, ReadPositionUpdate
 
-from ._base import ChatNamespace, require_text
+from ._base import require_text
 
 __all__ = ["ReadPositionMethods"]
 
 
 class ReadPositionMethods(
-    ChatNamespace,
     GetMethods[ReadPosition, ReadPositionProperty],
     ChangesMethods,
     UpdateOnlySetMethods[ReadPosition, ReadPositionUpdate],

@@ -24,18 +24,17 @@ from jmapchat.models import (
     SpaceUpdate,
 )
 
-from ._base import ChatNamespace, SortedQueryChangesMethods, SortedQueryMethods, require_text
+from ._base import QueryChangesMethods, QueryMethods, require_text
 
 __all__ = ["SpaceMethods"]
 
 
 class SpaceMethods(
-    ChatNamespace,
     GetMethods[Space, SpaceProperty],
     ChangesMethods,
     SetMethods[Space, SpaceCreate, SpaceUpdate],
-    SortedQueryMethods[SpaceFilter, SpaceSortProperty],
-    SortedQueryChangesMethods[SpaceFilter, SpaceSortProperty],
+    QueryMethods[SpaceFilter, SpaceSortProperty],
+    QueryChangesMethods[SpaceFilter, SpaceSortProperty],
 ):
     """Methods of the Space type (``urn:ietf:params:jmap:chat``)."""
 

@@ -6,13 +6,10 @@ from jmapchat._core._capabilities import CHAT
 from jmapchat._core._standard import ChangesMethods, GetMethods, SetMethods
 from jmapchat.models import SpaceBan, SpaceBanCreate, SpaceBanProperty, SpaceBanUpdate
 
-from ._base import ChatNamespace
-
 __all__ = ["SpaceBanMethods"]
 
 
 class SpaceBanMethods(
-    ChatNamespace,
     GetMethods[SpaceBan, SpaceBanProperty],
     ChangesMethods,
     SetMethods[SpaceBan, SpaceBanCreate, SpaceBanUpdate],

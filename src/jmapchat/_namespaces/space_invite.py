@@ -10,13 +10,10 @@ from jmapchat._core._capabilities import CHAT
 from jmapchat._core._standard import ChangesMethods, CreateDestroySetMethods, GetMethods
 from jmapchat.models import SpaceInvite, SpaceInviteCreate, SpaceInviteProperty
 
-from ._base import ChatNamespace
-
 __all__ = ["SpaceInviteMethods"]
 
 
 class SpaceInviteMethods(
-    ChatNamespace,
     GetMethods[SpaceInvite, SpaceInviteProperty],
     ChangesMethods,
     CreateDestroySetMethods[SpaceInvite, SpaceInviteCreate],
