@@ -139,11 +139,6 @@ def test_6_4_properties_filtering(h: Harness, push: PushProbe) -> None:
     assert set(entry) <= {"messageId", "chatId", "bodySnippet"}, entry
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server: Web Push POSTs carry no `Urgency` header (RFC 8030 §5.3); ChatPushConfig "
-    "urgency / mentionUrgency are stored but never applied",
-)
 def test_6_5_urgency_uses_base_urgency(h: Harness, push: PushProbe) -> None:
     """6.5 Urgency resolution uses base urgency."""
     _require_urgency(h, "low")

@@ -81,12 +81,6 @@ def test_7_3_peer_deliver_spaceban_receivedmsgid(h: Harness) -> None:
     """7.3 Peer/deliver SpaceBan returns String receivedMsgId."""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server: edits bypass the delivery checks that new messages get — an edit by a "
-    "blocked contact is applied to the blocker's copy, and a channel member whose `send` was "
-    "revoked can still edit (Message/set update) and have the edit delivered",
-)
 def test_7_4_delivered_edit_validated(h: Harness) -> None:
     """7.4 Peer/deliver edit validates steps 3-7.
 

@@ -313,3 +313,34 @@ async def test_typing_and_presence(alice: Api, bob: Api) -> None:
     assert c is not None and c["presence"] == "busy" and c["statusText"] == "in a meeting"
     res = await alice.ok("PresenceStatus/set", {"update": {ps["id"]: {"presence": "sleepy"}}})
     assert res["notUpdated"][ps["id"]]["type"] == "invalidProperties"
+
+
+async def test_edit_validated_like_new_message(alice: Api, bob: Api, carol: Api) -> None:
+    """An edit reaches exactly the copies a new message would reach now."""
+    g = await alice.create(
+        "Chat", {"kind": "group", "name": "Edits", "memberIds": ["bob", "carol"]}
+    )
+    m = await alice.send(g["id"], "original")
+    await bob.ok("ChatContact/set", {"update": {"alice": {"blocked": True}}})
+    res = await alice.ok("Message/set", {"update": {m["id"]: {"body": "edited"}}})
+    assert res["updated"][m["id"]]["editedAt"]  # the sender is not told about the block
+    mine = await alice.get1("Message", m["id"])
+    assert mine is not None and mine["body"] == "edited" and len(mine["editHistory"]) == 1
+    (carol_id,) = (await carol.ok("Message/query", {"filter": {"chatId": g["id"]}}))["ids"]
+    theirs = await carol.get1("Message", carol_id)
+    assert theirs is not None and theirs["body"] == "edited" and theirs["editedAt"]
+    (bob_id,) = (await bob.ok("Message/query", {"filter": {"chatId": g["id"]}}))["ids"]
+    blocked = await bob.get1("Message", bob_id)
+    assert blocked is not None and blocked["body"] == "original"
+    assert blocked["editedAt"] is None and blocked["editHistory"] == []
+    # Unblocked again: later edits are delivered again.
+    await bob.ok("ChatContact/set", {"update": {"alice": {"blocked": False}}})
+    await alice.ok("Message/set", {"update": {m["id"]: {"body": "edited twice"}}})
+    again = await bob.get1("Message", bob_id)
+    assert again is not None and again["body"] == "edited twice"
+    # A removed member keeps the chat but can no longer edit (same membership check as a
+    # new message).
+    b = await bob.send(g["id"], "bob was here")
+    await alice.ok("Chat/set", {"update": {g["id"]: {"removeMembers": ["bob"]}}})
+    res = await bob.ok("Message/set", {"update": {b["id"]: {"body": "ghost edit"}}})
+    assert res["notUpdated"][b["id"]]["type"] == "forbidden"

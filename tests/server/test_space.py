@@ -255,3 +255,47 @@ async def test_custom_emoji(alice: Api, bob: Api) -> None:
     assert e["id"] in res["updated"]
     res = await bob.ok("CustomEmoji/set", {"destroy": [e["id"]]})
     assert res["notDestroyed"][e["id"]]["type"] == "forbidden"
+
+
+async def test_channel_edit_needs_send(alice: Api, bob: Api) -> None:
+    """Editing in a channel runs the same checks as sending: `send` permission and bans."""
+    space = await make_space(alice)
+    ch = space["uncategorizedChannelIds"][0]
+    m = await bob.send(ch, "bob says")
+
+    async def override(deny: list[str]) -> None:
+        rules = [{"targetId": "bob", "targetType": "member", "allow": [], "deny": deny}]
+        await alice.ok(
+            "Space/set",
+            {
+                "update": {
+                    space["id"]: {"updateChannels": [{"id": ch, "permissionOverrides": rules}]}
+                }
+            },
+        )
+
+    async def alice_copy() -> dict[str, Any]:
+        (mid,) = (await alice.ok("Message/query", {"filter": {"chatId": ch}}))["ids"]
+        got = await alice.get1("Message", mid)
+        assert got is not None
+        return got
+
+    await override(["send"])
+    res = await bob.ok("Message/set", {"update": {m["id"]: {"body": "bob edits anyway"}}})
+    assert res["notUpdated"][m["id"]]["type"] == "forbidden"
+    assert (await bob.get1("Message", m["id"]))["body"] == "bob says"  # type: ignore[index]
+    copy = await alice_copy()
+    assert copy["body"] == "bob says" and copy["editedAt"] is None
+    # Reactions and local deletes are not sends: still allowed.
+    res = await bob.ok("Message/set", {"update": {m["id"]: {"reactions/r1": {"emoji": "👍"}}}})
+    assert m["id"] in res["updated"]
+    await override([])
+    res = await bob.ok("Message/set", {"update": {m["id"]: {"body": "bob edits"}}})
+    assert m["id"] in res["updated"]
+    assert (await alice_copy())["body"] == "bob edits"
+    # A banned member is removed from the space: the channel (and the message) is gone for
+    # bob, and nothing reaches alice's copy.
+    await alice.create("SpaceBan", {"spaceId": space["id"], "userId": "bob"})
+    res = await bob.ok("Message/set", {"update": {m["id"]: {"body": "banned edit"}}})
+    assert res["notUpdated"][m["id"]]["type"] == "notFound"
+    assert (await alice_copy())["body"] == "bob edits"

@@ -117,12 +117,13 @@ class PushSender:
     enabled = True
 
     def __init__(self) -> None:
-        self._queue: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[str, dict[str, Any], str] | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self.sent: list[tuple[str, dict[str, Any]]] = []
 
-    def post(self, url: str, payload: dict[str, Any]) -> None:
+    def post(self, url: str, payload: dict[str, Any], urgency: str = "normal") -> None:
+        """Queue a Web Push POST; ``urgency`` goes out as the RFC 8030 §5.3 header."""
         from ._types.misc import is_loopback_url
 
         if not is_loopback_url(url):
@@ -131,7 +132,7 @@ class PushSender:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="jmapchat-push", daemon=True)
                 self._thread.start()
-        self._queue.put((url, payload))
+        self._queue.put((url, payload, urgency))
 
     def _run(self) -> None:
         with httpx.Client(timeout=5.0) as client:
@@ -139,9 +140,9 @@ class PushSender:
                 item = self._queue.get()
                 if item is None:
                     return
-                url, payload = item
+                url, payload, urgency = item
                 try:
-                    client.post(url, json=payload, headers={"TTL": "60"})
+                    client.post(url, json=payload, headers={"TTL": "60", "Urgency": urgency})
                     self.sent.append((url, payload))
                 except httpx.HTTPError:
                     log.info("push to %s failed", url)
@@ -193,8 +194,9 @@ class PushSender:
                         "@type": "ChatMessagePush",
                         "accountId": acc,
                         "state": state,
-                        "messages": [entry],
+                        "messages": [project_entry(entry, cfg)],
                     },
+                    payload_urgency(cfg, [entry]),
                 )
 
 
@@ -212,9 +214,27 @@ DEFAULT_PROPS = (
 )
 
 
+def payload_urgency(cfg: dict[str, Any], entries: list[dict[str, Any]]) -> str:
+    """Push draft §Urgency: ``mentionUrgency`` for the whole payload when any entry has a
+    direct or broadcast mention, else ``urgency`` (default ``"normal"``). ``entries`` are
+    the full entries, before the ``properties`` filter."""
+    mention = cfg.get("mentionUrgency")
+    if mention and any(e.get("hasMention") or e.get("mentionScopes") for e in entries):
+        return str(mention)
+    return str(cfg.get("urgency") or "normal")
+
+
+def project_entry(entry: dict[str, Any], cfg: dict[str, Any]) -> dict[str, Any]:
+    """Keep only the ChatPushConfig's ``properties`` (the draft's default set if absent)."""
+    props = cfg.get("properties") or DEFAULT_PROPS
+    return {k: v for k, v in entry.items() if k in props}
+
+
 def build_entry(
     core: Core, acc: str, user: str, msg: dict[str, Any], cfg: dict[str, Any]
 ) -> dict[str, Any] | None:
+    """The full ChatMessageEntry for ``msg`` (every property), or None when ``cfg``
+    filters it out (kind, chatIds, mute)."""
     import orjson
 
     from ._types.message import PLAINTEXT_TYPES, RICH, _mentions
@@ -276,13 +296,4 @@ def build_entry(
                 text = ""
         raw = text.encode()[: core.chat.max_snippet_bytes]
         entry["bodySnippet"] = raw.decode("utf-8", "ignore")
-    props = cfg.get("properties") or list(DEFAULT_PROPS)
-    out = {k: v for k, v in entry.items() if k in props}
-    if (
-        not encrypted
-        and "bodySnippet" in entry
-        and "bodySnippet" not in out
-        and cfg.get("properties")
-    ):
-        pass
-    return out
+    return entry

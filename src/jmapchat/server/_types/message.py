@@ -202,6 +202,39 @@ def _check_attachments(ctx: Ctx, value: Any) -> list[dict[str, Any]]:
     return out
 
 
+def _check_may_send(ctx: Ctx, chat: dict[str, Any]) -> tuple[list[str], dict[str, Any] | None]:
+    """The sender-side checks of a new message (and of an edit): membership, channel
+    ``send`` permission and space bans. Returns the chat's participants and its space."""
+    participants = chat_participants(ctx, chat)
+    if ctx.user not in participants:
+        raise SetErr("forbidden", "you are not a member of this chat")
+    space = None
+    if chat["kind"] == "channel":
+        from .space import banned, channel_allows, load_space
+
+        space = load_space(ctx, chat["spaceId"])
+        if not channel_allows(ctx, chat["spaceId"], chat["id"], ctx.user, "send") or banned(
+            ctx, chat["spaceId"], ctx.user
+        ):
+            raise SetErr("forbidden", "you may not send in this channel")
+    return participants, space
+
+
+def _delivery_account(ctx: Ctx, chat: dict[str, Any], user: str) -> str | None:
+    """The account a message (or an edit) from the caller is delivered to for ``user``, or
+    None when it must be dropped: unknown user, sender blocked by the recipient, or no
+    ``view`` permission in the channel."""
+    acc = ctx.core.account_of(user)
+    if acc is None or is_blocked(ctx, acc, ctx.user):
+        return None
+    if chat["kind"] == "channel":
+        from .space import channel_allows
+
+        if not channel_allows(ctx, chat["spaceId"], chat["id"], user, "view"):
+            return None
+    return acc
+
+
 def _copies(ctx: Ctx, sender_msg_id: str) -> list[tuple[str, dict[str, Any]]]:
     return [(scope, o) for scope, o in ctx.store.by_k2("Message", sender_msg_id) if scope != GLOBAL]
 
@@ -362,18 +395,7 @@ class MessageType(DataType):
         chat = ctx.type("Chat").load_one(ctx, chat_id)
         if chat is None:
             raise invalid_props("no such chat", "chatId")
-        participants = chat_participants(ctx, chat)
-        if ctx.user not in participants:
-            raise SetErr("forbidden", "you are not a member of this chat")
-        space = None
-        if chat["kind"] == "channel":
-            from .space import banned, channel_allows, load_space
-
-            space = load_space(ctx, chat["spaceId"])
-            if not channel_allows(ctx, chat["spaceId"], chat_id, ctx.user, "send") or banned(
-                ctx, chat["spaceId"], ctx.user
-            ):
-                raise SetErr("forbidden", "you may not send in this channel")
+        participants, space = _check_may_send(ctx, chat)
         if "body" not in data:
             raise invalid_props("body is required", "body")
         sent_at = data.get("sentAt", ctx.now)
@@ -463,14 +485,9 @@ class MessageType(DataType):
         }
         delivered_to: list[str] = []
         for user in recipients:
-            acc = ctx.core.account_of(user)
-            if acc is None or is_blocked(ctx, acc, ctx.user):
+            acc = _delivery_account(ctx, chat, user)
+            if acc is None:
                 continue
-            if chat["kind"] == "channel":
-                from .space import channel_allows
-
-                if not channel_allows(ctx, chat["spaceId"], chat_id, user, "view"):
-                    continue
             self._deliver(
                 ctx,
                 acc,
@@ -611,13 +628,21 @@ class MessageType(DataType):
             raise SetErr("forbidden", "deleted messages cannot be edited")
         chat = self._chat(ctx, obj["chatId"])
         assert chat is not None
+        # An edit is delivered like a new message (the draft's Peer/deliver `edit`): the
+        # same sender checks, and only to the recipients a new message would reach now.
+        participants, _space = _check_may_send(ctx, chat)
         new = {
             k: edit.get(k, obj.get(k, []))
             for k in ("body", "bodyType", "mentions", "broadcastMentions")
         }
         _check_content(ctx, chat, new)
+        targets = {ctx.account_id} | {
+            acc
+            for u in dict.fromkeys(participants)
+            if u != ctx.user and (acc := _delivery_account(ctx, chat, u)) is not None
+        }
         for acc, copy in _copies(ctx, obj["senderMsgId"]):
-            if copy.get("deletedAt"):
+            if copy.get("deletedAt") or acc not in targets:
                 continue
             copy["editHistory"] = [
                 *(copy.get("editHistory") or []),
