@@ -5,6 +5,8 @@ envelope; get a typed result per call.
 """
 
 from contextlib import suppress as _suppress
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
 
 from ._core import (
     NOT_GIVEN,
@@ -66,17 +68,26 @@ from ._core import (
 from ._namespaces import Request
 from ._version import __version__
 
+if _TYPE_CHECKING:
+    from ._client import AsyncClient, Client, RetryPolicy
+
+# The clients import httpx and anyio; load them on first use so that importing the
+# sans-IO core (``jmapchat._core``) or the models never pulls in an HTTP stack.
+_LAZY = {"AsyncClient", "Client", "RetryPolicy"}
+
 __all__ = [
     "NOT_GIVEN",
     "AccountNotFound",
     "AccountNotSupportedByMethod",
     "AccountReadOnly",
     "AnchorNotFound",
+    "AsyncClient",
     "AuthenticationError",
     "Call",
     "CannotCalculateChanges",
     "CapabilityNotSupported",
     "ChangesCall",
+    "Client",
     "ConnectError",
     "CreationRef",
     "Forbidden",
@@ -107,6 +118,7 @@ __all__ = [
     "RequestRejected",
     "RequestTooLarge",
     "Response",
+    "RetryPolicy",
     "ServerFail",
     "ServerPartialFail",
     "ServerUnavailable",
@@ -128,8 +140,25 @@ __all__ = [
 
 # Public objects report the public module (as httpx does), not the private one.
 for _name in __all__:
+    if _name in _LAZY:
+        continue
     _obj = globals()[_name]
     if getattr(_obj, "__module__", "").startswith("jmapchat._"):
         with _suppress(AttributeError, TypeError):
             _obj.__module__ = "jmapchat"
 del _name, _obj
+
+
+def __getattr__(name: str) -> _Any:
+    if name in _LAZY:
+        from . import _client
+
+        value = getattr(_client, name)
+        value.__module__ = "jmapchat"
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'jmapchat' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _LAZY)

@@ -307,8 +307,11 @@ class BaseRequest:
         """A readable plan: calls in order, their references, and ``using``.
 
         With ``limits`` (a session's core capability, e.g. ``session.core``) it also
-        shows how the executor will split the request into HTTP requests.
+        shows how the executor will split the request into HTTP requests. Requests made
+        by ``client.request()`` know their session's limits already.
         """
+        if limits is None:
+            limits = getattr(self, "_split_limits", None)
         lines = [
             f"Request: {len(self.calls)} call(s), account {self.account_id or '<from session>'}"
         ]

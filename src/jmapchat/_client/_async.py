@@ -1,0 +1,509 @@
+"""`AsyncClient`: the anyio driver (trio or asyncio) for the sans-IO flows."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager, closing
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import anyio
+import httpx
+from pydantic import BaseModel
+
+from jmapchat._core._call import Call
+from jmapchat._core._errors import LocalProtocolError, TransportError
+from jmapchat._core._flows import (
+    DownloadVerifier,
+    Emit,
+    Flow,
+    FreshSession,
+    HTTPRequest,
+    HTTPResponse,
+    Instruction,
+    ObservedSessionState,
+    RetryPolicy,
+    Sleep,
+    StreamDigest,
+    changes_pages_flow,
+    check_download_response,
+    download_request_flow,
+    execute_flow,
+    query_iter_flow,
+    session_flow,
+    upload_flow,
+)
+from jmapchat._core._response import Response
+from jmapchat._core._responses import ChangesResponse
+from jmapchat._core._session import Session
+from jmapchat._namespaces import Request
+from jmapchat.models import UploadResponse
+
+from ._base import USER_AGENT, ClientBase, UploadSource, log, map_transport_errors, to_response
+from ._generated import AsyncNamespaces
+from ._mirror import NamespaceMirror
+
+__all__ = ["AsyncClient"]
+
+T = TypeVar("T")
+R = TypeVar("R", bound=BaseModel)
+
+_CHUNK = 64 * 1024
+
+
+class AsyncClient(AsyncNamespaces, ClientBase):
+    """The asynchronous JMAP Chat client (anyio: runs on trio and asyncio).
+
+    ::
+
+        async with jmapchat.AsyncClient.connect(url, token=token) as client:
+            req = client.request()
+            ...
+            await client.send(req)
+
+    Secrets passed here never appear in ``repr``, errors or logs.
+    """
+
+    _is_async = True
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        token: str | None = None,
+        auth: httpx.Auth | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        session_url: str | None = None,
+        timeout: float | httpx.Timeout | None = 30.0,
+        retries: int | RetryPolicy = 3,
+        account_id: str | None = None,
+    ) -> None:
+        super().__init__(
+            url,
+            token=token,
+            auth=auth,
+            username=username,
+            password=password,
+            session_url=session_url,
+            timeout=timeout,
+            retries=retries,
+            account_id=account_id,
+        )
+        if http_client is not None and transport is not None:
+            raise TypeError("pass http_client= or transport=, not both")
+        self._own_http = http_client is None
+        self._http: httpx.AsyncClient | None = http_client
+        self._transport = transport
+        self._limiter: anyio.CapacityLimiter | None = None
+        self._upload_limiter: anyio.CapacityLimiter | None = None
+        self._session_lock: anyio.Lock | None = None
+
+    @classmethod
+    def connect(
+        cls,
+        url: str | None = None,
+        *,
+        token: str | None = None,
+        auth: httpx.Auth | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        session_url: str | None = None,
+        timeout: float | httpx.Timeout | None = 30.0,
+        retries: int | RetryPolicy = 3,
+        account_id: str | None = None,
+    ) -> AsyncClient:
+        """A client for ``url``; use it as ``async with AsyncClient.connect(...) as client``.
+
+        Authenticate with ``token=`` (Bearer), ``username=``/``password=`` (Basic) or any
+        ``auth=httpx.Auth``. Pass an ``http_client`` (left open on exit) or a
+        ``transport`` (e.g. ``httpx.ASGITransport(app)``) to control the HTTP layer.
+        ``session_url`` skips ``/.well-known/jmap`` discovery. ``retries`` is a count or
+        a `RetryPolicy`; ``timeout`` is seconds or an ``httpx.Timeout``.
+        """
+        return cls(
+            url,
+            token=token,
+            auth=auth,
+            username=username,
+            password=password,
+            http_client=http_client,
+            transport=transport,
+            session_url=session_url,
+            timeout=timeout,
+            retries=retries,
+            account_id=account_id,
+        )
+
+    # --- lifecycle --------------------------------------------------------------------
+
+    async def open(self) -> AsyncClient:
+        """Create the HTTP client (if needed) and fetch the session."""
+        if self._http is None:
+            self._http = httpx.AsyncClient(
+                transport=self._transport,
+                timeout=self._timeout,
+                headers={"User-Agent": USER_AGENT},
+            )
+        self._session_lock = anyio.Lock()
+        self._limiter = anyio.CapacityLimiter(4)
+        self._upload_limiter = anyio.CapacityLimiter(4)
+        try:
+            await self._fresh_session()
+        except BaseException:
+            await self.aclose()
+            raise
+        return self
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if this client created it."""
+        http, self._http = self._http, None
+        if http is not None and self._own_http:
+            await http.aclose()
+
+    async def __aenter__(self) -> AsyncClient:
+        return await self.open()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # --- sending ----------------------------------------------------------------------
+
+    async def send(self, request: Request) -> Response:
+        """Send ``request`` (splitting it if the server's limits need it); bind results.
+
+        Returns the `Response`; each call's ``.result`` is then typed, or raises that
+        call's `MethodError`. Request-level failures raise (see `jmapchat.JMAPError`).
+        """
+        return await self._run(
+            execute_flow(request, account_id=self.account_id, policy=self._policy)
+        )
+
+    async def call(self, build: Callable[[Request], Call[R]]) -> R:
+        """Send a one-call request: ``await client.call(lambda r: r.chat.get(None))``."""
+        req = self.request()
+        handle = build(req)
+        await self.send(req)
+        return handle.result
+
+    def changes_pages(
+        self, type: str, since_state: str, *, max_changes: int | None = None
+    ) -> AsyncIterator[ChangesResponse]:
+        """Every ``/changes`` page since ``since_state`` (follows ``hasMoreChanges``).
+
+        ``type`` is a data type (``"Message"``) or namespace (``"message"``).
+        """
+        flow = changes_pages_flow(
+            self.request,
+            self._changes_adder(type, max_changes),
+            since_state,
+            account_id=self.account_id,
+            policy=self._policy,
+        )
+        return self._iterate(flow)
+
+    def query_iter(
+        self,
+        type: str,
+        *,
+        filter: Any = None,
+        sort: Sequence[Any] | None = None,
+        page_size: int = 100,
+        properties: Sequence[str] | None = None,
+        fetch: bool = True,
+    ) -> AsyncIterator[Any]:
+        """Walk a ``/query`` by position: objects (query + get per page), or ids.
+
+        One HTTP request per page of ``page_size`` (capped at ``maxObjectsInGet``).
+        """
+        flow = query_iter_flow(
+            self.request,
+            self._query_adder(
+                type,
+                filter=filter,
+                sort=sort,
+                page_size=page_size,
+                properties=properties,
+                fetch=fetch,
+            ),
+            account_id=self.account_id,
+            policy=self._policy,
+        )
+        return self._iterate(flow)
+
+    # --- blobs ------------------------------------------------------------------------
+
+    async def upload(
+        self,
+        data: Any,
+        *,
+        type: str = "application/octet-stream",
+        account_id: str | None = None,
+    ) -> UploadResponse:
+        """Upload bytes, a file path, a binary file object or an (async) iterator of bytes.
+
+        Streams; checks ``maxSizeUpload`` first; verifies the server's size and sha256.
+        """
+        src = UploadSource.of(data)
+        body: Any = src.value if src.kind == "bytes" else src
+        doc = await self._run(
+            upload_flow(
+                body,
+                content_type=type,
+                account_id=account_id or self.account_id,
+                size=src.size,
+                replayable=src.replayable,
+                policy=self._policy,
+            )
+        )
+        return UploadResponse.model_validate(doc)
+
+    @asynccontextmanager
+    async def download_stream(
+        self,
+        blob_id: str,
+        *,
+        type: str = "application/octet-stream",
+        name: str = "blob",
+        max_size: int | None = None,
+        sha256: str | None = None,
+        account_id: str | None = None,
+        chunk_size: int = _CHUNK,
+    ) -> AsyncIterator[AsyncIterator[bytes]]:
+        """``async with client.download_stream(blob_id) as chunks: async for c in chunks``.
+
+        Raises `LocalProtocolError` past ``max_size`` bytes and `RemoteProtocolError`
+        at the end if ``sha256`` (lower-case hex) does not match.
+        """
+        req = await self._run(
+            download_request_flow(
+                blob_id, account_id=account_id or self.account_id, type=type, name=name
+            )
+        )
+        verifier = DownloadVerifier(blob_id, max_size=max_size, sha256=sha256)
+        http = self._client()
+        what = f"download {blob_id}"
+        with map_transport_errors(what):
+            async with http.stream(
+                "GET", req.url, headers=dict(req.headers), **self._auth_kw()
+            ) as r:
+                if not 200 <= r.status_code < 300:
+                    await r.aread()
+                    check_download_response(to_response(r, r.content), blob_id, max_size)
+                check_download_response(to_response(r, b""), blob_id, max_size)
+                yield _Chunks(r.aiter_bytes(chunk_size), verifier, what)
+
+    async def download(
+        self,
+        blob_id: str,
+        *,
+        type: str = "application/octet-stream",
+        name: str = "blob",
+        max_size: int | None = None,
+        sha256: str | None = None,
+        account_id: str | None = None,
+    ) -> bytes:
+        """Download a blob as bytes (same checks as `download_stream`)."""
+        async with self.download_stream(
+            blob_id,
+            type=type,
+            name=name,
+            max_size=max_size,
+            sha256=sha256,
+            account_id=account_id,
+        ) as chunks:
+            return b"".join([c async for c in chunks])
+
+    # --- the driver -------------------------------------------------------------------
+
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            raise LocalProtocolError("the client is closed")
+        return self._http
+
+    def _auth_kw(self) -> dict[str, Any]:
+        return {"auth": self._auth} if self._auth is not None else {}
+
+    async def _run(self, flow: Flow[T]) -> T:
+        """Drive a flow to completion (it must not `Emit`)."""
+        with closing(flow):
+            reply: Any = None
+            error: BaseException | None = None
+            while True:
+                try:
+                    instr = flow.throw(error) if error is not None else flow.send(reply)
+                except StopIteration as stop:
+                    return stop.value  # type: ignore[no-any-return]
+                if isinstance(instr, Emit):
+                    raise RuntimeError("this flow cannot emit values")
+                reply, error = await self._do(instr)
+
+    async def _iterate(self, flow: Flow[None]) -> AsyncIterator[Any]:
+        """Drive an iterator flow, yielding what it emits."""
+        with closing(flow):
+            reply: Any = None
+            error: BaseException | None = None
+            while True:
+                try:
+                    instr = flow.throw(error) if error is not None else flow.send(reply)
+                except StopIteration:
+                    return
+                if isinstance(instr, Emit):
+                    reply, error = None, None
+                    yield instr.value
+                else:
+                    reply, error = await self._do(instr)
+
+    async def _do(self, instr: Instruction) -> tuple[Any, BaseException | None]:
+        """Perform one instruction: (reply, None), or (None, error to throw into the flow)."""
+        if isinstance(instr, HTTPRequest):
+            try:
+                return await self._perform(instr), None
+            except TransportError as exc:
+                return None, exc
+        if isinstance(instr, Sleep):
+            log.debug("retrying in %.2fs", instr.seconds)
+            await anyio.sleep(instr.seconds)
+            return None, None
+        if isinstance(instr, FreshSession):
+            return await self._fresh_session(), None
+        if isinstance(instr, ObservedSessionState):
+            self._observe(instr.state)
+            return None, None
+        raise RuntimeError(f"unknown flow instruction {instr!r}")  # pragma: no cover
+
+    async def _fresh_session(self) -> Session:
+        if self._session is not None and not self._stale:
+            return self._session
+        lock = self._session_lock
+        if lock is None:
+            raise LocalProtocolError("the client is not open")
+        async with lock:  # single-flight: one refetch however many tasks notice
+            if self._session is None or self._stale:
+                session = await self._run(session_flow(self._session_url, self._policy))
+                self._install_session(session)
+                core = session.core
+                if self._limiter is not None:
+                    self._limiter.total_tokens = max(1, core.max_concurrent_requests)
+                if self._upload_limiter is not None:
+                    self._upload_limiter.total_tokens = max(1, core.max_concurrent_upload)
+        assert self._session is not None
+        return self._session
+
+    async def _perform(self, req: HTTPRequest) -> HTTPResponse:
+        limiter = (
+            self._limiter
+            if req.kind == "api"
+            else self._upload_limiter
+            if req.kind == "upload"
+            else None
+        )
+        if limiter is None:
+            return await self._exchange(req)
+        async with limiter:
+            return await self._exchange(req)
+
+    async def _exchange(self, req: HTTPRequest) -> HTTPResponse:
+        http = self._client()
+        content: Any = req.body
+        if isinstance(content, UploadSource):
+            content = _stream_upload(content, req.digest)
+        what = f"{req.method} {req.url}"
+        started = time.perf_counter()
+        with map_transport_errors(what):
+            r = await http.request(
+                req.method,
+                req.url,
+                headers=dict(req.headers),
+                content=content,
+                follow_redirects=req.follow_redirects,
+                **self._auth_kw(),
+            )
+        log.debug(
+            "%s -> %d (%d bytes out, %d bytes in, %.3fs)",
+            what,
+            r.status_code,
+            len(req.body) if isinstance(req.body, bytes) else -1,
+            len(r.content),
+            time.perf_counter() - started,
+        )
+        return to_response(r, r.content)
+
+    if not TYPE_CHECKING:
+
+        def __getattr__(self, name: str) -> NamespaceMirror[Any]:
+            # Namespaces added to Request after _generated.py was written still work.
+            from ._base import namespace_names
+
+            if not name.startswith("_") and name in namespace_names():
+                return NamespaceMirror(self, name)
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+
+class _Chunks:
+    """The async iterator handed out by `AsyncClient.download_stream`."""
+
+    def __init__(self, source: AsyncIterator[bytes], verifier: DownloadVerifier, what: str) -> None:
+        self._source = source
+        self._verifier = verifier
+        self._what = what
+        self._finished = False
+
+    def __aiter__(self) -> _Chunks:
+        return self
+
+    async def __anext__(self) -> bytes:
+        with map_transport_errors(self._what):
+            try:
+                chunk = await self._source.__anext__()
+            except StopAsyncIteration:
+                if not self._finished:
+                    self._finished = True
+                    self._verifier.finish()
+                raise
+        self._verifier.update(chunk)
+        return chunk
+
+
+async def _stream_upload(src: UploadSource, digest: StreamDigest | None) -> AsyncIterator[bytes]:
+    if digest is not None:
+        digest.reset()
+
+    def feed(chunk: bytes) -> bytes:
+        if digest is not None:
+            digest.update(chunk)
+        return chunk
+
+    if src.kind == "path":
+        async with await anyio.open_file(src.value, "rb") as f:
+            while chunk := await f.read(_CHUNK):
+                yield feed(chunk)
+    elif src.kind == "file":
+        while chunk := await anyio.to_thread.run_sync(src.value.read, _CHUNK):
+            yield feed(bytes(chunk))
+    elif src.kind == "aiter":
+        try:
+            async for chunk in src.value:
+                yield feed(bytes(chunk))
+        finally:
+            # Stopped early (size limit, network error): close the caller's generator
+            # here rather than leaving it to the garbage collector.
+            aclose = getattr(src.value, "aclose", None)
+            if aclose is not None:
+                with anyio.CancelScope(shield=True):
+                    await aclose()
+    elif src.kind == "iter":
+        for chunk in src.value:
+            yield feed(bytes(chunk))
+    else:
+        yield feed(src.value)

@@ -1,0 +1,119 @@
+"""One-call helpers: ``client.<namespace>.<method>(...)`` mirrors ``req.<namespace>.<method>``.
+
+``await client.message.get(ids)`` creates a fresh request, calls ``req.message.get(ids)``
+on it, sends it through the client's one ``send`` and returns ``call.result``. It is
+never a second code path.
+
+Runtime: `NamespaceMirror` looks the method up on the request's namespace by name, so a
+namespace added to `jmapchat.Request` works on the clients with no extra code (the
+clients' ``__getattr__`` finds it).
+
+Typing: a method returning ``Call[R]`` must become an ``async`` method returning ``R``
+with the same parameters. Python cannot map that over a whole class, so
+`_generated.py` (written by ``python -m jmapchat._client._gen``) lists each namespace
+method once as ``get = one_call(MessageMethods.get)``. `one_call` is a descriptor typed
+with a ParamSpec: mypy copies the parameters and infers ``R`` from the namespace method,
+and picks the async or blocking return type from the mirror's mode. A test fails when the
+generated file is stale.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, overload
+
+from pydantic import BaseModel
+
+from jmapchat._core._call import Call
+
+if TYPE_CHECKING:
+    from typing import Self
+
+__all__ = ["AsyncMode", "NamespaceMirror", "SyncMode", "one_call"]
+
+P = ParamSpec("P")
+R = TypeVar("R", bound=BaseModel)
+M = TypeVar("M", "AsyncMode", "SyncMode")
+
+
+class AsyncMode:
+    """Marks a mirror on `AsyncClient`: methods are coroutines."""
+
+
+class SyncMode:
+    """Marks a mirror on `Client`: methods block."""
+
+
+class NamespaceMirror(Generic[M]):
+    """``client.<namespace>``: every method of ``req.<namespace>`` as a one-call request."""
+
+    def __init__(self, client: Any, namespace: str) -> None:
+        self._client = client
+        self._namespace = namespace
+
+    def __repr__(self) -> str:
+        return f"<one-call helpers for req.{self._namespace} on {type(self._client).__name__}>"
+
+    def _method(self, name: str) -> Callable[..., Any]:
+        req = self._client.request()
+        target = getattr(getattr(req, self._namespace), name, None)
+        if name.startswith("_") or not callable(target):
+            raise AttributeError(f"req.{self._namespace} has no method {name!r}")
+        client, namespace = self._client, self._namespace
+
+        def build(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Callable[[Any], Call[Any]]:
+            return lambda req: getattr(getattr(req, namespace), name)(*args, **kwargs)
+
+        if client._is_async:
+
+            @functools.wraps(target)
+            async def run_async(*args: Any, **kwargs: Any) -> Any:
+                return await client.call(build(args, kwargs))
+
+            return run_async
+
+        @functools.wraps(target)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            return client.call(build(args, kwargs))
+
+        return run
+
+    if not TYPE_CHECKING:
+
+        def __getattr__(self, name: str) -> Any:
+            if name.startswith("_"):
+                raise AttributeError(name)
+            return self._method(name)
+
+    def __dir__(self) -> list[str]:
+        req = self._client.request()
+        ns = getattr(req, self._namespace)
+        return sorted(n for n in dir(ns) if not n.startswith("_") and callable(getattr(ns, n)))
+
+
+class one_call(Generic[P, R]):
+    """Declare ``name = one_call(Namespace.name)`` on a mirror class (see module doc)."""
+
+    def __init__(self, method: Callable[Concatenate[Any, P], Call[R]]) -> None:
+        self.name = method.__name__
+        self.__doc__ = method.__doc__
+
+    def __set_name__(self, owner: type[Any], name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, owner: type[Any]) -> Self: ...
+
+    @overload
+    def __get__(
+        self, obj: NamespaceMirror[AsyncMode], owner: type[Any]
+    ) -> Callable[P, Coroutine[Any, Any, R]]: ...
+
+    @overload
+    def __get__(self, obj: NamespaceMirror[SyncMode], owner: type[Any]) -> Callable[P, R]: ...
+
+    def __get__(self, obj: NamespaceMirror[Any] | None, owner: type[Any]) -> Any:
+        if obj is None:
+            return self
+        return obj._method(self.name)

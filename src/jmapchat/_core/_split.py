@@ -1,0 +1,742 @@
+"""The split planner: one `Request` → as many envelopes as the server's limits need.
+
+Pure and sans-IO. `Splitter` is a small state machine driven by the executor flow in
+`_flows`: ``next_envelope()`` packs the next envelope, ``absorb(envelope, doc)`` takes the
+server's reply to it, and ``response()`` gives the final `Response`. Rules (DESIGN §3):
+
+- **Order**: pieces leave in the order the calls were added; nothing is reordered. A split
+  only ever happens *between* calls (or between chunks of one call).
+- **maxCallsInRequest**: an envelope holds at most that many invocations.
+- **maxObjectsInSet / maxObjectsInGet**: a ``/set`` (create + update + destroy) or a ``/get``
+  (``ids``) over the limit is cut into chunks, sent as consecutive invocations (several
+  may share an envelope), and their results are merged back into the one `Call`. A
+  ``/set`` with ``ifInState`` is never chunked (that would break its atomicity): it is
+  refused with `LocalProtocolError` before any I/O.
+- **References**: a reference whose source is in the same envelope (and not chunked) is
+  left to the server. One whose source landed in an earlier envelope (or was chunked) is
+  resolved here, with the same pointer code as the server (`_resolve`), and sent as a
+  value. If it cannot be resolved, the call gets the ``invalidResultReference`` error the
+  server would have given, and later calls still run.
+- **Creation ids**: ids created in earlier envelopes are passed in ``createdIds`` to the
+  envelopes whose calls use them, so ``#m1`` resolves across a split.
+- **Unknown sizes**: a ``/get`` or ``/set`` whose object list comes from a same-envelope
+  reference of unbounded size ends its envelope; should the server answer
+  ``requestTooLarge`` (which changes nothing), it is re-planned with the reference
+  resolved client-side, and chunked.
+- **maxSizeRequest**: envelopes are packed by their exact byte size; a chunk too big on its
+  own is halved; a single unchunkable call too big on its own raises `LocalProtocolError`.
+
+Merging chunk results: ``/get`` → ``list`` and ``notFound`` concatenated, ``state`` of the
+*first* chunk (the oldest, so ``/changes`` from it misses nothing). ``/set`` → maps and
+lists merged, ``oldState`` of the first chunk, ``newState`` of the last. If a chunk fails
+with a method error, no further chunks of that call are sent; ``call.result`` raises the
+error and ``call.extra_responses[0]`` holds the merged result of the chunks that did run.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from ._call import Call
+from ._capabilities import CORE
+from ._errors import CapabilityNotSupported, LocalProtocolError
+from ._refs import Ref
+from ._request import BaseRequest, dumps
+from ._resolve import ReferenceResolutionError, resolve_reference
+from ._response import Response
+from ._session import CoreCapability
+from ._types import CreationRef
+from ._wire import iter_nested
+
+__all__ = [
+    "READ_ONLY_SUFFIXES",
+    "Envelope",
+    "Piece",
+    "Splitter",
+    "explain_plan",
+    "is_read_only",
+    "plan",
+]
+
+Invocation = tuple[str, dict[str, Any], str]
+
+READ_ONLY_SUFFIXES: Final = ("/get", "/changes", "/query", "/queryChanges", "/lookup")
+"""Methods that never change server state (plus ``Core/echo``): safe to send twice."""
+
+
+def is_read_only(method: str) -> bool:
+    """True for methods that change nothing on the server (safe to replay)."""
+    return method == "Core/echo" or method.endswith(READ_ONLY_SUFFIXES)
+
+
+class _Cut:
+    """Marker: the call cannot join the envelope being built; start a new one."""
+
+
+_CUT: Final = _Cut()
+_CLIENT_SIDE: Final = "<resolved client-side>"
+
+
+@dataclass(eq=False)
+class _CallState:
+    call: Call[Any]
+    creation_keys: frozenset[str]
+    pending: deque[Piece] | None = None
+    chunks_total: int = 1
+    sent: int = 0
+    results: list[tuple[int, list[tuple[str, dict[str, Any]]]]] = field(default_factory=list)
+    retried_too_large: bool = False
+    done: bool = False
+    resolved: list[str] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class Piece:
+    """One invocation on the wire: a whole call, or one chunk of a chunked call."""
+
+    state: _CallState
+    wire_id: str
+    args: dict[str, Any]
+    chunk: int
+    chunks: int
+    objects: int | None
+    encoded: bytes
+    cut_after: bool = False
+
+    @property
+    def call(self) -> Call[Any]:
+        return self.state.call
+
+
+@dataclass(eq=False)
+class Envelope:
+    """One HTTP request's worth of invocations, with its exact body."""
+
+    index: int
+    pieces: list[Piece]
+    using: list[str]
+    created_ids: dict[str, str] | None
+    body: bytes
+
+    @property
+    def replay_safe(self) -> bool:
+        """True when sending this envelope twice cannot apply a change twice.
+
+        Read-only methods are safe; so is a ``/set`` guarded by ``ifInState`` (a replay
+        fails with ``stateMismatch`` instead of applying again).
+        """
+        return all(
+            is_read_only(p.call.method)
+            or (p.call.method.endswith("/set") and "ifInState" in p.args)
+            for p in self.pieces
+        )
+
+    def replay_safe_after(self, doc: Mapping[str, Any]) -> bool:
+        """True if, given this reply, re-sending the envelope cannot apply a change twice.
+
+        A call answered with a method error changed nothing (RFC 8620 §3.6.2), except
+        ``serverPartialFail``; everything else must be replay-safe on its own.
+        """
+        errored: set[str] = set()
+        raw = doc.get("methodResponses")
+        for inv in raw if isinstance(raw, list) else []:
+            if (
+                isinstance(inv, list)
+                and len(inv) == 3
+                and inv[0] == "error"
+                and isinstance(inv[1], dict)
+                and inv[1].get("type") != "serverPartialFail"
+            ):
+                errored.add(str(inv[2]))
+        return all(
+            p.wire_id in errored
+            or is_read_only(p.call.method)
+            or (p.call.method.endswith("/set") and "ifInState" in p.args)
+            for p in self.pieces
+        )
+
+    def describe(self) -> str:
+        parts: list[str] = []
+        i = 0
+        while i < len(self.pieces):
+            p = self.pieces[i]
+            j = i
+            while j + 1 < len(self.pieces) and self.pieces[j + 1].state is p.state:
+                j += 1
+            if p.chunks == 1:
+                parts.append(f"{p.call.id} {p.call.method}")
+            else:
+                objs = sum(q.objects or 0 for q in self.pieces[i : j + 1])
+                span = f"{p.chunk + 1}" if i == j else f"{p.chunk + 1}-{self.pieces[j].chunk + 1}"
+                parts.append(
+                    f"{p.call.id} {p.call.method} chunk {span}/{p.chunks} ({objs} objects)"
+                )
+            i = j + 1
+        return ", ".join(parts)
+
+
+def _objects(method: str, args: Mapping[str, Any]) -> int | None:
+    """How many objects a /set or /get carries, or None if unknown (or not applicable)."""
+    if method.endswith("/get"):
+        ids = args.get("ids")
+        return len(ids) if isinstance(ids, list | tuple) else None
+    if method.endswith("/set"):
+        if any(k in args for k in ("#create", "#update", "#destroy")):
+            return None
+        total = 0
+        for key in ("create", "update"):
+            part = args.get(key)
+            if isinstance(part, Mapping):
+                total += len(part)
+        destroy = args.get("destroy")
+        if isinstance(destroy, list | tuple):
+            total += len(destroy)
+        elif isinstance(destroy, Ref):
+            return None
+        return total
+    return None
+
+
+def _limit_for(method: str, limits: CoreCapability) -> int | None:
+    if method.endswith("/get"):
+        return limits.max_objects_in_get
+    if method.endswith("/set"):
+        return limits.max_objects_in_set
+    return None
+
+
+_COUNTED_ARGS: Final = {"/get": ("ids",), "/set": ("create", "update", "destroy")}
+
+
+def _counted(method: str) -> tuple[str, ...]:
+    for suffix, names in _COUNTED_ARGS.items():
+        if method.endswith(suffix):
+            return names
+    return ()
+
+
+def _bounded(source: Call[Any], path: str, limit: int) -> bool:
+    """Can a reference to ``path`` of ``source`` be shown to carry at most ``limit`` ids?"""
+    bound = _bound(source, path, depth=0)
+    return bound is not None and bound <= limit
+
+
+def _bound(source: Call[Any], path: str, depth: int) -> int | None:
+    """An upper bound on the number of ids at ``path`` of ``source``'s result, if known."""
+    args = source.args
+    if depth > 16:
+        return None
+    if source.method.endswith("/query") and path == "/ids":
+        lim = args.get("limit")
+        return lim if isinstance(lim, int) and not isinstance(lim, bool) and lim >= 0 else None
+    if source.method.endswith("/get") and path == "/list/*/id":
+        ids = args.get("ids")
+        if isinstance(ids, list | tuple):
+            return len(ids)
+        if isinstance(ids, Ref):
+            return _bound(ids.source, ids.path, depth + 1)
+        return None
+    if source.method.endswith("/changes") and path in ("/created", "/updated", "/destroyed"):
+        mc = args.get("maxChanges")
+        return mc if isinstance(mc, int) and not isinstance(mc, bool) and mc >= 0 else None
+    return None
+
+
+def _chunk_args(method: str, args: dict[str, Any], size: int) -> list[tuple[dict[str, Any], int]]:
+    """Cut a /get's ids or a /set's create+update+destroy into chunks of ``size`` objects."""
+    out: list[tuple[dict[str, Any], int]] = []
+    if method.endswith("/get"):
+        ids = list(args["ids"])
+        for start in range(0, len(ids), size):
+            chunk = dict(args)
+            chunk["ids"] = ids[start : start + size]
+            out.append((chunk, len(chunk["ids"])))
+        return out
+    items: list[tuple[str, Any, Any]] = []
+    for key in ("create", "update"):
+        part = args.get(key)
+        if isinstance(part, Mapping):
+            items.extend((key, k, v) for k, v in part.items())
+    destroy = args.get("destroy")
+    if isinstance(destroy, list):
+        items.extend(("destroy", v, None) for v in destroy)
+    base = {k: v for k, v in args.items() if k not in ("create", "update", "destroy")}
+    for start in range(0, len(items), size):
+        chunk = dict(base)
+        for kind, key, value in items[start : start + size]:
+            if kind == "destroy":
+                chunk.setdefault("destroy", []).append(key)
+            else:
+                chunk.setdefault(kind, {})[key] = value
+        out.append((chunk, min(size, len(items) - start)))
+    return out
+
+
+def _merge(method: str, results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Merge the successful chunk results of one /get or /set into one result."""
+    merged: dict[str, Any] = dict(results[0])
+    if method.endswith("/get"):
+        merged["list"] = [item for r in results for item in (r.get("list") or [])]
+        merged["notFound"] = [item for r in results for item in (r.get("notFound") or [])]
+        return merged
+    merged["newState"] = results[-1].get("newState")
+    for key in ("created", "updated", "notCreated", "notUpdated", "notDestroyed"):
+        parts: list[dict[str, Any]] = [r[key] for r in results if isinstance(r.get(key), dict)]
+        if parts:  # keys no chunk sent stay as the first chunk had them (absent or null)
+            merged[key] = {k: v for p in parts for k, v in p.items()}
+    destroyed: list[list[Any]] = [
+        r["destroyed"] for r in results if isinstance(r.get("destroyed"), list)
+    ]
+    if destroyed:
+        merged["destroyed"] = [i for d in destroyed for i in d]
+    return merged
+
+
+def _set_created(name: str, args: Mapping[str, Any], sink: dict[str, str]) -> None:
+    if not name.endswith(("/set", "/copy")):
+        return
+    created = args.get("created")
+    if isinstance(created, Mapping):
+        for key, obj in created.items():
+            if isinstance(obj, Mapping) and isinstance(obj.get("id"), str):
+                sink[key] = obj["id"]
+
+
+class Splitter:
+    """Plans and tracks the envelopes of one request. See the module docstring.
+
+    ``supported`` (the session's capabilities) is checked before anything is sent: a
+    call needing a capability the server lacks raises `CapabilityNotSupported`; extra
+    ``using`` entries the server lacks are dropped. ``dry_run`` plans without replies
+    (for `explain`): references to earlier envelopes are shown as resolved client-side.
+    """
+
+    def __init__(
+        self,
+        request: BaseRequest,
+        limits: CoreCapability,
+        *,
+        supported: Collection[str] | None = None,
+        dry_run: bool = False,
+    ) -> None:
+        if not request.calls:
+            raise LocalProtocolError("the request has no method calls")
+        request.validate()
+        self.request = request
+        self.limits = limits
+        self.dry_run = dry_run
+        self._supported = None if supported is None else frozenset(supported)
+        extra = set(request._extra_using) - {CORE}
+        if self._supported is not None:
+            extra &= self._supported
+        self._extra_using = extra
+        self._states: list[_CallState] = []
+        self._by_id: dict[str, _CallState] = {}
+        for call in request.calls:
+            self._precheck(call)
+            keys = frozenset(
+                obj.key for _, obj in iter_nested(call.args) if isinstance(obj, CreationRef)
+            )
+            st = _CallState(call, keys)
+            self._states.append(st)
+            self._by_id[call.id] = st
+        self._queue: deque[_CallState] = deque(self._states)
+        self._done: list[Invocation] = []
+        self._given_created: dict[str, str] = dict(request.created_ids or {})
+        self.created: dict[str, str] = dict(self._given_created)
+        self.method_responses: list[Invocation] = []
+        self.session_state: str | None = None
+        self.envelopes: list[Envelope] = []
+        self._wire_ids: set[str] = set(self._by_id)
+        self._overhead_bytes: int | None = None
+
+    # --- checks ------------------------------------------------------------------------
+
+    def _precheck(self, call: Call[Any]) -> None:
+        if self._supported is not None:
+            for cap in sorted(call.using - self._supported):
+                raise CapabilityNotSupported(
+                    f"call {call.id} ({call.method}) needs {cap}, which the server does not "
+                    "support",
+                    capability=cap,
+                )
+        limit = _limit_for(call.method, self.limits)
+        count = _objects(call.method, call.args)
+        if (
+            limit is not None
+            and count is not None
+            and count > limit
+            and call.method.endswith("/set")
+            and "ifInState" in call.args
+        ):
+            raise LocalProtocolError(
+                f"call {call.id} ({call.method}) has {count} objects, over the server's "
+                f"maxObjectsInSet ({limit}), and ifInState: chunking would break its "
+                "atomicity; split it into several /set calls yourself or drop ifInState"
+            )
+
+    @property
+    def finished(self) -> bool:
+        return not self._queue
+
+    # --- packing -----------------------------------------------------------------------
+
+    def _wire_id(self, call: Call[Any], chunk: int) -> str:
+        wid = f"{call.id}.{chunk + 1}"
+        while wid in self._wire_ids:
+            wid += "_"
+        self._wire_ids.add(wid)
+        return wid
+
+    def _materialize(self, st: _CallState, in_env: Mapping[str, _CallState]) -> Any:
+        """Pieces for ``st``'s call given the envelope so far: list, _CUT, or an error."""
+        call = st.call
+        method, args, _ = self.request.encode_call(call)
+        counted = _counted(method)
+        server_refs = False
+        unknown_size = False
+        resolved: list[str] = []
+        if any(k.startswith("#") for k in args):
+            out: dict[str, Any] = {}
+            for key, value in args.items():
+                if not key.startswith("#") or not isinstance(value, dict):
+                    out[key] = value
+                    continue
+                src = self._by_id.get(str(value.get("resultOf")))
+                if src is None or src is st:
+                    out[key] = value  # not one of ours: the server judges it
+                    server_refs = True
+                elif src.done:
+                    if self.dry_run:
+                        out[key[1:]] = _CLIENT_SIDE
+                    else:
+                        try:
+                            out[key[1:]] = resolve_reference(value, self._done)
+                        except ReferenceResolutionError as exc:
+                            etype = (
+                                "invalidArguments"
+                                if exc.invalid_arguments
+                                else "invalidResultReference"
+                            )
+                            return ("error", {"type": etype, "description": f"{exc}"})
+                    resolved.append(f"#{key[1:]} <- {src.call.id}")
+                elif src.call.id in in_env and src.chunks_total == 1:
+                    out[key] = value
+                    server_refs = True
+                    limit = _limit_for(method, self.limits)
+                    if key[1:] in counted and (
+                        limit is None or not _bounded(src.call, str(value.get("path")), limit)
+                    ):
+                        unknown_size = True
+                else:
+                    return _CUT
+            args = out
+        st.resolved = resolved
+        pieces = self._pieces(st, method, args)
+        if isinstance(pieces, tuple):
+            return pieces
+        if unknown_size and not st.retried_too_large:
+            pieces[-1].cut_after = True
+        if not server_refs:
+            st.pending = deque(pieces)
+            st.chunks_total = len(pieces)
+        return pieces
+
+    def _pieces(self, st: _CallState, method: str, args: dict[str, Any]) -> Any:
+        call = st.call
+        limit = _limit_for(method, self.limits)
+        count = _objects(method, args)
+        room = self.limits.max_size_request - self._overhead()
+        if limit is None or count is None or count <= limit:
+            encoded = dumps([method, args, call.id])
+            if len(encoded) <= room:
+                return [Piece(st, call.id, args, 0, 1, count, encoded)]
+            if count is None or count <= 1 or "ifInState" in args:
+                raise LocalProtocolError(
+                    f"call {call.id} ({method}) is {len(encoded)} bytes on its own, over the "
+                    f"server's maxSizeRequest ({self.limits.max_size_request})"
+                )
+            limit = count
+        if "ifInState" in args:
+            # Only reachable when the object list came from a resolved reference.
+            return (
+                "error",
+                {
+                    "type": "requestTooLarge",
+                    "description": f"{count} objects over the limit ({limit}) with ifInState; "
+                    "refused client-side (chunking would break atomicity)",
+                },
+            )
+        size = limit
+        while True:
+            chunks = _chunk_args(method, args, size)
+            encoded_chunks = [
+                dumps([method, chunk, f"{call.id}.{i + 1}____"])
+                for i, (chunk, _) in enumerate(chunks)
+            ]
+            if all(len(e) <= room for e in encoded_chunks):
+                break
+            if size == 1:
+                raise LocalProtocolError(
+                    f"call {call.id} ({method}): one object alone is over the server's "
+                    f"maxSizeRequest ({self.limits.max_size_request})"
+                )
+            size = max(1, size // 2)
+        if len(chunks) == 1:
+            encoded = dumps([method, chunks[0][0], call.id])
+            return [Piece(st, call.id, chunks[0][0], 0, 1, chunks[0][1], encoded)]
+        pieces = []
+        for i, (chunk, n) in enumerate(chunks):
+            wid = self._wire_id(call, i)
+            pieces.append(Piece(st, wid, chunk, i, len(chunks), n, dumps([method, chunk, wid])))
+        return pieces
+
+    def _overhead(self) -> int:
+        # {"using":[...],"methodCalls":[],"createdIds":{...}} with every capability and
+        # every given creation id: a bound on the non-call bytes of an envelope.
+        if self._overhead_bytes is None:
+            using = [CORE, *sorted(self._all_using())]
+            doc = {"using": using, "methodCalls": [], "createdIds": self._given_created}
+            self._overhead_bytes = len(dumps(doc)) + 64
+        return self._overhead_bytes
+
+    def _all_using(self) -> set[str]:
+        caps = set(self._extra_using)
+        for st in self._states:
+            caps |= st.call.using
+        caps.discard(CORE)
+        return caps
+
+    def _envelope_created(self, pieces: list[Piece]) -> dict[str, str] | None:
+        keys: set[str] = set()
+        for p in pieces:
+            keys |= p.state.creation_keys
+        needed = {k: self.created[k] for k in sorted(keys) if k in self.created}
+        if not needed and not self._given_created:
+            return None
+        out = dict(self._given_created)
+        out.update(needed)
+        return out
+
+    def _body(self, pieces: list[Piece], using: list[str], created: dict[str, str] | None) -> bytes:
+        body = b'{"using":' + dumps(using) + b',"methodCalls":['
+        body += b",".join(p.encoded for p in pieces) + b"]"
+        if created is not None:
+            body += b',"createdIds":' + dumps(created)
+        return body + b"}"
+
+    def _using(self, pieces: list[Piece]) -> list[str]:
+        caps = set(self._extra_using)
+        for p in pieces:
+            caps |= p.call.using
+        caps.discard(CORE)
+        return [CORE, *sorted(caps)]
+
+    def _size(self, pieces: list[Piece]) -> int:
+        created = self._envelope_created(pieces)
+        return (
+            len(dumps(self._using(pieces)))
+            + sum(len(p.encoded) + 1 for p in pieces)
+            + (len(dumps(created)) if created is not None else 0)
+            + 40
+        )
+
+    def next_envelope(self) -> Envelope | None:
+        """Pack the next envelope, or None when every call has been sent."""
+        pieces: list[Piece] = []
+        in_env: dict[str, _CallState] = {}
+        limits = self.limits
+        while self._queue:
+            st = self._queue[0]
+            if st.pending:
+                pend = st.pending
+            else:
+                got = self._materialize(st, in_env)
+                if got is _CUT:
+                    assert pieces, "a reference cut an empty envelope"
+                    break
+                if isinstance(got, tuple):
+                    self._queue.popleft()
+                    self._finish(st, [got])
+                    continue
+                pend = st.pending if st.pending is not None else deque(got)
+            piece = pend[0]
+            if len(pieces) >= max(1, limits.max_calls_in_request):
+                break
+            if pieces and self._size([*pieces, piece]) > limits.max_size_request:
+                break
+            pieces.append(piece)
+            pend.popleft()
+            st.sent += 1
+            in_env[st.call.id] = st
+            if not pend:
+                self._queue.popleft()
+                st.pending = None
+            if piece.cut_after:
+                break
+        if not pieces:
+            return None
+        using = self._using(pieces)
+        created = self._envelope_created(pieces)
+        env = Envelope(
+            len(self.envelopes), pieces, using, created, self._body(pieces, using, created)
+        )
+        self.envelopes.append(env)
+        return env
+
+    # --- replies ----------------------------------------------------------------------
+
+    def absorb(self, envelope: Envelope, doc: Mapping[str, Any]) -> None:
+        """Take the server's Response object for ``envelope`` and bind finished calls.
+
+        ``doc`` must already be a valid Response object (see `Response.from_document`).
+        """
+        parsed = Response.from_document([], doc)
+        if parsed.session_state is not None:
+            self.session_state = parsed.session_state
+        grouped: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        for name, args, cid in parsed.method_responses:
+            grouped.setdefault(cid, []).append((name, args))
+            _set_created(name, args, self.created)
+        for key, value in parsed.created_ids.items():
+            if key not in self._given_created or self._given_created[key] != value:
+                self.created[key] = value
+        touched: list[_CallState] = []
+        for piece in envelope.pieces:
+            st = piece.state
+            resps = grouped.get(piece.wire_id, [])
+            if piece.chunks == 1:
+                if (
+                    piece.cut_after
+                    and resps
+                    and resps[0][0] == "error"
+                    and resps[0][1].get("type") == "requestTooLarge"
+                    and not st.retried_too_large
+                ):
+                    st.retried_too_large = True
+                    st.pending = None
+                    st.sent = 0
+                    self._queue.appendleft(st)
+                    continue
+                self._finish(st, resps)
+            else:
+                st.results.append((piece.chunk, resps))
+                if st not in touched:
+                    touched.append(st)
+        for st in touched:
+            self._settle_chunks(st)
+        known = set(self._by_id) | {p.wire_id for p in envelope.pieces}
+        self.method_responses.extend(r for r in parsed.method_responses if r[2] not in known)
+
+    def absorb_dry(self, envelope: Envelope) -> None:
+        """Pretend ``envelope`` was answered (planning only): nothing is bound."""
+        for piece in envelope.pieces:
+            if piece.chunk + 1 == piece.chunks:
+                piece.state.done = True
+
+    def _settle_chunks(self, st: _CallState) -> None:
+        method = st.call.method
+        ok: list[dict[str, Any]] = []
+        failure: tuple[int, dict[str, Any]] | None = None
+        for chunk, resps in sorted(st.results, key=lambda r: r[0]):
+            if resps and resps[0][0] == method:
+                ok.append(resps[0][1])
+            elif failure is None:
+                if resps and resps[0][0] == "error":
+                    failure = (chunk, dict(resps[0][1]))
+                else:
+                    what = repr(resps[0][0]) if resps else "nothing"
+                    failure = (
+                        chunk,
+                        {"type": "serverFail", "description": f"chunk answered with {what}"},
+                    )
+        if failure is None and len(st.results) < st.chunks_total:
+            return  # more chunks still to come
+        if failure is None:
+            self._finish(st, [(method, _merge(method, ok))])
+            return
+        chunk, err = failure
+        note = f"chunk {chunk + 1} of {st.chunks_total} failed"
+        if ok:
+            note += f"; {len(ok)} other chunk(s) were applied (see call.extra_responses)"
+        desc = err.get("description")
+        err["description"] = f"{desc} ({note})" if isinstance(desc, str) else note
+        if st.pending:
+            st.pending = None
+            if self._queue and self._queue[0] is st:
+                self._queue.popleft()
+        bound: list[tuple[str, dict[str, Any]]] = [("error", err)]
+        if ok:
+            bound.append((method, _merge(method, ok)))
+        self._finish(st, bound)
+
+    def _finish(self, st: _CallState, resps: list[tuple[str, dict[str, Any]]]) -> None:
+        st.done = True
+        st.call._bind(list(resps))
+        for name, args in resps:
+            inv = (name, args, st.call.id)
+            self._done.append(inv)
+            self.method_responses.append(inv)
+
+    def response(self) -> Response:
+        """The `Response` for the whole request (every call bound)."""
+        return Response(
+            self.request.calls,
+            list(self.method_responses),
+            session_state=self.session_state,
+            created_ids=dict(self.created),
+        )
+
+    def progress(self) -> str:
+        done = [st.call.id for st in self._states if st.done]
+        return (
+            f"{len(done)} of {len(self._states)} call(s) completed"
+            + (f" ({', '.join(done[:8])}{'…' if len(done) > 8 else ''})" if done else "")
+            + f" after {len(self.envelopes)} envelope(s)"
+        )
+
+
+def plan(request: BaseRequest, limits: CoreCapability) -> list[Envelope]:
+    """The envelopes the executor would send for ``request`` under ``limits`` (no I/O).
+
+    Sizes only known from replies (a reference resolved client-side) are not chunked
+    here; the live executor chunks them when it knows.
+    """
+    splitter = Splitter(request, limits, dry_run=True)
+    out: list[Envelope] = []
+    while (env := splitter.next_envelope()) is not None:
+        out.append(env)
+        splitter.absorb_dry(env)
+    return out
+
+
+def explain_plan(request: BaseRequest, limits: CoreCapability) -> list[str]:
+    """Readable lines describing `plan` (used by ``Request.explain(limits=...)``)."""
+    try:
+        envelopes = plan(request, limits)
+    except (LocalProtocolError, CapabilityNotSupported) as exc:
+        return [f"split plan: refused before sending: {exc}"]
+    lines = [
+        f"split plan: {len(envelopes)} HTTP request(s) "
+        f"(maxCallsInRequest={limits.max_calls_in_request}, "
+        f"maxObjectsInSet={limits.max_objects_in_set}, "
+        f"maxObjectsInGet={limits.max_objects_in_get}, "
+        f"maxSizeRequest={limits.max_size_request})"
+    ]
+    for env in envelopes:
+        extra = ""
+        if env.created_ids:
+            extra = f", createdIds: {len(env.created_ids)}"
+        lines.append(
+            f"  #{env.index + 1} ({len(env.pieces)} invocation(s), {len(env.body)} bytes{extra}): "
+            + env.describe()
+        )
+        for p in env.pieces:
+            if p.chunk == 0 and p.state.resolved:
+                lines.append(
+                    f"      {p.call.id}: resolved client-side: {', '.join(p.state.resolved)}"
+                )
+    return lines

@@ -1,0 +1,149 @@
+"""Blobs (upload/download with sha256 and size caps) and paging (changes, query), async."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+import jmapchat
+from jmapchat.models import MessageCreate, MessageFilter
+from jmapchat.server import ChatServer
+
+from ._wire import Log, MakeClient, message_state, new_chat
+
+pytestmark = pytest.mark.anyio
+
+DATA = bytes(range(256)) * 1000  # 256 kB, several stream chunks
+SHA = hashlib.sha256(DATA).hexdigest()
+
+
+async def test_upload_bytes_and_download_verified(make_client: MakeClient, wire: Log) -> None:
+    async with make_client() as client:
+        up = await client.upload(DATA, type="application/x-test")
+        assert up.size == len(DATA)
+        assert up.sha256 == SHA
+        assert up.type == "application/x-test"
+        got = await client.download(up.blob_id, sha256=SHA, max_size=len(DATA))
+        assert got == DATA
+        chunks = []
+        async with client.download_stream(up.blob_id, chunk_size=10_000) as stream:
+            async for chunk in stream:
+                chunks.append(chunk)
+        assert b"".join(chunks) == DATA
+        assert len(chunks) > 1
+
+
+async def test_upload_from_path_file_and_async_iterator(
+    make_client: MakeClient, tmp_path: Path
+) -> None:
+    path = tmp_path / "blob.bin"
+    path.write_bytes(DATA)
+
+    async def parts() -> AsyncIterator[bytes]:
+        for i in range(0, len(DATA), 50_000):
+            yield DATA[i : i + 50_000]
+
+    async with make_client() as client:
+        a = await client.upload(path)
+        with path.open("rb") as f:
+            b = await client.upload(f)
+        c = await client.upload(parts())
+        assert a.sha256 == b.sha256 == c.sha256 == SHA
+        assert a.size == b.size == c.size == len(DATA)
+
+
+async def test_download_checks_sha256_and_size_cap(make_client: MakeClient) -> None:
+    async with make_client() as client:
+        up = await client.upload(DATA)
+        with pytest.raises(jmapchat.RemoteProtocolError, match="sha256"):
+            await client.download(up.blob_id, sha256="0" * 64)
+        with pytest.raises(jmapchat.LocalProtocolError, match=r"cap|limit"):
+            await client.download(up.blob_id, max_size=1000)
+        with pytest.raises(jmapchat.HTTPStatusError) as info:
+            await client.download("Bnope")
+        assert info.value.status_code == 404
+
+
+async def test_upload_checks_max_size_upload_first(make_client: MakeClient, wire: Log) -> None:
+    def small_uploads(
+        request: httpx.Request, response: httpx.Response, body: bytes
+    ) -> httpx.Response | None:
+        if request.method != "GET":
+            return None
+        doc = json.loads(body)
+        doc["capabilities"]["urn:ietf:params:jmap:core"]["maxSizeUpload"] = 1000
+        return httpx.Response(200, json=doc, request=request)
+
+    wire.after.append(small_uploads)
+
+    async def endless() -> AsyncIterator[bytes]:
+        for _ in range(100):
+            yield b"x" * 100
+
+    async with make_client() as client:
+        wire.reset()
+        with pytest.raises(jmapchat.LocalProtocolError, match="maxSizeUpload"):
+            await client.upload(DATA)
+        assert wire.requests == []  # refused before any I/O
+        with pytest.raises(jmapchat.LocalProtocolError, match="limit"):
+            await client.upload(endless())  # size unknown: stopped while streaming
+
+
+async def test_corrupted_upload_is_detected(make_client: MakeClient, wire: Log) -> None:
+    def corrupt(
+        request: httpx.Request, response: httpx.Response, body: bytes
+    ) -> httpx.Response | None:
+        if "/upload" not in request.url.path:
+            return None
+        doc = json.loads(body)
+        doc["sha256"] = "f" * 64
+        return httpx.Response(201, json=doc, request=request)
+
+    wire.after.append(corrupt)
+    async with make_client() as client:
+        with pytest.raises(jmapchat.RemoteProtocolError, match="corrupted"):
+            await client.upload(b"hello")
+
+
+async def test_changes_pages_follow_has_more_changes(
+    make_client: MakeClient, server: ChatServer, wire: Log
+) -> None:
+    async with make_client() as client:
+        chat_id = await new_chat(client, server)
+        state = await message_state(client)
+        res = await client.message.set(
+            create={f"m{i}": MessageCreate(chat_id=chat_id, body=str(i)) for i in range(7)}
+        )
+        assert res.created is not None
+        wire.reset()
+        pages = [p async for p in client.changes_pages("Message", state, max_changes=2)]
+        assert len(pages) >= 4
+        assert wire.api == len(pages)
+        assert all(p.has_more_changes for p in pages[:-1])
+        assert not pages[-1].has_more_changes
+        seen = [i for p in pages for i in p.created]
+        assert sorted(seen) == sorted(m.id for m in res.created.values())
+
+
+async def test_query_iter_by_position(
+    make_client: MakeClient, server: ChatServer, wire: Log
+) -> None:
+    async with make_client() as client:
+        chat_id = await new_chat(client, server)
+        await client.message.set(
+            create={f"m{i}": MessageCreate(chat_id=chat_id, body=f"q{i}") for i in range(12)}
+        )
+        wire.reset()
+        bodies = [
+            m.body
+            async for m in client.query_iter(
+                "message", filter=MessageFilter(chat_id=chat_id), page_size=5, properties=["body"]
+            )
+        ]
+        assert sorted(bodies) == sorted(f"q{i}" for i in range(12))
+        assert wire.api == 3  # 5 + 5 + 2, one request (query + get) per page

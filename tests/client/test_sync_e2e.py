@@ -1,0 +1,206 @@
+"""The blocking `Client` end-to-end over a real loopback socket (hypercorn in a thread).
+
+Same flows as the async client; these tests show the blocking driver performs them."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+import jmapchat
+from jmapchat import Client
+from jmapchat.models import ChatCreate, MessageCreate, MessageFilter
+from jmapchat.server import ChatServer
+
+from ._wire import FAST, Log, SyncWire, once
+
+MakeSync = Callable[..., Client]
+
+
+@pytest.fixture
+def make_sync(live_url: str, server: ChatServer, wire: Log) -> MakeSync:
+    def make(token: str | None = None, **kw: Any) -> Client:
+        kw.setdefault("retries", FAST)
+        return Client.connect(
+            live_url,
+            token=token or server.tokens["alice"],
+            transport=SyncWire(httpx.HTTPTransport(), wire),
+            **kw,
+        )
+
+    return make
+
+
+@pytest.fixture
+def client(make_sync: MakeSync) -> Iterator[Client]:
+    with make_sync() as c:
+        yield c
+
+
+def new_chat(client: Client, server: ChatServer) -> str:
+    res = client.chat.set(create={"c": ChatCreate.direct(contact_id=server.contact_ids["bob"])})
+    assert res.created is not None
+    return res.created["c"].id
+
+
+def count(client: Client, chat_id: str) -> int:
+    res = client.message.query(filter=MessageFilter(chat_id=chat_id), calculate_total=True)
+    assert res.total is not None
+    return res.total
+
+
+def test_set_then_changes_and_query_then_get_one_request_each(
+    client: Client, server: ChatServer, wire: Log
+) -> None:
+    chat_id = new_chat(client, server)
+    state = client.message.get(ids=[]).state
+    req = client.request()
+    sent = req.message.set(create={"m1": MessageCreate(chat_id=chat_id, body="hi")})
+    news = req.message.changes(since_state=state)
+    wire.reset()
+    client.send(req)
+    assert wire.api == 1
+    assert len(wire.requests) == 1
+    assert sent.result.created is not None
+    assert news.result.created == [sent.result.created["m1"].id]
+
+    req = client.request()
+    page = req.message.query(filter=MessageFilter(chat_id=chat_id), limit=50)
+    msgs = req.message.get(ids=page.ids, properties=["body"])
+    wire.reset()
+    client.send(req)
+    assert wire.api == 1
+    assert [m.body for m in msgs.result.list] == ["hi"]
+
+
+@pytest.mark.slow
+def test_ten_thousand_messages_blocking(
+    client: Client, server: ChatServer, wire: Log, capsys: pytest.CaptureFixture[str]
+) -> None:
+    chat_id = new_chat(client, server)
+    n = 10_000
+    req = client.request()
+    sent = req.message.set(
+        create={f"m{i}": MessageCreate(chat_id=chat_id, body=f"bulk {i}") for i in range(n)}
+    )
+    check = req.message.get(ids=[sent.created_id("m0"), sent.created_id(f"m{n - 1}")])
+    wire.reset()
+    started = time.perf_counter()
+    client.send(req)
+    elapsed = time.perf_counter() - started
+    with capsys.disabled():
+        print(f"\n[10k blocking] {wire.api} HTTP requests, {elapsed:.2f}s", end=" ")
+    assert wire.api == 6
+    created = sent.result.created
+    assert created is not None
+    assert len(created) == n
+    assert [m.body for m in check.result.list] == ["bulk 0", f"bulk {n - 1}"]
+    everything = client.message.query(filter=MessageFilter(chat_id=chat_id))
+    assert sorted(everything.ids) == sorted({m.id for m in created.values()})
+
+
+def test_connection_resets(client: Client, server: ChatServer, wire: Log) -> None:
+    chat_id = new_chat(client, server)
+    # Before the request is written: retried.
+    wire.before.append(once(lambda r: httpx.ConnectError("Connection reset by peer", request=r)))
+    wire.reset()
+    client.message.set(create={"a": MessageCreate(chat_id=chat_id, body="a")})
+    assert wire.api == 2
+    assert count(client, chat_id) == 1
+    # After it is written: not blindly resent; a typed error; applied exactly once.
+    hit = False
+
+    def reset_after(request: httpx.Request, response: httpx.Response, body: bytes) -> Any:
+        nonlocal hit
+        if "/api" in request.url.path and not hit:
+            hit = True
+            return httpx.ReadError("Connection reset by peer", request=request)
+        return None
+
+    wire.after.append(reset_after)
+    wire.reset()
+    with pytest.raises(jmapchat.ReadError):
+        client.message.set(create={"b": MessageCreate(chat_id=chat_id, body="b")})
+    assert wire.api == 1
+    assert count(client, chat_id) == 2
+
+
+def test_authentication_error(make_sync: MakeSync) -> None:
+    with pytest.raises(jmapchat.AuthenticationError), make_sync(token="nope"):
+        pass
+
+
+def test_retry_on_503_and_429(client: Client, wire: Log) -> None:
+    wire.before.append(once(lambda r: httpx.Response(503)))
+    wire.reset()
+    client.core.echo({})
+    assert wire.api == 2
+    wire.before.append(once(lambda r: httpx.Response(429, headers={"Retry-After": "0"})))
+    wire.reset()
+    client.core.echo({})
+    assert wire.api == 2
+
+
+def test_blobs(client: Client, tmp_path: Any) -> None:
+    data = b"blocking blob " * 10_000
+    sha = hashlib.sha256(data).hexdigest()
+    up = client.upload(data)
+    assert up.sha256 == sha
+    assert client.download(up.blob_id, sha256=sha) == data
+    path = tmp_path / "f.bin"
+    path.write_bytes(data)
+    assert client.upload(path).sha256 == sha
+    assert client.upload(iter([data[:100], data[100:]])).sha256 == sha
+    with client.download_stream(up.blob_id, chunk_size=4096) as chunks:
+        assert b"".join(chunks) == data
+    with pytest.raises(jmapchat.LocalProtocolError):
+        client.download(up.blob_id, max_size=10)
+    with pytest.raises(jmapchat.RemoteProtocolError):
+        client.download(up.blob_id, sha256="1" * 64)
+
+
+def test_paging(client: Client, server: ChatServer) -> None:
+    chat_id = new_chat(client, server)
+    state = client.message.get(ids=[]).state
+    client.message.set(
+        create={f"m{i}": MessageCreate(chat_id=chat_id, body=str(i)) for i in range(5)}
+    )
+    pages = list(client.changes_pages("message", state, max_changes=2))
+    assert sum(len(p.created) for p in pages) == 5
+    assert len(pages) >= 3
+    got = list(client.query_iter("Message", filter=MessageFilter(chat_id=chat_id), page_size=2))
+    assert sorted(m.body for m in got) == [str(i) for i in range(5)]
+
+
+def test_threads_share_one_client(client: Client, wire: Log) -> None:
+    errors: list[BaseException] = []
+    results: list[int] = []
+
+    def work(i: int) -> None:
+        try:
+            res = client.core.echo({"i": i})
+            results.append(res.model_extra["i"] if res.model_extra else -1)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert sorted(results) == list(range(12))
+
+
+def test_repr_redacts_secrets(make_sync: MakeSync, server: ChatServer) -> None:
+    c = make_sync()
+    assert server.tokens["alice"] not in repr(c)
+    basic = Client.connect("http://x", username="u", password="hunter2")
+    assert "hunter2" not in repr(basic)
+    assert "u" in repr(basic)
