@@ -10,9 +10,7 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Final, Literal, TypeAlias
 
-from pydantic import BeforeValidator, ConfigDict
-
-from jmapchat._core._model import JMAPInput
+from pydantic import BeforeValidator
 
 __all__ = [
     "SELF",
@@ -114,14 +112,3 @@ def check_emoji_name(value: str | Any) -> None:
         raise InvalidInputError(
             f"custom emoji name {value!r} must be lowercase letters, digits, '-' or '_' (no colons)"
         )
-
-
-class StrictInput(JMAPInput):
-    """`JMAPInput` that rejects unknown keyword arguments.
-
-    The core base allows extras, so a typo (``MessageCreate(chatid=...)``) would be sent
-    to the server as an unknown property; for inputs we would rather fail before I/O.
-    Subclass it (or `JMAPInput` directly) for vendor extensions.
-    """
-
-    model_config = ConfigDict(extra="forbid")

@@ -6,10 +6,10 @@ from typing import Literal, Self, TypeAlias
 
 from pydantic import Field, model_validator
 
-from jmapchat._core._model import JMAPModel
+from jmapchat._core._model import JMAPInput, JMAPModel
 from jmapchat._core._types import NOT_GIVEN, Id, NotGiven
 
-from ._common import InvalidInputError, StrictInput, UTCDateInput, require_non_empty
+from ._common import InvalidInputError, UTCDateInput, require_non_empty
 from .space import ChannelPermission
 
 __all__ = [
@@ -100,7 +100,7 @@ class Chat(JMAPModel):
     message_expiry_seconds: int | None = None
 
 
-class ChatCreate(StrictInput):
+class ChatCreate(JMAPInput):
     """``Chat/set`` create, for ``direct`` and ``group`` chats.
 
     Use `ChatCreate.direct` / `ChatCreate.group`. Channels are created through
@@ -169,21 +169,21 @@ class ChatCreate(StrictInput):
         )
 
 
-class ChatMemberAdd(StrictInput):
+class ChatMemberAdd(JMAPInput):
     """An ``addMembers`` item; ``role`` defaults server-side to ``"member"``."""
 
     id: Id
     role: str | NotGiven = NOT_GIVEN
 
 
-class ChatMemberRoleUpdate(StrictInput):
+class ChatMemberRoleUpdate(JMAPInput):
     """An ``updateMemberRoles`` item."""
 
     id: Id
     role: str
 
 
-class ChatUpdate(StrictInput):
+class ChatUpdate(JMAPInput):
     """``Chat/set`` update. Owner preferences apply to all kinds; ``name``,
     ``description``, ``avatar_blob_id`` and the member keys are group-admin operations.
 
@@ -209,7 +209,7 @@ class ChatUpdate(StrictInput):
         return self
 
 
-class ChatFilter(StrictInput):
+class ChatFilter(JMAPInput):
     """``Chat/query`` FilterCondition."""
 
     kind: str | NotGiven = NOT_GIVEN

@@ -6,10 +6,8 @@ from typing import Any, Literal, TypeAlias
 
 from pydantic import Field
 
-from jmapchat._core._model import JMAPModel
+from jmapchat._core._model import JMAPInput, JMAPModel
 from jmapchat._core._types import NOT_GIVEN, NotGiven
-
-from ._common import StrictInput
 
 __all__ = [
     "ChatContact",
@@ -81,14 +79,14 @@ class ChatContact(JMAPModel):
         return self.display_name or self.login or self.id
 
 
-class ChatContactUpdate(StrictInput):
+class ChatContactUpdate(JMAPInput):
     """``ChatContact/set`` update: only ``blocked`` and ``displayName`` are writable."""
 
     blocked: bool | NotGiven = NOT_GIVEN
     display_name: str | None | NotGiven = NOT_GIVEN
 
 
-class ChatContactFilter(StrictInput):
+class ChatContactFilter(JMAPInput):
     """``ChatContact/query`` FilterCondition."""
 
     blocked: bool | NotGiven = NOT_GIVEN

@@ -6,10 +6,10 @@ from typing import Literal, Self, TypeAlias
 
 from pydantic import model_validator
 
-from jmapchat._core._model import JMAPModel
+from jmapchat._core._model import JMAPInput, JMAPModel
 from jmapchat._core._types import NOT_GIVEN, Id, NotGiven
 
-from ._common import StrictInput, check_emoji_name
+from ._common import check_emoji_name
 
 __all__ = [
     "CustomEmoji",
@@ -37,7 +37,7 @@ class CustomEmoji(JMAPModel):
     created_at: str | None = None
 
 
-class CustomEmojiCreate(StrictInput):
+class CustomEmojiCreate(JMAPInput):
     """``CustomEmoji/set`` create. ``name``: lowercase letters, digits, ``-``, ``_``; no colons.
 
     A duplicate name in scope may fail with ``alreadyExists`` (+ ``existingId``).
@@ -53,7 +53,7 @@ class CustomEmojiCreate(StrictInput):
         return self
 
 
-class CustomEmojiUpdate(StrictInput):
+class CustomEmojiUpdate(JMAPInput):
     """``CustomEmoji/set`` update: ``name`` and ``blob_id``."""
 
     name: str | NotGiven = NOT_GIVEN
@@ -65,7 +65,7 @@ class CustomEmojiUpdate(StrictInput):
         return self
 
 
-class CustomEmojiFilter(StrictInput):
+class CustomEmojiFilter(JMAPInput):
     """``CustomEmoji/query`` FilterCondition (no ``space_id``: all, including global)."""
 
     space_id: Id | NotGiven = NOT_GIVEN

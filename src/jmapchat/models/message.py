@@ -6,11 +6,11 @@ from typing import Any, Literal, Self, TypeAlias
 
 from pydantic import Field, model_validator
 
-from jmapchat._core._model import JMAPModel
+from jmapchat._core._model import JMAPInput, JMAPModel
 from jmapchat._core._pointer import escape_token, unescape_token
 from jmapchat._core._types import NOT_GIVEN, Id, NotGiven
 
-from ._common import SELF, InvalidInputError, StrictInput, UTCDateInput, utc_now
+from ._common import SELF, InvalidInputError, UTCDateInput, utc_now
 from .mention import BroadcastMention, Mention, check_mention_ranges
 
 __all__ = [
@@ -69,7 +69,7 @@ class Reaction(JMAPModel):
         return self.sender_id == SELF
 
 
-class ReactionInput(StrictInput):
+class ReactionInput(JMAPInput):
     """A reaction to add via ``MessageUpdate(add_reactions={reaction_id: ...})``."""
 
     emoji: str
@@ -213,7 +213,7 @@ def _check_body_and_mentions(
         check_mention_ranges(body, broadcast)
 
 
-class MessageCreate(StrictInput):
+class MessageCreate(JMAPInput):
     """``Message/set`` create. ``body_type`` defaults to ``text/plain``, ``sent_at`` to now.
 
     Mentions are checked against the body's UTF-8 byte length at construction.
@@ -253,7 +253,7 @@ class MessageCreate(StrictInput):
         return cls(chat_id=chat_id, body=text, body_type=RICH_BODY_TYPE, **kwargs)
 
 
-class MessageUpdate(StrictInput):
+class MessageUpdate(JMAPInput):
     """``Message/set`` update (a PatchObject): edit, delete, mark read, react.
 
     Every field defaults to not-given (omitted); ``None`` sends ``null`` (clears).
@@ -326,7 +326,7 @@ class MessageUpdate(StrictInput):
         return out
 
 
-class MessageFilter(StrictInput):
+class MessageFilter(JMAPInput):
     """``Message/query`` FilterCondition.
 
     Servers require ``chat_id`` unless ``has_mention=True`` (else ``unsupportedFilter``);

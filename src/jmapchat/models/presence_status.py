@@ -6,10 +6,10 @@ from typing import Literal, TypeAlias
 
 from pydantic import Field
 
-from jmapchat._core._model import JMAPModel
+from jmapchat._core._model import JMAPInput, JMAPModel
 from jmapchat._core._types import NOT_GIVEN, NotGiven
 
-from ._common import StrictInput, UTCDateInput
+from ._common import UTCDateInput
 
 __all__ = ["PresenceStatus", "PresenceStatusProperty", "PresenceStatusUpdate"]
 
@@ -32,7 +32,7 @@ class PresenceStatus(JMAPModel):
     updated_at: str | None = None
 
 
-class PresenceStatusUpdate(StrictInput):
+class PresenceStatusUpdate(JMAPInput):
     """``PresenceStatus/set`` update; ``None`` clears ``status_text`` etc."""
 
     presence: str | NotGiven = NOT_GIVEN

@@ -12,11 +12,11 @@ from typing import Any, Literal, TypeAlias
 
 from pydantic import Field
 
-from jmapchat._core._model import JMAPModel
+from jmapchat._core._model import JMAPInput, JMAPModel
 from jmapchat._core._responses import GetList, SetOutcome
 from jmapchat._core._types import NOT_GIVEN, Id, NotGiven
 
-from ._common import StrictInput, UTCDateInput
+from ._common import UTCDateInput
 
 __all__ = [
     "ChatMessageEntry",
@@ -101,7 +101,7 @@ class PushSubscription(JMAPModel):
     )
 
 
-class PushSubscriptionCreate(StrictInput):
+class PushSubscriptionCreate(JMAPInput):
     """``PushSubscription/set`` create. The server then POSTs a `PushVerification`."""
 
     device_client_id: str
@@ -112,7 +112,7 @@ class PushSubscriptionCreate(StrictInput):
     chat_push: dict[Id, ChatPushConfig] | NotGiven = NOT_GIVEN
 
 
-class PushSubscriptionUpdate(StrictInput):
+class PushSubscriptionUpdate(JMAPInput):
     """``PushSubscription/set`` update: verify, extend, retarget types or chatPush."""
 
     verification_code: str | NotGiven = Field(NOT_GIVEN, repr=False)

@@ -6,10 +6,8 @@ from typing import Literal, TypeAlias
 
 from pydantic import Field
 
-from jmapchat._core._model import JMAPModel
+from jmapchat._core._model import JMAPInput, JMAPModel
 from jmapchat._core._types import NOT_GIVEN, NotGiven
-
-from ._common import StrictInput
 
 __all__ = [
     "Quota",
@@ -56,7 +54,7 @@ class Quota(JMAPModel):
     description: str | None = None
 
 
-class QuotaFilter(StrictInput):
+class QuotaFilter(JMAPInput):
     """``Quota/query`` FilterCondition."""
 
     name: str | NotGiven = NOT_GIVEN

@@ -6,10 +6,8 @@ from typing import Literal, TypeAlias
 
 from pydantic import Field
 
-from jmapchat._core._model import JMAPModel
+from jmapchat._core._model import JMAPInput, JMAPModel
 from jmapchat._core._types import NOT_GIVEN, Id, NotGiven
-
-from ._common import StrictInput
 
 __all__ = ["ReadPosition", "ReadPositionProperty", "ReadPositionUpdate"]
 
@@ -25,7 +23,7 @@ class ReadPosition(JMAPModel):
     last_read_at: str | None = None
 
 
-class ReadPositionUpdate(StrictInput):
+class ReadPositionUpdate(JMAPInput):
     """``ReadPosition/set`` update: move the cursor (server sets lastReadAt)."""
 
     last_read_message_id: Id | None | NotGiven = NOT_GIVEN

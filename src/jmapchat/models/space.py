@@ -10,10 +10,10 @@ from typing import Any, ClassVar, Literal, Self, TypeAlias
 
 from pydantic import Field, model_validator
 
-from jmapchat._core._model import JMAPModel
+from jmapchat._core._model import JMAPInput, JMAPModel
 from jmapchat._core._types import NOT_GIVEN, Id, NotGiven
 
-from ._common import InvalidInputError, StrictInput, require_non_empty
+from ._common import InvalidInputError, require_non_empty
 
 __all__ = [
     "Category",
@@ -77,7 +77,7 @@ class ChannelPermission(JMAPModel):
     deny: list[str] = Field(default_factory=list)
 
 
-class ChannelPermissionInput(StrictInput):
+class ChannelPermissionInput(JMAPInput):
     """A ChannelPermission as sent in ``ChannelUpdate(permission_overrides=[...])``."""
 
     target_id: Id
@@ -124,7 +124,7 @@ class Space(JMAPModel):
     member_count: int | None = None
 
 
-class SpaceCreate(StrictInput):
+class SpaceCreate(JMAPInput):
     """``Space/set`` create: the caller becomes an administrator."""
 
     name: str
@@ -137,7 +137,7 @@ class SpaceCreate(StrictInput):
         return self
 
 
-class _Named(StrictInput):
+class _Named(JMAPInput):
     """Guards ``name`` (when given) against empty strings."""
 
     _what: ClassVar[str] = "name"
@@ -169,14 +169,14 @@ class SpaceRoleUpdate(_Named):
     position: int | NotGiven = NOT_GIVEN
 
 
-class SpaceMemberAdd(StrictInput):
+class SpaceMemberAdd(JMAPInput):
     """An ``addMembers`` item (needs ``manage_members``)."""
 
     id: Id
     role_ids: list[Id] | NotGiven = NOT_GIVEN
 
 
-class SpaceMemberUpdate(StrictInput):
+class SpaceMemberUpdate(JMAPInput):
     """An ``updateMembers`` item (role changes need ``manage_roles``)."""
 
     id: Id
@@ -252,7 +252,7 @@ class SpaceUpdate(_Named):
     remove_categories: list[Id] | NotGiven = NOT_GIVEN
 
 
-class SpaceFilter(StrictInput):
+class SpaceFilter(JMAPInput):
     """``Space/query`` FilterCondition (``is_public=True`` also finds previewable public
     Spaces you are not a member of)."""
 
@@ -260,7 +260,7 @@ class SpaceFilter(StrictInput):
     is_public: bool | NotGiven = NOT_GIVEN
 
 
-class SpaceJoin(StrictInput):
+class SpaceJoin(JMAPInput):
     """``Space/join`` arguments (without ``accountId``): exactly one of an invite code or
     a public Space id. Use `SpaceJoin.by_invite` / `SpaceJoin.by_space_id`.
 

@@ -6,10 +6,10 @@ from typing import Literal, TypeAlias
 
 from pydantic import Field
 
-from jmapchat._core._model import JMAPModel
+from jmapchat._core._model import JMAPInput, JMAPModel
 from jmapchat._core._types import NOT_GIVEN, Id, NotGiven
 
-from ._common import StrictInput, UTCDateInput
+from ._common import UTCDateInput
 
 __all__ = ["SpaceBan", "SpaceBanCreate", "SpaceBanProperty", "SpaceBanUpdate"]
 
@@ -30,7 +30,7 @@ class SpaceBan(JMAPModel):
     expires_at: str | None = None
 
 
-class SpaceBanCreate(StrictInput):
+class SpaceBanCreate(JMAPInput):
     """``SpaceBan/set`` create."""
 
     space_id: Id
@@ -39,7 +39,7 @@ class SpaceBanCreate(StrictInput):
     expires_at: UTCDateInput | NotGiven = NOT_GIVEN
 
 
-class SpaceBanUpdate(StrictInput):
+class SpaceBanUpdate(JMAPInput):
     """``SpaceBan/set`` update: ``reason`` and ``expires_at`` (``None`` clears = permanent)."""
 
     reason: str | None | NotGiven = NOT_GIVEN

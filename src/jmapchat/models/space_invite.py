@@ -6,10 +6,10 @@ from typing import Literal, TypeAlias
 
 from pydantic import Field
 
-from jmapchat._core._model import JMAPModel
+from jmapchat._core._model import JMAPInput, JMAPModel
 from jmapchat._core._types import NOT_GIVEN, Id, NotGiven
 
-from ._common import StrictInput, UTCDateInput
+from ._common import UTCDateInput
 
 __all__ = ["SpaceInvite", "SpaceInviteCreate", "SpaceInviteProperty"]
 
@@ -41,7 +41,7 @@ class SpaceInvite(JMAPModel):
     created_at: str | None = None
 
 
-class SpaceInviteCreate(StrictInput):
+class SpaceInviteCreate(JMAPInput):
     """``SpaceInvite/set`` create (needs ``manage_members``); the server assigns id and code."""
 
     space_id: Id
