@@ -9,7 +9,7 @@ from __future__ import annotations
 import builtins
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from ._errors import RateLimited, SetErrors
 from ._model import JMAPInput, JMAPModel
@@ -75,14 +75,30 @@ class ChangesResponse(JMAPModel):
 
 
 class SetOutcome(JMAPModel, Generic[T]):
-    """What a /set did per object (all a PushSubscription/set has). Failures are data."""
+    """What a /set did per object (all a PushSubscription/set has). Failures are data.
 
-    created: dict[str, T] | None = None
-    updated: dict[str, T | None] | None = None
-    destroyed: builtins.list[str] | None = None
-    not_created: dict[str, SetError] | None = None
-    not_updated: dict[str, SetError] | None = None
-    not_destroyed: dict[str, SetError] | None = None
+    RFC 8620 sends ``null`` for "nothing"; these fields read it as empty, so
+    ``result.created["m1"]`` needs no None check.
+    """
+
+    created: dict[str, T] = Field(default_factory=dict)
+    updated: dict[str, T | None] = Field(default_factory=dict)
+    destroyed: builtins.list[str] = Field(default_factory=builtins.list)
+    not_created: dict[str, SetError] = Field(default_factory=dict)
+    not_updated: dict[str, SetError] = Field(default_factory=dict)
+    not_destroyed: dict[str, SetError] = Field(default_factory=dict)
+
+    @field_validator(
+        "created", "updated", "not_created", "not_updated", "not_destroyed", mode="before"
+    )
+    @classmethod
+    def _null_is_empty_map(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+    @field_validator("destroyed", mode="before")
+    @classmethod
+    def _null_is_empty_list(cls, value: Any) -> Any:
+        return [] if value is None else value
 
     @property
     def errors(self) -> dict[str, SetError]:
