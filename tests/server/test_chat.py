@@ -344,3 +344,17 @@ async def test_edit_validated_like_new_message(alice: Api, bob: Api, carol: Api)
     await alice.ok("Chat/set", {"update": {g["id"]: {"removeMembers": ["bob"]}}})
     res = await bob.ok("Message/set", {"update": {b["id"]: {"body": "ghost edit"}}})
     assert res["notUpdated"][b["id"]]["type"] == "forbidden"
+
+
+async def test_reaction_patch_keys_are_rfc6901_pointers(alice: Api, bob: Api) -> None:
+    """``reactions/<id>`` is a JSON pointer: ``~1`` and ``~0`` are unescaped; bad paths refused."""
+    cid = await direct(alice, bob)
+    m = await alice.send(cid, "hi")
+    patch = {"reactions/a~1b~0c": {"emoji": "🎉", "sentAt": "2025-01-01T00:00:00Z"}}
+    res = await alice.ok("Message/set", {"update": {m["id"]: patch}})
+    assert m["id"] in res["updated"]
+    msg = await alice.get1("Message", m["id"])
+    assert msg is not None and set(msg["reactions"]) == {"a/b~c"}
+    for bad in ("reactions/", "reactions/x/y", "reactions/bad~2"):
+        res = await alice.ok("Message/set", {"update": {m["id"]: {bad: {"emoji": "x"}}}})
+        assert res["notUpdated"][m["id"]]["type"] == "invalidPatch", bad

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
 
+from ..._core._pointer import PointerError
+from ..._core._pointer import parse as parse_pointer
 from .._generic import DataType
 from .._store import GLOBAL
 from .._util import MethodErr, SetErr, epoch_of, is_uint, new_id, parse_utc
@@ -658,8 +660,12 @@ class MessageType(DataType):
             raise SetErr("invalidPatch", "patch reactions/<senderReactionId>, not the whole map")
         changes: dict[str, dict[str, Any] | None] = {}
         for key, value in patch.items():
-            rid = key.split("/", 1)[1]
-            if not rid or "/" in rid:
+            try:
+                tokens = parse_pointer("/" + key)
+            except PointerError:
+                raise SetErr("invalidPatch", f"bad reactions patch path {key!r}") from None
+            rid = tokens[1] if len(tokens) == 2 else ""
+            if not rid:
                 raise SetErr("invalidPatch", f"bad reactions patch path {key!r}")
             existing = (obj.get("reactions") or {}).get(rid)
             if existing is not None and existing.get("senderId") != "self":
