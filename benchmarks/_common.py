@@ -6,9 +6,18 @@ nothing here asserts on time.
 
 from __future__ import annotations
 
+import gc
+import json
+import platform
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -30,6 +39,165 @@ def best_of(fn: Callable[[], Any], *, number: int, repeat: int = 7) -> float:
     return min(times)
 
 
+def quiet_heap() -> None:
+    """The same GC discipline before every measurement: collect, then freeze what is left.
+
+    Frozen objects are never traversed again, so the baseline and the candidate only pay
+    the collector for what they allocate themselves (not for the interpreter's, the
+    imports' or a previous measurement's heap).
+    """
+    gc.collect()
+    gc.freeze()
+
+
+def interleaved(
+    cases: dict[str, Callable[[], Any]], *, number: int, repeat: int = 9
+) -> dict[str, float]:
+    """Best per-call seconds of each case; the cases take turns within every repeat.
+
+    Taking turns means a burst of load from another process hits every case alike
+    rather than one of them; the minimum over the repeats is the least disturbed run.
+    """
+    for fn in cases.values():  # warm up (connections, caches, schemas)
+        fn()
+    quiet_heap()
+    best: dict[str, float] = dict.fromkeys(cases, float("inf"))
+    for _ in range(repeat):
+        for name, fn in cases.items():
+            t0 = time.perf_counter()
+            for _ in range(number):
+                fn()
+            best[name] = min(best[name], (time.perf_counter() - t0) / number)
+    return best
+
+
+async def interleaved_async(
+    cases: dict[str, Callable[[], Awaitable[Any]]], *, number: int, repeat: int = 9
+) -> dict[str, float]:
+    """`interleaved` for coroutine functions, timed inside the running event loop."""
+    for fn in cases.values():
+        await fn()
+    quiet_heap()
+    best: dict[str, float] = dict.fromkeys(cases, float("inf"))
+    for _ in range(repeat):
+        for name, fn in cases.items():
+            t0 = time.perf_counter()
+            for _ in range(number):
+                await fn()
+            best[name] = min(best[name], (time.perf_counter() - t0) / number)
+    return best
+
+
+def machine() -> str:
+    import os
+
+    import pydantic_core
+
+    return (
+        f"Python {platform.python_version()} ({platform.python_implementation()}), "
+        f"pydantic-core {pydantic_core.__version__}, {os.cpu_count()} CPU(s), "
+        f"{platform.machine()}"
+    )
+
+
+def verdict(value: float, target: float, *, at_most: bool = True) -> str:
+    ok = value <= target if at_most else value >= target
+    return f"target {'≤' if at_most else '≥'} {target:g}×: {'met' if ok else 'NOT met'}"
+
+
+@dataclass(frozen=True)
+class Captured:
+    """A real ``Message/query`` + ``Message/get`` reply captured from the reference server.
+
+    ``session`` and ``reply`` are the server's exact bytes; URLs in ``session`` start with
+    ``CAPTURE_BASE`` (replace it with wherever the bytes are served again).
+    """
+
+    reply: bytes
+    session: bytes
+    request: bytes
+    account_id: str
+    chat_id: str
+    count: int
+
+
+CAPTURE_BASE = "http://capture"
+
+
+def capture_reply(count: int) -> Captured:
+    """Seed a reference server with ``count`` messages in a subprocess and capture the reply.
+
+    The server runs in another process, so the measuring process never holds its heap.
+    """
+    here = Path(__file__).resolve().parent
+    with tempfile.TemporaryDirectory(prefix="jmapchat-bench-") as tmp:
+        subprocess.run(
+            [sys.executable, str(here / "_capture.py"), str(count), tmp],
+            check=True,
+        )
+        return load_captured(Path(tmp))
+
+
+def save_captured(cap: Captured, where: Path) -> None:
+    (where / "reply.json").write_bytes(cap.reply)
+    (where / "session.json").write_bytes(cap.session)
+    (where / "request.json").write_bytes(cap.request)
+    meta = {"account_id": cap.account_id, "chat_id": cap.chat_id, "count": cap.count}
+    (where / "meta.json").write_text(json.dumps(meta))
+
+
+def load_captured(where: Path) -> Captured:
+    meta = json.loads((where / "meta.json").read_text())
+    return Captured(
+        reply=(where / "reply.json").read_bytes(),
+        session=(where / "session.json").read_bytes(),
+        request=(where / "request.json").read_bytes(),
+        account_id=meta["account_id"],
+        chat_id=meta["chat_id"],
+        count=meta["count"],
+    )
+
+
+def in_fresh_processes(script: str, args: list[str], runs: int) -> list[dict[str, Any]]:
+    """Run ``script --measure *args`` ``runs`` times, one after the other, each in a new
+    interpreter; every run prints one JSON object as its last line. Returns them.
+
+    A fresh process per run measures a client that has never held a server's (or a
+    previous run's) heap, and spreads the process-level luck (memory layout) over
+    several runs; callers report the median.
+    """
+    out = []
+    for _ in range(runs):
+        proc = subprocess.run(
+            [sys.executable, script, "--measure", *args],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        out.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    return out
+
+
+@contextmanager
+def replay_server(cap: Captured) -> Iterator[str]:
+    """Serve ``cap`` from `_replay_server.py` in a subprocess; yield its base URL."""
+    here = Path(__file__).resolve().parent
+    with tempfile.TemporaryDirectory(prefix="jmapchat-replay-") as tmp:
+        save_captured(cap, Path(tmp))
+        proc = subprocess.Popen(
+            [sys.executable, str(here / "_replay_server.py"), tmp],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert proc.stdout is not None
+            port = int(proc.stdout.readline())
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
 def median_of(fn: Callable[[], Any], *, number: int, repeat: int = 7) -> float:
     times = []
     for _ in range(repeat):
@@ -40,7 +208,7 @@ def median_of(fn: Callable[[], Any], *, number: int, repeat: int = 7) -> float:
     return statistics.median(times)
 
 
-def table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
+def table(rows: Sequence[tuple[str, ...]], header: tuple[str, ...]) -> str:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     line = "  ".join("-" * w for w in widths)
     out = ["  ".join(str(h).ljust(w) for h, w in zip(header, widths, strict=True)), line]

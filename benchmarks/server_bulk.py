@@ -7,11 +7,17 @@ of 1,000 messages. Run: ``.venv/bin/python benchmarks/server_bulk.py``.
 
 from __future__ import annotations
 
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import anyio
 import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import machine, table
 
 from jmapchat.server import ChatServer
 
@@ -20,6 +26,9 @@ TOTAL = 10_000
 
 
 async def main() -> None:
+    print(f"reference server throughput — {machine()}")
+    print("in-process ASGI (httpx.ASGITransport), raw batched JMAP requests, no client library")
+    rows: list[tuple[str, str, str]] = []
     with ChatServer(users=["alice", "bob"]) as server:
         acc = server.account_ids["alice"]
         headers = {"Authorization": f"Bearer {server.tokens['alice']}"}
@@ -56,9 +65,13 @@ async def main() -> None:
                 assert not res["notCreated"], res["notCreated"]
                 ids += [m["id"] for m in res["created"].values()]
             elapsed = time.perf_counter() - t0
-            print(
-                f"created {len(ids)} messages in {elapsed:.2f}s: "
-                f"{len(ids) / elapsed:,.0f} messages/second"
+            create_rate = len(ids) / elapsed
+            rows.append(
+                (
+                    f"Message/set: {len(ids):,} creates, {batch} per request",
+                    f"{elapsed:.2f} s",
+                    f"{create_rate:,.0f} messages/s",
+                )
             )
             sample = ids[:1000]
             get_batch = server.limits.max_objects_in_get
@@ -68,9 +81,13 @@ async def main() -> None:
                 res = await call("Message/get", {"ids": sample[start : start + get_batch]})
                 got += len(res["list"])
             elapsed = time.perf_counter() - t0
-            print(
-                f"Message/get of {got} messages: {elapsed * 1000:.1f} ms "
-                f"({got / elapsed:,.0f} messages/second)"
+            get_rate = got / elapsed
+            rows.append(
+                (
+                    f"Message/get of {got:,} messages",
+                    f"{elapsed * 1000:.1f} ms",
+                    f"{get_rate:,.0f} messages/s",
+                )
             )
             t0 = time.perf_counter()
             q = await call(
@@ -82,10 +99,19 @@ async def main() -> None:
                     "calculateTotal": True,
                 },
             )
-            print(
-                f"Message/query over {q['total']} messages: "
-                f"{(time.perf_counter() - t0) * 1000:.1f} ms"
+            elapsed = time.perf_counter() - t0
+            rows.append(
+                (
+                    f"Message/query (position 5000, total) over {q['total']:,}",
+                    f"{elapsed * 1000:.1f} ms",
+                    "",
+                )
             )
+    print(table(rows, ("operation", "time", "throughput")))
+    print(
+        f"RESULT server_bulk creates = {create_rate:,.0f} messages/s, "
+        f"Message/get = {get_rate:,.0f} messages/s (no target: watch for regressions)"
+    )
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeAlias, TypeVar
 
-from ._call import ChangesCall, GetCall, QueryCall
+from ._call import Call, ChangesCall, GetCall, QueryCall
 from ._errors import (
     AuthenticationError,
     HTTPStatusError,
@@ -46,7 +46,7 @@ from ._errors import (
 from ._request import BaseRequest
 from ._response import Response, loads, parse_problem
 from ._session import Session
-from ._split import Envelope, Splitter
+from ._split import Envelope, Splitter, _set_created
 
 __all__ = [
     "DownloadVerifier",
@@ -313,20 +313,54 @@ def execute_flow(
     splitter = Splitter(request, session.core, supported=session.capabilities)
     while (env := splitter.next_envelope()) is not None:
         try:
-            doc = yield from _send_envelope(env, session.api_url, policy)
+            doc = yield from _send_envelope(
+                env, session.api_url, policy, _whole_request_calls(request, splitter, env)
+            )
         except JMAPError as exc:
             if env.index > 0 or len(splitter.envelopes) > 1:
                 exc.add_note(f"split request: {splitter.progress()}")
             raise
+        if isinstance(doc, Response):  # the typed one-pass parse took the whole reply
+            if doc.session_state is not None:
+                yield ObservedSessionState(doc.session_state)
+            return _whole_request_response(request, doc)
         splitter.absorb(env, doc)
         if splitter.session_state is not None:
             yield ObservedSessionState(splitter.session_state)
     return splitter.response()
 
 
+def _whole_request_calls(
+    request: BaseRequest, splitter: Splitter, env: Envelope
+) -> list[Call[Any]] | None:
+    """The calls of ``request`` if ``env`` carries all of them, whole and in order, else None.
+
+    Then the reply can be validated in one typed pass straight from bytes (see
+    `Response.parse`); any other envelope goes through the splitter's general path.
+    """
+    if env.index != 0 or not splitter.finished or len(env.pieces) != len(request.calls):
+        return None
+    calls = request.calls
+    for piece, call in zip(env.pieces, calls, strict=True):
+        if piece.state.call is not call or piece.chunks != 1 or piece.wire_id != call.id:
+            return None
+    return calls
+
+
+def _whole_request_response(request: BaseRequest, parsed: Response) -> Response:
+    """The `Response` the splitter would have built for a one-envelope reply."""
+    created = dict(request.created_ids or {})
+    for call in request.calls:
+        if call.method.endswith(("/set", "/copy")):
+            for name, args in call.responses:
+                _set_created(name, args, created)
+    created.update(parsed.created_ids)
+    return Response(request.calls, None, session_state=parsed.session_state, created_ids=created)
+
+
 def _send_envelope(
-    env: Envelope, api_url: str, policy: RetryPolicy
-) -> Generator[Instruction, Any, dict[str, Any]]:
+    env: Envelope, api_url: str, policy: RetryPolicy, whole: list[Call[Any]] | None = None
+) -> Generator[Instruction, Any, dict[str, Any] | Response]:
     req = HTTPRequest(
         "POST",
         api_url,
@@ -339,6 +373,12 @@ def _send_envelope(
     while True:
         resp = yield from _exchange(req, policy, "API request")
         _raise_for_status(resp, f"POST {api_url}")
+        if whole is not None:
+            # Every call answered as expected: typed results in one pass from the bytes.
+            # Anything else (an error, a malformed reply) falls through unchanged.
+            fast = Response._parse_expected(whole, resp.body)
+            if fast is not None:
+                return fast
         doc = loads(resp.body)
         if not isinstance(doc, dict):
             raise RemoteProtocolError(f"response is a JSON {type(doc).__name__}, not an object")

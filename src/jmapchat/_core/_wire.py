@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from ._errors import LocalProtocolError
 from ._model import JMAPModel
 from ._refs import Ref
-from ._types import NOT_GIVEN, CreationRef
+from ._types import NOT_GIVEN, CreationRef, NotGiven
 
 __all__ = ["ACCOUNT_ID", "AccountIdPlaceholder", "encode_value", "iter_nested"]
 
@@ -52,37 +52,63 @@ def encode_value(value: Any, account_id: Callable[[], str]) -> Any:
     raise LocalProtocolError(f"cannot send a {type(value).__name__} value: {value!r}")
 
 
-_SCALARS = frozenset({str, int, float, bool, type(None)})
+_SCALARS: frozenset[type] = frozenset({str, int, float, bool, type(None)})
+
+# What iter_nested does with a value, decided once per type (dispatch is then a dict
+# lookup instead of a chain of isinstance checks, ABCs included).
+_LEAF, _REF, _MAPPING, _SEQUENCE, _MODEL = range(5)
+_KINDS: dict[type, int] = dict.fromkeys(_SCALARS, _LEAF)
+_KINDS[NotGiven] = _LEAF
+_KINDS[AccountIdPlaceholder] = _LEAF
+
+
+def _kind(tp: type) -> int:
+    kind = _KINDS.get(tp)
+    if kind is None:
+        if issubclass(tp, CreationRef | Ref):
+            kind = _REF
+        elif tp is list or tp is tuple:  # exactly: other sequences are not walked
+            kind = _SEQUENCE
+        elif issubclass(tp, Mapping):
+            kind = _MAPPING
+        elif issubclass(tp, BaseModel):
+            kind = _MODEL
+        else:
+            return _LEAF  # not cached: anything else holds no references
+        if len(_KINDS) < 4096:
+            _KINDS[tp] = kind
+    return kind
 
 
 def iter_nested(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
     """Yield ``(where, obj)`` for every `Ref` and `CreationRef` inside ``value``.
 
     Walks dict keys and values, lists and model fields (including extra fields). Hot on
-    every call added, so plain types are dispatched on ``type()`` before any isinstance.
+    every call added, so the kind of each type is looked up, and leaves (scalars,
+    NOT_GIVEN) are skipped without recursing.
     """
-    tp = type(value)
-    if tp in _SCALARS:
+    kind = _kind(type(value))
+    if kind == _LEAF:
         return
-    if tp is CreationRef or tp is Ref or isinstance(value, CreationRef | Ref):
+    if kind == _REF:
         yield path, value
         return
-    if tp is dict or (tp is not list and tp is not tuple and isinstance(value, Mapping)):
+    kinds = _KINDS
+    if kind == _MAPPING:
         for k, v in value.items():
             if type(k) is CreationRef:
                 yield f"{path}[key {k!s}]", k
-            if type(v) not in _SCALARS:
+            if kinds.get(type(v)) != _LEAF:
                 yield from iter_nested(v, f"{path}[{k!r}]")
         return
-    if tp is list or tp is tuple:
+    if kind == _SEQUENCE:
         for i, v in enumerate(value):
-            if type(v) not in _SCALARS:
+            if kinds.get(type(v)) != _LEAF:
                 yield from iter_nested(v, f"{path}[{i}]")
         return
-    if isinstance(value, BaseModel):
-        for k, v in value.__dict__.items():
-            if type(v) not in _SCALARS:
-                yield from iter_nested(v, f"{path}.{k}")
-        if value.__pydantic_extra__:
-            for k, v in value.__pydantic_extra__.items():
-                yield from iter_nested(v, f"{path}.{k}")
+    for k, v in value.__dict__.items():
+        if kinds.get(type(v)) != _LEAF:
+            yield from iter_nested(v, f"{path}.{k}")
+    if value.__pydantic_extra__:
+        for k, v in value.__pydantic_extra__.items():
+            yield from iter_nested(v, f"{path}.{k}")
