@@ -77,7 +77,8 @@ async def test_reset_after_request_is_written_is_not_blindly_retried(
         assert info.value.sent is True
         assert any("not retried" in n for n in getattr(info.value, "__notes__", []))
         assert wire.api == 1
-        assert not sent.done
+        # The call has no result of its own: its outcome is the request's error.
+        assert sent.error is info.value
         # The server did run it, exactly once; the client is still usable.
         assert await count_messages(client, chat_id) == 1
 
@@ -560,8 +561,10 @@ async def test_cancelling_a_split_send_between_envelopes(
                 await trip.tripped.wait()  # the 1st of 2 envelopes is on the wire
                 scope.cancel()
         assert scope.cancelled_caught
-        assert not big.done
-        assert not tail.done
+        # Neither call got a result; their outcome says the send was interrupted.
+        for call in (big, tail):
+            assert isinstance(call.error, jmapchat.TransportError)
+            assert "interrupted" in str(call.error)
         assert client._limiter is not None
         assert client._limiter.borrowed_tokens == 0
         assert (await client.core.echo({"ok": True})).model_extra == {"ok": True}

@@ -185,9 +185,21 @@ class AsyncClient(AsyncNamespaces, ClientBase):
         Returns the `Response`; each call's ``.result`` is then typed, or raises that
         call's `MethodError`. Request-level failures raise (see `jmapchat.JMAPError`).
         """
+        if request.event_factory is None:
+            request.event_factory = anyio.Event  # lets other tasks `await call`
         return await self._run(
             execute_flow(request, account_id=self.account_id, policy=self._policy)
         )
+
+    def request(self) -> Request:
+        """A new, empty `Request` for this client's account (pure builder, no I/O).
+
+        Its call handles are awaitable: another task can ``await call`` while this one
+        sends the request.
+        """
+        req = super().request()
+        req.event_factory = anyio.Event
+        return req
 
     async def call(self, build: Callable[[Request], Call[R]]) -> R:
         """Send a one-call request: ``await client.call(lambda r: r.chat.get(None))``."""

@@ -272,7 +272,7 @@ class ClientBase:
     def request(self) -> Request:
         """A new, empty `Request` for this client's account (pure builder, no I/O)."""
         req = Request(account_id=self.account_id)
-        req._split_limits = self.session.core  # type: ignore[attr-defined]  # explain()
+        req.limits = self.session.core
         return req
 
     def explain(self, request: Request) -> str:

@@ -8,7 +8,7 @@ references that make sense for their method (``QueryCall.ids``, ``GetCall.list``
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping
+from collections.abc import Generator, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -52,6 +52,7 @@ class Call(Generic[R]):
     """A method call in a `Request`, and later its outcome."""
 
     __slots__ = (
+        "_event",
         "_outcome",
         "_responses",
         "args",
@@ -83,6 +84,7 @@ class Call(Generic[R]):
         self.using = using
         self._responses: list[tuple[str, dict[str, Any]]] | None = None
         self._outcome: Any = _UNSET
+        self._event: Any = None  # created by the first `await` that has to wait
 
     def __repr__(self) -> str:
         state = "answered" if self.done else "pending"
@@ -103,11 +105,41 @@ class Call(Generic[R]):
         """Attach the raw responses the server sent for this call id (in order)."""
         self._responses = responses
         self._outcome = _UNSET
+        self._wake()
 
     def _bind_result(self, result: R) -> None:
         """Attach an already validated sole response (the parser's fast path)."""
         self._responses = None
         self._outcome = result
+        self._wake()
+
+    def _fail(self, error: JMAPError) -> None:
+        """The request carrying this call failed as a whole: this call's outcome is ``error``."""
+        self._responses = []
+        self._outcome = error
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._event is not None:
+            self._event.set()
+
+    def __await__(self) -> Generator[Any, None, R]:
+        """``await call``: wait (in another task) until the request is answered.
+
+        Returns ``call.result`` — or raises it, as reading ``.result`` would. Needs a
+        request built by (or sent through) an `AsyncClient`.
+        """
+        if not self.done:
+            if self._event is None:
+                factory = self.request.event_factory
+                if factory is None:
+                    raise LocalProtocolError(
+                        f"call {self.id} ({self.method}) is not being sent by an async "
+                        "client, so there is nothing to await; read .result after send()"
+                    )
+                self._event = factory()
+            yield from self._event.wait().__await__()
+        return self.result
 
     @property
     def done(self) -> bool:

@@ -304,9 +304,27 @@ def execute_flow(
     """Send ``request`` however many envelopes it takes; bind every call's result.
 
     See `_split` for the splitting rules. A request-level error (problem details, HTTP
-    status, transport) raises; calls already answered stay bound, and the exception
-    carries a note saying how far the request got.
+    status, transport) raises; calls already answered stay bound, the others get that
+    error as their outcome (so a task awaiting one wakes up), and the exception carries
+    a note saying how far the request got.
     """
+    try:
+        return (yield from _execute(request, account_id=account_id, policy=policy))
+    except BaseException as exc:
+        error = (
+            exc
+            if isinstance(exc, JMAPError)
+            else TransportError(f"the send carrying this call was interrupted: {exc!r}")
+        )
+        for call in request.calls:
+            if not call.done:
+                call._fail(error)
+        raise
+
+
+def _execute(
+    request: BaseRequest, *, account_id: str | None, policy: RetryPolicy
+) -> Flow[Response]:
     session: Session = yield FreshSession()
     if request.account_id is None:
         request.account_id = account_id

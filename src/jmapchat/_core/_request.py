@@ -8,7 +8,7 @@ the server is raised here as `LocalProtocolError`, naming the call and the argum
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -64,6 +64,12 @@ class BaseRequest:
         self.calls: list[Call[Any]] = []
         self.created_ids: dict[str, str] | None = dict(created_ids) if created_ids else None
         self._extra_using = frozenset(using)
+        self.limits: CoreCapability | None = None
+        """The server's core limits, when known (a client sets them): ``explain()`` then
+        shows the split plan."""
+        self.event_factory: Callable[[], Any] | None = None
+        """Makes the event an ``await call`` waits on (set by the async client; the core
+        itself never imports an async library)."""
         self._call_ids: dict[str, Call[Any]] = {}
         self._creations: dict[str, Call[Any]] = {}
         self._checked: list[Call[Any]] = []  # calls in the order they were validated
@@ -311,7 +317,7 @@ class BaseRequest:
         by ``client.request()`` know their session's limits already.
         """
         if limits is None:
-            limits = getattr(self, "_split_limits", None)
+            limits = self.limits
         lines = [
             f"Request: {len(self.calls)} call(s), account {self.account_id or '<from session>'}"
         ]
