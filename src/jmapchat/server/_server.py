@@ -111,7 +111,7 @@ class ChatServer:
             raise ValueError('"self" is reserved')
         if username in self.core.accounts:
             raise ValueError(f"user {username!r} exists")
-        token = token or secrets.token_urlsafe(24)
+        token = token or secrets.token_hex(24)  # hex: never starts with "-", safe as a CLI argument
         account_id = "A" + new_id()
         others = list(self.core.accounts)
         self.core.accounts[username] = account_id
