@@ -162,6 +162,8 @@ class Ctx:
         self.after_commit: list[Callable[[], None]] = []
         self.cache: dict[Any, Any] = {}
         self.dirty_chats: set[tuple[str, str]] = set()
+        # (delivered accounts, senderMsgId) of new messages, pushed after commit
+        self.message_pushes: list[tuple[list[str], str]] = []
 
     def ref(self, value: str) -> str:
         """Resolve ``#creationId`` to the id it created in this request (else unchanged)."""
@@ -240,6 +242,7 @@ class Ctx:
         self.touched = set()
         self.events = []
         self.after_commit = []
+        self.message_pushes = []
 
 
 class Engine:

@@ -157,47 +157,61 @@ class PushSender:
     # --- chat push (draft-atwood-jmap-chat-push) ----------------------------------------
 
     def message_delivered(self, core: Core, accounts: list[str], sender_msg_id: str) -> None:
-        for acc in accounts:
-            if not acc or acc not in core.users_by_account:
-                continue
-            user = core.user_of(acc)
-            subs = core.store.by_k1(GLOBAL, "PushSubscription", user)
-            live = [
-                s
-                for s in subs
-                if s.get("verificationCode") == s.get("_code")
-                and s.get("_createdAt", 0) <= time.time()
-            ]
-            if not live:
-                continue
-            copies = [o for scope, o in core.store.by_k2("Message", sender_msg_id) if scope == acc]
-            if not copies:
-                continue
-            msg = copies[0]
-            state = str(core.store.modseq(acc, "Message"))
-            for sub in live:
-                cfg = (sub.get("chatPush") or {}).get(acc)
-                if cfg is None:
-                    types = sub.get("types")
-                    if types is None or "Message" in types:
-                        self.post(
-                            sub["url"],
-                            {"@type": "StateChange", "changed": {acc: {"Message": state}}},
-                        )
+        self.messages_delivered(core, [(accounts, sender_msg_id)])
+
+    def messages_delivered(self, core: Core, messages: list[tuple[list[str], str]]) -> None:
+        """Push each new message (delivered ``accounts``, ``senderMsgId``), in order. An
+        account's PushSubscriptions are read once for the whole list."""
+        subscriptions: dict[str, list[dict[str, Any]]] = {}
+        for accounts, sender_msg_id in messages:
+            for acc in accounts:
+                if not acc or acc not in core.users_by_account:
                     continue
-                entry = build_entry(core, acc, user, msg, cfg)
-                if entry is None:
-                    continue
-                self.post(
-                    sub["url"],
-                    {
-                        "@type": "ChatMessagePush",
-                        "accountId": acc,
-                        "state": state,
-                        "messages": [project_entry(entry, cfg)],
-                    },
-                    payload_urgency(cfg, [entry]),
-                )
+                user = core.user_of(acc)
+                subs = subscriptions.get(acc)
+                if subs is None:
+                    subs = subscriptions[acc] = core.store.by_k1(GLOBAL, "PushSubscription", user)
+                if subs:
+                    self._push_message(core, acc, user, subs, sender_msg_id)
+
+    def _push_message(
+        self, core: Core, acc: str, user: str, subs: list[dict[str, Any]], sender_msg_id: str
+    ) -> None:
+        live = [
+            s
+            for s in subs
+            if s.get("verificationCode") == s.get("_code") and s.get("_createdAt", 0) <= time.time()
+        ]
+        if not live:
+            return
+        copies = [o for scope, o in core.store.by_k2("Message", sender_msg_id) if scope == acc]
+        if not copies:
+            return
+        msg = copies[0]
+        state = str(core.store.modseq(acc, "Message"))
+        for sub in live:
+            cfg = (sub.get("chatPush") or {}).get(acc)
+            if cfg is None:
+                types = sub.get("types")
+                if types is None or "Message" in types:
+                    self.post(
+                        sub["url"],
+                        {"@type": "StateChange", "changed": {acc: {"Message": state}}},
+                    )
+                continue
+            entry = build_entry(core, acc, user, msg, cfg)
+            if entry is None:
+                continue
+            self.post(
+                sub["url"],
+                {
+                    "@type": "ChatMessagePush",
+                    "accountId": acc,
+                    "state": state,
+                    "messages": [project_entry(entry, cfg)],
+                },
+                payload_urgency(cfg, [entry]),
+            )
 
 
 DEFAULT_PROPS = (

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import orjson
@@ -49,6 +49,16 @@ CREATE TABLE IF NOT EXISTS blob_access(
 """
 
 
+_PUT = (
+    "INSERT OR REPLACE INTO objects(scope, type, id, k1, k2, expires, data) VALUES(?,?,?,?,?,?,?)"
+)
+_CHANGE = "INSERT INTO changes(account, type, modseq, id, kind) VALUES(?,?,?,?,?)"
+_STATE = (
+    "INSERT INTO states(account, type, modseq) VALUES(?,?,?) "
+    "ON CONFLICT(account, type) DO UPDATE SET modseq=excluded.modseq"
+)
+
+
 def _dumps(obj: Any) -> bytes:
     return orjson.dumps(obj)
 
@@ -58,8 +68,67 @@ def _loads(data: bytes | str) -> dict[str, Any]:
     return out
 
 
+class _Segment:
+    """Buffered writes made after savepoint ``sp`` was opened (None: not in a new one)."""
+
+    __slots__ = ("changes", "puts", "sp", "states")
+
+    def __init__(self, sp: str | None) -> None:
+        self.sp = sp
+        self.puts: list[tuple[Any, ...]] = []
+        self.changes: list[tuple[str, str, int, str, int]] = []
+        self.states: dict[tuple[str, str], int] = {}
+
+
+class _Frame:
+    """An open savepoint. ``segment`` is its buffer while no SAVEPOINT was executed yet."""
+
+    __slots__ = ("modseqs", "name", "segment")
+
+    def __init__(self, name: str, segment: _Segment | None, modseqs: dict[tuple[str, str], int]):
+        self.name = name
+        self.segment = segment
+        self.modseqs = modseqs
+
+
+class _SavepointCtx:
+    __slots__ = ("_store",)
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def __enter__(self) -> None:
+        store = self._store
+        store.lock.acquire()
+        try:
+            store._open_savepoint()
+        except BaseException:
+            store.lock.release()
+            raise
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        store = self._store
+        try:
+            if exc_type is None:
+                store._release_savepoint()
+            else:
+                store._rollback_savepoint()
+        finally:
+            store.lock.release()
+
+
 class Store:
-    """Thread-safe wrapper around one sqlite3 connection (autocommit + explicit BEGIN)."""
+    """Thread-safe wrapper around one sqlite3 connection (autocommit + explicit BEGIN).
+
+    Inside a transaction, object writes (`put`) and change-log rows (`log_change`) are
+    buffered and written with ``executemany`` just before the next statement that could
+    observe them (any read of the database, any other write, a savepoint that must be
+    rolled back, COMMIT), so the buffer is invisible to callers. A savepoint executes
+    ``SAVEPOINT`` only when something inside it reaches the database; one whose writes
+    are all still buffered is released by keeping them and rolled back by dropping them.
+    State counters (modseqs) and objects read or written in the transaction are cached
+    until it ends.
+    """
 
     def __init__(self, path: str) -> None:
         self.lock = threading.RLock()
@@ -67,6 +136,12 @@ class Store:
         self._depth = 0
         self._sp = 0
         self._closed = False
+        self._segments: list[_Segment] = [_Segment(None)]
+        self._frames: list[_Frame] = []
+        self._pending = False  # buffered rows not yet written
+        self._unexecuted = 0  # open savepoints whose SAVEPOINT has not run yet
+        self._modseqs: dict[tuple[str, str], int] = {}
+        self._objects: dict[tuple[str, str, str], bytes | None] = {}
         with self.lock:
             if path != ":memory:":
                 self._conn.execute("PRAGMA journal_mode=WAL")
@@ -94,36 +169,130 @@ class Store:
                 self._depth = 1
                 try:
                     yield
+                    self._flush()
                 except BaseException:
                     self._depth = 0
+                    self._reset()
                     self._conn.execute("ROLLBACK")
                     raise
                 self._depth = 0
+                self._reset()
                 self._conn.execute("COMMIT")
             else:
                 with self.savepoint():
                     yield
 
-    @contextmanager
-    def savepoint(self) -> Iterator[None]:
-        with self.lock:
-            self._sp += 1
-            name = f"sp{self._sp}"
+    def savepoint(self) -> AbstractContextManager[None]:
+        """A nested transaction: rolled back alone if its block raises."""
+        return _SavepointCtx(self)
+
+    def _reset(self) -> None:
+        self._segments = [_Segment(None)]
+        self._frames = []
+        self._pending = False
+        self._unexecuted = 0
+        self._modseqs = {}
+        self._objects = {}
+
+    def _open_savepoint(self) -> None:
+        self._sp += 1
+        name = f"sp{self._sp}"
+        if self._depth == 0:
+            # used as a transaction of its own: run it at once (writes inside are buffered)
             self._conn.execute(f"SAVEPOINT {name}")
-            self._depth += 1
+            self._reset()
+            self._frames.append(_Frame(name, None, {}))
+        else:
+            segment = _Segment(name)
+            self._segments.append(segment)
+            self._frames.append(_Frame(name, segment, dict(self._modseqs)))
+            self._unexecuted += 1
+        self._depth += 1
+
+    def _release_savepoint(self) -> None:
+        frame = self._frames.pop()
+        self._depth -= 1
+        segment = frame.segment
+        if segment is not None:
+            # never reached the database: its buffered writes join the enclosing block
+            self._unexecuted -= 1
+            self._segments.pop()
+            outer = self._segments[-1]
+            if segment.puts:
+                outer.puts += segment.puts
+            if segment.changes:
+                outer.changes += segment.changes
+                outer.states.update(segment.states)
+            return
+        if self._depth == 0:
             try:
-                yield
-            except BaseException:
-                self._conn.execute(f"ROLLBACK TO {name}")
-                self._conn.execute(f"RELEASE {name}")
-                raise
+                self._flush()
             finally:
-                self._depth -= 1
-            self._conn.execute(f"RELEASE {name}")
+                self._reset()
+        self._conn.execute(f"RELEASE {frame.name}")
+
+    def _rollback_savepoint(self) -> None:
+        frame = self._frames.pop()
+        self._depth -= 1
+        segment = frame.segment
+        if segment is not None:
+            # nothing of it was executed: drop its buffered writes
+            self._unexecuted -= 1
+            self._segments.pop()
+            if segment.puts:
+                self._objects.clear()
+            self._pending = any(s.puts or s.changes for s in self._segments)
+        else:
+            # every buffered write was made after its SAVEPOINT ran
+            self._segments = [_Segment(None)]
+            self._pending = False
+            self._objects.clear()
+            self._conn.execute(f"ROLLBACK TO {frame.name}")
+            self._conn.execute(f"RELEASE {frame.name}")
+        self._modseqs = frame.modseqs
+        if self._depth == 0:
+            self._reset()
+
+    def _flush(self) -> None:
+        """Write the buffered rows (running pending SAVEPOINTs at their place)."""
+        if not self._pending and not self._unexecuted:
+            return
+        conn = self._conn
+        for seg in self._segments:
+            if seg.sp is not None:
+                conn.execute(f"SAVEPOINT {seg.sp}")
+            if seg.puts:
+                conn.executemany(_PUT, seg.puts)
+            if seg.changes:
+                conn.executemany(_CHANGE, seg.changes)
+                conn.executemany(_STATE, [(a, t, m) for (a, t), m in seg.states.items()])
+        for frame in self._frames:
+            frame.segment = None
+        self._segments = [_Segment(None)]
+        self._pending = False
+        self._unexecuted = 0
+
+    def _read(self, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor:
+        """A read: buffered writes reach the database first."""
+        with self.lock:
+            if self._pending:
+                self._flush()
+            return self._conn.execute(sql, params)
+
+    def _write(self, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor:
+        """A write: buffered writes and pending savepoints reach the database first."""
+        with self.lock:
+            if self._pending or self._unexecuted:
+                self._flush()
+            return self._conn.execute(sql, params)
 
     def execute(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Cursor:
+        """Run any SQL; buffered writes are applied first (as if written at once)."""
         with self.lock:
-            return self._conn.execute(sql, tuple(params))
+            if sql.lstrip()[:6].upper() == "SELECT":
+                return self._read(sql, tuple(params))
+            self._objects.clear()
+            return self._write(sql, tuple(params))
 
     # --- meta and users -------------------------------------------------------------
 
@@ -152,52 +321,79 @@ class Store:
     # --- objects --------------------------------------------------------------------
 
     def get(self, scope: str, type: str, id: str) -> dict[str, Any] | None:
-        row = self.execute(
-            "SELECT data FROM objects WHERE scope=? AND type=? AND id=?", (scope, type, id)
-        ).fetchone()
-        return None if row is None else _loads(row[0])
+        with self.lock:
+            if self._depth:
+                key = (scope, type, id)
+                try:
+                    data = self._objects[key]
+                except KeyError:
+                    row = self._read(
+                        "SELECT data FROM objects WHERE scope=? AND type=? AND id=?", key
+                    ).fetchone()
+                    data = self._objects[key] = None if row is None else row[0]
+                return None if data is None else _loads(data)
+            row = self._conn.execute(
+                "SELECT data FROM objects WHERE scope=? AND type=? AND id=?", (scope, type, id)
+            ).fetchone()
+            return None if row is None else _loads(row[0])
 
     def get_many(self, scope: str, type: str, ids: list[str]) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
         uniq = list(dict.fromkeys(ids))
-        for start in range(0, len(uniq), 500):
-            chunk = uniq[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self.execute(
-                f"SELECT id, data FROM objects WHERE scope=? AND type=? AND id IN ({marks})",
-                (scope, type, *chunk),
-            ).fetchall()
-            for oid, data in rows:
-                out[str(oid)] = _loads(data)
+        with self.lock:
+            cache = self._objects if self._depth else None
+            if cache:
+                missing = []
+                for oid in uniq:
+                    data = cache.get((scope, type, oid), b"")
+                    if data == b"":
+                        missing.append(oid)
+                    elif data is not None:
+                        out[oid] = _loads(data)
+                uniq = missing
+            for start in range(0, len(uniq), 500):
+                chunk = uniq[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = self._read(
+                    f"SELECT id, data FROM objects WHERE scope=? AND type=? AND id IN ({marks})",
+                    (scope, type, *chunk),
+                ).fetchall()
+                for oid, data in rows:
+                    out[str(oid)] = _loads(data)
+                    if cache is not None:
+                        cache[(scope, type, str(oid))] = data
+                if cache is not None:
+                    for oid in chunk:
+                        cache.setdefault((scope, type, oid), None)
         return out
 
     def all(self, scope: str, type: str) -> list[dict[str, Any]]:
-        rows = self.execute(
+        rows = self._read(
             "SELECT data FROM objects WHERE scope=? AND type=? ORDER BY id", (scope, type)
         ).fetchall()
         return [_loads(r[0]) for r in rows]
 
     def count(self, scope: str, type: str) -> int:
-        row = self.execute(
+        row = self._read(
             "SELECT COUNT(*) FROM objects WHERE scope=? AND type=?", (scope, type)
         ).fetchone()
         return int(row[0])
 
     def ids(self, scope: str, type: str) -> list[str]:
-        rows = self.execute(
+        rows = self._read(
             "SELECT id FROM objects WHERE scope=? AND type=? ORDER BY id", (scope, type)
         ).fetchall()
         return [str(r[0]) for r in rows]
 
     def by_k1(self, scope: str, type: str, k1: str) -> list[dict[str, Any]]:
-        rows = self.execute(
+        rows = self._read(
             "SELECT data FROM objects WHERE scope=? AND type=? AND k1=? ORDER BY id",
             (scope, type, k1),
         ).fetchall()
         return [_loads(r[0]) for r in rows]
 
     def ids_by_k1(self, scope: str, type: str, k1: str) -> list[str]:
-        rows = self.execute(
+        rows = self._read(
             "SELECT id FROM objects WHERE scope=? AND type=? AND k1=? ORDER BY id",
             (scope, type, k1),
         ).fetchall()
@@ -205,26 +401,26 @@ class Store:
 
     def count_k1_after(self, scope: str, type: str, k1: str, after: str | None) -> int:
         if after is None:
-            row = self.execute(
+            row = self._read(
                 "SELECT COUNT(*) FROM objects WHERE scope=? AND type=? AND k1=?",
                 (scope, type, k1),
             ).fetchone()
         else:
-            row = self.execute(
+            row = self._read(
                 "SELECT COUNT(*) FROM objects WHERE scope=? AND type=? AND k1=? AND id>?",
                 (scope, type, k1, after),
             ).fetchone()
         return int(row[0])
 
     def last_by_k1(self, scope: str, type: str, k1: str) -> dict[str, Any] | None:
-        row = self.execute(
+        row = self._read(
             "SELECT data FROM objects WHERE scope=? AND type=? AND k1=? ORDER BY id DESC LIMIT 1",
             (scope, type, k1),
         ).fetchone()
         return None if row is None else _loads(row[0])
 
     def by_k2(self, type: str, k2: str) -> list[tuple[str, dict[str, Any]]]:
-        rows = self.execute(
+        rows = self._read(
             "SELECT scope, data FROM objects WHERE type=? AND k2=?", (type, k2)
         ).fetchall()
         return [(str(s), _loads(d)) for s, d in rows]
@@ -239,20 +435,27 @@ class Store:
         k2: str | None = None,
         expires: float | None = None,
     ) -> None:
-        self.execute(
-            "INSERT OR REPLACE INTO objects(scope, type, id, k1, k2, expires, data) "
-            "VALUES(?,?,?,?,?,?,?)",
-            (scope, type, obj["id"], k1, k2, expires, _dumps(obj)),
-        )
+        data = _dumps(obj)
+        oid = obj["id"]
+        with self.lock:
+            if self._depth:
+                self._segments[-1].puts.append((scope, type, oid, k1, k2, expires, data))
+                self._objects[(scope, type, oid)] = data
+                self._pending = True
+            else:
+                self._conn.execute(_PUT, (scope, type, oid, k1, k2, expires, data))
 
     def delete(self, scope: str, type: str, id: str) -> bool:
-        cur = self.execute(
-            "DELETE FROM objects WHERE scope=? AND type=? AND id=?", (scope, type, id)
-        )
-        return cur.rowcount > 0
+        with self.lock:
+            cur = self._write(
+                "DELETE FROM objects WHERE scope=? AND type=? AND id=?", (scope, type, id)
+            )
+            if self._depth:
+                self._objects[(scope, type, id)] = None
+            return cur.rowcount > 0
 
     def expired(self, now: float) -> list[tuple[str, str, str]]:
-        rows = self.execute(
+        rows = self._read(
             "SELECT scope, type, id FROM objects WHERE expires IS NOT NULL AND expires<=?",
             (now,),
         ).fetchall()
@@ -261,29 +464,46 @@ class Store:
     # --- change log -----------------------------------------------------------------
 
     def modseq(self, account: str, type: str) -> int:
-        row = self.execute(
-            "SELECT modseq FROM states WHERE account=? AND type=?", (account, type)
-        ).fetchone()
-        return 0 if row is None else int(row[0])
+        with self.lock:
+            key = (account, type)
+            if self._depth:
+                cached = self._modseqs.get(key)
+                if cached is not None:
+                    return cached
+            # a counter that is not cached has no buffered change either
+            row = self._conn.execute(
+                "SELECT modseq FROM states WHERE account=? AND type=?", key
+            ).fetchone()
+            value = 0 if row is None else int(row[0])
+            if self._depth:
+                self._modseqs[key] = value
+            return value
 
     def modseqs(self, account: str) -> dict[str, int]:
-        rows = self.execute(
-            "SELECT type, modseq FROM states WHERE account=?", (account,)
-        ).fetchall()
+        rows = self._read("SELECT type, modseq FROM states WHERE account=?", (account,)).fetchall()
         return {str(t): int(m) for t, m in rows}
 
     def log_change(self, account: str, type: str, id: str, kind: int) -> int:
-        row = self.execute(
-            "INSERT INTO states(account, type, modseq) VALUES(?,?,1) "
-            "ON CONFLICT(account, type) DO UPDATE SET modseq=modseq+1 RETURNING modseq",
-            (account, type),
-        ).fetchone()
-        modseq = int(row[0])
-        self.execute(
-            "INSERT INTO changes(account, type, modseq, id, kind) VALUES(?,?,?,?,?)",
-            (account, type, modseq, id, kind),
-        )
-        return modseq
+        """Bump the (account, type) state and record that ``id`` changed at the new modseq."""
+        with self.lock:
+            if not self._depth:
+                row = self._conn.execute(
+                    "INSERT INTO states(account, type, modseq) VALUES(?,?,1) "
+                    "ON CONFLICT(account, type) DO UPDATE SET modseq=modseq+1 RETURNING modseq",
+                    (account, type),
+                ).fetchone()
+                modseq = int(row[0])
+                self._conn.execute(_CHANGE, (account, type, modseq, id, kind))
+                return modseq
+            key = (account, type)
+            cached = self._modseqs.get(key)
+            modseq = (self.modseq(account, type) if cached is None else cached) + 1
+            self._modseqs[key] = modseq
+            segment = self._segments[-1]
+            segment.changes.append((account, type, modseq, id, kind))
+            segment.states[key] = modseq
+            self._pending = True
+            return modseq
 
     def changes_since(
         self, account: str, type: str, since: int, limit: int | None = None
@@ -296,7 +516,7 @@ class Store:
         if limit is not None:
             sql += " LIMIT ?"
             params += (limit,)
-        return [(int(m), str(i), int(k)) for m, i, k in self.execute(sql, params).fetchall()]
+        return [(int(m), str(i), int(k)) for m, i, k in self._read(sql, params).fetchall()]
 
     # --- blobs ----------------------------------------------------------------------
 

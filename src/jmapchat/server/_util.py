@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import threading
@@ -78,12 +79,13 @@ _ulid_lock = threading.Lock()
 _ulid_last = 0
 
 
+_PAIRS = tuple(a + b for a in _CROCKFORD for b in _CROCKFORD)  # 10 bits -> 2 digits
+_SHIFTS = tuple(range(120, -1, -10))
+
+
 def _encode(value: int) -> str:
-    out = []
-    for _ in range(26):
-        out.append(_CROCKFORD[value & 31])
-        value >>= 5
-    return "".join(reversed(out))
+    """26 Crockford base-32 digits of a 128-bit value (most significant first)."""
+    return "".join([_PAIRS[(value >> shift) & 1023] for shift in _SHIFTS])
 
 
 def new_id() -> str:
@@ -128,6 +130,12 @@ def parse_utc(value: object, *, strict_utc: bool = True) -> datetime | None:
     """Parse an RFC 3339 date-time; None when malformed (UTCDate needs the ``Z`` zone)."""
     if not isinstance(value, str):
         return None
+    return _parse_utc(value, strict_utc)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_utc(value: str, strict_utc: bool) -> datetime | None:
+    # memoized: a batch often repeats a date (a datetime is immutable, so sharing is safe)
     if not (_UTC_RE.match(value) if strict_utc else _DATE_RE.match(value)):
         return None
     text = value.upper()

@@ -26,6 +26,8 @@ __all__ = [
 def only_keys(
     data: dict[str, Any], allowed: set[str] | frozenset[str], what: str = "property"
 ) -> None:
+    if allowed.issuperset(data):
+        return
     bad = sorted(k for k in data if k not in allowed)
     if bad:
         raise invalid_props(f"unknown or server-set {what}: {', '.join(bad)}", *bad)

@@ -237,6 +237,34 @@ def _delivery_account(ctx: Ctx, chat: dict[str, Any], user: str) -> str | None:
     return acc
 
 
+def _delivery_accounts(
+    ctx: Ctx, chat: dict[str, Any], recipients: list[str]
+) -> list[tuple[str, str]]:
+    """(user, account) for each recipient a new message reaches (`_delivery_account`),
+    computed once per call and chat: nothing a Message/set does changes the answer, and
+    the per-call cache is dropped whenever an object's changes are rolled back."""
+    key = ("delivery", chat["id"], tuple(recipients))
+    out: list[tuple[str, str]] | None = ctx.cache.get(key)
+    if out is None:
+        out = []
+        for user in recipients:
+            acc = _delivery_account(ctx, chat, user)
+            if acc is not None:
+                out.append((user, acc))
+        ctx.cache[key] = out
+    return out
+
+
+def _queue_push(ctx: Ctx, accounts: list[str], mid: str) -> None:
+    """Chat push for a new message, sent after commit. One deferred task per call sends
+    them all, in creation order (`PushSender.messages_delivered`)."""
+    queue = ctx.message_pushes
+    if not queue:
+        core = ctx.core
+        ctx.after_commit.append(lambda: core.pusher.messages_delivered(core, queue))
+    queue.append((accounts, mid))
+
+
 def _copies(ctx: Ctx, sender_msg_id: str) -> list[tuple[str, dict[str, Any]]]:
     return [(scope, o) for scope, o in ctx.store.by_k2("Message", sender_msg_id) if scope != GLOBAL]
 
@@ -299,7 +327,7 @@ class MessageType(DataType):
         return self._chat(ctx, obj["chatId"]) is not None
 
     def present(self, ctx: Ctx, obj: dict[str, Any]) -> dict[str, Any]:
-        out = {k: v for k, v in obj.items() if not k.startswith("_")}
+        out = {k: v for k, v in obj.items() if k[:1] != "_"}
         if ctx.core.chat.supports_threads:
             out["replyCount"] = (
                 ctx.store.execute(
@@ -394,7 +422,7 @@ class MessageType(DataType):
         if not isinstance(chat_id, str):
             raise invalid_props("chatId is required", "chatId")
         chat_id = ctx.ref(chat_id)
-        chat = ctx.type("Chat").load_one(ctx, chat_id)
+        chat = self._chat(ctx, chat_id)  # read once per call (the call does not change it)
         if chat is None:
             raise invalid_props("no such chat", "chatId")
         participants, space = _check_may_send(ctx, chat)
@@ -486,10 +514,7 @@ class MessageType(DataType):
             "deletedForAll": None,
         }
         delivered_to: list[str] = []
-        for user in recipients:
-            acc = _delivery_account(ctx, chat, user)
-            if acc is None:
-                continue
+        for user, acc in _delivery_accounts(ctx, chat, recipients):
             self._deliver(
                 ctx,
                 acc,
@@ -517,11 +542,7 @@ class MessageType(DataType):
         if parent is not None:
             self._mark_replied(ctx, ctx.account_id, parent["id"])
         if ctx.core.pusher.enabled:
-            ctx.after_commit.append(
-                lambda: ctx.core.pusher.message_delivered(
-                    ctx.core, [ctx.core.account_of(u) or "" for u in delivered_to], mid
-                )
-            )
+            _queue_push(ctx, [ctx.core.account_of(u) or "" for u in delivered_to], mid)
         return own
 
     def _slow_mode(self, ctx: Ctx, space: dict[str, Any], chat: dict[str, Any]) -> None:
@@ -557,14 +578,18 @@ class MessageType(DataType):
         thread_root: str | None,
     ) -> None:
         chat_id = chat["id"]
-        their_chat: dict[str, Any] | None
-        if chat["kind"] == "direct":
-            their_chat = ensure_direct_copy(ctx, acc, chat_id, ctx.user)
-        else:
-            their_chat = ctx.store.get(acc, "Chat", chat_id)
+        key = ("recipient chat", acc, chat_id)
+        their_chat: dict[str, Any] | None = ctx.cache.get(key)
         if their_chat is None:
-            return
-        ensure_contact(ctx, acc, ctx.user)
+            if chat["kind"] == "direct":
+                their_chat = ensure_direct_copy(ctx, acc, chat_id, ctx.user)
+            else:
+                their_chat = ctx.store.get(acc, "Chat", chat_id)
+            if their_chat is None:
+                return
+            ensure_contact(ctx, acc, ctx.user)
+            # the rest of this call neither changes that copy nor removes the contact
+            ctx.cache[key] = their_chat
         reply_to = root = None
         if parent_sender_id is not None:
             reply_to = self._local_id(ctx, acc, parent_sender_id)
