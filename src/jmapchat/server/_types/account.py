@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
+
+from jmapchat.models import PresenceStatusProperty, ReadPositionProperty
 
 from .._generic import DataType
 from .._util import epoch_of, parse_utc
@@ -46,15 +48,7 @@ def propagate_presence(ctx: Ctx, username: str) -> None:
 
 class PresenceStatusType(DataType):
     name = "PresenceStatus"
-    properties = (
-        "id",
-        "presence",
-        "statusText",
-        "statusEmoji",
-        "expiresAt",
-        "receiptSharing",
-        "updatedAt",
-    )
+    properties = get_args(PresenceStatusProperty)
     methods = ("get", "changes", "set")
     create_forbidden = True
     destroy_forbidden = True
@@ -99,7 +93,7 @@ class PresenceStatusType(DataType):
 
 class ReadPositionType(DataType):
     name = "ReadPosition"
-    properties = ("id", "chatId", "lastReadMessageId", "lastReadAt")
+    properties = get_args(ReadPositionProperty)
     methods = ("get", "changes", "set")
     create_forbidden = True
     destroy_forbidden = True

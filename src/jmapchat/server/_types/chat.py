@@ -8,7 +8,9 @@ a channel's lives in its Space.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, get_args
+
+from jmapchat.models import ChatProperty
 
 from .._generic import DataType
 from .._util import MethodErr, SetErr, check_args, epoch_of, is_uint, new_id
@@ -196,30 +198,7 @@ def _member_ids(ctx: Ctx, value: Any, key: str) -> list[str]:
 
 class ChatType(DataType):
     name = "Chat"
-    properties = (
-        "id",
-        "kind",
-        "contactId",
-        "name",
-        "description",
-        "avatarBlobId",
-        "members",
-        "spaceId",
-        "categoryId",
-        "position",
-        "topic",
-        "slowModeSeconds",
-        "permissionOverrides",
-        "createdAt",
-        "lastMessageAt",
-        "unreadCount",
-        "pinnedMessageIds",
-        "muted",
-        "muteUntil",
-        "receiveTypingIndicators",
-        "receiptSharing",
-        "messageExpirySeconds",
-    )
+    properties = get_args(ChatProperty)
     filter_spec: ClassVar[dict[str, str]] = {
         "kind": "str",
         "muted": "bool",

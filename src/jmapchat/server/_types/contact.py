@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, get_args
+
+from jmapchat.models import ChatContactProperty
 
 from .._generic import DataType
 from .._util import SetErr
@@ -16,21 +18,7 @@ __all__ = ["ChatContactType", "register"]
 
 class ChatContactType(DataType):
     name = "ChatContact"
-    properties = (
-        "id",
-        "login",
-        "displayName",
-        "firstSeenAt",
-        "lastSeenAt",
-        "presence",
-        "lastActiveAt",
-        "statusText",
-        "statusEmoji",
-        "endpoints",
-        "blocked",
-        "serverUrl",
-        "directAddress",
-    )
+    properties = get_args(ChatContactProperty)
     filter_spec: ClassVar[dict[str, str]] = {"blocked": "bool", "presence": "str"}
     sort_props = frozenset({"lastSeenAt", "login", "lastActiveAt", "displayName", "id"})
     default_sort: ClassVar[list[tuple[str, bool]]] = [("login", True)]

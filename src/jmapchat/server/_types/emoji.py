@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, get_args
+
+from jmapchat.models import CustomEmojiProperty
 
 from .._generic import DataType
 from .._util import SetErr, new_id
@@ -20,7 +22,7 @@ NAME_RE = re.compile(r"^[a-z0-9_-]{1,64}$")
 class CustomEmojiType(DataType):
     name = "CustomEmoji"
     scope_global = True
-    properties = ("id", "name", "blobId", "spaceId", "createdBy", "createdAt")
+    properties = get_args(CustomEmojiProperty)
     filter_spec: ClassVar[dict[str, str]] = {"spaceId": "str?", "name": "str"}
     sort_props = frozenset({"name", "createdAt", "id"})
     default_sort: ClassVar[list[tuple[str, bool]]] = [("name", True)]

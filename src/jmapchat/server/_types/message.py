@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import hmac
 import re
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, get_args
 
 import orjson
+
+from jmapchat.models import MessageProperty
 
 from ..._core._pointer import PointerError
 from ..._core._pointer import parse as parse_pointer
@@ -271,36 +273,7 @@ def _copies(ctx: Ctx, sender_msg_id: str) -> list[tuple[str, dict[str, Any]]]:
 
 class MessageType(DataType):
     name = "Message"
-    properties = (
-        "id",
-        "senderMsgId",
-        "chatId",
-        "senderId",
-        "body",
-        "bodyType",
-        "attachments",
-        "mentions",
-        "broadcastMentions",
-        "actions",
-        "reactions",
-        "replyTo",
-        "threadRootId",
-        "replyCount",
-        "unreadReplyCount",
-        "sentAt",
-        "receivedAt",
-        "senderExpiresAt",
-        "burnOnRead",
-        "deliveryState",
-        "deliveryReceipts",
-        "deliveredAt",
-        "readAt",
-        "readDisposition",
-        "editedAt",
-        "editHistory",
-        "deletedAt",
-        "deletedForAll",
-    )
+    properties = get_args(MessageProperty)
     filter_spec: ClassVar[dict[str, str]] = {
         "chatId": "str",
         "text": "str",

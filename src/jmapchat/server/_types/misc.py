@@ -6,8 +6,10 @@ import hashlib
 import ipaddress
 import secrets
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 from urllib.parse import urlsplit
+
+from jmapchat.models import ChatMessageEntryProperty, PushUrgency
 
 from .._core_caps import BLOB2, CHAT, CHAT_PUSH, CORE, QUOTA
 from .._store import GLOBAL
@@ -18,24 +20,8 @@ if TYPE_CHECKING:
 
 __all__ = ["is_loopback_url", "register"]
 
-URGENCIES = ("very-low", "low", "normal", "high")
-PUSH_PROPERTIES = frozenset(
-    {
-        "messageId",
-        "chatId",
-        "chatKind",
-        "chatName",
-        "spaceId",
-        "spaceName",
-        "senderId",
-        "senderDisplayName",
-        "sentAt",
-        "hasMention",
-        "mentionScopes",
-        "encrypted",
-        "bodySnippet",
-    }
-)
+URGENCIES = get_args(PushUrgency)
+PUSH_PROPERTIES = frozenset(get_args(ChatMessageEntryProperty))
 PUSH_TYPES = (
     "ChatContact",
     "Chat",

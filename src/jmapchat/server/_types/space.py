@@ -8,7 +8,9 @@ synced into a channel Chat copy in every member's account.
 from __future__ import annotations
 
 import secrets
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, get_args
+
+from jmapchat.models import SpaceBanProperty, SpaceInviteProperty, SpaceProperty
 
 from .._generic import DataType
 from .._util import MethodErr, SetErr, check_args, epoch_of, is_uint, new_id
@@ -250,20 +252,7 @@ def _entries(value: Any, key: str) -> list[dict[str, Any]]:
 class SpaceType(DataType):
     name = "Space"
     scope_global = True
-    properties = (
-        "id",
-        "name",
-        "description",
-        "iconBlobId",
-        "roles",
-        "members",
-        "categories",
-        "uncategorizedChannelIds",
-        "createdAt",
-        "isPublic",
-        "isPubliclyPreviewable",
-        "memberCount",
-    )
+    properties = get_args(SpaceProperty)
     filter_spec: ClassVar[dict[str, str]] = {"name": "str", "isPublic": "bool"}
     sort_props = frozenset({"name", "createdAt", "memberCount", "id"})
     default_sort: ClassVar[list[tuple[str, bool]]] = [("name", True)]
@@ -725,17 +714,7 @@ def _invite_audience(ctx: Ctx, space: dict[str, Any] | None, inv: dict[str, Any]
 class SpaceInviteType(DataType):
     name = "SpaceInvite"
     scope_global = True
-    properties = (
-        "id",
-        "code",
-        "spaceId",
-        "defaultChannelId",
-        "createdBy",
-        "expiresAt",
-        "maxUses",
-        "uses",
-        "createdAt",
-    )
+    properties = get_args(SpaceInviteProperty)
     methods = ("get", "changes", "set")
     update_forbidden = True
 
@@ -808,7 +787,7 @@ def _ban_audience(ctx: Ctx, space: dict[str, Any] | None, ban: dict[str, Any]) -
 class SpaceBanType(DataType):
     name = "SpaceBan"
     scope_global = True
-    properties = ("id", "spaceId", "userId", "bannedBy", "reason", "createdAt", "expiresAt")
+    properties = get_args(SpaceBanProperty)
     methods = ("get", "changes", "set")
 
     def keys(self, obj: dict[str, Any]) -> tuple[str | None, str | None, float | None]:
