@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from ._errors import JMAPError, LocalProtocolError, RemoteProtocolError, method_error_from_response
+from ._gc import GC_PAUSE_MIN_ITEMS, gc_paused, items_hint
 from ._model import JMAPModel
 from ._refs import Ref
 from ._responses import (
@@ -192,7 +193,10 @@ class Call(Generic[R]):
         if name != self.method:
             return RemoteProtocolError(f"call {self.id} ({self.method}) was answered with {name!r}")
         try:
-            return self.response_type.model_validate(arguments)
+            # A large result (say a merged 10,000-object /set) builds thousands of models
+            # that all stay alive: hold the GC off for that one pydantic-core call.
+            with gc_paused(items_hint(arguments) >= GC_PAUSE_MIN_ITEMS):
+                return self.response_type.model_validate(arguments)
         except ValidationError as exc:
             first = exc.errors()[0]
             where = "/".join(str(p) for p in first.get("loc", ()))

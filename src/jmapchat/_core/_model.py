@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+from itertools import compress, repeat
+from operator import is_not
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -47,9 +49,11 @@ class JMAPInput(JMAPModel):
     model_config = ConfigDict(extra="forbid")
 
     def model_post_init(self, context: Any, /) -> None:
-        fields_set = {
-            name for name in type(self).model_fields if getattr(self, name) is not NOT_GIVEN
-        }
+        # The fields whose value is not NOT_GIVEN. ``__dict__`` holds exactly the model's
+        # fields (extras live in ``__pydantic_extra__``, forbidden here anyway), in field
+        # order; the set is built in C (hot: once per create object of a bulk /set).
+        values = self.__dict__
+        fields_set = set(compress(values, map(is_not, values.values(), repeat(NOT_GIVEN))))
         object.__setattr__(self, "__pydantic_fields_set__", fields_set)
 
     def to_wire(self) -> dict[str, Any]:

@@ -8,9 +8,8 @@ siblings. Anything malformed becomes `RemoteProtocolError`, never a bare KeyErro
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
@@ -25,6 +24,7 @@ from ._errors import (
     RequestRejected,
     request_rejected_from_problem,
 )
+from ._gc import gc_paused
 from ._request import BaseRequest
 
 __all__ = ["Response", "loads", "parse_problem"]
@@ -37,7 +37,8 @@ Invocation = tuple[str, dict[str, Any], str]
 def loads(body: bytes | str) -> Any:
     """Parse JSON; malformed input raises `RemoteProtocolError`."""
     try:
-        return from_json(body)
+        with _gc_paused(len(body)):  # the decoded dicts all stay alive: nothing to collect
+            return from_json(body)
     except ValueError as exc:
         raise RemoteProtocolError(f"server sent invalid JSON: {exc}") from None
 
@@ -57,9 +58,8 @@ _FAST_PATH_MAX_CALLS = 64
 _GC_PAUSE_MIN_BYTES = 64 * 1024
 
 
-@contextmanager
-def _gc_paused(size: int) -> Iterator[None]:
-    """Hold the cyclic GC off while one large reply is turned into objects.
+def _gc_paused(size: int) -> AbstractContextManager[None]:
+    """Hold the cyclic GC off while one reply of ``size`` bytes is turned into objects.
 
     Validating a big reply allocates thousands of container objects (models, their
     ``__dict__`` and field sets, lists) that stay alive until it returns and can form no
@@ -68,14 +68,7 @@ def _gc_paused(size: int) -> Iterator[None]:
     pydantic-core call, which holds the GIL throughout. Small replies, and a GC the
     application has disabled, are left alone; the previous state is always restored.
     """
-    if size < _GC_PAUSE_MIN_BYTES or not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
+    return gc_paused(size >= _GC_PAUSE_MIN_BYTES)
 
 
 _ENVELOPES: dict[tuple[tuple[str, type[Any]], ...], type[BaseModel]] = {}

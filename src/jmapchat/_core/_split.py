@@ -43,6 +43,7 @@ from typing import Any, Final
 from ._call import Call
 from ._capabilities import CORE
 from ._errors import CapabilityNotSupported, LocalProtocolError
+from ._gc import GC_PAUSE_MIN_ITEMS, gc_paused
 from ._refs import Ref
 from ._request import BaseRequest, dumps
 from ._resolve import ReferenceResolutionError, resolve_reference
@@ -91,6 +92,7 @@ class _CallState:
     retried_too_large: bool = False
     done: bool = False
     resolved: list[str] = field(default_factory=list)
+    big: bool = False  # many objects: encode it with the cyclic GC held off
 
 
 @dataclass(eq=False)
@@ -275,6 +277,11 @@ def _chunk_args(method: str, args: dict[str, Any], size: int) -> list[tuple[dict
     return out
 
 
+def _invocation(head: bytes, encoded_args: bytes, wire_id: str) -> bytes:
+    """``dumps([method, args, wire_id])`` from ``head`` (``[method,``) and encoded args."""
+    return head + encoded_args + b"," + dumps(wire_id) + b"]"
+
+
 def _merge(method: str, results: list[dict[str, Any]]) -> dict[str, Any]:
     """Merge the successful chunk results of one /get or /set into one result."""
     merged: dict[str, Any] = dict(results[0])
@@ -340,7 +347,8 @@ class Splitter:
             keys = frozenset(
                 obj.key for _, obj in iter_nested(call.args) if isinstance(obj, CreationRef)
             )
-            st = _CallState(call, keys)
+            count = _objects(call.method, call.args)
+            st = _CallState(call, keys, big=count is not None and count >= GC_PAUSE_MIN_ITEMS)
             self._states.append(st)
             self._by_id[call.id] = st
         self._queue: deque[_CallState] = deque(self._states)
@@ -471,13 +479,16 @@ class Splitter:
                 },
             )
         size = limit
+        # Each chunk's arguments are encoded once; the invocation around them is spliced
+        # on (``dumps([m, a, i])`` is exactly ``[`` + m + ``,`` + a + ``,`` + i + ``]``).
+        head = b"[" + dumps(method) + b","
         while True:
             chunks = _chunk_args(method, args, size)
-            encoded_chunks = [
-                dumps([method, chunk, f"{call.id}.{i + 1}____"])
-                for i, (chunk, _) in enumerate(chunks)
-            ]
-            if all(len(e) <= room for e in encoded_chunks):
+            encoded_args = [dumps(chunk) for chunk, _ in chunks]
+            if all(
+                len(head) + len(a) + len(dumps(f"{call.id}.{i + 1}____")) + 2 <= room
+                for i, a in enumerate(encoded_args)
+            ):
                 break
             if size == 1:
                 raise LocalProtocolError(
@@ -486,12 +497,13 @@ class Splitter:
                 )
             size = max(1, size // 2)
         if len(chunks) == 1:
-            encoded = dumps([method, chunks[0][0], call.id])
+            encoded = _invocation(head, encoded_args[0], call.id)
             return [Piece(st, call.id, chunks[0][0], 0, 1, chunks[0][1], encoded)]
         pieces = []
-        for i, (chunk, n) in enumerate(chunks):
+        for i, ((chunk, n), encoded_chunk) in enumerate(zip(chunks, encoded_args, strict=True)):
             wid = self._wire_id(call, i)
-            pieces.append(Piece(st, wid, chunk, i, len(chunks), n, dumps([method, chunk, wid])))
+            encoded = _invocation(head, encoded_chunk, wid)
+            pieces.append(Piece(st, wid, chunk, i, len(chunks), n, encoded))
         return pieces
 
     def _overhead(self) -> int:
@@ -554,7 +566,8 @@ class Splitter:
             if st.pending:
                 pend = st.pending
             else:
-                got = self._materialize(st, in_env)
+                with gc_paused(st.big):  # the wire data built all stays alive
+                    got = self._materialize(st, in_env)
                 if got is _CUT:
                     assert pieces, "a reference cut an empty envelope"
                     break

@@ -83,9 +83,19 @@ def format_utc_date(value: datetime) -> str:
     return text + "Z"
 
 
+_last_now: tuple[datetime, str] | None = None
+
+
 def utc_now() -> str:
     """The current time as a ``UTCDate`` string, to whole seconds (``2026-04-26T14:32:00Z``)."""
-    return format_utc_date(datetime.now(UTC).replace(microsecond=0))
+    global _last_now
+    now = datetime.now(UTC).replace(microsecond=0)
+    last = _last_now  # one atomic read: (second, its text), shared by all threads
+    if last is not None and last[0] == now:
+        return last[1]
+    text = format_utc_date(now)
+    _last_now = (now, text)
+    return text
 
 
 def _coerce_utc_date(value: Any) -> Any:
