@@ -80,6 +80,9 @@ class Namespace:
     def __repr__(self) -> str:
         return f"<{self.type_name} methods>"
 
+    def _check_filter(self, method: str, filter: Any) -> None:
+        """Hook: refuse a ``/query`` or ``/queryChanges`` filter before any I/O."""
+
     def _args(self, account_id: str | NotGiven, **args: Any) -> dict[str, Any]:
         out: dict[str, Any] = {}
         if self.uses_account_id:
@@ -262,6 +265,7 @@ class QueryMethods(SortableMethods[SortT], Generic[FilterT, SortT]):
         call_id: str | None = None,
     ) -> QueryCall:
         """``/query``: ids matching ``filter`` in ``sort`` order, one window of them."""
+        self._check_filter(f"{self.type_name}/query", filter)
         args = self._args(
             account_id,
             filter=filter,
@@ -289,6 +293,7 @@ class QueryChangesMethods(SortableMethods[SortT], Generic[FilterT, SortT]):
         call_id: str | None = None,
     ) -> QueryChangesCall:
         """``/queryChanges``: how a query's results changed since ``since_query_state``."""
+        self._check_filter(f"{self.type_name}/queryChanges", filter)
         args = self._args(
             account_id,
             since_query_state=since_query_state,

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from jmapchat._core._call import GetCall, QueryCall, QueryChangesCall, SetCall
+from jmapchat._core._call import GetCall, SetCall
 from jmapchat._core._capabilities import CHAT
 from jmapchat._core._errors import LocalProtocolError
 from jmapchat._core._model import JMAPModel
@@ -44,7 +44,6 @@ from jmapchat.models import ids as _idgen
 from ._base import (
     QueryChangesMethods,
     QueryMethods,
-    SortArg,
     check_ids,
     require_text,
 )
@@ -133,7 +132,12 @@ class MessageMethods(
     QueryMethods[MessageFilter, MessageSortProperty],
     QueryChangesMethods[MessageFilter, MessageSortProperty],
 ):
-    """Methods of the Message type (``urn:ietf:params:jmap:chat``)."""
+    """Methods of the Message type (``urn:ietf:params:jmap:chat``).
+
+    ``query``/``query_changes`` filters must carry ``chat_id`` (or ``has_mention=True``),
+    directly or inside an ``AND``. Default order: ``receivedAt`` ascending within a chat,
+    descending without.
+    """
 
     type_name = "Message"
     capability = CHAT
@@ -168,60 +172,9 @@ class MessageMethods(
         args = self._args(account_id, ids=ids, properties=props)
         return self._add(GetCall, "get", args, GetResponse[Message], call_id)
 
-    def query(
-        self,
-        *,
-        filter: MessageFilter | FilterOperator | NotGiven = NOT_GIVEN,
-        sort: SortArg[MessageSortProperty] = NOT_GIVEN,
-        position: int | NotGiven = NOT_GIVEN,
-        anchor: Id | NotGiven = NOT_GIVEN,
-        anchor_offset: int | NotGiven = NOT_GIVEN,
-        limit: int | NotGiven = NOT_GIVEN,
-        calculate_total: bool | NotGiven = NOT_GIVEN,
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-    ) -> QueryCall:
-        """``Message/query``. The filter must carry ``chat_id`` (or ``has_mention=True``).
-
-        Default order: ``receivedAt`` ascending within a chat, descending without.
-        """
-        _check_scoped(filter, "Message/query")
-        return super().query(
-            filter=filter,
-            sort=sort,
-            position=position,
-            anchor=anchor,
-            anchor_offset=anchor_offset,
-            limit=limit,
-            calculate_total=calculate_total,
-            account_id=account_id,
-            call_id=call_id,
-        )
-
-    def query_changes(
-        self,
-        since_query_state: str | Ref[str],
-        *,
-        filter: MessageFilter | FilterOperator | NotGiven = NOT_GIVEN,
-        sort: SortArg[MessageSortProperty] = NOT_GIVEN,
-        max_changes: int | NotGiven = NOT_GIVEN,
-        up_to_id: Id | NotGiven = NOT_GIVEN,
-        calculate_total: bool | NotGiven = NOT_GIVEN,
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-    ) -> QueryChangesCall:
-        """``Message/queryChanges``; the same filter rule as `query` applies."""
-        _check_scoped(filter, "Message/queryChanges")
-        return super().query_changes(
-            since_query_state,
-            filter=filter,
-            sort=sort,
-            max_changes=max_changes,
-            up_to_id=up_to_id,
-            calculate_total=calculate_total,
-            account_id=account_id,
-            call_id=call_id,
-        )
+    def _check_filter(self, method: str, filter: Any) -> None:
+        """``Message/query`` and ``/queryChanges`` need ``chat_id`` (or ``has_mention=True``)."""
+        _check_scoped(filter, method)
 
     # --- conveniences (each one Message/set) -----------------------------------------
 
