@@ -12,13 +12,14 @@ import contextlib
 import json
 import queue
 import threading
+from collections import deque
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from ._harness import CHAT, CHAT_PUSH, CORE, Harness
 
-VERIFY_TIMEOUT = 3.0
+VERIFY_TIMEOUT = 5.0
 PUSH_TIMEOUT = 5.0
 
 
@@ -73,6 +74,8 @@ class PushProbe:
         self.paths: dict[str, str] = {}
         self.sub_ids: dict[str, str] = {}
         self.last_headers: dict[str, str] = {}
+        self.last_payload: dict[str, Any] = {}
+        self._pending: dict[str, deque[tuple[dict[str, Any], dict[str, Any], dict[str, str]]]] = {}
 
     def close(self) -> None:
         self.receiver.close()
@@ -114,6 +117,19 @@ class PushProbe:
             using=[CORE, CHAT, CHAT_PUSH],
         )
         return sub_id
+
+    def next_entry(self, user: str, timeout: float = PUSH_TIMEOUT) -> dict[str, Any]:
+        """The next ChatMessageEntry pushed to ``user`` (servers MAY batch several entries
+        into one ChatMessagePush; ``last_payload`` / ``last_headers`` describe its payload)."""
+        pending = self._pending.setdefault(user, deque())
+        if not pending:
+            payload = self.next_chat_push(user, timeout)
+            assert isinstance(payload.get("messages"), list), payload
+            assert payload["messages"], "messages MUST be non-empty"
+            for entry in payload["messages"]:
+                pending.append((entry, payload, self.last_headers))
+        entry, self.last_payload, self.last_headers = pending.popleft()
+        return entry
 
     def next_chat_push(self, user: str, timeout: float = PUSH_TIMEOUT) -> dict[str, Any]:
         """The next ChatMessagePush delivered to ``user``'s subscription."""

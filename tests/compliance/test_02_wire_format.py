@@ -68,6 +68,18 @@ def test_2_4_duplicate_direct_chat(h: Harness) -> None:
         if c.get("kind") == "direct" and c.get("contactId") == h.cid("bob")
     ]
     assert [c["id"] for c in directs] == [first]
+    # The other side: once alice has written, bob's account holds the direct chat, and his
+    # own create for alice resolves to it (draft §Chat ID Assignment).
+    h.send("alice", first, "hi bob")
+    bobs = h.direct_chat_with("bob", "alice")
+    res = h.set("bob", "Chat", create={"mine": {"kind": "direct", "contactId": h.cid("alice")}})
+    if "mine" in (res.get("notCreated") or {}):
+        err = res["notCreated"]["mine"]
+        assert err["type"] == "alreadyExists", err
+        assert err["existingId"] == bobs, err
+    else:
+        assert bobs in (res.get("updated") or {}), res
+    assert h.direct_chat_with("bob", "alice") == bobs
 
 
 def test_2_5_chatname_absent_for_direct_in_push(h: Harness, push: PushProbe) -> None:
@@ -77,11 +89,11 @@ def test_2_5_chatname_absent_for_direct_in_push(h: Harness, push: PushProbe) -> 
     push.subscribe("bob", properties=["messageId", "chatId", "chatKind", "chatName"])
     group = h.group_chat("alice", ["bob"], "the group")
     h.send("alice", group, "group ping")
-    entry = push.next_chat_push("bob")["messages"][0]
+    entry = push.next_entry("bob")
     assert entry["chatKind"] == "group"
     assert entry["chatName"] == "the group"
     chat = h.direct_chat("alice", "bob")
     h.send("alice", chat, "ping")
-    entry = push.next_chat_push("bob")["messages"][0]
+    entry = push.next_entry("bob")
     assert entry["chatKind"] == "direct"
     assert "chatName" not in entry, entry

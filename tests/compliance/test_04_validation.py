@@ -29,6 +29,10 @@ def test_4_1_maxbodybytes_enforcement(h: Harness) -> None:
     # fewer code points than the limit but more bytes.
     err = h.send_error("alice", chat, "é" * (limit // 2 + 1))
     assert err["type"] in {"invalidArguments", "tooLarge"}, err
+    # The limit also applies when editing.
+    msg = h.send("alice", chat, "short")
+    err = h.update_error("alice", "Message", msg, {"body": "a" * (limit + 1)})
+    assert err["type"] in {"invalidArguments", "tooLarge"}, err
 
 
 def test_4_2_bodytype_validated(h: Harness) -> None:
@@ -42,6 +46,13 @@ def test_4_2_bodytype_validated(h: Harness) -> None:
     if err["type"] == "invalidProperties" and "properties" in err:
         assert "bodyType" in err["properties"], err
     assert h.message_ids("alice", chat) == []
+    # ... also on edit.
+    msg = h.send("alice", chat, "plain")
+    err = h.update_error("alice", "Message", msg, {"body": "x", "bodyType": "video/mp4"})
+    assert err["type"] in REJECT, err
+    got = h.get1("alice", "Message", msg)
+    assert got is not None
+    assert got["bodyType"] == "text/plain"
 
 
 @pytest.mark.parametrize("filename", ["../../../etc/passwd", "a\\b.txt", "nul\x00.txt"])
@@ -68,11 +79,27 @@ def test_4_4_broadcastmention_scope_validation(h: Harness) -> None:
         "alice", chan, body, broadcastMentions=[{"scope": "invalid", "offset": 0, "length": 5}]
     )
     assert err["type"] == "invalidArguments", err
+    # A known scope still has to lie inside the body (offset + length in UTF-8 bytes).
+    err = h.send_error(
+        "alice", chan, body, broadcastMentions=[{"scope": "here", "offset": 8, "length": 5}]
+    )
+    assert err["type"] in REJECT, err
     # Same rule for an inline rich-body broadcast span.
     if RICH in h.account_caps("alice")["supportedBodyTypes"]:
         rich = rich_body({"type": "broadcast", "text": "@x", "scope": "invalid"})
         err = h.send_error("alice", chan, rich, bodyType=RICH)
         assert err["type"] == "invalidArguments", err
+    # ... and on edit.
+    msg = h.send(
+        "alice", chan, body, broadcastMentions=[{"scope": "here", "offset": 0, "length": 5}]
+    )
+    err = h.update_error(
+        "alice",
+        "Message",
+        msg,
+        {"broadcastMentions": [{"scope": "invalid", "offset": 0, "length": 5}]},
+    )
+    assert err["type"] == "invalidArguments", err
 
 
 def test_4_5_mention_offset_length_bounds(h: Harness) -> None:
@@ -88,6 +115,16 @@ def test_4_5_mention_offset_length_bounds(h: Harness) -> None:
     assert got["mentions"] == [{"id": bob, "offset": 1, "length": 5}]
     err = h.send_error("alice", chat, "héllo", mentions=[{"id": bob, "offset": 2, "length": 5}])
     assert err["type"] in REJECT, err
+    # Editing the body so that a kept mention would fall outside it: either rejected, or the
+    # server fixes the mentions up — an out-of-range mention is never stored.
+    res = h.set("alice", "Message", update={ok: {"body": "hi"}})
+    got = h.get1("alice", "Message", ok)
+    assert got is not None
+    if ok in (res.get("notUpdated") or {}):
+        assert res["notUpdated"][ok]["type"] in REJECT, res
+        assert got["body"] == "héllo"
+    for m in got["mentions"]:
+        assert m["offset"] + m["length"] <= len(got["body"].encode()), got
 
 
 def test_4_6_rich_body_mentions_must_be_empty(h: Harness) -> None:
@@ -121,12 +158,21 @@ def test_4_6_rich_body_mentions_must_be_empty(h: Harness) -> None:
     got = h.get1("alice", "Message", msg)
     assert got is not None
     assert got["mentions"] == []
+    # Turning a plain message that carries mentions into a rich one without clearing them:
+    # rejected, or the retained mentions are dropped — never a rich body with mentions.
+    plain = h.send("alice", chat, "hello bob", mentions=[{"id": bob, "offset": 6, "length": 3}])
+    res = h.set("alice", "Message", update={plain: {"body": body, "bodyType": RICH}})
+    got = h.get1("alice", "Message", plain)
+    assert got is not None
+    if plain in (res.get("notUpdated") or {}):
+        assert res["notUpdated"][plain]["type"] in REJECT, res
+    assert got["bodyType"] != RICH or got["mentions"] == [], got
     # The third path in the compliance doc (Peer/deliver edit) is federation-only.
 
 
 def test_4_7_broadcast_mention_permission(h: Harness) -> None:
     """4.7 Broadcast mention permission check."""
-    _sid, chan, _roles = h.channel_setup({"bob": ["view", "send"]})
+    sid, chan, roles = h.channel_setup({"bob": ["view", "send"]})
     # Control: bob may post in the channel.
     h.send("bob", chan, "plain message")
     err = h.send_error(
@@ -140,6 +186,34 @@ def test_4_7_broadcast_mention_permission(h: Harness) -> None:
         body = rich_body({"type": "broadcast", "text": "@here", "scope": "here"})
         err = h.send_error("bob", chan, body, bodyType=RICH)
         assert err["type"] == "forbidden", err
+    # Edits are checked too: adding a broadcast mention ...
+    mine = h.send("bob", chan, "@everyone hi")
+    err = h.update_error(
+        "bob",
+        "Message",
+        mine,
+        {"broadcastMentions": [{"scope": "everyone", "offset": 0, "length": 9}]},
+    )
+    assert err["type"] == "forbidden", err
+    # ... or retaining one after the permission was revoked.
+    granted = h.add_role("alice", sid, "broadcasters", ["mention_broadcast"])
+    h.update(
+        "alice",
+        "Space",
+        sid,
+        {"updateMembers": [{"id": h.cid("bob"), "roleIds": [roles["bob"], granted]}]},
+    )
+    loud = h.send(
+        "bob",
+        chan,
+        "@everyone yo",
+        broadcastMentions=[{"scope": "everyone", "offset": 0, "length": 9}],
+    )
+    h.update(
+        "alice", "Space", sid, {"updateMembers": [{"id": h.cid("bob"), "roleIds": [roles["bob"]]}]}
+    )
+    err = h.update_error("bob", "Message", loud, {"body": "@everyone yo!"})
+    assert err["type"] == "forbidden", err
 
 
 def test_4_8_channel_send_permission(h: Harness) -> None:
@@ -234,6 +308,9 @@ def test_4_10_slow_mode(h: Harness) -> None:
     # Members holding manage_channels SHOULD be exempt (they configure slow mode).
     h.send("alice", chan, "moderator one")
     h.send("alice", chan, "moderator two")
+    # Turning slow mode off lifts the limit at once.
+    h.update("alice", "Space", sid, {"updateChannels": [{"id": chan, "slowModeSeconds": 0}]})
+    h.send("bob", chan, "second, after slow mode ended")
 
 
 def _emoji_blob(h: Harness, user: str = "alice") -> str:
@@ -249,6 +326,10 @@ def test_4_11_customemoji_name_unique(h: Harness) -> None:
     assert err["type"] == "alreadyExists", err
     if "existingId" in err:
         assert err["existingId"] == first["id"]
+    # Renaming onto a taken name is the same conflict.
+    second = h.create("alice", "CustomEmoji", {"name": "dogjam", "blobId": blob, "spaceId": sid})
+    err = h.update_error("alice", "CustomEmoji", second["id"], {"name": "catjam"})
+    assert err["type"] == "alreadyExists", err
 
 
 @pytest.mark.parametrize("name", ["invalid name!", "CatJam", ":catjam:", ""])
@@ -256,8 +337,10 @@ def test_4_12_customemoji_name_regex(h: Harness, name: str) -> None:
     """4.12 CustomEmoji name regex."""
     sid = h.space("alice", "Emoji land")
     blob = _emoji_blob(h)
-    h.create("alice", "CustomEmoji", {"name": "cat_jam-2", "blobId": blob, "spaceId": sid})
+    good = h.create("alice", "CustomEmoji", {"name": "cat_jam-2", "blobId": blob, "spaceId": sid})
     err = h.create_error("alice", "CustomEmoji", {"name": name, "blobId": blob, "spaceId": sid})
+    assert err["type"] in REJECT, err
+    err = h.update_error("alice", "CustomEmoji", good["id"], {"name": name})
     assert err["type"] in REJECT, err
 
 
@@ -265,10 +348,15 @@ def test_4_13_attachment_contenttype_and_sha256(h: Harness) -> None:
     """4.13 Attachment contentType and sha256 validation."""
     chat = h.direct_chat("alice", "bob")
     h.send("alice", chat, "ok", attachments=[h.attachment("alice")])
-    err = h.send_error(
-        "alice", chat, "bad", attachments=[h.attachment("alice", contentType="not a mime type")]
-    )
-    assert err["type"] in REJECT, err
+    # Syntactically valid MIME types (with parameters, structured suffixes) are fine ...
+    for ok in ("text/plain; charset=utf-8", "image/svg+xml"):
+        h.send("alice", chat, "ok", attachments=[h.attachment("alice", contentType=ok)])
+    # ... invalid ones are not.
+    for bad in ("not a mime type", "text/", "/plain"):
+        err = h.send_error(
+            "alice", chat, "bad", attachments=[h.attachment("alice", contentType=bad)]
+        )
+        assert err["type"] in REJECT, (bad, err)
     err = h.send_error("alice", chat, "bad", attachments=[h.attachment("alice", sha256="xyz")])
     assert err["type"] in REJECT, err
-    assert len(h.message_ids("alice", chat)) == 1
+    assert len(h.message_ids("alice", chat)) == 3

@@ -90,6 +90,11 @@ def test_5_5_chat_member_patch_keys(h: Harness) -> None:
         assert got is not None
         return {m["id"]: m["role"] for m in got["members"]}
 
+    # Member operations require the admin role.
+    bob_chat = h.chat_named("bob", "crew")
+    err = h.update_error("bob", "Chat", bob_chat, {"addMembers": [{"id": h.cid("carol")}]})
+    assert err["type"] == "forbidden", err
+    assert h.cid("carol") not in roles()
     h.update("alice", "Chat", chat, {"addMembers": [{"id": h.cid("carol")}]})
     assert roles().get(h.cid("carol")) == "member"
     h.update("alice", "Chat", chat, {"updateMemberRoles": [{"id": h.cid("bob"), "role": "admin"}]})

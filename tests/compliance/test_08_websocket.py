@@ -40,8 +40,9 @@ def _is_presence(e: dict[str, Any], contact: str) -> bool:
 def _sentinel_typing(h: Harness, stream: EventStream) -> None:
     """carol types in her direct chat with bob; wait until bob's stream has it."""
     chat = h.direct_chat_with("carol", "bob")
+    bob_side = h.direct_chat_with("bob", "carol")
     _typing(h, "carol", chat)
-    stream.wait_for(lambda e: _is_typing(e, h.cid("carol")))
+    stream.wait_for(lambda e: _is_typing(e, h.cid("carol"), bob_side))
 
 
 def _acquaint(h: Harness) -> None:
@@ -89,15 +90,23 @@ def test_8_2_typing_membership_rechecked(h: Harness) -> None:
     """8.2 Typing membership re-verified at delivery time."""
     _acquaint(h)
     group = h.group_chat("alice", ["bob", "carol"], "typing-crew")
-    with h.event_stream("bob") as bob_stream, h.event_stream("carol") as carol_stream:
+    bob_group = h.chat_named("bob", "typing-crew")
+    carol_group = h.chat_named("carol", "typing-crew")
+    with h.event_stream("bob") as bob_stream, h.event_stream("alice") as alice_stream:
         h.sync_stream("bob", bob_stream)
-        h.sync_stream("carol", carol_stream)
-        h.update("alice", "Chat", group, {"removeMembers": [h.cid("bob")]})
+        h.sync_stream("alice", alice_stream)
+        # Control: while bob is a member, group typing reaches him.
         _typing(h, "alice", group)
-        # Control: a remaining member does get the event.
-        carol_stream.wait_for(lambda e: _is_typing(e, h.cid("alice")))
+        bob_stream.wait_for(lambda e: _is_typing(e, h.cid("alice"), bob_group))
+        h.update("alice", "Chat", group, {"removeMembers": [h.cid("bob")]})
+        _typing(h, "carol", carol_group)
+        # A remaining member does get carol's event ...
+        alice_stream.wait_for(lambda e: _is_typing(e, h.cid("carol"), group))
+        # ... the removed one does not.
         _sentinel_typing(h, bob_stream)
-        leaked = [e for e in bob_stream.events("typing") if _is_typing(e, h.cid("alice"))]
+        leaked = [
+            e for e in bob_stream.events("typing") if _is_typing(e, h.cid("carol"), bob_group)
+        ]
         assert leaked == [], leaked
 
 
@@ -117,6 +126,16 @@ def test_8_3_receive_typing_indicators_rechecked(h: Harness) -> None:
         # Control: alice's typing still reaches bob in a chat where he did not opt out.
         _typing(h, "alice", group)
         stream.wait_for(lambda e: _is_typing(e, h.cid("alice")))
+    # Channels: the preference is stored but MUST NOT suppress typing events.
+    _sid, chan, _ = h.channel_setup({"bob": ["view", "send"]})
+    h.update("bob", "Chat", chan, {"receiveTypingIndicators": False})
+    got = h.get1("bob", "Chat", chan)
+    assert got is not None
+    assert got["receiveTypingIndicators"] is False
+    with h.event_stream("bob") as stream:
+        h.sync_stream("bob", stream)
+        _typing(h, "alice", chan)
+        stream.wait_for(lambda e: _is_typing(e, h.cid("alice"), chan))
 
 
 def test_8_4_block_rechecked_for_typing_and_presence(h: Harness) -> None:
@@ -124,16 +143,20 @@ def test_8_4_block_rechecked_for_typing_and_presence(h: Harness) -> None:
     _acquaint(h)
     alice_chat = h.direct_chat_with("alice", "bob")
     group = h.group_chat("alice", ["bob"], "before-block")
+    bob_group = h.chat_named("bob", "before-block")
+    after = h.group_chat("alice", ["bob", "carol"], "after-block")
     alice_pid = h.presence_id("alice")
     with h.event_stream("bob") as stream:
         h.sync_stream("bob", stream)
         # Controls: before the block, alice's typing and presence reach bob.
         _typing(h, "alice", group)
-        stream.wait_for(lambda e: _is_typing(e, h.cid("alice"), group))
+        stream.wait_for(lambda e: _is_typing(e, h.cid("alice"), bob_group))
         h.update("alice", "PresenceStatus", alice_pid, {"presence": "away"})
         stream.wait_for(lambda e: _is_presence(e, h.cid("alice")))
         h.update("bob", "ChatContact", h.cid("alice"), {"blocked": True})
+        # Neither in the direct chat nor in a group chat.
         _typing(h, "alice", alice_chat)
+        _typing(h, "alice", after)
         h.update("alice", "PresenceStatus", alice_pid, {"presence": "busy"})
         # Sentinels from carol (not blocked): typing and presence.
         _sentinel_typing(h, stream)

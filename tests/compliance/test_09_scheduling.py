@@ -28,6 +28,12 @@ def test_9_1_burn_on_read_hard_delete(h: Harness) -> None:
     assert h.message_ids("bob", bob_chat) == []
     changes = h.ok("bob", "Message/changes", {"sinceState": state})
     assert copy in changes["destroyed"], changes
+    # receiptSharing=false does not stop the burn (draft §Message.burnOnRead).
+    h.update("bob", "PresenceStatus", h.presence_id("bob"), {"receiptSharing": False})
+    h.send("alice", chat, "burn quietly", burnOnRead=True)
+    (quiet,) = h.message_ids("bob", bob_chat)
+    h.update("bob", "Message", quiet, {"readAt": now()})
+    assert h.get1("bob", "Message", quiet) is None
     # The sender's own copy is not affected.
     mine = h.get1("alice", "Message", msg)
     assert mine is not None

@@ -19,7 +19,9 @@ RESTRICTED = {
 def test_10_1_space_join_by_spaceid(h: Harness) -> None:
     """10.1 Space/join accepts spaceId for public spaces."""
     sid = h.space("alice", "Town square", public=True)
+    chan = h.add_channel("alice", sid, "general")
     assert h.get1("bob", "Space", sid) is None, "not previewable: invisible to non-members"
+    assert h.get1("bob", "Chat", chan) is None
     res = h.ok("bob", "Space/join", {"spaceId": sid})
     assert res["accountId"] == h.acct("bob")
     assert res["spaceId"] == sid
@@ -28,9 +30,16 @@ def test_10_1_space_join_by_spaceid(h: Harness) -> None:
     bob_entry = next(m for m in space["members"] if m["id"] == h.cid("bob"))
     assert bob_entry.get("roleIds", []) == [], "joins with @everyone only"
     assert space["memberCount"] == 2
+    # The new member sees the Space's channels, each with a ReadPosition (draft §ReadPosition:
+    # created for channel Chats when the owner joins the Space).
+    assert h.get1("bob", "Chat", chan) is not None
+    rps = [rp for rp in h.get("bob", "ReadPosition", None)["list"] if rp["chatId"] == chan]
+    assert len(rps) == 1, rps
     # A private Space cannot be joined by id (draft: non-standard `notPermitted`).
     private = h.space("alice", "Back room")
     err = h.error("carol", "Space/join", {"spaceId": private})
+    assert err["type"] == "notPermitted", err
+    err = h.error("carol", "Space/join", {"spaceId": "no-such-space"})
     assert err["type"] == "notPermitted", err
     # Exactly one of inviteCode / spaceId.
     err = h.error("carol", "Space/join", {"spaceId": sid, "inviteCode": "abc"})
@@ -97,11 +106,15 @@ def test_10_3_space_query_includes_public(h: Harness) -> None:
     (_, got, _) = resp["methodResponses"][1]
     assert [s["id"] for s in got["list"]] == ids
     assert set(got["list"][0]) <= RESTRICTED
+    # Once bob is a member, a public Space is listed whether previewable or not.
+    h.ok("bob", "Space/join", {"spaceId": unlisted})
+    assert unlisted in h.query("bob", "Space", filter={"isPublic": True})
 
 
 def _ban_setup(h: Harness) -> tuple[str, str]:
     sid = h.space("alice", "Moderated")
     h.add_space_member("alice", sid, "bob", [])
+    h.add_space_member("alice", sid, "carol", [])
     ban = h.create("alice", "SpaceBan", {"spaceId": sid, "userId": h.cid("bob"), "reason": "spam"})
     return sid, ban["id"]
 
@@ -109,6 +122,9 @@ def _ban_setup(h: Harness) -> tuple[str, str]:
 def test_10_4_spaceban_update_reason_and_expiresat(h: Harness) -> None:
     """10.4 SpaceBan/set update supports reason and expiresAt."""
     _sid, ban = _ban_setup(h)
+    # Control: a member without the `ban` permission may not touch it.
+    err = h.update_error("carol", "SpaceBan", ban, {"reason": "nope"})
+    assert err["type"] in {"forbidden", "notFound"}, err
     until = future(7 * 86400)
     h.update("alice", "SpaceBan", ban, {"reason": "cooling off", "expiresAt": until})
     got = h.get1("alice", "SpaceBan", ban)

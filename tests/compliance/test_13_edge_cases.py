@@ -59,6 +59,15 @@ def test_13_3_customemoji_unique_within_scope(h: Harness) -> None:
     assert len(res.get("created") or {}) == 1, res
     (err,) = (res.get("notCreated") or {}).values()
     assert err["type"] == "alreadyExists", err
+    # Server-global scope (no spaceId) is its own scope, shared by every account. Who may
+    # create global emoji is implementation-defined (`forbidden` is allowed).
+    res = h.set("alice", "CustomEmoji", create={"g": {"name": "wave", "blobId": blob}})
+    if "g" in (res.get("notCreated") or {}):
+        assert res["notCreated"]["g"]["type"] == "forbidden", res
+        return
+    blob_b = h.upload("bob", PNG_1X1, "image/png")["blobId"]
+    err = h.create_error("bob", "CustomEmoji", {"name": "wave", "blobId": blob_b})
+    assert err["type"] in {"alreadyExists", "forbidden"}, err
 
 
 def test_13_4_chatmember_role_restricted(h: Harness) -> None:
@@ -176,7 +185,7 @@ def test_13_9_rich_body_inline_spans_in_push(h: Harness, push: PushProbe) -> Non
         rich_body({"type": "mention", "text": "@bob", "userId": h.cid("bob")}),
         bodyType=RICH,
     )
-    entry = push.next_chat_push("bob")["messages"][0]
+    entry = push.next_entry("bob")
     assert entry["hasMention"] is True, entry
     h.send(
         "alice",
@@ -187,7 +196,7 @@ def test_13_9_rich_body_inline_spans_in_push(h: Harness, push: PushProbe) -> Non
         ),
         bodyType=RICH,
     )
-    entry = push.next_chat_push("bob")["messages"][0]
+    entry = push.next_entry("bob")
     assert entry["chatId"] == chan
     assert "everyone" in entry["mentionScopes"], entry
 

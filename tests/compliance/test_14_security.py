@@ -138,19 +138,25 @@ def test_14_4_like_wildcard_injection(h: Harness) -> None:
     """14.4 LIKE wildcard injection in Chat/query."""
     h.group_chat("alice", ["bob"], "plain name")
     h.group_chat("alice", ["bob"], "100% real")
+    h.group_chat("alice", ["bob"], "snake_chat")
     # Chat/query's draft filters are kind and muted; a server may reject `name`.
-    name, res = h.call("alice", "Chat/query", {"filter": {"name": "%"}})
-    if name == "error":
-        assert res["type"] in {"unsupportedFilter", "invalidArguments"}, res
-    else:
+    for needle, expected in (("%", "100% real"), ("_", "snake_chat")):
+        name, res = h.call("alice", "Chat/query", {"filter": {"name": needle}})
+        if name == "error":
+            assert res["type"] in {"unsupportedFilter", "invalidArguments"}, res
+            continue
         got = h.get("alice", "Chat", res["ids"])["list"]
-        assert [c["name"] for c in got] == ["100% real"], got
+        assert [c["name"] for c in got] == [expected], got
     # Space/query does define a substring `name` filter.
     h.space("alice", "plain space")
     pct = h.space("alice", "50% off")
     under = h.space("alice", "snake_case")
+    slash = h.space("alice", "back\\slash")
     assert h.query("alice", "Space", filter={"name": "%"}) == [pct]
     assert h.query("alice", "Space", filter={"name": "_"}) == [under]
+    # ... and the escape character itself is literal too.
+    assert h.query("alice", "Space", filter={"name": "\\"}) == [slash]
+    assert h.query("alice", "Space", filter={"name": "k\\s"}) == [slash]
 
 
 @pytest.mark.skip(
