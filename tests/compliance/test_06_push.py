@@ -170,13 +170,6 @@ def test_6_5_urgency_uses_base_urgency(h: Harness, push: PushProbe) -> None:
     assert push.last_headers.get("urgency") == "high", push.last_headers
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server: broadcast scopes are not resolved per recipient — any broadcast mention "
-    "lifts `muted` and `mentionScopes` lists every scope used, so a non-admin member (view/send "
-    "only) with the channel muted is pushed an @admins message with mentionScopes ['admins'] "
-    "(push draft §ChatMessageEntry.mentionScopes, chat draft §Chat.muted)",
-)
 def test_6_6_broadcast_mention_mute_bypass_admins(h: Harness, push: PushProbe) -> None:
     """6.6 Broadcast mention mute bypass includes admins."""
     _sid, chan, _ = h.channel_setup({"bob": ADMIN_PERMS, "carol": ["view", "send"]})

@@ -244,6 +244,53 @@ def project_entry(entry: dict[str, Any], cfg: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in entry.items() if k in props}
 
 
+# `@here`: the owner's own PresenceStatus.presence (default "online") is one of these.
+# "busy" (do not disturb), "invisible" and "offline" are not targeted.
+HERE_PRESENCE = frozenset({"online", "away"})
+# `@admins` in a channel: the owner's Space-level permissions (the @everyone role plus their
+# roles; channel overrides do not count) include one of these — the same notion of
+# "administrator" as the Space's last-administrator rule.
+ADMIN_PERMISSIONS = frozenset({"manage_members", "manage_space"})
+
+
+def targeted_scopes(
+    core: Core, acc: str, user: str, chat: dict[str, Any], scopes: set[Any]
+) -> list[str]:
+    """The broadcast ``scopes`` (from the message) whose recipient set, resolved now on
+    this server, contains ``user`` (owner of account ``acc``), sorted.
+
+    ``everyone``: every member of the chat. ``here``: members whose presence is in
+    `HERE_PRESENCE`. ``admins``: group members with role ``admin``; channel members whose
+    Space permissions include one of `ADMIN_PERMISSIONS`; nobody in a direct chat.
+    Someone who is no longer a member of the chat is targeted by no scope."""
+    kind = chat["kind"]
+    admin = False
+    if kind == "channel":
+        from ._types.space import member_of, space_perms
+
+        space = core.store.get(GLOBAL, "Space", chat.get("spaceId") or "")
+        if space is None or member_of(space, user) is None:
+            return []
+        admin = bool(ADMIN_PERMISSIONS & space_perms(space, user)) if "admins" in scopes else False
+    elif kind == "group":
+        gdef = core.store.get(GLOBAL, "_Group", chat["id"])
+        me = next((m for m in (gdef or {}).get("members", []) if m.get("id") == user), None)
+        if me is None:
+            return []
+        admin = me.get("role") == "admin"
+    out = []
+    if "everyone" in scopes:
+        out.append("everyone")
+    if "here" in scopes:
+        objs = core.store.all(acc, "PresenceStatus")
+        presence = (objs[0].get("presence") if objs else None) or "online"
+        if presence in HERE_PRESENCE:
+            out.append("here")
+    if "admins" in scopes and admin:
+        out.append("admins")
+    return sorted(out)
+
+
 def build_entry(
     core: Core, acc: str, user: str, msg: dict[str, Any], cfg: dict[str, Any]
 ) -> dict[str, Any] | None:
@@ -273,10 +320,14 @@ def build_entry(
         except (orjson.JSONDecodeError, AttributeError):
             pass
     scopes.discard(None)
+    # Only the scopes whose delivery-time recipient set holds this owner count: they alone
+    # lift a mute, elevate urgency and appear in mentionScopes (push draft
+    # §ChatMessageEntry.mentionScopes, chat draft §Chat.muted).
+    targeted = targeted_scopes(core, acc, user, chat, scopes) if scopes else []
     muted = chat.get("muted") and (
         chat.get("muteUntil") is None or (epoch_of(chat["muteUntil"]) or 0) > time.time()
     )
-    if muted and not scopes:
+    if muted and not targeted:
         return None
     sender = msg["senderId"]
     contact = core.store.get(acc, "ChatContact", sender) or {}
@@ -288,7 +339,7 @@ def build_entry(
         "senderId": sender,
         "sentAt": msg["sentAt"],
         "hasMention": _mentions(msg, user),
-        "mentionScopes": sorted(s for s in scopes if isinstance(s, str)),
+        "mentionScopes": targeted,
     }
     if chat["kind"] != "direct":
         entry["chatName"] = chat.get("name")
