@@ -359,4 +359,9 @@ def test_4_13_attachment_contenttype_and_sha256(h: Harness) -> None:
         assert err["type"] in REJECT, (bad, err)
     err = h.send_error("alice", chat, "bad", attachments=[h.attachment("alice", sha256="xyz")])
     assert err["type"] in REJECT, err
+    # Well-formed but wrong digest (SHOULD verify) and wrong size (MUST verify).
+    err = h.send_error("alice", chat, "bad", attachments=[h.attachment("alice", sha256="0" * 64)])
+    assert err["type"] in REJECT, err
+    err = h.send_error("alice", chat, "bad", attachments=[h.attachment("alice", size=1)])
+    assert err["type"] in REJECT, err
     assert len(h.message_ids("alice", chat)) == 3
