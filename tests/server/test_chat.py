@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from .conftest import Api
@@ -358,3 +360,78 @@ async def test_reaction_patch_keys_are_rfc6901_pointers(alice: Api, bob: Api) ->
     for bad in ("reactions/", "reactions/x/y", "reactions/bad~2"):
         res = await alice.ok("Message/set", {"update": {m["id"]: {bad: {"emoji": "x"}}}})
         assert res["notUpdated"][m["id"]]["type"] == "invalidPatch", bad
+
+
+async def test_reaction_from_blocked_contact_dropped(alice: Api, bob: Api, carol: Api) -> None:
+    """A reaction is content from its sender: it reaches the copies an edit would reach, so
+    a recipient who has blocked the reactor never gets it; the reactor is not told."""
+    g = await alice.create(
+        "Chat", {"kind": "group", "name": "Reactions", "memberIds": ["bob", "carol"]}
+    )
+    await alice.send(g["id"], "react to me")
+
+    async def copy(api: Api) -> dict[str, Any]:
+        (mid,) = (await api.ok("Message/query", {"filter": {"chatId": g["id"]}}))["ids"]
+        got = await api.get1("Message", mid)
+        assert got is not None
+        return got
+
+    async def react(patch: dict[str, Any]) -> None:
+        res = await carol.ok("Message/set", {"update": {(await copy(carol))["id"]: patch}})
+        assert list(res["updated"]) == [(await copy(carol))["id"]], res  # never told
+        assert res["notUpdated"] is None
+
+    thumbs = {"emoji": "👍", "sentAt": "2025-01-01T00:00:00Z"}
+    await react({"reactions/before": thumbs})
+    assert set((await copy(bob))["reactions"]) == {"before"}
+    await bob.ok("ChatContact/set", {"update": {"carol": {"blocked": True}}})
+    await react({"reactions/after": thumbs, "reactions/before": {**thumbs, "emoji": "🎉"}})
+    assert (await copy(carol))["reactions"]["after"]["senderId"] == "self"
+    theirs = await copy(alice)
+    assert theirs["reactions"]["after"]["senderId"] == "carol"
+    assert theirs["reactions"]["before"]["emoji"] == "🎉"
+    blocked = (await copy(bob))["reactions"]
+    assert set(blocked) == {"before"} and blocked["before"]["emoji"] == "👍"  # not replaced
+    # Taking a reaction back reaches every copy, like a retraction: nothing stale is kept.
+    await react({"reactions/before": None})
+    assert (await copy(bob))["reactions"] == {}
+    assert set((await copy(alice))["reactions"]) == {"after"}
+    # Unblocked again: later reactions are delivered again.
+    await bob.ok("ChatContact/set", {"update": {"carol": {"blocked": False}}})
+    await react({"reactions/later": thumbs})
+    assert set((await copy(bob))["reactions"]) == {"later"}
+
+
+async def test_reaction_in_direct_chat_from_blocked_contact(alice: Api, bob: Api) -> None:
+    cid = await direct(alice, bob)
+    m = await alice.send(cid, "hi")
+    await bob.ok("ChatContact/set", {"update": {"alice": {"blocked": True}}})
+    res = await alice.ok("Message/set", {"update": {m["id"]: {"reactions/r": {"emoji": "👍"}}}})
+    assert m["id"] in res["updated"]
+    assert set((await alice.get1("Message", m["id"]))["reactions"]) == {"r"}  # type: ignore[index]
+    (bob_id,) = (await bob.ok("Message/query", {"filter": {"chatId": cid}}))["ids"]
+    assert (await bob.get1("Message", bob_id))["reactions"] == {}  # type: ignore[index]
+
+
+async def test_several_reactions_in_one_patch(alice: Api, bob: Api) -> None:
+    """Each reaction in one patch keeps its own emoji, in every copy."""
+    cid = await direct(alice, bob)
+    m = await alice.send(cid, "hi")
+    patch = {
+        "reactions/a": {"emoji": "👍", "sentAt": "2025-01-01T00:00:00Z"},
+        "reactions/b": {"emoji": "🎉", "customEmojiId": "E1", "sentAt": "2025-01-02T00:00:00Z"},
+    }
+    await alice.ok("Message/set", {"update": {m["id"]: patch}})
+    (bob_id,) = (await bob.ok("Message/query", {"filter": {"chatId": cid}}))["ids"]
+    for api, mid, sender in ((alice, m["id"], "self"), (bob, bob_id, "alice")):
+        got = await api.get1("Message", mid)
+        assert got is not None
+        assert got["reactions"] == {
+            "a": {"emoji": "👍", "sentAt": "2025-01-01T00:00:00Z", "senderId": sender},
+            "b": {
+                "emoji": "🎉",
+                "customEmojiId": "E1",
+                "sentAt": "2025-01-02T00:00:00Z",
+                "senderId": sender,
+            },
+        }

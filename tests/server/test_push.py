@@ -110,3 +110,64 @@ async def test_chat_push_urgency(alice: Api, bob: Api, carol: Api, receiver: Rec
     )
     assert broadcast["/bob"][0] == "high"  # non-empty mentionScopes
     assert broadcast["/carol"][0] == "normal"
+
+
+async def test_only_loopback_push_urls_are_contacted(
+    alice: Api, bob: Api, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dev-server safety: http(s) URLs off loopback are stored but never contacted (so never
+    verified); http:// is accepted because the push receivers here are loopback test
+    servers without TLS. Other schemes are refused."""
+    import httpx
+
+    from jmapchat.server._types.misc import is_loopback_url
+
+    for url in (
+        "http://127.0.0.1:9/x",
+        "https://127.5.0.1/x",
+        "http://[::1]:9/",
+        "http://localhost/",
+    ):
+        assert is_loopback_url(url), url
+    for url in (
+        "https://push.example.com/x",
+        "http://10.0.0.1/",
+        "http://127.1/",
+        "ftp://127.0.0.1/",
+    ):
+        assert not is_loopback_url(url), url
+
+    contacted: list[str] = []
+    real_post = httpx.Client.post
+
+    def spy(self: httpx.Client, url: Any, *args: Any, **kw: Any) -> httpx.Response:
+        contacted.append(str(url))
+        return real_post(self, url, *args, **kw)
+
+    monkeypatch.setattr(httpx.Client, "post", spy)
+    remote = {"chatPush": {bob.acc: {}}}
+    res = await bob.ok(
+        "PushSubscription/set",
+        {
+            "create": {
+                "https": {"deviceClientId": "r1", "url": "https://push.example.com/r1", **remote},
+                "http": {"deviceClientId": "r2", "url": "http://192.0.2.1/r2", **remote},
+                "ftp": {"deviceClientId": "r3", "url": "ftp://127.0.0.1/r3"},
+            }
+        },
+        PUSH_USING,
+    )
+    assert set(res["created"]) == {"https", "http"}
+    err = res["notCreated"]["ftp"]
+    assert err["type"] == "invalidProperties" and err["properties"] == ["url"]
+    # One sender thread posts in order: once the loopback verification and the message
+    # push have arrived, anything queued before them has been attempted.
+    await subscribe(bob, receiver, "/bob", chatPush={bob.acc: {}})
+    chat = await alice.create("Chat", {"kind": "direct", "contactId": "bob"})
+    await alice.send(chat["id"], "hello")
+    path, _headers, payload = receiver.next()
+    assert path == "/bob" and payload["@type"] == "ChatMessagePush"
+    assert contacted and all(u.startswith(receiver.base) for u in contacted), contacted
+    subs = (await bob.ok("PushSubscription/get", {"ids": None}, PUSH_USING))["list"]
+    unverified = [s for s in subs if s["id"] in {v["id"] for v in res["created"].values()}]
+    assert len(unverified) == 2 and all(s["verificationCode"] is None for s in unverified)

@@ -299,3 +299,42 @@ async def test_channel_edit_needs_send(alice: Api, bob: Api) -> None:
     res = await bob.ok("Message/set", {"update": {m["id"]: {"body": "banned edit"}}})
     assert res["notUpdated"][m["id"]]["type"] == "notFound"
     assert (await alice_copy())["body"] == "bob edits"
+
+
+async def test_custom_emoji_blob_must_be_an_image(alice: Api) -> None:
+    """The draft: CustomEmoji ``blobId`` MUST be an image; anything else is refused with
+    ``invalidProperties`` naming ``blobId``, on create and on update."""
+
+    async def upload(data: bytes, ctype: str) -> str:
+        r = await alice.client.post(
+            f"/jmap/upload/{alice.acc}/",
+            content=data,
+            headers={**alice.headers, "Content-Type": ctype},
+        )
+        assert r.status_code == 201, r.text
+        return str(r.json()["blobId"])
+
+    png = await upload(b"\x89PNG...", "image/png")
+    text = await upload(b"not an image", "text/plain")
+    svg = await upload(b"<svg/>", "image/svg+xml")
+    res = await alice.ok(
+        "CustomEmoji/set",
+        {
+            "create": {
+                "txt": {"name": "notes", "blobId": text},
+                "svg": {"name": "vector", "blobId": svg},
+            }
+        },
+    )
+    err = res["notCreated"]["txt"]
+    assert err["type"] == "invalidProperties" and err["properties"] == ["blobId"]
+    assert "svg" in res["created"]
+    e = await alice.create("CustomEmoji", {"name": "catjam", "blobId": png})
+    res = await alice.ok("CustomEmoji/set", {"update": {e["id"]: {"blobId": text}}})
+    err = res["notUpdated"][e["id"]]
+    assert err["type"] == "invalidProperties" and err["properties"] == ["blobId"]
+    assert (await alice.get1("CustomEmoji", e["id"]))["blobId"] == png  # type: ignore[index]
+    res = await alice.ok("CustomEmoji/set", {"update": {e["id"]: {"blobId": svg}}})
+    assert e["id"] in res["updated"]
+    q = await alice.ok("CustomEmoji/query", {"filter": {"name": "notes"}})
+    assert q["ids"] == []

@@ -14,9 +14,15 @@ from ._common import CREATED, GLOBAL, UPDATED, accounts_of, invalid_props, only_
 if TYPE_CHECKING:
     from .._engine import Core, Ctx
 
-__all__ = ["CustomEmojiType", "register"]
+__all__ = ["CustomEmojiType", "is_image_type", "register"]
 
 NAME_RE = re.compile(r"^[a-z0-9_-]{1,64}$")
+
+
+def is_image_type(media_type: str) -> bool:
+    """True for an ``image/*`` media type (parameters and case ignored)."""
+    main = media_type.split(";", 1)[0].strip().lower()
+    return main.startswith("image/") and len(main) > len("image/")
 
 
 class CustomEmojiType(DataType):
@@ -67,8 +73,12 @@ class CustomEmojiType(DataType):
         if not isinstance(name, str) or not NAME_RE.match(name):
             raise invalid_props("name must be lowercase letters, digits, - or _", "name")
         blob = obj.get("blobId")
-        if not isinstance(blob, str) or ctx.store.blob_meta(ctx.account_id, blob) is None:
+        meta = ctx.store.blob_meta(ctx.account_id, blob) if isinstance(blob, str) else None
+        if not isinstance(blob, str) or meta is None:
             raise invalid_props("blobId must be a blob you uploaded", "blobId")
+        if not is_image_type(meta[0]):
+            # draft: blobId "MUST be a valid image type"; RFC 8620 §5.3 invalidProperties
+            raise invalid_props(f"blobId must reference an image, not {meta[0]!r}", "blobId")
         for other in ctx.store.by_k1(GLOBAL, self.name, obj.get("spaceId") or ""):
             if other["name"] == name and other["id"] != obj.get("id"):
                 raise SetErr(

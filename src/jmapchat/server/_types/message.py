@@ -239,6 +239,17 @@ def _delivery_account(ctx: Ctx, chat: dict[str, Any], user: str) -> str | None:
     return acc
 
 
+def _delivery_targets(ctx: Ctx, chat: dict[str, Any], participants: list[str]) -> set[str]:
+    """The copies' accounts an edit or a new reaction from the caller reaches: the caller's
+    own and every other participant's `_delivery_account` (so nothing reaches a recipient
+    who has blocked the caller or lost ``view``; the caller is not told)."""
+    return {ctx.account_id} | {
+        acc
+        for u in dict.fromkeys(participants)
+        if u != ctx.user and (acc := _delivery_account(ctx, chat, u)) is not None
+    }
+
+
 def _delivery_accounts(
     ctx: Ctx, chat: dict[str, Any], recipients: list[str]
 ) -> list[tuple[str, str]]:
@@ -636,11 +647,7 @@ class MessageType(DataType):
             for k in ("body", "bodyType", "mentions", "broadcastMentions")
         }
         _check_content(ctx, chat, new)
-        targets = {ctx.account_id} | {
-            acc
-            for u in dict.fromkeys(participants)
-            if u != ctx.user and (acc := _delivery_account(ctx, chat, u)) is not None
-        }
+        targets = _delivery_targets(ctx, chat, participants)
         for acc, copy in _copies(ctx, obj["senderMsgId"]):
             if copy.get("deletedAt") or acc not in targets:
                 continue
@@ -691,6 +698,12 @@ class MessageType(DataType):
             if cei is not None:
                 reaction["customEmojiId"] = cei
             changes[rid] = reaction
+        # A reaction is content from the caller: it reaches the copies an edit (or a new
+        # message) would reach now. Removing one's own reaction reaches every copy, like a
+        # retraction, so nothing stale is left behind after a block.
+        chat = self._chat(ctx, obj["chatId"])
+        assert chat is not None
+        targets = _delivery_targets(ctx, chat, chat_participants(ctx, chat))
         for acc, copy in _copies(ctx, obj["senderMsgId"]):
             reactions = dict(copy.get("reactions") or {})
             for rid, change in changes.items():
@@ -700,9 +713,9 @@ class MessageType(DataType):
                         acc == ctx.account_id or cur.get("senderId") == ctx.user
                     ):
                         del reactions[rid]
-                else:
+                elif acc in targets:
                     reactions[rid] = {
-                        **reaction,
+                        **change,
                         "senderId": "self" if acc == ctx.account_id else ctx.user,
                     }
             if reactions != copy.get("reactions"):
