@@ -1,14 +1,17 @@
-"""`AsyncClient`: the anyio driver (trio or asyncio) for the sans-IO flows."""
+"""`AsyncClient`: the anyio driver (trio or asyncio) for the sans-IO flows.
+
+The source of truth for both clients: ``scripts/unasync.py`` generates the blocking
+`Client` (`_sync.py`) from this file. What the two do differently lives in `_primitives`.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager, closing
+from contextlib import aclosing, asynccontextmanager, closing
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import anyio
 import httpx
 from pydantic import BaseModel
 
@@ -43,6 +46,14 @@ from jmapchat.models import UploadResponse
 from ._base import USER_AGENT, ClientBase, UploadSource, log, map_transport_errors, to_response
 from ._generated import AsyncNamespaces
 from ._mirror import NamespaceMirror
+from ._primitives import (
+    AsyncCapacityLimiter,
+    AsyncLock,
+    async_bind_handles,
+    async_sleep,
+    async_upload_chunks,
+    async_upload_source,
+)
 
 __all__ = ["AsyncClient"]
 
@@ -53,16 +64,16 @@ _CHUNK = 64 * 1024
 
 
 class AsyncClient(AsyncNamespaces, ClientBase):
-    """The asynchronous JMAP Chat client (anyio: runs on trio and asyncio).
-
-    ::
+    """The JMAP Chat client::
 
         async with jmapchat.AsyncClient.connect(url, token=token) as client:
             req = client.request()
             ...
             await client.send(req)
 
-    Secrets passed here never appear in ``repr``, errors or logs.
+    Safe to share between tasks (and, for the blocking client, between threads):
+    ``maxConcurrentRequests`` is honoured across them and a stale session is refetched
+    once. Secrets passed here never appear in ``repr``, errors or logs.
     """
 
     _is_async = True
@@ -98,9 +109,7 @@ class AsyncClient(AsyncNamespaces, ClientBase):
         self._own_http = http_client is None
         self._http: httpx.AsyncClient | None = http_client
         self._transport = transport
-        self._limiter: anyio.CapacityLimiter | None = None
-        self._upload_limiter: anyio.CapacityLimiter | None = None
-        self._session_lock: anyio.Lock | None = None
+        self._new_primitives()
 
     @classmethod
     def connect(
@@ -122,7 +131,7 @@ class AsyncClient(AsyncNamespaces, ClientBase):
 
         Authenticate with ``token=`` (Bearer), ``username=``/``password=`` (Basic) or any
         ``auth=httpx.Auth``. Pass an ``http_client`` (left open on exit) or a
-        ``transport`` (e.g. ``httpx.ASGITransport(app)``) to control the HTTP layer.
+        ``transport`` (e.g. ``httpx.MockTransport(handler)``) to control the HTTP layer.
         ``session_url`` skips ``/.well-known/jmap`` discovery. ``retries`` is a count or
         a `RetryPolicy`; ``timeout`` is seconds or an ``httpx.Timeout``.
         """
@@ -150,9 +159,7 @@ class AsyncClient(AsyncNamespaces, ClientBase):
                 timeout=self._timeout,
                 headers={"User-Agent": USER_AGENT},
             )
-        self._session_lock = anyio.Lock()
-        self._limiter = anyio.CapacityLimiter(4)
-        self._upload_limiter = anyio.CapacityLimiter(4)
+        self._new_primitives()
         try:
             await self._fresh_session()
         except BaseException:
@@ -185,8 +192,7 @@ class AsyncClient(AsyncNamespaces, ClientBase):
         Returns the `Response`; each call's ``.result`` is then typed, or raises that
         call's `MethodError`. Request-level failures raise (see `jmapchat.JMAPError`).
         """
-        if request.event_factory is None:
-            request.event_factory = anyio.Event  # lets other tasks `await call`
+        async_bind_handles(request)
         return await self._run(
             execute_flow(request, account_id=self.account_id, policy=self._policy)
         )
@@ -194,11 +200,11 @@ class AsyncClient(AsyncNamespaces, ClientBase):
     def request(self) -> Request:
         """A new, empty `Request` for this client's account (pure builder, no I/O).
 
-        Its call handles are awaitable: another task can ``await call`` while this one
-        sends the request.
+        With the async client its call handles are also awaitable: other tasks can wait
+        on them while this one sends the request.
         """
         req = super().request()
-        req.event_factory = anyio.Event
+        async_bind_handles(req)
         return req
 
     async def call(self, build: Callable[[Request], Call[R]]) -> R:
@@ -262,11 +268,12 @@ class AsyncClient(AsyncNamespaces, ClientBase):
         type: str = "application/octet-stream",
         account_id: str | None = None,
     ) -> UploadResponse:
-        """Upload bytes, a file path, a binary file object or an (async) iterator of bytes.
+        """Upload bytes, a file path, a binary file object or an iterator of bytes.
 
-        Streams; checks ``maxSizeUpload`` first; verifies the server's size and sha256.
+        The async client also takes async iterators. Streams; checks ``maxSizeUpload``
+        first; verifies the server's size and sha256.
         """
-        src = UploadSource.of(data)
+        src = async_upload_source(data)
         body: Any = src.value if src.kind == "bytes" else src
         doc = await self._run(
             upload_flow(
@@ -306,9 +313,8 @@ class AsyncClient(AsyncNamespaces, ClientBase):
         http = self._client()
         what = f"download {blob_id}"
         with map_transport_errors(what):
-            async with http.stream(
-                "GET", req.url, headers=dict(req.headers), **self._auth_kw()
-            ) as r:
+            stream = http.stream("GET", req.url, headers=dict(req.headers), **self._auth_kw())
+            async with stream as r:
                 if not 200 <= r.status_code < 300:
                     await r.aread()
                     check_download_response(to_response(r, r.content), blob_id, max_size)
@@ -334,9 +340,18 @@ class AsyncClient(AsyncNamespaces, ClientBase):
             sha256=sha256,
             account_id=account_id,
         ) as chunks:
-            return b"".join([c async for c in chunks])
+            parts: list[bytes] = []
+            async for chunk in chunks:
+                parts.append(chunk)
+            return b"".join(parts)
 
     # --- the driver -------------------------------------------------------------------
+
+    def _new_primitives(self) -> None:
+        # Also on every open(): anyio's belong to the event loop that first uses them.
+        self._session_lock = AsyncLock()
+        self._limiter = AsyncCapacityLimiter(4)
+        self._upload_limiter = AsyncCapacityLimiter(4)
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
@@ -385,7 +400,7 @@ class AsyncClient(AsyncNamespaces, ClientBase):
                 return None, exc
         if isinstance(instr, Sleep):
             log.debug("retrying in %.2fs", instr.seconds)
-            await anyio.sleep(instr.seconds)
+            await async_sleep(instr.seconds)
             return None, None
         if isinstance(instr, FreshSession):
             return await self._fresh_session(), None
@@ -397,18 +412,14 @@ class AsyncClient(AsyncNamespaces, ClientBase):
     async def _fresh_session(self) -> Session:
         if self._session is not None and not self._stale:
             return self._session
-        lock = self._session_lock
-        if lock is None:
-            raise LocalProtocolError("the client is not open")
-        async with lock:  # single-flight: one refetch however many tasks notice
+        # Single-flight: one refetch however many tasks (or threads) notice.
+        async with self._session_lock:
             if self._session is None or self._stale:
                 session = await self._run(session_flow(self._session_url, self._policy))
                 self._install_session(session)
                 core = session.core
-                if self._limiter is not None:
-                    self._limiter.total_tokens = max(1, core.max_concurrent_requests)
-                if self._upload_limiter is not None:
-                    self._upload_limiter.total_tokens = max(1, core.max_concurrent_upload)
+                self._limiter.total_tokens = max(1, core.max_concurrent_requests)
+                self._upload_limiter.total_tokens = max(1, core.max_concurrent_upload)
         assert self._session is not None
         return self._session
 
@@ -463,7 +474,7 @@ class AsyncClient(AsyncNamespaces, ClientBase):
 
 
 class _Chunks:
-    """The async iterator handed out by `AsyncClient.download_stream`."""
+    """The chunk iterator handed out by `AsyncClient.download_stream`."""
 
     def __init__(self, source: AsyncIterator[bytes], verifier: DownloadVerifier, what: str) -> None:
         self._source = source
@@ -490,32 +501,8 @@ class _Chunks:
 async def _stream_upload(src: UploadSource, digest: StreamDigest | None) -> AsyncIterator[bytes]:
     if digest is not None:
         digest.reset()
-
-    def feed(chunk: bytes) -> bytes:
-        if digest is not None:
-            digest.update(chunk)
-        return chunk
-
-    if src.kind == "path":
-        async with await anyio.open_file(src.value, "rb") as f:
-            while chunk := await f.read(_CHUNK):
-                yield feed(chunk)
-    elif src.kind == "file":
-        while chunk := await anyio.to_thread.run_sync(src.value.read, _CHUNK):
-            yield feed(bytes(chunk))
-    elif src.kind == "aiter":
-        try:
-            async for chunk in src.value:
-                yield feed(bytes(chunk))
-        finally:
-            # Stopped early (size limit, network error): close the caller's generator
-            # here rather than leaving it to the garbage collector.
-            aclose = getattr(src.value, "aclose", None)
-            if aclose is not None:
-                with anyio.CancelScope(shield=True):
-                    await aclose()
-    elif src.kind == "iter":
-        for chunk in src.value:
-            yield feed(bytes(chunk))
-    else:
-        yield feed(src.value)
+    async with aclosing(async_upload_chunks(src, _CHUNK)) as chunks:
+        async for chunk in chunks:
+            if digest is not None:
+                digest.update(chunk)
+            yield chunk
