@@ -84,7 +84,6 @@ class HTTPRequest:
     ``body`` is bytes, or (uploads) an opaque iterable / async iterable of bytes that the
     driver streams, feeding every chunk to ``digest``. ``replay_safe`` tells the flow's
     retry logic (not the driver) whether a resend after a partial exchange is harmless.
-    ``stream_response`` asks the driver not to read a 2xx body (downloads).
     """
 
     method: str
@@ -95,7 +94,6 @@ class HTTPRequest:
     follow_redirects: bool = False
     replay_safe: bool = False
     digest: StreamDigest | None = None
-    stream_response: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -588,7 +586,7 @@ def download_request_flow(
     if not session.download_url:
         raise RemoteProtocolError("the session has no downloadUrl")
     url = session.download_url_for(account_id, blob_id, type=type, name=name)
-    return HTTPRequest("GET", url, {}, kind="download", stream_response=True, replay_safe=True)
+    return HTTPRequest("GET", url, {}, kind="download", replay_safe=True)
 
 
 def check_download_response(resp: HTTPResponse, blob_id: str, max_size: int | None) -> None:
