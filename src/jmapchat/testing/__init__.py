@@ -179,13 +179,13 @@ class Wire:
     """
 
     requests: list[tuple[str, str]] = field(default_factory=list)
-    api_bodies: list[dict[str, Any]] = field(default_factory=list)
+    api_bodies: list[dict[str, Any]] = field(default_factory=list, repr=False)
     before: list[Before] = field(default_factory=list)
     after: list[After] = field(default_factory=list)
     in_flight: int = 0
     peak_in_flight: int = 0
     """The most requests that were inside the transport at the same time."""
-    injected: list[Injected] = field(default_factory=list)
+    injected: list[Injected] = field(default_factory=list, repr=False)
 
     @property
     def api(self) -> int:
@@ -206,7 +206,10 @@ class Wire:
         self, fault: Fault, *, times: int | None = 1, skip: int = 0, on: Target = "api"
     ) -> Injected:
         """Arm ``fault`` for the next ``times`` requests of kind ``on`` (``None``: for
-        every one), after letting ``skip`` of them through untouched."""
+        every one), after letting ``skip`` of them through untouched.
+
+        Armed faults queue up in the order they were armed: a request gets at most one.
+        """
         if times is not None and times < 1:
             raise ValueError("times must be a positive integer or None")
         armed = Injected(fault, on, times, skip)
@@ -230,7 +233,11 @@ class Wire:
                 self.api_bodies.append({"<not JSON>": content.decode("utf-8", "replace")})
 
     def _plan(self, request: httpx.Request) -> list[Fault]:
-        return [a.fault for a in list(self.injected) if a._matches(request) and a._fire()]
+        # Armed faults queue up: each request gets the first one that applies to it.
+        for armed in list(self.injected):
+            if armed._matches(request) and armed._fire():
+                return [armed.fault]
+        return []
 
     def _before(self, request: httpx.Request, plan: list[Fault]) -> httpx.Response | None:
         hooks = [f.before for f in plan if f.before is not None] + list(self.before)
