@@ -143,6 +143,7 @@ class StateChange(PushPayload):
     push_state: str | None = Field(None, description="WebSocket (RFC 8887) only.")
 
     def model_post_init(self, context: Any, /) -> None:
+        """Mark the type discriminator as set, so ``to_wire()`` always sends it."""
         self.__pydantic_fields_set__.add("type_")
 
 
@@ -154,6 +155,7 @@ class PushVerification(PushPayload):
     verification_code: str = Field(repr=False)
 
     def model_post_init(self, context: Any, /) -> None:
+        """Mark the type discriminator as set, so ``to_wire()`` always sends it."""
         self.__pydantic_fields_set__.add("type_")
 
 
@@ -185,6 +187,7 @@ class ChatMessagePush(PushPayload):
     messages: list[ChatMessageEntry]
 
     def model_post_init(self, context: Any, /) -> None:
+        """Mark the type discriminator as set, so ``to_wire()`` always sends it."""
         self.__pydantic_fields_set__.add("type_")
 
 
