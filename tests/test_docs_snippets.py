@@ -10,7 +10,8 @@ asyncio event loop: top-level ``await`` works, and a block that defines ``main``
 with the namespace's values for its parameters. The namespace starts with everything of
 ``jmapchat.models``, ``jmapchat``, ``httpx``, ``json`` and the names the docs use for what
 a reader would have at hand (see `world`): ``url``, ``token``, ``client`` (an
-``AsyncClient`` of alice, again in every block), ``chat_id``/``cid``/``c`` (a direct chat with bob), …
+``AsyncClient`` of alice, again in every block), ``chat_id``/``cid``/``c`` (a direct
+chat with bob), …
 """
 
 from __future__ import annotations

@@ -37,7 +37,8 @@ def test_the_docs_first_test_file_runs_in_a_fresh_project(tmp_path: Path) -> Non
     files = doc_test_files()
     first = FENCE.findall(DOC.read_text(encoding="utf-8"))[0]
     assert files[0] == first, "the first python block of docs/testing.md is a test file"
-    assert "@pytest.fixture" not in first and "conftest" not in first
+    assert "@pytest.fixture" not in first
+    assert "conftest" not in first
 
     project = tmp_path / "someone-elses-project"
     (project / "tests").mkdir(parents=True)
@@ -70,4 +71,4 @@ def test_the_docs_first_test_file_runs_in_a_fresh_project(tmp_path: Path) -> Non
     # The envelope snapshot written by the first run holds on a second run: deterministic.
     again = run_pytest(project)
     assert again.returncode == 0, (again.stdout + again.stderr)[-6000:]
-    assert "snapshot" in again.stdout and "passed" in again.stdout
+    assert "1 snapshot passed" in again.stdout
