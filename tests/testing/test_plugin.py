@@ -235,3 +235,18 @@ def test_message_create_envelope_is_plain_json() -> None:
         create={"m": MessageCreate(chat_id="C1", body="x", sent_at="2026-01-01T00:00:00Z")}
     )
     assert json.loads(req.build()) == envelope(req)
+
+
+@pytest.mark.anyio
+async def test_requests_are_told_apart_and_faults_aim_at_one_kind(
+    jmap_async_client: AsyncClientFactory, jmap_wire: Wire
+) -> None:
+    async with jmap_async_client() as client:
+        assert jmap_wire.kinds == ["session"]
+        busy = jmap_wire.inject(unavailable(), on="upload")
+        up = await client.upload(b"blob bytes", type="application/octet-stream")
+        assert busy.hits == 1  # the upload got the 503 and was retried; API calls did not
+        assert await client.download(up.blob_id) == b"blob bytes"
+        await client.core.echo({})
+    assert jmap_wire.kinds == ["session", "upload", "upload", "download", "api"]
+    assert (jmap_wire.api, jmap_wire.session_gets) == (1, 1)

@@ -72,9 +72,10 @@ After = Callable[[httpx.Request, httpx.Response, bytes], "httpx.Response | Excep
 """A hook run after the server answered (with the answer's body): an exception to raise
 (the request did run), a response to hand back instead, or None to pass the answer on."""
 
-Target = Literal["api", "session", "upload", "download", "any"]
+Target = Literal["api", "session", "upload", "download", "events", "any"]
 """Which requests a fault applies to: the JMAP API endpoint (the default), session
-discovery, blob upload, blob download, or every request."""
+discovery, blob upload, blob download, push events (EventSource or WebSocket), or every
+request."""
 
 
 class AsyncClientFactory(Protocol):
@@ -102,6 +103,12 @@ class ClientFactory(Protocol):
 
 def _kind(request: httpx.Request) -> str:
     path = request.url.path
+    if (
+        "eventsource" in path.lower()
+        or "text/event-stream" in request.headers.get("accept", "")
+        or request.headers.get("upgrade", "").lower() == "websocket"
+    ):
+        return "events"
     if request.method == "POST" and "/upload" in path:
         return "upload"
     if "/download" in path:
@@ -187,19 +194,23 @@ class Wire:
     """The most requests that were inside the transport at the same time."""
     injected: list[Injected] = field(default_factory=list, repr=False)
 
+    kinds: list[str] = field(default_factory=list, repr=False)
+    """The `Target` kind of each of ``requests``."""
+
     @property
     def api(self) -> int:
         """How many API (``POST`` to the API URL) requests were made."""
-        return sum(1 for m, p in self.requests if m == "POST" and "/upload" not in p)
+        return self.kinds.count("api")
 
     @property
     def session_gets(self) -> int:
         """How many session resources (or ``/.well-known/jmap``) were fetched."""
-        return sum(1 for m, p in self.requests if m == "GET" and "/download" not in p)
+        return self.kinds.count("session")
 
     def reset(self) -> None:
         """Forget the recorded requests (armed faults and hooks stay)."""
         self.requests.clear()
+        self.kinds.clear()
         self.api_bodies.clear()
 
     def inject(
@@ -225,8 +236,10 @@ class Wire:
     # --- the shared, I/O-free half of both transports ---------------------------------
 
     def _record(self, request: httpx.Request, content: bytes) -> None:
+        kind = _kind(request)
         self.requests.append((request.method, request.url.path))
-        if request.method == "POST" and _kind(request) == "api" and content:
+        self.kinds.append(kind)
+        if kind == "api" and content:
             try:
                 self.api_bodies.append(json.loads(content))
             except ValueError:
