@@ -41,11 +41,13 @@ def test_registered_as_a_pytest11_entry_point() -> None:
     assert found.get("jmapchat") == "jmapchat.testing.plugin"
 
 
-def test_importing_the_plugin_loads_neither_server_nor_trio() -> None:
+def test_importing_the_plugin_loads_neither_server_nor_trio_nor_http() -> None:
+    # pytest imports the plugin in every project where jmapchat is installed.
     code = (
         "import sys, jmapchat.testing.plugin\n"
         "heavy = [m for m in sys.modules if m.split('.')[0] in ('trio', 'starlette', "
-        "'hypercorn', 'syrupy') or m.startswith('jmapchat.server')]\n"
+        "'hypercorn', 'syrupy', 'httpx', 'anyio') or m.startswith(('jmapchat.server', "
+        "'jmapchat._client', 'jmapchat.testing._'))]\n"
         "print(heavy)"
     )
     out = subprocess.run(
