@@ -252,3 +252,11 @@ async def test_requests_are_told_apart_and_faults_aim_at_one_kind(
         await client.core.echo({})
     assert jmap_wire.kinds == ["session", "upload", "upload", "download", "api"]
     assert (jmap_wire.api, jmap_wire.session_gets) == (1, 1)
+
+
+def test_a_missing_extra_is_named() -> None:
+    from jmapchat.testing.plugin import _require
+
+    with pytest.raises(pytest.UsageError, match=r"jmap_server fixture needs no_such_mod.*testing"):
+        _require("httpx", "no_such_mod", fixture="jmap_server")
+    _require("httpx", fixture="jmap_server")  # present: nothing happens

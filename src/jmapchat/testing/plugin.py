@@ -53,6 +53,7 @@ def jmap_server(jmap_users: list[str], jmap_limits: ServerLimits | None) -> Iter
     ``jmap_server.tokens[user]``, ``.account_ids[user]`` and ``.contact_ids[user]`` give
     what each user needs; ``jmap_server.app`` is its ASGI app.
     """
+    _require("starlette", "hypercorn", "trio", fixture="jmap_server")
     from jmapchat.server import ChatServer
 
     with ChatServer(db=":memory:", users=jmap_users, limits=jmap_limits) as server:
@@ -150,6 +151,7 @@ def jmap_envelope(request: pytest.FixtureRequest) -> Iterator[Callable[[Request]
     from jmapchat.models import seeded_ids
     from jmapchat.testing import envelope
 
+    _require("syrupy", fixture="jmap_envelope")
     snapshot = request.getfixturevalue("snapshot")  # syrupy's fixture
 
     def check(req: Request) -> None:
@@ -157,6 +159,16 @@ def jmap_envelope(request: pytest.FixtureRequest) -> Iterator[Callable[[Request]
 
     with seeded_ids(0):
         yield check
+
+
+def _require(*modules: str, fixture: str) -> None:
+    import importlib.util
+
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise pytest.UsageError(
+            f"the {fixture} fixture needs {', '.join(missing)}: pip install 'jmapchat[testing]'"
+        )
 
 
 def _token(server: ChatServer, user: str) -> str:
