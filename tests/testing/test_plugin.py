@@ -199,11 +199,13 @@ async def test_each_fault_as_the_client_sees_it(
 
 def test_faults_on_the_blocking_client(jmap_client: ClientFactory, jmap_wire: Wire) -> None:
     with jmap_client() as client:
-        jmap_wire.inject(unavailable())
+        busy = jmap_wire.inject(unavailable())
         jmap_wire.inject(rate_limited(retry_after=0))
+        assert not busy.wait_blocking(timeout=0)
         jmap_wire.reset()
         client.core.echo({})
         assert jmap_wire.api == 3
+        assert busy.wait_blocking(timeout=0)
         jmap_wire.inject(reset_after_send())
         with pytest.raises(jmapchat.ReadError):
             client.message.send("nope", "x")

@@ -86,8 +86,8 @@ class Fault:
     before: Before | None = None
     after: After | None = None
     delay: float = 0.0
-    """Seconds to wait before the request is sent (or, with ``after``-phase delays, before
-    the answer is handed back); ``math.inf`` waits until cancelled."""
+    """Seconds to wait before the request is sent (with ``delay_after_send``: after the
+    server answered, before the answer is handed back); ``math.inf`` waits until cancelled."""
     delay_after_send: bool = False
 
 
