@@ -1,7 +1,7 @@
 """What the async and the blocking client share: configuration, auth, error mapping,
 session bookkeeping and the glue between namespaces and the paging flows.
 
-Everything protocol-shaped lives in the sans-IO flows (`jmapchat._core._flows`); the two
+Everything protocol-shaped lives in the sans-IO flows (`jmapchat._core._exec`); the two
 drivers (`_async`, `_sync`) only perform the instructions those flows yield.
 """
 
@@ -20,25 +20,33 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel
 
-from jmapchat._core._call import ChangesCall, GetCall, QueryCall
-from jmapchat._core._capabilities import CHAT, CORE
-from jmapchat._core._errors import (
+from jmapchat._core import (
+    CHAT,
+    CORE,
+    NOT_GIVEN,
     AccountNotFound,
+    ChangesCall,
+    ChangesResponse,
     ConnectError,
+    CoreMethods,
+    GetCall,
+    GetResponse,
+    HTTPResponse,
     LocalProtocolError,
+    Namespace,
+    NotGiven,
+    QueryCall,
+    QueryResponse,
     ReadError,
     RemoteProtocolError,
+    RetryPolicy,
+    Session,
     SessionError,
     Timeout,
     TransportError,
     WriteError,
+    session_url_for,
 )
-from jmapchat._core._flows import HTTPResponse, RetryPolicy, session_url_for
-from jmapchat._core._request import CoreMethods
-from jmapchat._core._responses import ChangesResponse, GetResponse, QueryResponse
-from jmapchat._core._session import Session
-from jmapchat._core._standard import Namespace
-from jmapchat._core._types import NOT_GIVEN, NotGiven
 from jmapchat._namespaces import Request
 from jmapchat._version import __version__
 

@@ -10,7 +10,7 @@ clients' ``__getattr__`` finds it).
 
 Typing: a method returning ``Call[R]`` must become an ``async`` method returning ``R``
 with the same parameters. Python cannot map that over a whole class, so
-`_generated.py` (written by ``python -m jmapchat._client._gen``) lists each namespace
+`_generated.py` (written by ``python scripts/gen_mirrors.py``) lists each namespace
 method once as ``get = one_call(MessageMethods.get)``. `one_call` is a descriptor typed
 with a ParamSpec: mypy copies the parameters and infers ``R`` from the namespace method,
 and picks the async or blocking return type from the mirror's mode. A test fails when the
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar,
 
 from pydantic import BaseModel
 
-from jmapchat._core._call import Call
+from jmapchat._core import Call
 
 if TYPE_CHECKING:
     from typing import Self

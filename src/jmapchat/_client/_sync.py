@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 from pydantic import BaseModel
 
-from jmapchat._core._call import Call
-from jmapchat._core._errors import LocalProtocolError, TransportError
-from jmapchat._core._flows import (
+from jmapchat._core import (
+    Call,
+    ChangesResponse,
     DownloadVerifier,
     Emit,
     Flow,
@@ -26,10 +26,14 @@ from jmapchat._core._flows import (
     HTTPRequest,
     HTTPResponse,
     Instruction,
+    LocalProtocolError,
     ObservedSessionState,
+    Response,
     RetryPolicy,
+    Session,
     Sleep,
     StreamDigest,
+    TransportError,
     changes_pages_flow,
     check_download_response,
     download_request_flow,
@@ -38,9 +42,6 @@ from jmapchat._core._flows import (
     session_flow,
     upload_flow,
 )
-from jmapchat._core._response import Response
-from jmapchat._core._responses import ChangesResponse
-from jmapchat._core._session import Session
 from jmapchat._namespaces import Request
 from jmapchat.models import UploadResponse
 
