@@ -70,13 +70,17 @@ def render() -> str:
         mirror = "".join(p[:1].upper() + p[1:] for p in name.split("_")) + "Mirror"
         body = [f"class {mirror}(NamespaceMirror[M]):", f'    """``client.{name}``."""', ""]
         body += [f"    {m} = one_call({cls.__qualname__}.{m})" for m in methods]
+        if "query" in methods and "get" in methods:
+            body.append(f"    query_iter = query_pages({cls.__qualname__}.get)")
         classes.append("\n".join(body))
         props.append((name, mirror))
     lines = [HEADER.rstrip("\n") + "\n"]
     for module in sorted(imports):
         lines.append(f"from {module} import {', '.join(sorted(imports[module]))}")
     lines.append("")
-    lines.append("from ._mirror import AsyncMode, M, NamespaceMirror, SyncMode, one_call")
+    lines.append(
+        "from ._mirror import AsyncMode, M, NamespaceMirror, SyncMode, one_call, query_pages"
+    )
     lines.append("")
     lines.append('__all__ = ["AsyncNamespaces", "SyncNamespaces"]')
     for cls_src in classes:

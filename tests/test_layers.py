@@ -68,7 +68,7 @@ def _imports(path: Path) -> Iterator[str]:
                 module = ".".join(base + ([node.module] if node.module else []))
             else:
                 module = node.module or ""
-            if node.module is None or node.level and not node.module:
+            if not node.module:
                 # ``from . import x``: x may be a submodule
                 for alias in node.names:
                     yield f"{module}.{alias.name}"

@@ -20,7 +20,7 @@ from jmapchat._namespaces.space import SpaceMethods
 from jmapchat._namespaces.space_ban import SpaceBanMethods
 from jmapchat._namespaces.space_invite import SpaceInviteMethods
 
-from ._mirror import AsyncMode, M, NamespaceMirror, SyncMode, one_call
+from ._mirror import AsyncMode, M, NamespaceMirror, SyncMode, one_call, query_pages
 
 __all__ = ["AsyncNamespaces", "SyncNamespaces"]
 
@@ -41,6 +41,7 @@ class ChatMirror(NamespaceMirror[M]):
     query_changes = one_call(ChatMethods.query_changes)
     set = one_call(ChatMethods.set)
     typing = one_call(ChatMethods.typing)
+    query_iter = query_pages(ChatMethods.get)
 
 
 class ChatContactMirror(NamespaceMirror[M]):
@@ -51,6 +52,7 @@ class ChatContactMirror(NamespaceMirror[M]):
     query = one_call(ChatContactMethods.query)
     query_changes = one_call(ChatContactMethods.query_changes)
     set = one_call(ChatContactMethods.set)
+    query_iter = query_pages(ChatContactMethods.get)
 
 
 class CoreMirror(NamespaceMirror[M]):
@@ -67,6 +69,7 @@ class CustomEmojiMirror(NamespaceMirror[M]):
     query = one_call(CustomEmojiMethods.query)
     query_changes = one_call(CustomEmojiMethods.query_changes)
     set = one_call(CustomEmojiMethods.set)
+    query_iter = query_pages(CustomEmojiMethods.get)
 
 
 class MessageMirror(NamespaceMirror[M]):
@@ -83,6 +86,7 @@ class MessageMirror(NamespaceMirror[M]):
     send = one_call(MessageMethods.send)
     set = one_call(MessageMethods.set)
     unreact = one_call(MessageMethods.unreact)
+    query_iter = query_pages(MessageMethods.get)
 
 
 class PresenceStatusMirror(NamespaceMirror[M]):
@@ -107,6 +111,7 @@ class QuotaMirror(NamespaceMirror[M]):
     get = one_call(QuotaMethods.get)
     query = one_call(QuotaMethods.query)
     query_changes = one_call(QuotaMethods.query_changes)
+    query_iter = query_pages(QuotaMethods.get)
 
 
 class ReadPositionMirror(NamespaceMirror[M]):
@@ -127,6 +132,7 @@ class SpaceMirror(NamespaceMirror[M]):
     query = one_call(SpaceMethods.query)
     query_changes = one_call(SpaceMethods.query_changes)
     set = one_call(SpaceMethods.set)
+    query_iter = query_pages(SpaceMethods.get)
 
 
 class SpaceBanMirror(NamespaceMirror[M]):

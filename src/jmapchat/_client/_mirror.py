@@ -20,21 +20,23 @@ generated file is stale.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, overload
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
 
 from pydantic import BaseModel
 
-from jmapchat._core import Call
+from jmapchat._core import Call, GetCall, JMAPModel
 
 if TYPE_CHECKING:
     from typing import Self
 
-__all__ = ["AsyncMode", "NamespaceMirror", "SyncMode", "one_call"]
+__all__ = ["AsyncMode", "NamespaceMirror", "SyncMode", "one_call", "query_pages"]
 
 P = ParamSpec("P")
 R = TypeVar("R", bound=BaseModel)
 M = TypeVar("M", "AsyncMode", "SyncMode")
+T = TypeVar("T", bound=JMAPModel)
+T_co = TypeVar("T_co", covariant=True)
 
 
 class AsyncMode:
@@ -117,3 +119,52 @@ class one_call(Generic[P, R]):
         if obj is None:
             return self
         return obj._method(self.name)
+
+
+class AsyncQueryIter(Protocol[T_co]):
+    def __call__(
+        self,
+        *,
+        filter: Any = None,
+        sort: Sequence[Any] | None = None,
+        page_size: int = 100,
+        properties: Sequence[str] | None = None,
+    ) -> AsyncIterator[T_co]: ...
+
+
+class SyncQueryIter(Protocol[T_co]):
+    def __call__(
+        self,
+        *,
+        filter: Any = None,
+        sort: Sequence[Any] | None = None,
+        page_size: int = 100,
+        properties: Sequence[str] | None = None,
+    ) -> Iterator[T_co]: ...
+
+
+class query_pages(Generic[T]):
+    """Declare ``query_iter = query_pages(Namespace.get)``: typed paging of one type.
+
+    ``client.message.query_iter(filter=...)`` walks ``Message/query`` by position and
+    yields each `Message` (one ``/query`` + ``/get`` request per page), built through
+    ``req.message`` like every other call; the item type comes from the namespace's
+    ``get``. See ``query_iter`` on the clients.
+    """
+
+    def __init__(self, get: Callable[..., GetCall[T]]) -> None:
+        self.__doc__ = type(self).__doc__
+
+    @overload
+    def __get__(self, obj: None, owner: type[Any]) -> Self: ...
+
+    @overload
+    def __get__(self, obj: NamespaceMirror[AsyncMode], owner: type[Any]) -> AsyncQueryIter[T]: ...
+
+    @overload
+    def __get__(self, obj: NamespaceMirror[SyncMode], owner: type[Any]) -> SyncQueryIter[T]: ...
+
+    def __get__(self, obj: NamespaceMirror[Any] | None, owner: type[Any]) -> Any:
+        if obj is None:
+            return self
+        return functools.partial(obj._client.query_iter, obj._namespace)
