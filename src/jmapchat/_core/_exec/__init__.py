@@ -6,7 +6,6 @@ module             what lives there
 `_instructions`    the values flows yield to drivers (`HTTPRequest`, `Sleep`, …)
 `_policy`          retry policy and replay safety (the only place either is decided)
 `_envelope`        `Envelope`, `Piece`: what the planner hands the flow
-`_chunks`          pure counting / chunking / merging helpers
 `_plan`            `Splitter`: packs the next envelope (inherits `_absorb`)
 `_absorb`          the one reply entry point, `Splitter.absorb`
 `_explain`         `plan` / `explain_plan` (no I/O; installed into `Request.explain`)

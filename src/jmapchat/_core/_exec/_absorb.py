@@ -17,13 +17,42 @@ from .._call import Call
 from .._json import loads
 from .._request import BaseRequest
 from .._response import Response, read_document
-from ._chunks import merge, set_created
 from ._envelope import CallState, Envelope
 from ._policy import resend_after
 
 __all__ = ["Absorber"]
 
 Invocation = tuple[str, dict[str, Any], str]
+
+
+def _merge(method: str, results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Merge the successful chunk results of one /get or /set into one result."""
+    merged: dict[str, Any] = dict(results[0])
+    if method.endswith("/get"):
+        merged["list"] = [item for r in results for item in (r.get("list") or [])]
+        merged["notFound"] = [item for r in results for item in (r.get("notFound") or [])]
+        return merged
+    merged["newState"] = results[-1].get("newState")
+    for key in ("created", "updated", "notCreated", "notUpdated", "notDestroyed"):
+        parts: list[dict[str, Any]] = [r[key] for r in results if isinstance(r.get(key), dict)]
+        if parts:  # keys no chunk sent stay as the first chunk had them (absent or null)
+            merged[key] = {k: v for p in parts for k, v in p.items()}
+    destroyed: list[list[Any]] = [
+        r["destroyed"] for r in results if isinstance(r.get("destroyed"), list)
+    ]
+    if destroyed:
+        merged["destroyed"] = [i for d in destroyed for i in d]
+    return merged
+
+
+def _set_created(name: str, args: Mapping[str, Any], sink: dict[str, str]) -> None:
+    if not name.endswith(("/set", "/copy")):
+        return
+    created = args.get("created")
+    if isinstance(created, Mapping):
+        for key, obj in created.items():
+            if isinstance(obj, Mapping) and isinstance(obj.get("id"), str):
+                sink[key] = obj["id"]
 
 
 class Absorber:
@@ -73,7 +102,7 @@ class Absorber:
         grouped: dict[str, list[tuple[str, dict[str, Any]]]] = {}
         for name, args, cid in invocations:
             grouped.setdefault(cid, []).append((name, args))
-            set_created(name, args, self.created)
+            _set_created(name, args, self.created)
         for key, value in (created_ids or {}).items():
             if key not in self._given_created or self._given_created[key] != value:
                 self.created[key] = value
@@ -123,7 +152,7 @@ class Absorber:
         for call in calls:
             if call.method.endswith(("/set", "/copy")):
                 for name, args in call.responses:
-                    set_created(name, args, self.created)
+                    _set_created(name, args, self.created)
         self.created.update(parsed.created_ids)
         if parsed.session_state is not None:
             self.session_state = parsed.session_state
@@ -153,7 +182,7 @@ class Absorber:
         if failure is None and len(st.results) < st.chunks_total:
             return  # more chunks still to come
         if failure is None:
-            self._finish(st, [(method, merge(method, ok))])
+            self._finish(st, [(method, _merge(method, ok))])
             return
         chunk, err = failure
         note = f"chunk {chunk + 1} of {st.chunks_total} failed"
@@ -167,7 +196,7 @@ class Absorber:
                 self._queue.popleft()
         bound: list[tuple[str, dict[str, Any]]] = [("error", err)]
         if ok:
-            bound.append((method, merge(method, ok)))
+            bound.append((method, _merge(method, ok)))
         self._finish(st, bound)
 
     def _finish(self, st: CallState, resps: list[tuple[str, dict[str, Any]]]) -> None:

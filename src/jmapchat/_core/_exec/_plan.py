@@ -45,18 +45,123 @@ from .._capabilities import CORE
 from .._errors import CapabilityNotSupported, LocalProtocolError
 from .._gc import GC_PAUSE_MIN_ITEMS, gc_paused
 from .._json import dumps
+from .._refs import Ref
 from .._request import BaseRequest
 from .._resolve import ReferenceResolutionError, resolve_reference
 from .._session import CoreCapability
 from .._types import CreationRef
 from .._wire import iter_nested
 from ._absorb import Absorber
-from ._chunks import bounded, chunk_args, counted, invocation, limit_for, objects_in
 from ._envelope import CallState, Envelope, Piece
 
 __all__ = ["Splitter"]
 
 Invocation = tuple[str, dict[str, Any], str]
+
+
+# --- counting and chunking (pure) ------------------------------------------------------
+
+
+def _objects(method: str, args: Mapping[str, Any]) -> int | None:
+    """How many objects a /set or /get carries, or None if unknown (or not applicable)."""
+    if method.endswith("/get"):
+        ids = args.get("ids")
+        return len(ids) if isinstance(ids, list | tuple) else None
+    if method.endswith("/set"):
+        if any(k in args for k in ("#create", "#update", "#destroy")):
+            return None
+        total = 0
+        for key in ("create", "update"):
+            part = args.get(key)
+            if isinstance(part, Mapping):
+                total += len(part)
+        destroy = args.get("destroy")
+        if isinstance(destroy, list | tuple):
+            total += len(destroy)
+        elif isinstance(destroy, Ref):
+            return None
+        return total
+    return None
+
+
+def _limit_for(method: str, limits: CoreCapability) -> int | None:
+    if method.endswith("/get"):
+        return limits.max_objects_in_get
+    if method.endswith("/set"):
+        return limits.max_objects_in_set
+    return None
+
+
+_COUNTED_ARGS: Final = {"/get": ("ids",), "/set": ("create", "update", "destroy")}
+
+
+def _counted(method: str) -> tuple[str, ...]:
+    for suffix, names in _COUNTED_ARGS.items():
+        if method.endswith(suffix):
+            return names
+    return ()
+
+
+def _bounded(source: Call[Any], path: str, limit: int) -> bool:
+    """Can a reference to ``path`` of ``source`` be shown to carry at most ``limit`` ids?"""
+    bound = _bound(source, path, depth=0)
+    return bound is not None and bound <= limit
+
+
+def _bound(source: Call[Any], path: str, depth: int) -> int | None:
+    """An upper bound on the number of ids at ``path`` of ``source``'s result, if known."""
+    args = source.args
+    if depth > 16:
+        return None
+    if source.method.endswith("/query") and path == "/ids":
+        lim = args.get("limit")
+        return lim if isinstance(lim, int) and not isinstance(lim, bool) and lim >= 0 else None
+    if source.method.endswith("/get") and path == "/list/*/id":
+        ids = args.get("ids")
+        if isinstance(ids, list | tuple):
+            return len(ids)
+        if isinstance(ids, Ref):
+            return _bound(ids.source, ids.path, depth + 1)
+        return None
+    if source.method.endswith("/changes") and path in ("/created", "/updated", "/destroyed"):
+        mc = args.get("maxChanges")
+        return mc if isinstance(mc, int) and not isinstance(mc, bool) and mc >= 0 else None
+    return None
+
+
+def _chunk_args(method: str, args: dict[str, Any], size: int) -> list[tuple[dict[str, Any], int]]:
+    """Cut a /get's ids or a /set's create+update+destroy into chunks of ``size`` objects."""
+    out: list[tuple[dict[str, Any], int]] = []
+    if method.endswith("/get"):
+        ids = list(args["ids"])
+        for start in range(0, len(ids), size):
+            chunk = dict(args)
+            chunk["ids"] = ids[start : start + size]
+            out.append((chunk, len(chunk["ids"])))
+        return out
+    items: list[tuple[str, Any, Any]] = []
+    for key in ("create", "update"):
+        part = args.get(key)
+        if isinstance(part, Mapping):
+            items.extend((key, k, v) for k, v in part.items())
+    destroy = args.get("destroy")
+    if isinstance(destroy, list):
+        items.extend(("destroy", v, None) for v in destroy)
+    base = {k: v for k, v in args.items() if k not in ("create", "update", "destroy")}
+    for start in range(0, len(items), size):
+        chunk = dict(base)
+        for kind, key, value in items[start : start + size]:
+            if kind == "destroy":
+                chunk.setdefault("destroy", []).append(key)
+            else:
+                chunk.setdefault(kind, {})[key] = value
+        out.append((chunk, min(size, len(items) - start)))
+    return out
+
+
+def _invocation(head: bytes, encoded_args: bytes, wire_id: str) -> bytes:
+    """``dumps([method, args, wire_id])`` from ``head`` (``[method,``) and encoded args."""
+    return head + encoded_args + b"," + dumps(wire_id) + b"]"
 
 
 class _Cut:
@@ -102,7 +207,7 @@ class Splitter(Absorber):
             keys = frozenset(
                 obj.key for _, obj in iter_nested(call.args) if isinstance(obj, CreationRef)
             )
-            count = objects_in(call.method, call.args)
+            count = _objects(call.method, call.args)
             st = CallState(call, keys, big=count is not None and count >= GC_PAUSE_MIN_ITEMS)
             self._states.append(st)
             self._by_id[call.id] = st
@@ -126,8 +231,8 @@ class Splitter(Absorber):
                     "support",
                     capability=cap,
                 )
-        limit = limit_for(call.method, self.limits)
-        count = objects_in(call.method, call.args)
+        limit = _limit_for(call.method, self.limits)
+        count = _objects(call.method, call.args)
         if (
             limit is not None
             and count is not None
@@ -158,7 +263,7 @@ class Splitter(Absorber):
         """Pieces for ``st``'s call given the envelope so far: list, _CUT, or an error."""
         call = st.call
         method, args, _ = self.request.encode_call(call)
-        counted_args = counted(method)
+        counted = _counted(method)
         server_refs = False
         unknown_size = False
         resolved: list[str] = []
@@ -189,9 +294,9 @@ class Splitter(Absorber):
                 elif src.call.id in in_env and src.chunks_total == 1:
                     out[key] = value
                     server_refs = True
-                    limit = limit_for(method, self.limits)
-                    if key[1:] in counted_args and (
-                        limit is None or not bounded(src.call, str(value.get("path")), limit)
+                    limit = _limit_for(method, self.limits)
+                    if key[1:] in counted and (
+                        limit is None or not _bounded(src.call, str(value.get("path")), limit)
                     ):
                         unknown_size = True
                 else:
@@ -210,8 +315,8 @@ class Splitter(Absorber):
 
     def _pieces(self, st: CallState, method: str, args: dict[str, Any]) -> Any:
         call = st.call
-        limit = limit_for(method, self.limits)
-        count = objects_in(method, args)
+        limit = _limit_for(method, self.limits)
+        count = _objects(method, args)
         room = self.limits.max_size_request - self._overhead()
         if limit is None or count is None or count <= limit:
             encoded = dumps([method, args, call.id])
@@ -238,7 +343,7 @@ class Splitter(Absorber):
         # on (``dumps([m, a, i])`` is exactly ``[`` + m + ``,`` + a + ``,`` + i + ``]``).
         head = b"[" + dumps(method) + b","
         while True:
-            chunks = chunk_args(method, args, size)
+            chunks = _chunk_args(method, args, size)
             encoded_args = [dumps(chunk) for chunk, _ in chunks]
             if all(
                 len(head) + len(a) + len(dumps(f"{call.id}.{i + 1}____")) + 2 <= room
@@ -252,12 +357,12 @@ class Splitter(Absorber):
                 )
             size = max(1, size // 2)
         if len(chunks) == 1:
-            encoded = invocation(head, encoded_args[0], call.id)
+            encoded = _invocation(head, encoded_args[0], call.id)
             return [Piece(st, call.id, chunks[0][0], 0, 1, chunks[0][1], encoded)]
         pieces = []
         for i, ((chunk, n), encoded_chunk) in enumerate(zip(chunks, encoded_args, strict=True)):
             wid = self._wire_id(call, i)
-            encoded = invocation(head, encoded_chunk, wid)
+            encoded = _invocation(head, encoded_chunk, wid)
             pieces.append(Piece(st, wid, chunk, i, len(chunks), n, encoded))
         return pieces
 
