@@ -191,6 +191,8 @@ def exchange(
 
 def _retry_delay(resp: HTTPResponse, policy: RetryPolicy, attempt: int) -> float | None:
     """How long to wait before resending after ``resp``, or None to not resend."""
+    if resp.status < 400:
+        return None
     retry_after = parse_retry_after(resp.header("retry-after"))
     if resp.status == 429:
         if retry_after is not None and retry_after <= policy.max_retry_after:
@@ -200,8 +202,7 @@ def _retry_delay(resp: HTTPResponse, policy: RetryPolicy, attempt: int) -> float
         if retry_after is not None and retry_after <= policy.max_retry_after:
             return retry_after
         return policy.backoff(attempt)
-    if resp.status >= 400:
-        problem = parse_problem(resp.body, status=resp.status)
-        if isinstance(problem, LimitExceeded) and problem.limit == "maxConcurrentRequests":
-            return retry_after if retry_after is not None else policy.backoff(attempt)
+    problem = parse_problem(resp.body, status=resp.status)
+    if isinstance(problem, LimitExceeded) and problem.limit == "maxConcurrentRequests":
+        return retry_after if retry_after is not None else policy.backoff(attempt)
     return None
