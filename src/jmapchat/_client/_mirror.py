@@ -36,7 +36,7 @@ P = ParamSpec("P")
 R = TypeVar("R", bound=BaseModel)
 M = TypeVar("M", "AsyncMode", "SyncMode")
 T = TypeVar("T", bound=JMAPModel)
-T_co = TypeVar("T_co", covariant=True)
+I_co = TypeVar("I_co", covariant=True)
 
 
 class AsyncMode:
@@ -121,7 +121,9 @@ class one_call(Generic[P, R]):
         return obj._method(self.name)
 
 
-class AsyncQueryIter(Protocol[T_co]):
+class QueryIter(Protocol[I_co]):
+    """``client.<namespace>.query_iter``: ``I_co`` is ``AsyncIterator[T]`` or ``Iterator[T]``."""
+
     def __call__(
         self,
         *,
@@ -129,18 +131,7 @@ class AsyncQueryIter(Protocol[T_co]):
         sort: Sequence[Any] | None = None,
         page_size: int = 100,
         properties: Sequence[str] | None = None,
-    ) -> AsyncIterator[T_co]: ...
-
-
-class SyncQueryIter(Protocol[T_co]):
-    def __call__(
-        self,
-        *,
-        filter: Any = None,
-        sort: Sequence[Any] | None = None,
-        page_size: int = 100,
-        properties: Sequence[str] | None = None,
-    ) -> Iterator[T_co]: ...
+    ) -> I_co: ...
 
 
 class query_pages(Generic[T]):
@@ -159,10 +150,14 @@ class query_pages(Generic[T]):
     def __get__(self, obj: None, owner: type[Any]) -> Self: ...
 
     @overload
-    def __get__(self, obj: NamespaceMirror[AsyncMode], owner: type[Any]) -> AsyncQueryIter[T]: ...
+    def __get__(
+        self, obj: NamespaceMirror[AsyncMode], owner: type[Any]
+    ) -> QueryIter[AsyncIterator[T]]: ...
 
     @overload
-    def __get__(self, obj: NamespaceMirror[SyncMode], owner: type[Any]) -> SyncQueryIter[T]: ...
+    def __get__(
+        self, obj: NamespaceMirror[SyncMode], owner: type[Any]
+    ) -> QueryIter[Iterator[T]]: ...
 
     def __get__(self, obj: NamespaceMirror[Any] | None, owner: type[Any]) -> Any:
         if obj is None:
