@@ -192,7 +192,7 @@ def test_repr_redacts_secrets(jmap_client: ClientFactory, jmap_server: ChatServe
 
 
 @pytest.mark.parametrize("cls", [Client, jmapchat.AsyncClient])
-def test_connect_keywords_are_the_constructors(cls: Any, server: ChatServer) -> None:
+def test_connect_keywords_are_the_constructors(cls: Any) -> None:
     """``connect`` takes exactly the constructor's keywords (spelled once, `ConnectOptions`)."""
     with pytest.raises(TypeError, match="tokn"):
         cls.connect("http://x", tokn="t")
