@@ -204,6 +204,13 @@ class Wire:
             except ValueError:
                 self.api_bodies.append({"<not JSON>": content.decode("utf-8", "replace")})
 
+    def _enter(self, request: httpx.Request, content: bytes) -> list[Fault]:
+        """Record a request entering a transport; the faults it gets."""
+        self._record(request, content)
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        return self._plan(request)
+
     def _plan(self, request: httpx.Request) -> list[Fault]:
         # Armed faults queue up: each request gets the first one that applies to it.
         for armed in list(self.injected):
@@ -255,10 +262,7 @@ class AsyncFaultTransport(httpx.AsyncBaseTransport):
         """Record, apply the armed faults, and forward to the wrapped transport."""
         wire = self.wire
         content = await request.aread()
-        wire._record(request, content)
-        plan = wire._plan(request)
-        wire.in_flight += 1
-        wire.peak_in_flight = max(wire.peak_in_flight, wire.in_flight)
+        plan = wire._enter(request, content)
         try:
             for seconds in _delays(plan, after_send=False):
                 await _async_sleep(seconds)
@@ -296,10 +300,7 @@ class FaultTransport(httpx.BaseTransport):
         """Record, apply the armed faults, and forward to the wrapped transport."""
         wire = self.wire
         content = request.read()
-        wire._record(request, content)
-        plan = wire._plan(request)
-        wire.in_flight += 1
-        wire.peak_in_flight = max(wire.peak_in_flight, wire.in_flight)
+        plan = wire._enter(request, content)
         try:
             for seconds in _delays(plan, after_send=False):
                 _sync_sleep(seconds)
