@@ -9,7 +9,9 @@ find all copies).
 from __future__ import annotations
 
 import hmac
+import math
 import re
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, get_args
 
 import orjson
@@ -20,7 +22,7 @@ from ..._core._pointer import PointerError
 from ..._core._pointer import parse as parse_pointer
 from .._generic import DataType
 from .._store import GLOBAL
-from .._util import MethodErr, SetErr, epoch_of, is_uint, new_id, parse_utc
+from .._util import MethodErr, SetErr, epoch_of, format_utc, is_uint, new_id, parse_utc
 from ._common import (
     CREATED,
     UPDATED,
@@ -78,7 +80,13 @@ def _nbytes(s: str) -> int:
     return len(s.encode("utf-8", "surrogatepass"))
 
 
-def _check_rich(body: str) -> list[str]:
+def _known_contact(ctx: Ctx, user_id: str) -> bool:
+    """The draft validates a Mention's (and a mention span's) ChatContact existence: the
+    caller themself, or a ChatContact of the caller's account."""
+    return user_id == ctx.user or ctx.store.get(ctx.account_id, "ChatContact", user_id) is not None
+
+
+def _check_rich(ctx: Ctx, body: str) -> list[str]:
     """Validate a rich body; return its broadcast scopes."""
     try:
         doc = orjson.loads(body)
@@ -96,6 +104,8 @@ def _check_rich(body: str) -> list[str]:
         t = span["type"]
         if t == "mention" and not isinstance(span.get("userId"), str):
             raise SetErr("invalidArguments", "a mention span needs userId", properties=["body"])
+        if t == "mention" and not _known_contact(ctx, span["userId"]):
+            raise invalid_props(f"no ChatContact {span['userId']!r}", "body")
         if t == "broadcast":
             if span.get("scope") not in SCOPES:
                 raise SetErr("invalidArguments", "unknown broadcast scope", properties=["body"])
@@ -129,6 +139,8 @@ def _check_content(ctx: Ctx, chat: dict[str, Any], msg: dict[str, Any]) -> None:
             raise invalid_props("a Mention needs id, offset and length", "mentions")
         if m["offset"] + m["length"] > size:
             raise invalid_props("a mention lies outside the body", "mentions")
+        if not _known_contact(ctx, m["id"]):
+            raise invalid_props(f"no ChatContact {m['id']!r}", "mentions")
     scopes = []
     for m in bmentions:
         if not isinstance(m, dict):
@@ -147,7 +159,7 @@ def _check_content(ctx: Ctx, chat: dict[str, Any], msg: dict[str, Any]) -> None:
             raise invalid_props(
                 "rich bodies carry mentions inline", "mentions" if mentions else "broadcastMentions"
             )
-        scopes += _check_rich(body)
+        scopes += _check_rich(ctx, body)
     if scopes:
         _check_broadcast(ctx, chat)
 
@@ -538,7 +550,14 @@ class MessageType(DataType):
         key = (ctx.user, chat["id"])
         last = ctx.core.slow_mode_seen.get(key)
         if last is not None and ctx.now_ts - last < secs:
-            raise SetErr("rateLimited", f"slow mode: wait {secs} seconds between messages")
+            # serverRetryAfter: the UTCDate from which the send is accepted (rounded up
+            # to the millisecond, so a send at exactly that time passes)
+            retry = datetime.fromtimestamp(math.ceil((last + secs) * 1000) / 1000, UTC)
+            raise SetErr(
+                "rateLimited",
+                f"slow mode: wait {secs} seconds between messages",
+                serverRetryAfter=format_utc(retry),
+            )
         ctx.core.slow_mode_seen[key] = ctx.now_ts
 
     def _store_copy(self, ctx: Ctx, acc: str, msg: dict[str, Any], chat: dict[str, Any]) -> None:
@@ -663,6 +682,8 @@ class MessageType(DataType):
     def _react(self, ctx: Ctx, obj: dict[str, Any], patch: dict[str, Any]) -> None:
         if "reactions" in patch:
             raise SetErr("invalidPatch", "patch reactions/<senderReactionId>, not the whole map")
+        if obj.get("deletedAt") and any(v is not None for v in patch.values()):
+            raise SetErr("forbidden", "deleted messages cannot be reacted to")
         changes: dict[str, dict[str, Any] | None] = {}
         for key, value in patch.items():
             try:
@@ -689,8 +710,10 @@ class MessageType(DataType):
             if len(value["emoji"].encode()) > 256:
                 raise invalid_props("emoji too long", key)
             cei = value.get("customEmojiId")
-            if cei is not None and not isinstance(cei, str):
-                raise invalid_props("customEmojiId must be a string", key)
+            if cei is not None and (
+                not isinstance(cei, str) or ctx.type("CustomEmoji").load_one(ctx, cei) is None
+            ):
+                raise invalid_props("customEmojiId must name a CustomEmoji you can see", key)
             sent = value.get("sentAt", ctx.now)
             if parse_utc(sent, strict_utc=False) is None:
                 raise invalid_props("sentAt must be a UTCDate", key)
@@ -713,7 +736,7 @@ class MessageType(DataType):
                         acc == ctx.account_id or cur.get("senderId") == ctx.user
                     ):
                         del reactions[rid]
-                elif acc in targets:
+                elif acc in targets and not copy.get("deletedAt"):
                     reactions[rid] = {
                         **change,
                         "senderId": "self" if acc == ctx.account_id else ctx.user,

@@ -7,6 +7,7 @@ synced into a channel Chat copy in every member's account.
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import TYPE_CHECKING, Any, ClassVar, get_args
 
@@ -43,6 +44,8 @@ PERMISSIONS = (
     "mention_broadcast",
 )
 EVERYONE_DEFAULT = ["view", "send"]
+# SpaceRole.color: "Hex color string (e.g., "#5865f2")" -- #RGB or #RRGGBB
+_COLOR_RE = re.compile(r"^#(?:[0-9A-Fa-f]{3}|[0-9A-Fa-f]{6})$")
 RESTRICTED = (
     "id",
     "name",
@@ -237,6 +240,20 @@ def _drop_channel(ctx: Ctx, space: dict[str, Any], chat_id: str) -> None:
 # --- Space -----------------------------------------------------------------------------
 
 
+def _check_color(value: Any, key: str) -> None:
+    if value is not None and (not isinstance(value, str) or not _COLOR_RE.match(value)):
+        raise invalid_props("color must be a hex color such as #5865f2", key)
+
+
+def _check_unique_positions(space: dict[str, Any], key: str) -> None:
+    """The draft's SHOULD: no two roles of a Space share a position."""
+    seen: set[int] = set()
+    for r in space["roles"]:
+        if r["position"] in seen:
+            raise invalid_props(f"another role already has position {r['position']}", key)
+        seen.add(r["position"])
+
+
 def _str_list(value: Any, key: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise invalid_props(f"{key} must be an array of strings", key)
@@ -372,8 +389,7 @@ class SpaceType(DataType):
                         raise invalid_props("a role needs a name and a position > 0", key)
                     if e["position"] >= mine:
                         raise SetErr("forbidden", "roles must rank below your own highest role")
-                    if e.get("color") is not None and not isinstance(e["color"], str):
-                        raise invalid_props("color must be a string", key)
+                    _check_color(e.get("color"), key)
                     new_role = {
                         "id": new_id(),
                         "name": e["name"],
@@ -385,6 +401,7 @@ class SpaceType(DataType):
                     role_ids.add(new_role["id"])
                 if len(space["roles"]) > ctx.core.chat.max_space_roles:
                     raise SetErr("overQuota", "too many roles")
+                _check_unique_positions(space, key)
             elif key == "removeRoles":
                 need("manage_roles")
                 ids = _str_list(value, key)
@@ -418,7 +435,9 @@ class SpaceType(DataType):
                     if "permissions" in e:
                         role["permissions"] = _known(_str_list(e["permissions"], key))
                     if "color" in e:
+                        _check_color(e["color"], key)
                         role["color"] = e["color"]
+                _check_unique_positions(space, key)
             elif key == "addMembers":
                 need("manage_members")
                 for e in _entries(value, key):
@@ -445,6 +464,17 @@ class SpaceType(DataType):
                 ids = [ctx.ref(i) for i in _str_list(value, key)]
                 if ids != [ctx.user]:
                     need("manage_members")
+                    # a kick obeys the same role-rank rule as a ban: only members ranking
+                    # strictly below the caller can be removed (leaving is always allowed)
+                    for uid in ids:
+                        if (
+                            uid != ctx.user
+                            and member_of(space, uid) is not None
+                            and highest_position(space, uid) >= mine
+                        ):
+                            raise SetErr(
+                                "forbidden", "cannot remove a member ranking at or above you"
+                            )
                 space["members"] = [m for m in space["members"] if m["id"] not in ids]
                 removed.extend(ids)
                 if not any(

@@ -1,0 +1,207 @@
+"""The reference server keeps the draft's rules (issue 15), over raw HTTP.
+
+Each test drives the real server through its ASGI app with the compliance harness
+(no jmapchat client), so it checks the wire contract only.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from jmapchat.server import ChatServer
+from tests.compliance._harness import PNG_1X1, USERS, Harness, wait_until
+
+
+@pytest.fixture
+def server() -> Iterator[ChatServer]:
+    srv = ChatServer(db=":memory:", users=list(USERS))
+    try:
+        yield srv
+    finally:
+        srv.close()
+
+
+@pytest.fixture
+def h(server: ChatServer) -> Iterator[Harness]:
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Using `httpx` with `starlette.testclient`")
+        from starlette.testclient import TestClient
+
+    client: httpx.Client
+    with TestClient(server.app, raise_server_exceptions=False) as client:
+        yield Harness(server, client)
+
+
+# --- 5. kicks obey the role rank -------------------------------------------------------
+
+
+def test_kick_needs_a_higher_role_than_the_target(h: Harness) -> None:
+    sid, _chan, _roles = h.channel_setup({"bob": ["manage_members"], "carol": None})
+    # bob (a low role with manage_members) cannot remove the owner ...
+    err = h.update_error("bob", "Space", sid, {"removeMembers": [h.cid("alice")]})
+    assert err["type"] == "forbidden", err
+    members = {m["id"] for m in h.space_get("alice", sid)["members"]}
+    assert h.cid("alice") in members
+    # ... but can still remove carol (no role, ranks below him) and leave himself
+    h.update("bob", "Space", sid, {"removeMembers": [h.cid("carol")]})
+    h.update("bob", "Space", sid, {"removeMembers": [h.cid("bob")]})
+    members = {m["id"] for m in h.space_get("alice", sid)["members"]}
+    assert members == {h.cid("alice")}
+
+
+def test_kick_of_an_equal_rank_is_refused(h: Harness) -> None:
+    sid = h.space("alice")
+    role = h.add_role("alice", sid, "mods", ["manage_members"], position=5)
+    h.add_space_member("alice", sid, "bob", [role])
+    h.add_space_member("alice", sid, "carol", [role])
+    err = h.update_error("bob", "Space", sid, {"removeMembers": [h.cid("carol")]})
+    assert err["type"] == "forbidden", err
+
+
+# --- 6. reactions and mentions ---------------------------------------------------------
+
+
+def _react(emoji: str = "👍", **more: Any) -> dict[str, Any]:
+    from tests.compliance._harness import new_ulid
+
+    return {f"reactions/{new_ulid()}": {"emoji": emoji, **more}}
+
+
+def test_reaction_on_a_deleted_message_is_refused(h: Harness) -> None:
+    chat = h.direct_chat("alice", "bob")
+    mid = h.send("alice", chat, "soon gone")
+    h.update("alice", "Message", mid, {"deletedAt": "2025-01-01T00:00:00Z", "deletedForAll": True})
+    err = h.update_error("alice", "Message", mid, _react())
+    assert err["type"] == "forbidden", err
+    bob_chat = h.direct_chat_with("bob", "alice")
+    (bob_copy,) = h.messages("bob", bob_chat)
+    err = h.update_error("bob", "Message", bob_copy["id"], _react())
+    assert err["type"] == "forbidden", err
+    assert h.get1("alice", "Message", mid)["reactions"] == {}  # type: ignore[index]
+
+
+def test_reaction_custom_emoji_must_exist(h: Harness) -> None:
+    chat = h.direct_chat("alice", "bob")
+    mid = h.send("alice", chat)
+    err = h.update_error("alice", "Message", mid, _react(":party:", customEmojiId="Enope"))
+    assert err["type"] == "invalidProperties", err
+    blob = h.upload("alice", PNG_1X1, "image/png")
+    emoji = h.create("alice", "CustomEmoji", {"name": "party", "blobId": blob["blobId"]})
+    h.update("alice", "Message", mid, _react(":party:", customEmojiId=emoji["id"]))
+    (reaction,) = h.get1("alice", "Message", mid)["reactions"].values()  # type: ignore[index]
+    assert reaction["customEmojiId"] == emoji["id"]
+
+
+def test_reaction_custom_emoji_of_a_foreign_space_is_refused(h: Harness) -> None:
+    sid = h.space("carol")
+    blob = h.upload("carol", PNG_1X1, "image/png")
+    emoji = h.create("carol", "CustomEmoji", {"name": "secret", "blobId": blob["blobId"], "spaceId": sid})
+    chat = h.direct_chat("alice", "bob")
+    mid = h.send("alice", chat)
+    err = h.update_error("alice", "Message", mid, _react(":secret:", customEmojiId=emoji["id"]))
+    assert err["type"] == "invalidProperties", err
+
+
+def test_mention_id_must_be_a_known_contact(h: Harness) -> None:
+    chat = h.direct_chat("alice", "bob")
+    body = "hi @ghost"
+    err = h.send_error(
+        "alice", chat, body, mentions=[{"id": "ghost", "offset": 3, "length": 6}]
+    )
+    assert err["type"] == "invalidProperties", err
+    assert err.get("properties") == ["mentions"]
+    h.send("alice", chat, "hi @bob", mentions=[{"id": h.cid("bob"), "offset": 3, "length": 4}])
+    mid = h.send("alice", chat, "plain")
+    err = h.update_error(
+        "alice",
+        "Message",
+        mid,
+        {"body": "hi @ghost", "mentions": [{"id": "ghost", "offset": 3, "length": 6}]},
+    )
+    assert err["type"] == "invalidProperties", err
+
+
+def test_rich_mention_span_must_name_a_known_contact(h: Harness) -> None:
+    from tests.compliance._harness import RICH, rich_body
+
+    chat = h.direct_chat("alice", "bob")
+    body = rich_body({"type": "mention", "text": "@ghost", "userId": "ghost"})
+    err = h.send_error("alice", chat, body, bodyType=RICH)
+    assert err["type"] == "invalidProperties", err
+    ok = rich_body({"type": "mention", "text": "@bob", "userId": h.cid("bob")})
+    h.send("alice", chat, ok, bodyType=RICH)
+
+
+# --- 10. slow mode: serverRetryAfter ----------------------------------------------------
+
+
+def test_slow_mode_gives_server_retry_after(h: Harness) -> None:
+    sid, chan, _ = h.channel_setup({"bob": None})
+    h.update("alice", "Space", sid, {"updateChannels": [{"id": chan, "slowModeSeconds": 600}]})
+    first = h.get1("bob", "Message", h.send("bob", chan, "one"))
+    assert first is not None
+    err = h.send_error("bob", chan, "two")
+    assert err["type"] == "rateLimited", err
+    retry = err.get("serverRetryAfter")
+    assert isinstance(retry, str) and retry.endswith("Z"), err
+    when = datetime.fromisoformat(retry.replace("Z", "+00:00"))
+    received = datetime.fromisoformat(first["receivedAt"].replace("Z", "+00:00"))
+    # the first message's arrival + slowModeSeconds (to the millisecond, rounded up)
+    assert 599.99 <= (when - received).total_seconds() <= 601
+    assert when > datetime.now(UTC)
+    # the client reads the UTCDate as seconds to wait
+    from jmapchat.models import Message, SetResponse
+
+    res = h.set("bob", "Message", create={"k": {"chatId": chan, "body": "3"}})
+    limited = SetResponse[Message].model_validate(res).rate_limited
+    assert limited is not None and limited.retry_after is not None
+    assert 0 < limited.retry_after <= 600
+
+
+# --- 11. role colour and positions -----------------------------------------------------
+
+
+@pytest.mark.parametrize("color", ["red", "#12345", "#ggg", 5, "5865f2"])
+def test_role_color_must_be_hex(h: Harness, color: Any) -> None:
+    sid = h.space("alice")
+    role = {"name": "r", "permissions": [], "position": 3, "color": color}
+    err = h.update_error("alice", "Space", sid, {"addRoles": [role]})
+    assert err["type"] == "invalidProperties", err
+    rid = h.add_role("alice", sid, "ok", [], position=4)
+    err = h.update_error("alice", "Space", sid, {"updateRoles": [{"id": rid, "color": color}]})
+    assert err["type"] == "invalidProperties", err
+
+
+def test_role_color_hex_accepted(h: Harness) -> None:
+    sid = h.space("alice")
+    role = {"name": "r", "permissions": [], "position": 3, "color": "#5865f2"}
+    h.update("alice", "Space", sid, {"addRoles": [role]})
+    (r,) = [r for r in h.space_get("alice", sid)["roles"] if r["name"] == "r"]
+    assert r["color"] == "#5865f2"
+    h.update("alice", "Space", sid, {"updateRoles": [{"id": r["id"], "color": None}]})
+
+
+def test_duplicate_role_positions_refused(h: Harness) -> None:
+    sid = h.space("alice")
+    rid = h.add_role("alice", sid, "a", [], position=7)
+    err = h.update_error(
+        "alice", "Space", sid, {"addRoles": [{"name": "b", "permissions": [], "position": 7}]}
+    )
+    assert err["type"] == "invalidProperties", err
+    other = h.add_role("alice", sid, "c", [], position=8)
+    err = h.update_error("alice", "Space", sid, {"updateRoles": [{"id": other, "position": 7}]})
+    assert err["type"] == "invalidProperties", err
+    # swapping in one update is fine: only the result must be unique
+    h.update(
+        "alice",
+        "Space",
+        sid,
+        {"updateRoles": [{"id": rid, "position": 9}, {"id": other, "position": 7}]},
+    )
+    _ = wait_until
