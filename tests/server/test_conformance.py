@@ -205,3 +205,71 @@ def test_duplicate_role_positions_refused(h: Harness) -> None:
         {"updateRoles": [{"id": rid, "position": 9}, {"id": other, "position": 7}]},
     )
     _ = wait_until
+
+
+# --- 2. Quota/query and Quota/queryChanges ---------------------------------------------
+
+QUOTA_USING = ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:quota"]
+
+
+def test_quota_query_filters_and_sorts(h: Harness) -> None:
+    all_ids = h.ok("alice", "Quota/query", {}, QUOTA_USING)
+    assert sorted(all_ids["ids"]) == ["chats", "messages", "storage"]
+    assert all_ids["canCalculateChanges"] is True
+    listed = h.ok("alice", "Quota/get", {"ids": None}, QUOTA_USING)
+    assert all_ids["queryState"] == listed["state"]
+    octets = h.ok("alice", "Quota/query", {"filter": {"resourceType": "octets"}}, QUOTA_USING)
+    assert octets["ids"] == ["storage"]
+    typed = h.ok(
+        "alice",
+        "Quota/query",
+        {"filter": {"type": "Message", "scope": "account"}, "calculateTotal": True},
+        QUOTA_USING,
+    )
+    assert sorted(typed["ids"]) == ["messages", "storage"] and typed["total"] == 2
+    named = h.ok("alice", "Quota/query", {"filter": {"name": "chat"}}, QUOTA_USING)
+    assert named["ids"] == ["chats"]
+    chat = h.direct_chat("alice", "bob")
+    h.send("alice", chat, "one")
+    h.send("alice", chat, "two")  # used: messages 2, chats 1, storage 0
+    by_used = h.ok(
+        "alice",
+        "Quota/query",
+        {"sort": [{"property": "used", "isAscending": False}], "limit": 1},
+        QUOTA_USING,
+    )
+    assert by_used["ids"] == ["messages"]
+    err = h.error("alice", "Quota/query", {"filter": {"color": "red"}}, QUOTA_USING)
+    assert err["type"] == "unsupportedFilter"
+    err = h.error("alice", "Quota/query", {"sort": [{"property": "id"}]}, QUOTA_USING)
+    assert err["type"] == "unsupportedSort"
+
+
+def test_quota_query_changes(h: Harness) -> None:
+    first = h.ok("alice", "Quota/query", {"filter": {"type": "Message"}}, QUOTA_USING)
+    same = h.ok(
+        "alice",
+        "Quota/queryChanges",
+        {"filter": {"type": "Message"}, "sinceQueryState": first["queryState"]},
+        QUOTA_USING,
+    )
+    assert same["removed"] == [] and same["added"] == []
+    assert same["newQueryState"] == first["queryState"]
+    chat = h.direct_chat("alice", "bob")
+    h.send("alice", chat)
+    changed = h.ok(
+        "alice",
+        "Quota/queryChanges",
+        {"filter": {"type": "Message"}, "sinceQueryState": first["queryState"]},
+        QUOTA_USING,
+    )
+    assert changed["newQueryState"] != first["queryState"]
+    assert "messages" in changed["removed"]
+    assert {a["id"] for a in changed["added"]} == set(first["ids"])
+    err = h.error(
+        "alice",
+        "Quota/queryChanges",
+        {"sinceQueryState": first["queryState"], "maxChanges": 1},
+        QUOTA_USING,
+    )
+    assert err["type"] == "tooManyChanges"
