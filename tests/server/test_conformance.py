@@ -273,3 +273,42 @@ def test_quota_query_changes(h: Harness) -> None:
         QUOTA_USING,
     )
     assert err["type"] == "tooManyChanges"
+
+
+# --- 3. unreadReplyCount on thread roots -------------------------------------------------
+
+
+def test_unread_reply_count_on_thread_roots(h: Harness) -> None:
+    assert h.account_caps("alice")["supportsThreads"] is True
+    chat = h.direct_chat("alice", "bob")
+    root = h.send("alice", chat, "root")
+    plain = h.send("alice", chat, "no thread")
+    bob_chat = h.direct_chat_with("bob", "alice")
+    bob_root = next(m["id"] for m in h.messages("bob", bob_chat) if m["body"] == "root")
+    r1 = h.send("bob", bob_chat, "reply 1", replyTo=bob_root)
+    h.send("bob", bob_chat, "reply 2", threadRootId=bob_root)
+    since = h.ok("alice", "Message/get", {"ids": []})["state"]
+    h.send("bob", bob_chat, "reply to reply", replyTo=r1)
+    got = {m["body"]: m for m in h.messages("alice", chat)}
+    assert got["root"]["unreadReplyCount"] == 3
+    assert got["root"]["replyCount"] == 1  # only direct replies (replyTo)
+    assert got["no thread"]["unreadReplyCount"] == 0
+    # replies are not thread roots: no unreadReplyCount
+    assert "unreadReplyCount" not in got["reply 1"]
+    # the new reply changed the root: it is reported by /changes
+    changes = h.ok("alice", "Message/changes", {"sinceState": since})
+    assert got["root"]["id"] in changes["updated"] + changes["created"]
+    # reading up to the second reply leaves one unread reply
+    rp = next(
+        r for r in h.get("alice", "ReadPosition", None)["list"] if r["chatId"] == chat
+    )
+    since = h.ok("alice", "Message/get", {"ids": []})["state"]
+    h.update("alice", "ReadPosition", rp["id"], {"lastReadMessageId": got["reply 2"]["id"]})
+    assert h.get1("alice", "Message", root)["unreadReplyCount"] == 1  # type: ignore[index]
+    changes = h.ok("alice", "Message/changes", {"sinceState": since})
+    assert root in changes["updated"]
+    h.update("alice", "ReadPosition", rp["id"], {"lastReadMessageId": got["reply to reply"]["id"]})
+    assert h.get1("alice", "Message", root)["unreadReplyCount"] == 0  # type: ignore[index]
+    # the sender's own copy of the root counts the same way (bob's account)
+    assert h.get1("bob", "Message", bob_root)["unreadReplyCount"] == 3  # type: ignore[index]
+    _ = plain

@@ -120,6 +120,15 @@ class ReadPositionType(DataType):
         obj["lastReadAt"] = ctx.now
         ctx.write(self, obj, UPDATED)
         ctx.dirty_chats.add((ctx.account_id, obj["chatId"]))
+        # thread roots' unreadReplyCount follows the read position: report them changed
+        roots = ctx.store.execute(
+            "SELECT id FROM objects WHERE scope=? AND type='Message' AND k1=? "
+            "AND json_extract(data, '$._thread') IS NOT NULL",
+            (ctx.account_id, obj["chatId"]),
+        ).fetchall()
+        if roots:
+            for (rid,) in roots:
+                ctx.log_only("Message", str(rid), UPDATED, [ctx.account_id])
         return {"lastReadAt": obj["lastReadAt"]}
 
     def finish_set(self, ctx: Ctx) -> None:

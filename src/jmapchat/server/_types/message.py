@@ -334,7 +334,24 @@ class MessageType(DataType):
                 if obj.get("_replies")
                 else 0
             )
+            if obj.get("threadRootId") is None:
+                out["unreadReplyCount"] = self._unread_replies(ctx, obj) if obj.get("_thread") else 0
         return out
+
+    def _unread_replies(self, ctx: Ctx, root: dict[str, Any]) -> int:
+        """Messages of ``root``'s thread that sort after the owner's lastReadMessageId
+        (the same rule as Chat.unreadCount, applied to one thread)."""
+        key = ("last read", ctx.account_id, root["chatId"])
+        if key not in ctx.cache:
+            rps = ctx.store.by_k1(ctx.account_id, "ReadPosition", root["chatId"])
+            ctx.cache[key] = rps[0].get("lastReadMessageId") if rps else None
+        last_read = ctx.cache[key] or ""
+        row = ctx.store.execute(
+            "SELECT COUNT(*) FROM objects WHERE scope=? AND type='Message' AND k1=? AND id>? "
+            "AND json_extract(data, '$.threadRootId')=?",
+            (ctx.account_id, root["chatId"], last_read, root["id"]),
+        ).fetchone()
+        return int(row[0])
 
     # --- query --------------------------------------------------------------------------
 
@@ -535,8 +552,10 @@ class MessageType(DataType):
                 for u in recipients
             }
         self._store_copy(ctx, ctx.account_id, own, chat)
-        if parent is not None:
-            self._mark_replied(ctx, ctx.account_id, parent["id"])
+        if parent is not None or thread_root is not None:
+            self._mark_replied(
+                ctx, ctx.account_id, parent["id"] if parent else None, thread_root
+            )
         if ctx.core.pusher.enabled:
             _queue_push(ctx, [ctx.core.account_of(u) or "" for u in delivered_to], mid)
         return own
@@ -610,8 +629,8 @@ class MessageType(DataType):
             "deliveryState": "received",
         }
         self._store_copy(ctx, acc, copy, their_chat)
-        if reply_to is not None:
-            self._mark_replied(ctx, acc, reply_to)
+        if reply_to is not None or root is not None:
+            self._mark_replied(ctx, acc, reply_to, root)
 
     def _local_id(self, ctx: Ctx, acc: str, sender_msg_id: str) -> str | None:
         for scope, o in _copies(ctx, sender_msg_id):
@@ -619,11 +638,18 @@ class MessageType(DataType):
                 return str(o["id"])
         return None
 
-    def _mark_replied(self, ctx: Ctx, acc: str, parent_id: str) -> None:
-        parent = ctx.store.get(acc, self.name, parent_id)
-        if parent is not None and not parent.get("_replies"):
-            parent["_replies"] = True
-            ctx.write(self, parent, UPDATED, account=acc)
+    def _mark_replied(self, ctx: Ctx, acc: str, parent_id: str | None, root_id: str | None) -> None:
+        """A new reply changes its parent's ``replyCount`` and its thread root's
+        ``unreadReplyCount``: flag them (so `present` counts) and log them as updated."""
+        flags: dict[str, list[str]] = {}
+        for mid, flag in ((parent_id, "_replies"), (root_id, "_thread")):
+            if mid is not None:
+                flags.setdefault(mid, []).append(flag)
+        for mid, names in flags.items():
+            msg = ctx.store.get(acc, self.name, mid)
+            if msg is not None:
+                msg.update(dict.fromkeys(names, True))
+                ctx.write(self, msg, UPDATED, account=acc)
 
     # --- update -------------------------------------------------------------------------
 
