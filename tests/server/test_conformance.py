@@ -312,3 +312,41 @@ def test_unread_reply_count_on_thread_roots(h: Harness) -> None:
     # the sender's own copy of the root counts the same way (bob's account)
     assert h.get1("bob", "Message", bob_root)["unreadReplyCount"] == 3  # type: ignore[index]
     _ = plain
+
+
+# --- 8. messageExpirySeconds is the chat's policy ----------------------------------------
+
+
+def test_message_expiry_applies_to_messages_already_stored(h: Harness) -> None:
+    chat = h.direct_chat("alice", "bob")
+    old = h.send("alice", chat, "old news")
+    far = h.send("alice", chat, "far sender deadline", senderExpiresAt="2999-01-01T00:00:00Z")
+    bob_chat = h.direct_chat_with("bob", "alice")
+    since = h.ok("alice", "Message/get", {"ids": []})["state"]
+    h.update("alice", "Chat", chat, {"messageExpirySeconds": 1})
+    # the sweep at the start of a request removes them once they are a second old
+    gone = wait_until(lambda: h.get1("alice", "Message", old) is None, timeout=20)
+    assert gone
+    assert h.get1("alice", "Message", far) is None  # the earlier deadline wins
+    changes = h.ok("alice", "Message/changes", {"sinceState": since})
+    assert set(changes["destroyed"]) == {old, far}
+    # each mailbox enforces its own policy: bob's copies stay
+    assert len(h.messages("bob", bob_chat)) == 2
+
+
+def test_message_expiry_cleared_keeps_messages(h: Harness) -> None:
+    chat = h.direct_chat("alice", "bob")
+    mid = h.send("alice", chat, "stay")
+    h.update("alice", "Chat", chat, {"messageExpirySeconds": 2})
+    h.update("alice", "Chat", chat, {"messageExpirySeconds": None})
+    h.update("alice", "Chat", chat, {"messageExpirySeconds": 0})
+    # a later message with a short sender deadline proves the sweep ran in the meantime
+    probe = h.send("alice", chat, "probe", senderExpiresAt=_in_seconds(3))
+    assert wait_until(lambda: h.get1("alice", "Message", probe) is None, timeout=20)
+    assert h.get1("alice", "Message", mid) is not None
+
+
+def _in_seconds(n: int) -> str:
+    from datetime import timedelta
+
+    return (datetime.now(UTC) + timedelta(seconds=n)).strftime("%Y-%m-%dT%H:%M:%SZ")

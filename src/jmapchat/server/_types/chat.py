@@ -348,6 +348,10 @@ class ChatType(DataType):
             elif key == "messageExpirySeconds":
                 if value is not None and not is_uint(value):
                     raise invalid_props("messageExpirySeconds must be an UnsignedInt", key)
+                if value != chat.get(key):
+                    from .message import apply_expiry_policy
+
+                    apply_expiry_policy(ctx, ctx.account_id, chat["id"], value)
             elif key == "pinnedMessageIds":
                 ids = _member_ids(ctx, value if value is not None else [], key)
                 msgs = ctx.store.get_many(ctx.account_id, "Message", ids)

@@ -37,7 +37,7 @@ from .chat import chat_participants, ensure_direct_copy, load_group, refresh_cha
 if TYPE_CHECKING:
     from .._engine import Core, Ctx
 
-__all__ = ["MessageType", "register"]
+__all__ = ["MessageType", "apply_expiry_policy", "register"]
 
 CREATE_KEYS = frozenset(
     {
@@ -853,6 +853,28 @@ class MessageType(DataType):
 
     def finish_set(self, ctx: Ctx) -> None:
         refresh_chats(ctx)
+
+
+def apply_expiry_policy(ctx: Ctx, acc: str, chat_id: str, seconds: int | None) -> None:
+    """Re-stamp every message of ``acc``'s copy of a chat with the chat's (new)
+    ``messageExpirySeconds``: the policy covers the messages already stored, counted from
+    each one's ``receivedAt``; ``senderExpiresAt`` still applies when it comes first. The
+    expiry sweep at the start of the next request removes those already past."""
+    dt = ctx.type("Message")
+    for msg in ctx.store.by_k1(acc, "Message", chat_id):
+        exps = [epoch_of(msg.get("senderExpiresAt"))]
+        if seconds:
+            exps.append((epoch_of(msg.get("receivedAt")) or ctx.now_ts) + seconds)
+        live = [e for e in exps if e is not None]
+        new = min(live) if live else None
+        if msg.get("_expires") != new:
+            if new is None:
+                msg.pop("_expires", None)
+            else:
+                msg["_expires"] = new
+            k1, k2, exp = dt.keys(msg)
+            # hidden field only: no change is visible to clients until the message goes
+            ctx.store.put(acc, "Message", msg, k1=k1, k2=k2, expires=exp)
 
 
 def _mentions(obj: dict[str, Any], user: str) -> bool:
