@@ -350,3 +350,55 @@ def _in_seconds(n: int) -> str:
     from datetime import timedelta
 
     return (datetime.now(UTC) + timedelta(seconds=n)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --- 7. pinnedMessageIds: one shared list per group / channel ---------------------------
+
+
+def _local(h: Harness, user: str, chat: str, body: str) -> str:
+    return next(m["id"] for m in h.messages(user, chat) if m["body"] == body)
+
+
+def _pins(h: Harness, user: str, chat: str) -> list[str]:
+    got = h.get1(user, "Chat", chat)
+    assert got is not None
+    pins: list[str] = got["pinnedMessageIds"]
+    return pins
+
+
+def test_group_pins_are_shared(h: Harness) -> None:
+    chat = h.group_chat("alice", ["bob", "carol"])
+    h.send("bob", chat, "first")
+    h.send("carol", chat, "second")
+    a1, a2 = _local(h, "alice", chat, "first"), _local(h, "alice", chat, "second")
+    h.update("alice", "Chat", chat, {"pinnedMessageIds": [a2, a1]})
+    assert _pins(h, "alice", chat) == [a2, a1]
+    for user in ("bob", "carol"):
+        assert _pins(h, user, chat) == [
+            _local(h, user, chat, "second"),
+            _local(h, user, chat, "first"),
+        ]
+    # only admins modify the list
+    err = h.update_error("bob", "Chat", chat, {"pinnedMessageIds": []})
+    assert err["type"] == "forbidden", err
+    h.update("alice", "Chat", chat, {"pinnedMessageIds": []})
+    assert _pins(h, "carol", chat) == []
+
+
+def test_channel_pins_are_shared(h: Harness) -> None:
+    sid, chan, _ = h.channel_setup({"bob": ["pin"], "carol": None})
+    h.send("carol", chan, "pin me")
+    h.update("bob", "Chat", chan, {"pinnedMessageIds": [_local(h, "bob", chan, "pin me")]})
+    for user in ("alice", "carol"):
+        assert _pins(h, user, chan) == [_local(h, user, chan, "pin me")]
+    err = h.update_error("carol", "Chat", chan, {"pinnedMessageIds": []})
+    assert err["type"] == "forbidden", err
+    assert _pins(h, "alice", chan) == [_local(h, "alice", chan, "pin me")]
+    _ = sid
+
+
+def test_direct_pins_stay_per_account(h: Harness) -> None:
+    chat = h.direct_chat("alice", "bob")
+    mid = h.send("alice", chat, "mine")
+    h.update("alice", "Chat", chat, {"pinnedMessageIds": [mid]})
+    assert _pins(h, "bob", h.direct_chat_with("bob", "alice")) == []
