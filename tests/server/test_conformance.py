@@ -402,3 +402,76 @@ def test_direct_pins_stay_per_account(h: Harness) -> None:
     mid = h.send("alice", chat, "mine")
     h.update("alice", "Chat", chat, {"pinnedMessageIds": [mid]})
     assert _pins(h, "bob", h.direct_chat_with("bob", "alice")) == []
+
+
+# --- 9. a member who joins a channel later sees its history ------------------------------
+
+
+def test_channel_joiner_gets_the_history(h: Harness) -> None:
+    sid, chan, _ = h.channel_setup({"bob": ["pin"]}, public=True)
+    h.send("alice", chan, "welcome")
+    root = _local(h, "bob", chan, "welcome")
+    h.send("bob", chan, "a reply", replyTo=root)
+    gone = h.send("alice", chan, "retracted")
+    h.update("alice", "Message", gone, {"deletedAt": "2025-01-01T00:00:00Z", "deletedForAll": True})
+    edited = h.send("alice", chan, "draft")
+    h.update("alice", "Message", edited, {"body": "final"})
+    from tests.compliance._harness import new_ulid
+
+    h.update("bob", "Message", root, {f"reactions/{new_ulid()}": {"emoji": "👋"}})
+    h.update("bob", "Chat", chan, {"pinnedMessageIds": [root]})
+
+    h.ok("carol", "Space/join", {"spaceId": sid})
+    history = h.messages("carol", chan)
+    assert [m["body"] for m in history] == ["welcome", "a reply", "final"]
+    welcome, reply, final = history
+    assert welcome["senderId"] == h.cid("alice") and reply["senderId"] == h.cid("bob")
+    assert reply["replyTo"] == welcome["id"] and reply["threadRootId"] == welcome["id"]
+    assert welcome["replyCount"] == 1
+    assert [r["senderId"] for r in welcome["reactions"].values()] == [h.cid("bob")]
+    assert final["editedAt"] is not None and final["editHistory"]
+    assert all(m["deliveryState"] == "received" and m["readAt"] is None for m in history)
+    # history arrives read, pins point at carol's own copies
+    chat = h.get1("carol", "Chat", chan)
+    assert chat is not None
+    assert chat["unreadCount"] == 0 and chat["lastMessageAt"] is not None
+    assert chat["pinnedMessageIds"] == [welcome["id"]]
+    # and the conversation goes on for her like for everyone else
+    h.send("alice", chan, "hello carol")
+    assert h.get1("carol", "Chat", chan)["unreadCount"] == 1  # type: ignore[index]
+
+
+def test_channel_history_respects_view_and_blocks(h: Harness) -> None:
+    sid = h.space("alice")
+    secret = h.add_channel("alice", sid, "secret")
+    open_chan = h.add_channel("alice", sid, "open")
+    h.update(
+        "alice",
+        "Space",
+        sid,
+        {
+            "updateChannels": [
+                {
+                    "id": secret,
+                    "permissionOverrides": [
+                        {
+                            "targetId": h.cid("carol"),
+                            "targetType": "member",
+                            "allow": [],
+                            "deny": ["view"],
+                        }
+                    ],
+                }
+            ]
+        },
+    )
+    h.add_space_member("alice", sid, "bob")
+    h.send("alice", secret, "not for carol")
+    h.send("bob", open_chan, "from bob")
+    h.send("alice", open_chan, "from alice")
+    carol_bob = h.get1("carol", "ChatContact", h.cid("bob"))
+    assert carol_bob is not None
+    h.update("carol", "ChatContact", h.cid("bob"), {"blocked": True})
+    h.add_space_member("alice", sid, "carol")
+    assert h.messages("carol", secret) == []
+    assert [m["body"] for m in h.messages("carol", open_chan)] == ["from alice"]

@@ -26,6 +26,7 @@ from .._util import MethodErr, SetErr, epoch_of, format_utc, is_uint, new_id, pa
 from ._common import (
     CREATED,
     UPDATED,
+    accounts_of,
     effective_receipt_sharing,
     ensure_contact,
     invalid_props,
@@ -37,7 +38,7 @@ from .chat import chat_participants, ensure_direct_copy, load_group, refresh_cha
 if TYPE_CHECKING:
     from .._engine import Core, Ctx
 
-__all__ = ["MessageType", "apply_expiry_policy", "register"]
+__all__ = ["MessageType", "apply_expiry_policy", "backfill_channel", "register"]
 
 CREATE_KEYS = frozenset(
     {
@@ -875,6 +876,106 @@ def apply_expiry_policy(ctx: Ctx, acc: str, chat_id: str, seconds: int | None) -
             k1, k2, exp = dt.keys(msg)
             # hidden field only: no change is visible to clients until the message goes
             ctx.store.put(acc, "Message", msg, k1=k1, k2=k2, expires=exp)
+
+
+_HISTORY_DROP = frozenset(
+    {
+        "id",
+        "senderId",
+        "replyTo",
+        "threadRootId",
+        "reactions",
+        "deliveryState",
+        "deliveredAt",
+        "readAt",
+        "readDisposition",
+        "deliveryReceipts",
+    }
+)
+
+
+def backfill_channel(ctx: Ctx, acc: str, user: str, chat: dict[str, Any]) -> None:
+    """A member who joins a Space later gets the channel's history, as it stands now.
+
+    Channel membership and visibility come from the Space (``view``), not from the time of
+    joining, so every message still held by some member is copied into ``acc`` in arrival
+    order: edits, reactions, replies and threads kept; messages deleted (for everyone or
+    by every holder), expired ones and those from contacts ``acc`` blocks are left out. The
+    history arrives already read (ReadPosition at its last message) and without pushes;
+    pins are mapped to the new copies.
+    """
+    chat_id = chat["id"]
+    scopes = [a for a in accounts_of(ctx, chat_participants(ctx, chat)) if a != acc]
+    if not scopes:
+        return
+    marks = ",".join("?" * len(scopes))
+    rows = ctx.store.execute(
+        f"SELECT scope, data FROM objects WHERE scope IN ({marks}) AND type='Message' "
+        "AND k1=? ORDER BY id",
+        (*scopes, chat_id),
+    ).fetchall()
+    best: dict[str, tuple[str, dict[str, Any]]] = {}
+    for scope, data in rows:
+        msg = orjson.loads(data)
+        if msg.get("deletedAt"):
+            continue
+        smid = msg["senderMsgId"]
+        if smid not in best or msg.get("senderId") == "self":
+            best[smid] = (str(scope), msg)
+    if not best:
+        return
+    order = sorted(best.items(), key=lambda kv: (epoch_of(kv[1][1]["receivedAt"]) or 0.0, kv[0]))
+    dt: MessageType = ctx.type("Message")  # type: ignore[assignment]
+    their_chat = ctx.store.get(acc, "Chat", chat_id)
+    if their_chat is None:
+        return
+    local: dict[str, str] = {}  # senderMsgId -> the joiner's new id
+    last_id = None
+    for smid, (scope, src) in order:
+        sender = ctx.core.user_of(scope) if src["senderId"] == "self" else src["senderId"]
+        if sender != user and is_blocked(ctx, acc, sender):
+            continue
+        exp = epoch_of(src.get("senderExpiresAt"))
+        if exp is not None and exp <= ctx.now_ts:
+            continue
+        if sender != user:
+            ensure_contact(ctx, acc, sender)
+
+        def mapped(ref: str | None, scope: str = scope) -> str | None:
+            if ref is None:
+                return None
+            orig = ctx.store.get(scope, "Message", ref)
+            return local.get(orig["senderMsgId"]) if orig else None
+
+        reactions = {}
+        for rid, r in (src.get("reactions") or {}).items():
+            reactor = ctx.core.user_of(scope) if r.get("senderId") == "self" else r.get("senderId")
+            if reactor != user and is_blocked(ctx, acc, str(reactor)):
+                continue
+            reactions[rid] = {**r, "senderId": "self" if reactor == user else reactor}
+        copy = {k: v for k, v in src.items() if k[:1] != "_" and k not in _HISTORY_DROP}
+        copy.update(
+            id=new_id(),
+            senderId="self" if sender == user else sender,
+            replyTo=mapped(src.get("replyTo")),
+            threadRootId=mapped(src.get("threadRootId")),
+            reactions=reactions,
+            deliveryState="delivered" if sender == user else "received",
+            deliveredAt=None,
+            readAt=None,
+            readDisposition=None,
+        )
+        for a in copy.get("attachments") or []:
+            ctx.store.grant_blob(acc, a["blobId"])
+        dt._store_copy(ctx, acc, copy, their_chat)
+        if copy["replyTo"] is not None or copy["threadRootId"] is not None:
+            dt._mark_replied(ctx, acc, copy["replyTo"], copy["threadRootId"])
+        local[smid] = last_id = copy["id"]
+    if last_id is not None:
+        for rp in ctx.store.by_k1(acc, "ReadPosition", chat_id):
+            rp["lastReadMessageId"] = last_id
+            ctx.write("ReadPosition", rp, UPDATED, account=acc)
+    refresh_chats(ctx)
 
 
 def _mentions(obj: dict[str, Any], user: str) -> bool:

@@ -25,7 +25,7 @@ from ._common import (
     only_keys,
     opt_utc,
 )
-from .chat import add_chat_copy, base_chat, remove_chat_copy
+from .chat import add_chat_copy, base_chat, local_pins, remove_chat_copy
 
 if TYPE_CHECKING:
     from .._engine import Core, Ctx
@@ -207,6 +207,15 @@ def save_space(
             have = ctx.store.get(acc, "Chat", chat_id)
             if have is None:
                 add_chat_copy(ctx, acc, want)
+                if channel_allows(ctx, space["id"], chat_id, user, "view"):
+                    from .message import backfill_channel
+
+                    backfill_channel(ctx, acc, user, want)
+                    pins = chans[chat_id].get("_pins")
+                    copy = ctx.store.get(acc, "Chat", chat_id) if pins else None
+                    if copy is not None and pins:
+                        copy["pinnedMessageIds"] = local_pins(ctx, acc, pins)
+                        ctx.write("Chat", copy, UPDATED, account=acc)
             elif any(have.get(k) != want.get(k) for k in CHANNEL_SHARED):
                 have.update({k: want[k] for k in CHANNEL_SHARED})
                 ctx.write("Chat", have, UPDATED, account=acc)
