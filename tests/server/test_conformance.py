@@ -101,7 +101,9 @@ def test_reaction_custom_emoji_must_exist(h: Harness) -> None:
 def test_reaction_custom_emoji_of_a_foreign_space_is_refused(h: Harness) -> None:
     sid = h.space("carol")
     blob = h.upload("carol", PNG_1X1, "image/png")
-    emoji = h.create("carol", "CustomEmoji", {"name": "secret", "blobId": blob["blobId"], "spaceId": sid})
+    emoji = h.create(
+        "carol", "CustomEmoji", {"name": "secret", "blobId": blob["blobId"], "spaceId": sid}
+    )
     chat = h.direct_chat("alice", "bob")
     mid = h.send("alice", chat)
     err = h.update_error("alice", "Message", mid, _react(":secret:", customEmojiId=emoji["id"]))
@@ -111,9 +113,7 @@ def test_reaction_custom_emoji_of_a_foreign_space_is_refused(h: Harness) -> None
 def test_mention_id_must_be_a_known_contact(h: Harness) -> None:
     chat = h.direct_chat("alice", "bob")
     body = "hi @ghost"
-    err = h.send_error(
-        "alice", chat, body, mentions=[{"id": "ghost", "offset": 3, "length": 6}]
-    )
+    err = h.send_error("alice", chat, body, mentions=[{"id": "ghost", "offset": 3, "length": 6}])
     assert err["type"] == "invalidProperties", err
     assert err.get("properties") == ["mentions"]
     h.send("alice", chat, "hi @bob", mentions=[{"id": h.cid("bob"), "offset": 3, "length": 4}])
@@ -299,9 +299,7 @@ def test_unread_reply_count_on_thread_roots(h: Harness) -> None:
     changes = h.ok("alice", "Message/changes", {"sinceState": since})
     assert got["root"]["id"] in changes["updated"] + changes["created"]
     # reading up to the second reply leaves one unread reply
-    rp = next(
-        r for r in h.get("alice", "ReadPosition", None)["list"] if r["chatId"] == chat
-    )
+    rp = next(r for r in h.get("alice", "ReadPosition", None)["list"] if r["chatId"] == chat)
     since = h.ok("alice", "Message/get", {"ids": []})["state"]
     h.update("alice", "ReadPosition", rp["id"], {"lastReadMessageId": got["reply 2"]["id"]})
     assert h.get1("alice", "Message", root)["unreadReplyCount"] == 1  # type: ignore[index]
@@ -475,3 +473,140 @@ def test_channel_history_respects_view_and_blocks(h: Harness) -> None:
     h.add_space_member("alice", sid, "carol")
     assert h.messages("carol", secret) == []
     assert [m["body"] for m in h.messages("carol", open_chan)] == ["from alice"]
+
+
+# --- 1. Blob/upload, Blob/get (blob2 as advertised) and Blob/copy ------------------------
+
+BLOB_USING = ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:blob2"]
+
+
+def test_blob_capability_is_honoured(h: Harness) -> None:
+    caps = h.account_caps("alice", "urn:ietf:params:jmap:blob2")
+    assert caps["maxDataSources"] >= 64  # RFC 9404's floor
+    assert "sha-256" in caps["supportedDigestAlgorithms"]
+
+
+def test_blob_upload_then_get_in_one_request(h: Harness) -> None:
+    import base64
+    import hashlib
+
+    up = h.client.post(
+        h.url("alice", "apiUrl"),
+        headers={**h.headers("alice"), "Content-Type": "application/json"},
+        json={
+            "using": BLOB_USING,
+            "methodCalls": [
+                [
+                    "Blob/upload",
+                    {
+                        "accountId": h.acct("alice"),
+                        "create": {
+                            "t": {
+                                "data": [{"data:asText": "hello "}, {"data:asText": "world"}],
+                                "type": "text/plain",
+                            },
+                            "b": {
+                                "data": [{"data:asBase64": base64.b64encode(b"\xff\x00").decode()}]
+                            },
+                            "cat": {
+                                "data": [
+                                    {"blobId": "#t", "offset": 6, "length": 5},
+                                    {"data:asText": "!"},
+                                ]
+                            },
+                            "bad": {"data": [{"data:asText": "x", "data:asBase64": "eA=="}]},
+                            "gone": {"data": [{"blobId": "Bnope"}]},
+                        },
+                    },
+                    "u",
+                ],
+                [
+                    "Blob/get",
+                    {
+                        "accountId": h.acct("alice"),
+                        "ids": ["#t", "#b", "#cat", "Bnope"],
+                        "properties": ["data", "size", "digest:sha-256"],
+                    },
+                    "g",
+                ],
+            ],
+        },
+    )
+    assert up.status_code == 200, up.text
+    (_, upload, _), (_, got, _) = up.json()["methodResponses"]
+    created = upload["created"]
+    assert created["t"]["size"] == 11 and created["t"]["type"] == "text/plain"
+    assert created["b"]["type"] == "application/octet-stream"
+    assert set(upload["notCreated"]) == {"bad", "gone"}
+    assert upload["notCreated"]["bad"]["type"] == "invalidProperties"
+    by_id = {b["id"]: b for b in got["list"]}
+    text = by_id[created["t"]["id"]]
+    assert text["data:asText"] == "hello world" and text["size"] == 11
+    assert (
+        text["digest:sha-256"] == base64.b64encode(hashlib.sha256(b"hello world").digest()).decode()
+    )
+    binary = by_id[created["b"]["id"]]
+    assert binary["data:asBase64"] == "/wA=" and "data:asText" not in binary
+    assert by_id[created["cat"]["id"]]["data:asText"] == "world!"
+    assert got["notFound"] == ["Bnope"]
+    # the created blob is an ordinary blob: downloadable, usable as an attachment
+    assert h.download("alice", created["t"]["id"]).content == b"hello world"
+
+
+def test_blob_get_ranges_and_encodings(h: Harness) -> None:
+    blob = h.upload("alice", "héllo".encode(), "text/plain")
+    bid = blob["blobId"]
+    res = h.ok(
+        "alice",
+        "Blob/get",
+        {
+            "ids": [bid],
+            "properties": ["data:asText", "data:asBase64", "size"],
+            "offset": 1,
+            "length": 2,
+        },
+        BLOB_USING,
+    )
+    (item,) = res["list"]
+    assert item["data:asBase64"] == "w6k="  # the two bytes of "é"
+    assert item["data:asText"] == "é" and item["size"] == 6
+    cut = h.ok(
+        "alice", "Blob/get", {"ids": [bid], "properties": ["data:asText"], "length": 2}, BLOB_USING
+    )["list"][0]
+    assert cut["data:asText"] is None and cut["isEncodingProblem"] is True
+    past = h.ok("alice", "Blob/get", {"ids": [bid], "offset": 4, "length": 10}, BLOB_USING)["list"][
+        0
+    ]
+    assert past["isTruncated"] is True and past["data:asText"] == "lo"
+    assert h.error("alice", "Blob/get", {"ids": None}, BLOB_USING)["type"] == "invalidArguments"
+    err = h.error("alice", "Blob/get", {"ids": [bid], "properties": ["colour"]}, BLOB_USING)
+    assert err["type"] == "invalidArguments"
+    # another account's blob is not readable
+    assert h.ok("bob", "Blob/get", {"ids": [bid]}, BLOB_USING)["notFound"] == [bid]
+    # Blob/get needs the blob capability in `using`
+    name, err = h.call("alice", "Blob/get", {"ids": [bid]})
+    assert name == "error" and err["type"] == "unknownMethod"
+
+
+def test_blob_copy(h: Harness) -> None:
+    mine = h.upload("alice", b"copy me", "text/plain")["blobId"]
+    theirs = h.upload("bob", b"bob's", "text/plain")["blobId"]
+    res = h.ok(
+        "alice",
+        "Blob/copy",
+        {"fromAccountId": h.acct("alice"), "accountId": h.acct("alice"), "blobIds": [mine, theirs]},
+    )
+    assert res["copied"] == {mine: mine}
+    assert res["notCopied"][theirs]["type"] == "notFound"
+    err = h.error(
+        "alice",
+        "Blob/copy",
+        {"fromAccountId": h.acct("bob"), "accountId": h.acct("alice"), "blobIds": [theirs]},
+    )
+    assert err["type"] == "fromAccountNotFound"
+    err = h.error(
+        "alice",
+        "Blob/copy",
+        {"fromAccountId": h.acct("alice"), "accountId": h.acct("bob"), "blobIds": [mine]},
+    )
+    assert err["type"] == "accountNotFound"

@@ -336,7 +336,9 @@ class MessageType(DataType):
                 else 0
             )
             if obj.get("threadRootId") is None:
-                out["unreadReplyCount"] = self._unread_replies(ctx, obj) if obj.get("_thread") else 0
+                out["unreadReplyCount"] = (
+                    self._unread_replies(ctx, obj) if obj.get("_thread") else 0
+                )
         return out
 
     def _unread_replies(self, ctx: Ctx, root: dict[str, Any]) -> int:
@@ -554,9 +556,7 @@ class MessageType(DataType):
             }
         self._store_copy(ctx, ctx.account_id, own, chat)
         if parent is not None or thread_root is not None:
-            self._mark_replied(
-                ctx, ctx.account_id, parent["id"] if parent else None, thread_root
-            )
+            self._mark_replied(ctx, ctx.account_id, parent["id"] if parent else None, thread_root)
         if ctx.core.pusher.enabled:
             _queue_push(ctx, [ctx.core.account_of(u) or "" for u in delivered_to], mid)
         return own
