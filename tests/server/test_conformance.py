@@ -160,7 +160,8 @@ def test_slow_mode_gives_server_retry_after(h: Harness) -> None:
 
     res = h.set("bob", "Message", create={"k": {"chatId": chan, "body": "3"}})
     limited = SetResponse[Message].model_validate(res).rate_limited
-    assert limited is not None and limited.retry_after is not None
+    assert limited is not None
+    assert limited.retry_after is not None
     assert 0 < limited.retry_after <= 600
 
 
@@ -226,7 +227,8 @@ def test_quota_query_filters_and_sorts(h: Harness) -> None:
         {"filter": {"type": "Message", "scope": "account"}, "calculateTotal": True},
         QUOTA_USING,
     )
-    assert sorted(typed["ids"]) == ["messages", "storage"] and typed["total"] == 2
+    assert sorted(typed["ids"]) == ["messages", "storage"]
+    assert typed["total"] == 2
     named = h.ok("alice", "Quota/query", {"filter": {"name": "chat"}}, QUOTA_USING)
     assert named["ids"] == ["chats"]
     chat = h.direct_chat("alice", "bob")
@@ -253,7 +255,8 @@ def test_quota_query_changes(h: Harness) -> None:
         {"filter": {"type": "Message"}, "sinceQueryState": first["queryState"]},
         QUOTA_USING,
     )
-    assert same["removed"] == [] and same["added"] == []
+    assert same["removed"] == []
+    assert same["added"] == []
     assert same["newQueryState"] == first["queryState"]
     chat = h.direct_chat("alice", "bob")
     h.send("alice", chat)
@@ -423,16 +426,20 @@ def test_channel_joiner_gets_the_history(h: Harness) -> None:
     history = h.messages("carol", chan)
     assert [m["body"] for m in history] == ["welcome", "a reply", "final"]
     welcome, reply, final = history
-    assert welcome["senderId"] == h.cid("alice") and reply["senderId"] == h.cid("bob")
-    assert reply["replyTo"] == welcome["id"] and reply["threadRootId"] == welcome["id"]
+    assert welcome["senderId"] == h.cid("alice")
+    assert reply["senderId"] == h.cid("bob")
+    assert reply["replyTo"] == welcome["id"]
+    assert reply["threadRootId"] == welcome["id"]
     assert welcome["replyCount"] == 1
     assert [r["senderId"] for r in welcome["reactions"].values()] == [h.cid("bob")]
-    assert final["editedAt"] is not None and final["editHistory"]
+    assert final["editedAt"] is not None
+    assert final["editHistory"]
     assert all(m["deliveryState"] == "received" and m["readAt"] is None for m in history)
     # history arrives read, pins point at carol's own copies
     chat = h.get1("carol", "Chat", chan)
     assert chat is not None
-    assert chat["unreadCount"] == 0 and chat["lastMessageAt"] is not None
+    assert chat["unreadCount"] == 0
+    assert chat["lastMessageAt"] is not None
     assert chat["pinnedMessageIds"] == [welcome["id"]]
     # and the conversation goes on for her like for everyone else
     h.send("alice", chan, "hello carol")
@@ -535,18 +542,21 @@ def test_blob_upload_then_get_in_one_request(h: Harness) -> None:
     assert up.status_code == 200, up.text
     (_, upload, _), (_, got, _) = up.json()["methodResponses"]
     created = upload["created"]
-    assert created["t"]["size"] == 11 and created["t"]["type"] == "text/plain"
+    assert created["t"]["size"] == 11
+    assert created["t"]["type"] == "text/plain"
     assert created["b"]["type"] == "application/octet-stream"
     assert set(upload["notCreated"]) == {"bad", "gone"}
     assert upload["notCreated"]["bad"]["type"] == "invalidProperties"
     by_id = {b["id"]: b for b in got["list"]}
     text = by_id[created["t"]["id"]]
-    assert text["data:asText"] == "hello world" and text["size"] == 11
+    assert text["data:asText"] == "hello world"
+    assert text["size"] == 11
     assert (
         text["digest:sha-256"] == base64.b64encode(hashlib.sha256(b"hello world").digest()).decode()
     )
     binary = by_id[created["b"]["id"]]
-    assert binary["data:asBase64"] == "/wA=" and "data:asText" not in binary
+    assert binary["data:asBase64"] == "/wA="
+    assert "data:asText" not in binary
     assert by_id[created["cat"]["id"]]["data:asText"] == "world!"
     assert got["notFound"] == ["Bnope"]
     # the created blob is an ordinary blob: downloadable, usable as an attachment
@@ -569,15 +579,18 @@ def test_blob_get_ranges_and_encodings(h: Harness) -> None:
     )
     (item,) = res["list"]
     assert item["data:asBase64"] == "w6k="  # the two bytes of "é"
-    assert item["data:asText"] == "é" and item["size"] == 6
+    assert item["data:asText"] == "é"
+    assert item["size"] == 6
     cut = h.ok(
         "alice", "Blob/get", {"ids": [bid], "properties": ["data:asText"], "length": 2}, BLOB_USING
     )["list"][0]
-    assert cut["data:asText"] is None and cut["isEncodingProblem"] is True
+    assert cut["data:asText"] is None
+    assert cut["isEncodingProblem"] is True
     past = h.ok("alice", "Blob/get", {"ids": [bid], "offset": 4, "length": 10}, BLOB_USING)["list"][
         0
     ]
-    assert past["isTruncated"] is True and past["data:asText"] == "lo"
+    assert past["isTruncated"] is True
+    assert past["data:asText"] == "lo"
     assert h.error("alice", "Blob/get", {"ids": None}, BLOB_USING)["type"] == "invalidArguments"
     err = h.error("alice", "Blob/get", {"ids": [bid], "properties": ["colour"]}, BLOB_USING)
     assert err["type"] == "invalidArguments"
@@ -585,7 +598,8 @@ def test_blob_get_ranges_and_encodings(h: Harness) -> None:
     assert h.ok("bob", "Blob/get", {"ids": [bid]}, BLOB_USING)["notFound"] == [bid]
     # Blob/get needs the blob capability in `using`
     name, err = h.call("alice", "Blob/get", {"ids": [bid]})
-    assert name == "error" and err["type"] == "unknownMethod"
+    assert name == "error"
+    assert err["type"] == "unknownMethod"
 
 
 def test_blob_copy(h: Harness) -> None:
