@@ -149,7 +149,8 @@ def test_slow_mode_gives_server_retry_after(h: Harness) -> None:
     err = h.send_error("bob", chan, "two")
     assert err["type"] == "rateLimited", err
     retry = err.get("serverRetryAfter")
-    assert isinstance(retry, str) and retry.endswith("Z"), err
+    assert isinstance(retry, str), err
+    assert retry.endswith("Z"), err
     when = datetime.fromisoformat(retry.replace("Z", "+00:00"))
     received = datetime.fromisoformat(first["receivedAt"].replace("Z", "+00:00"))
     # the first message's arrival + slowModeSeconds (to the millisecond, rounded up)
