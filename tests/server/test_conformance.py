@@ -625,3 +625,56 @@ def test_blob_copy(h: Harness) -> None:
         {"fromAccountId": h.acct("alice"), "accountId": h.acct("bob"), "blobIds": [mine]},
     )
     assert err["type"] == "accountNotFound"
+
+
+def _png(width: int, height: int) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGBA", (width, height), (200, 30, 30, 255)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_blob_convert_makes_a_thumbnail(h: Harness) -> None:
+    import io
+
+    from PIL import Image
+
+    src = h.upload("alice", _png(40, 20), "image/png")["blobId"]
+    text = h.upload("alice", b"not an image", "text/plain")["blobId"]
+    res = h.ok(
+        "alice",
+        "Blob/convert",
+        {
+            "create": {
+                "thumb": {"imageConvert": {"blobId": src, "type": "image/jpeg", "width": 10}},
+                "webp": {"imageConvert": {"blobId": src, "type": "image/webp", "height": 5}},
+                "text": {"imageConvert": {"blobId": text, "type": "image/png"}},
+                "tiff": {"imageConvert": {"blobId": src, "type": "image/tiff"}},
+                "gone": {"imageConvert": {"blobId": "Bnope", "type": "image/png"}},
+                "zip": {"archive": {"blobIds": [src]}},
+            }
+        },
+        BLOB_USING,
+    )
+    assert set(res["created"]) == {"thumb", "webp"}
+    assert set(res["notCreated"]) == {"text", "tiff", "gone", "zip"}
+    assert all(e["type"] == "invalidProperties" for e in res["notCreated"].values())
+    thumb = res["created"]["thumb"]
+    assert thumb["type"] == "image/jpeg"
+    with Image.open(io.BytesIO(h.download("alice", thumb["id"]).content)) as img:
+        assert img.format == "JPEG"
+        assert img.size == (10, 5)
+    with Image.open(io.BytesIO(h.download("alice", res["created"]["webp"]["id"]).content)) as img:
+        assert img.format == "WEBP"
+        assert img.size == (10, 5)
+    # another account cannot convert alice's blob
+    err = h.ok(
+        "bob",
+        "Blob/convert",
+        {"create": {"x": {"imageConvert": {"blobId": src, "type": "image/png"}}}},
+        BLOB_USING,
+    )
+    assert err["notCreated"]["x"]["type"] == "invalidProperties"
