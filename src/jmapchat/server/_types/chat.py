@@ -268,6 +268,8 @@ class ChatType(DataType):
     def visible(self, ctx: Ctx, obj: dict[str, Any]) -> bool:
         if obj.get("kind") != "channel":
             return True
+        if not obj.get("spaceId"):
+            return False  # a channel outside any Space is malformed: nobody may use it
         from .space import channel_allows
 
         return channel_allows(ctx, obj["spaceId"], obj["id"], ctx.user, "view")
