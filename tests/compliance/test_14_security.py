@@ -172,21 +172,29 @@ def test_14_5_nested_transaction_safety(h: Harness) -> None:
     def put(oid: str) -> None:
         store.put(acc, "_Probe", {"id": oid})
 
-    with pytest.raises(RuntimeError), store.transaction():
-        put("outer-1")
+    def outer_fails() -> None:
         with store.transaction():
-            put("inner-1")
+            put("outer-1")
             with store.transaction():
-                put("inner-2")
-        assert store.get(acc, "_Probe", "inner-2") is not None  # visible inside
-        raise RuntimeError("outer fails after the inner blocks ended")
+                put("inner-1")
+                with store.transaction():
+                    put("inner-2")
+            assert store.get(acc, "_Probe", "inner-2") is not None  # visible inside
+            raise RuntimeError("outer fails after the inner blocks ended")
+
+    def inner_fails() -> None:
+        with store.transaction():
+            put("inner-3")
+            raise RuntimeError("inner fails")
+
+    with pytest.raises(RuntimeError):
+        outer_fails()
     assert [store.get(acc, "_Probe", i) for i in ("outer-1", "inner-1", "inner-2")] == [None] * 3
 
     with store.transaction():
         put("outer-2")
-        with pytest.raises(RuntimeError), store.transaction():
-            put("inner-3")
-            raise RuntimeError("inner fails")
+        with pytest.raises(RuntimeError):
+            inner_fails()
         with store.transaction():
             put("inner-4")
     assert store.get(acc, "_Probe", "inner-3") is None
