@@ -254,13 +254,14 @@ def _check_color(value: Any, key: str) -> None:
         raise invalid_props("color must be a hex color such as #5865f2", key)
 
 
-def _check_unique_positions(space: dict[str, Any], key: str) -> None:
-    """The draft's SHOULD: no two roles of a Space share a position."""
-    seen: set[int] = set()
+def _check_unique_positions(space: dict[str, Any], changed: set[str], key: str) -> None:
+    """The draft's SHOULD: no two roles of a Space share a position. Only the roles this
+    update added or moved are checked, so an older clash never blocks unrelated edits."""
     for r in space["roles"]:
-        if r["position"] in seen:
+        if r["id"] in changed and any(
+            o["position"] == r["position"] and o["id"] != r["id"] for o in space["roles"]
+        ):
             raise invalid_props(f"another role already has position {r['position']}", key)
-        seen.add(r["position"])
 
 
 def _str_list(value: Any, key: str) -> list[str]:
@@ -388,6 +389,7 @@ class SpaceType(DataType):
                 space[key] = value
             elif key == "addRoles":
                 need("manage_roles")
+                added_roles: set[str] = set()
                 for e in _entries(value, key):
                     only_keys(e, {"name", "permissions", "position", "color"}, "role property")
                     if (
@@ -408,9 +410,10 @@ class SpaceType(DataType):
                     }
                     space["roles"].append(new_role)
                     role_ids.add(new_role["id"])
+                    added_roles.add(new_role["id"])
                 if len(space["roles"]) > ctx.core.chat.max_space_roles:
                     raise SetErr("overQuota", "too many roles")
-                _check_unique_positions(space, key)
+                _check_unique_positions(space, added_roles, key)
             elif key == "removeRoles":
                 need("manage_roles")
                 ids = _str_list(value, key)
@@ -422,6 +425,7 @@ class SpaceType(DataType):
                     m["roleIds"] = [r for r in m["roleIds"] if r not in ids]
             elif key == "updateRoles":
                 need("manage_roles")
+                moved: set[str] = set()
                 for e in _entries(value, key):
                     only_keys(
                         e, {"id", "name", "permissions", "position", "color"}, "role property"
@@ -437,6 +441,7 @@ class SpaceType(DataType):
                         if e["position"] >= mine:
                             raise SetErr("forbidden", "roles must rank below your own highest role")
                         role["position"] = e["position"]
+                        moved.add(role["id"])
                     if "name" in e:
                         if not isinstance(e["name"], str):
                             raise invalid_props("name must be a string", key)
@@ -446,7 +451,7 @@ class SpaceType(DataType):
                     if "color" in e:
                         _check_color(e["color"], key)
                         role["color"] = e["color"]
-                _check_unique_positions(space, key)
+                _check_unique_positions(space, moved, key)
             elif key == "addMembers":
                 need("manage_members")
                 for e in _entries(value, key):
