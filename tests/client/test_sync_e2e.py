@@ -204,3 +204,17 @@ def test_repr_redacts_secrets(make_sync: MakeSync, server: ChatServer) -> None:
     basic = Client.connect("http://x", username="u", password="hunter2")
     assert "hunter2" not in repr(basic)
     assert "u" in repr(basic)
+
+
+def test_blob_upload_get_copy_blocking(client: Client) -> None:
+    """The blocking client has the same Blob/upload, Blob/get and Blob/copy helpers."""
+    up = client.blob.upload(["blocking ", b"blob"], type="text/plain", creation_id="b")
+    assert up.created is not None
+    blob_id = up.created["b"].id
+    got = client.blob.get([blob_id], properties=["data:asText", "size"])
+    assert got.list[0].data_as_text == "blocking blob"
+    assert got.list[0].size == 13
+    copied = client.blob.copy(client.account_id, [blob_id, "Bmissing"])
+    assert copied.copied == {blob_id: blob_id}
+    assert copied.not_copied is not None
+    assert copied.not_copied["Bmissing"].type == "notFound"
