@@ -1,41 +1,24 @@
 """The reference server keeps the draft's rules (issue 15), over raw HTTP.
 
 Each test drives the real server through its ASGI app with the compliance harness
-(no jmapchat client), so it checks the wire contract only.
+(no jmapchat client; one test also parses a reply with its models), so it checks the
+wire contract.
 """
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 import pytest
 
-from jmapchat.server import ChatServer
-from tests.compliance._harness import PNG_1X1, USERS, Harness, wait_until
+from tests.compliance import conftest as _raw_http
+from tests.compliance._harness import PNG_1X1, Harness, wait_until
 
-
-@pytest.fixture
-def server() -> Iterator[ChatServer]:
-    srv = ChatServer(db=":memory:", users=list(USERS))
-    try:
-        yield srv
-    finally:
-        srv.close()
-
-
-@pytest.fixture
-def h(server: ChatServer) -> Iterator[Harness]:
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r"Using `httpx` with `starlette.testclient`")
-        from starlette.testclient import TestClient
-
-    client: httpx.Client
-    with TestClient(server.app, raise_server_exceptions=False) as client:
-        yield Harness(server, client)
+# the compliance suite's raw-HTTP fixtures: a fresh server with alice, bob and carol
+server = _raw_http.server
+client = _raw_http.client
+h = _raw_http.h
 
 
 # --- 5. kicks obey the role rank -------------------------------------------------------

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COLLATIONS",
+    "QUERY_CHANGES_ARGS",
     "DataType",
     "parse_state",
     "register_standard",
@@ -479,20 +480,19 @@ def std_query(dt: DataType, ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+QUERY_CHANGES_ARGS = {
+    "accountId": "str",
+    "filter": "obj?",
+    "sort": "list?",
+    "sinceQueryState": "str",
+    "maxChanges": "uint?",
+    "upToId": "str?",
+    "calculateTotal": "bool",
+}
+
+
 def std_query_changes(dt: DataType, ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
-    args = check_args(
-        args,
-        {
-            "accountId": "str",
-            "filter": "obj?",
-            "sort": "list?",
-            "sinceQueryState": "str",
-            "maxChanges": "uint?",
-            "upToId": "str?",
-            "calculateTotal": "bool",
-        },
-        ("sinceQueryState",),
-    )
+    args = check_args(args, QUERY_CHANGES_ARGS, ("sinceQueryState",))
     _account(ctx, args)
     since = parse_state(args["sinceQueryState"])
     current = ctx.store.modseq(ctx.account_id, dt.name)

@@ -14,6 +14,7 @@ import base64
 import binascii
 import hashlib
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .._core_caps import BLOB2, CORE
@@ -86,8 +87,12 @@ def _source_bytes(ctx: Ctx, src: Any) -> bytes:
     raise _bad("a DataSourceObject has exactly one of data:asText, data:asBase64 or blobId")
 
 
-def blob_upload(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
-    """``Blob/upload``: build blobs from literal data and (ranges of) existing blobs."""
+def _create_blobs(
+    ctx: Ctx, args: dict[str, Any], build: Callable[[Ctx, Any], tuple[bytes, str]]
+) -> dict[str, Any]:
+    """The /set-like frame of Blob/upload and Blob/convert: each creation builds
+    (data, type), becomes a content-addressed blob readable by the caller, and maps its
+    creation id; a failure is a SetError in ``notCreated``."""
     args = check_args(args, {"accountId": "str", "create": "obj"}, ("create",))
     _account(ctx, args)
     create = args["create"]
@@ -97,23 +102,7 @@ def blob_upload(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
     not_created: dict[str, Any] = {}
     for cid, obj in create.items():
         try:
-            if not isinstance(obj, dict) or set(obj) - {"data", "type"}:
-                raise SetErr("invalidProperties", "an UploadObject has data and type")
-            sources = obj.get("data")
-            if not isinstance(sources, list):
-                raise _bad("data must be an array of DataSourceObjects")
-            if len(sources) > MAX_DATA_SOURCES:
-                raise SetErr(
-                    "tooLarge",
-                    f"more than maxDataSources ({MAX_DATA_SOURCES})",
-                    properties=["data"],
-                )
-            ctype = obj.get("type") or "application/octet-stream"
-            if not isinstance(ctype, str) or not _MIME_RE.match(ctype):
-                raise SetErr("invalidProperties", "type must be a media type", properties=["type"])
-            data = b"".join(_source_bytes(ctx, src) for src in sources)
-            if len(data) > ctx.limits.max_size_upload:
-                raise SetErr("tooLarge", "larger than maxSizeBlobSet")
+            data, ctype = build(ctx, obj)
             sha = hashlib.sha256(data).hexdigest()
             blob_id = "B" + sha[:48]
             ctx.store.put_blob(blob_id, ctype, data, sha, ctx.now)
@@ -127,6 +116,30 @@ def blob_upload(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
         "created": created or None,
         "notCreated": not_created or None,
     }
+
+
+def _upload_one(ctx: Ctx, obj: Any) -> tuple[bytes, str]:
+    if not isinstance(obj, dict) or set(obj) - {"data", "type"}:
+        raise SetErr("invalidProperties", "an UploadObject has data and type")
+    sources = obj.get("data")
+    if not isinstance(sources, list):
+        raise _bad("data must be an array of DataSourceObjects")
+    if len(sources) > MAX_DATA_SOURCES:
+        raise SetErr(
+            "tooLarge", f"more than maxDataSources ({MAX_DATA_SOURCES})", properties=["data"]
+        )
+    ctype = obj.get("type") or "application/octet-stream"
+    if not isinstance(ctype, str) or not _MIME_RE.match(ctype):
+        raise SetErr("invalidProperties", "type must be a media type", properties=["type"])
+    data = b"".join(_source_bytes(ctx, src) for src in sources)
+    if len(data) > ctx.limits.max_size_upload:
+        raise SetErr("tooLarge", "larger than maxSizeBlobSet")
+    return data, ctype
+
+
+def blob_upload(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
+    """``Blob/upload``: build blobs from literal data and (ranges of) existing blobs."""
+    return _create_blobs(ctx, args, _upload_one)
 
 
 def blob_get(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
@@ -256,79 +269,49 @@ def _convert_image(data: bytes, target: str, width: int | None, height: int | No
     return buf.getvalue()
 
 
+def _convert_one(ctx: Ctx, obj: Any) -> tuple[bytes, str]:
+    if not isinstance(obj, dict) or set(obj) != {"imageConvert"}:
+        raise SetErr(
+            "invalidProperties",
+            "this server converts with the imageConvert recipe only",
+            properties=sorted(obj) if isinstance(obj, dict) else None,
+        )
+    recipe = obj["imageConvert"]
+    if not isinstance(recipe, dict) or set(recipe) - {"blobId", "type", "width", "height"}:
+        raise _bad_recipe("imageConvert has blobId, type, width and height")
+    target, blob_id = recipe.get("type"), recipe.get("blobId")
+    if not isinstance(target, str) or target not in IMAGE_FORMATS:
+        raise _bad_recipe(f"type must be one of {sorted(IMAGE_FORMATS)}")
+    box: dict[str, int | None] = {}
+    for key in ("width", "height"):
+        v = recipe.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v <= 0):
+            raise _bad_recipe(f"{key} must be a positive integer")
+        box[key] = v
+    source = ctx.ref(blob_id) if isinstance(blob_id, str) else None
+    data = (
+        ctx.store.blob_data(source)
+        if source is not None and ctx.store.blob_meta(ctx.account_id, source)
+        else None
+    )
+    if data is None:
+        raise _bad_recipe("no such blob")
+    try:
+        return _convert_image(data, target, box["width"], box["height"]), target
+    except SetErr:
+        raise
+    except Exception:  # Pillow raises many types for undecodable input
+        raise _bad_recipe("the blob is not a readable image") from None
+
+
+def _bad_recipe(description: str) -> SetErr:
+    return SetErr("invalidProperties", description, properties=["imageConvert"])
+
+
 def blob_convert(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
     """``Blob/convert`` with the ``imageConvert`` recipe (the chat draft's MAY: server-side
     thumbnails): ``{blobId, type, width?, height?}`` → a new blob of ``type``."""
-    args = check_args(args, {"accountId": "str", "create": "obj"}, ("create",))
-    _account(ctx, args)
-    create = args["create"]
-    if len(create) > ctx.limits.max_objects_in_set:
-        raise MethodErr("requestTooLarge", "more than maxObjectsInSet objects")
-    created: dict[str, Any] = {}
-    not_created: dict[str, Any] = {}
-    for cid, obj in create.items():
-        try:
-            if not isinstance(obj, dict) or set(obj) != {"imageConvert"}:
-                raise SetErr(
-                    "invalidProperties",
-                    "this server converts with the imageConvert recipe only",
-                    properties=sorted(obj) if isinstance(obj, dict) else None,
-                )
-            recipe = obj["imageConvert"]
-            if not isinstance(recipe, dict) or set(recipe) - {"blobId", "type", "width", "height"}:
-                raise SetErr(
-                    "invalidProperties",
-                    "imageConvert has blobId, type, width and height",
-                    properties=["imageConvert"],
-                )
-            target, blob_id = recipe.get("type"), recipe.get("blobId")
-            if target not in IMAGE_FORMATS:
-                raise SetErr(
-                    "invalidProperties",
-                    f"type must be one of {sorted(IMAGE_FORMATS)}",
-                    properties=["imageConvert"],
-                )
-            size: dict[str, int | None] = {}
-            for key in ("width", "height"):
-                v = recipe.get(key)
-                if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v <= 0):
-                    raise SetErr(
-                        "invalidProperties",
-                        f"{key} must be a positive integer",
-                        properties=["imageConvert"],
-                    )
-                size[key] = v
-            source = ctx.ref(blob_id) if isinstance(blob_id, str) else None
-            data = (
-                ctx.store.blob_data(source)
-                if source is not None and ctx.store.blob_meta(ctx.account_id, source)
-                else None
-            )
-            if data is None:
-                raise SetErr("invalidProperties", "no such blob", properties=["imageConvert"])
-            try:
-                out = _convert_image(data, target, size["width"], size["height"])
-            except SetErr:
-                raise
-            except Exception:  # Pillow raises many types for undecodable input
-                raise SetErr(
-                    "invalidProperties",
-                    "the blob is not a readable image",
-                    properties=["imageConvert"],
-                ) from None
-            sha = hashlib.sha256(out).hexdigest()
-            new_id = "B" + sha[:48]
-            ctx.store.put_blob(new_id, target, out, sha, ctx.now)
-            ctx.store.grant_blob(ctx.account_id, new_id)
-            ctx.created_ids[cid] = new_id
-            created[cid] = {"id": new_id, "type": target, "size": len(out)}
-        except SetErr as exc:
-            not_created[cid] = exc.to_json()
-    return {
-        "accountId": ctx.account_id,
-        "created": created or None,
-        "notCreated": not_created or None,
-    }
+    return _create_blobs(ctx, args, _convert_one)
 
 
 def register(core: Core) -> None:

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from jmapchat.models import ChatMessageEntryProperty, PushUrgency
 
 from .._core_caps import BLOB2, CHAT, CHAT_PUSH, CORE, QUOTA
-from .._generic import DataType, run_query, std_query
+from .._generic import QUERY_CHANGES_ARGS, DataType, run_query, std_query
 from .._store import GLOBAL
 from .._util import MethodErr, SetErr, check_args, is_jmap_id, new_id, parse_utc
 
@@ -174,19 +174,7 @@ def quota_query(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
 def quota_query_changes(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
     """``Quota/queryChanges``: nothing when the state is unchanged; otherwise every result
     is reported removed and re-added at its index (RFC 8620 §5.6 allows the extra ids)."""
-    args = check_args(
-        args,
-        {
-            "accountId": "str",
-            "filter": "obj?",
-            "sort": "list?",
-            "sinceQueryState": "str",
-            "maxChanges": "uint?",
-            "upToId": "str?",
-            "calculateTotal": "bool",
-        },
-        ("sinceQueryState",),
-    )
+    args = check_args(args, QUERY_CHANGES_ARGS, ("sinceQueryState",))
     _account(ctx, args)
     state = _quota_state(_quotas(ctx))
     ids = run_query(_QUOTA, ctx, args.get("filter"), args.get("sort"))
