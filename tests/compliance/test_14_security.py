@@ -313,6 +313,11 @@ def test_14_10_migration_error_suppression(tmp_path: Any) -> None:
     conn.close()
     assert tables == {"objects"}  # nothing created next to the foreign table
     assert main(["serve", "--db", str(path), "--user", "alice"]) == 2
+    junk = tmp_path / "junk.sqlite"
+    junk.write_bytes(b"this is not a database file, just some bytes" * 100)
+    with pytest.raises(SchemaMismatch, match="not a usable SQLite database"):
+        ChatServer(db=str(junk), users=["alice"])
+    assert main(["serve", "--db", str(junk), "--user", "alice"]) == 2
     # a file written by this server opens again
     good = tmp_path / "good.sqlite"
     ChatServer(db=str(good), users=["alice"]).close()

@@ -83,7 +83,10 @@ def _expected_columns() -> dict[str, list[str]]:
 
 def _check_schema(conn: sqlite3.Connection, path: str) -> None:
     """Compare the tables already in the file with the schema before creating anything."""
-    have = _columns(conn)
+    try:
+        have = _columns(conn)
+    except sqlite3.DatabaseError as exc:  # e.g. "file is not a database"
+        raise SchemaMismatch(f"{path}: not a usable SQLite database ({exc})") from exc
     for table, cols in _expected_columns().items():
         if table in have and have[table] != cols:
             raise SchemaMismatch(
