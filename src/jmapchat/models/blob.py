@@ -9,9 +9,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from jmapchat._core import NOT_GIVEN, NotGiven
-from jmapchat._core._model import JMAPInput, JMAPModel
-from jmapchat._core._responses import SetError
+from jmapchat._core import NOT_GIVEN, JMAPInput, JMAPModel, NotGiven, SetError
 
 __all__ = [
     "BlobConvertResponse",
