@@ -661,3 +661,35 @@ def test_blob_convert_makes_a_thumbnail(h: Harness) -> None:
         BLOB_USING,
     )
     assert err["notCreated"]["x"]["type"] == "invalidProperties"
+
+
+def test_channel_history_when_view_is_granted_later(h: Harness) -> None:
+    sid, chan, _ = h.channel_setup({"bob": None, "carol": None})
+    deny = {"targetId": h.cid("carol"), "targetType": "member", "allow": [], "deny": ["view"]}
+
+    def overrides(*entries: dict[str, Any]) -> None:
+        h.update(
+            "alice",
+            "Space",
+            sid,
+            {"updateChannels": [{"id": chan, "permissionOverrides": list(entries)}]},
+        )
+
+    overrides(deny)
+    h.send("alice", chan, "one")
+    h.send("bob", chan, "two")
+    assert h.messages("carol", chan) == []
+    overrides()  # carol may view the channel now: she gets what she missed
+    assert [m["body"] for m in h.messages("carol", chan)] == ["one", "two"]
+    assert h.get1("carol", "Chat", chan)["unreadCount"] == 0  # type: ignore[index]
+    h.send("alice", chan, "three")
+    overrides(deny)
+    h.send("alice", chan, "four (missed)")
+    overrides()  # only the gap is filled, nothing twice; her read position is kept
+    assert [m["body"] for m in h.messages("carol", chan)] == [
+        "one",
+        "two",
+        "three",
+        "four (missed)",
+    ]
+    assert h.get1("carol", "Chat", chan)["unreadCount"] == 2  # type: ignore[index]

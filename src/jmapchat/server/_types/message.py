@@ -895,16 +895,22 @@ _HISTORY_DROP = frozenset(
 
 
 def backfill_channel(ctx: Ctx, acc: str, user: str, chat: dict[str, Any]) -> None:
-    """A member who joins a Space later gets the channel's history, as it stands now.
+    """A member who may now view a channel (joined the Space later, or was given ``view``)
+    gets the channel's history it lacks, as it stands now.
 
     Channel membership and visibility come from the Space (``view``), not from the time of
-    joining, so every message still held by some member is copied into ``acc`` in arrival
-    order: edits, reactions, replies and threads kept; messages deleted (for everyone or
-    by every holder), expired ones and those from contacts ``acc`` blocks are left out. The
-    history arrives already read (ReadPosition at its last message) and without pushes;
-    pins are mapped to the new copies.
+    joining, so every message still held by some member and not yet in ``acc`` is copied
+    in arrival order: edits, reactions, replies and threads kept; messages deleted (for
+    everyone or by every holder), expired ones and those from contacts ``acc`` blocks are
+    left out. No pushes. For a copy that held nothing yet, the history arrives read
+    (ReadPosition at its last message); otherwise the read position is left alone.
     """
     chat_id = chat["id"]
+    held_rows = ctx.store.execute(
+        "SELECT k2, id FROM objects WHERE scope=? AND type='Message' AND k1=?", (acc, chat_id)
+    ).fetchall()
+    local: dict[str, str] = {str(k2): str(i) for k2, i in held_rows}  # senderMsgId -> own id
+    fresh = not local
     scopes = [a for a in accounts_of(ctx, chat_participants(ctx, chat)) if a != acc]
     if not scopes:
         return
@@ -920,6 +926,8 @@ def backfill_channel(ctx: Ctx, acc: str, user: str, chat: dict[str, Any]) -> Non
         if msg.get("deletedAt"):
             continue
         smid = msg["senderMsgId"]
+        if smid in local:
+            continue
         if smid not in best or msg.get("senderId") == "self":
             best[smid] = (str(scope), msg)
     if not best:
@@ -929,7 +937,6 @@ def backfill_channel(ctx: Ctx, acc: str, user: str, chat: dict[str, Any]) -> Non
     their_chat = ctx.store.get(acc, "Chat", chat_id)
     if their_chat is None:
         return
-    local: dict[str, str] = {}  # senderMsgId -> the joiner's new id
     last_id = None
     for smid, (scope, src) in order:
         sender = ctx.core.user_of(scope) if src["senderId"] == "self" else src["senderId"]
@@ -971,7 +978,7 @@ def backfill_channel(ctx: Ctx, acc: str, user: str, chat: dict[str, Any]) -> Non
         if copy["replyTo"] is not None or copy["threadRootId"] is not None:
             dt._mark_replied(ctx, acc, copy["replyTo"], copy["threadRootId"])
         local[smid] = last_id = copy["id"]
-    if last_id is not None:
+    if last_id is not None and fresh:
         for rp in ctx.store.by_k1(acc, "ReadPosition", chat_id):
             rp["lastReadMessageId"] = last_id
             ctx.write("ReadPosition", rp, UPDATED, account=acc)

@@ -207,18 +207,16 @@ def save_space(
             have = ctx.store.get(acc, "Chat", chat_id)
             if have is None:
                 add_chat_copy(ctx, acc, want)
-                if channel_allows(ctx, space["id"], chat_id, user, "view"):
-                    from .message import backfill_channel
-
-                    backfill_channel(ctx, acc, user, want)
-                    pins = chans[chat_id].get("_pins")
-                    copy = ctx.store.get(acc, "Chat", chat_id) if pins else None
-                    if copy is not None and pins:
-                        copy["pinnedMessageIds"] = local_pins(ctx, acc, pins)
-                        ctx.write("Chat", copy, UPDATED, account=acc)
             elif any(have.get(k) != want.get(k) for k in CHANNEL_SHARED):
                 have.update({k: want[k] for k in CHANNEL_SHARED})
                 ctx.write("Chat", have, UPDATED, account=acc)
+            view = channel_allows(ctx, space["id"], chat_id, user, "view")
+            if view and (have is None or not have.get("_history")):
+                _give_history(ctx, chans[chat_id], acc, user, want)
+            elif not view and have is not None and have.get("_history"):
+                del have["_history"]  # given view again later, the gap is filled then
+                k1, k2, exp = ctx.type("Chat").keys(have)
+                ctx.store.put(acc, "Chat", have, k1=k1, k2=k2, expires=exp)
     for user in removed or []:
         acc = ctx.core.account_of(user)
         if acc is None or user in members:
@@ -236,6 +234,29 @@ def save_space(
             oacc = ctx.core.account_of(other)
             if oacc is not None:
                 ensure_contact(ctx, oacc, user)
+
+
+def _give_history(
+    ctx: Ctx, chan: dict[str, Any], acc: str, user: str, want: dict[str, Any]
+) -> None:
+    """Once a member may view a channel, its copy gets the history it lacks and the shared
+    pins; a hidden ``_history`` mark on the copy makes this happen once per copy (again
+    only after the copy was removed, e.g. by leaving the Space)."""
+    from .message import backfill_channel
+
+    backfill_channel(ctx, acc, user, want)
+    copy = ctx.store.get(acc, "Chat", want["id"])
+    if copy is None:
+        return
+    copy["_history"] = True
+    shared = chan.get("_pins")
+    pins = copy.get("pinnedMessageIds") if shared is None else local_pins(ctx, acc, shared)
+    if pins != copy.get("pinnedMessageIds"):
+        copy["pinnedMessageIds"] = pins
+        ctx.write("Chat", copy, UPDATED, account=acc)
+    else:
+        k1, k2, exp = ctx.type("Chat").keys(copy)
+        ctx.store.put(acc, "Chat", copy, k1=k1, k2=k2, expires=exp)  # the mark only
 
 
 def _drop_channel(ctx: Ctx, space: dict[str, Any], chat_id: str) -> None:
