@@ -545,6 +545,16 @@ def test_blob_upload_then_get_in_one_request(h: Harness) -> None:
     assert got["notFound"] == ["Bnope"]
     # the created blob is an ordinary blob: downloadable, usable as an attachment
     assert h.download("alice", created["t"]["id"]).content == b"hello world"
+    too_many = {"data": [{"data:asText": "x"}] * 65}
+    res = h.ok("alice", "Blob/upload", {"create": {"many": too_many}}, BLOB_USING)
+    assert res["notCreated"]["many"]["type"] == "tooLarge"
+    chat = h.direct_chat("alice", "bob")
+    att = {
+        "blobId": created["t"]["id"],
+        "filename": "hw.txt",
+        "contentType": "text/plain",
+    }
+    h.send("alice", chat, "see attachment", attachments=[att])
 
 
 def test_blob_get_ranges_and_encodings(h: Harness) -> None:
