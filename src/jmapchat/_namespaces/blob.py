@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from jmapchat._core import (
     BLOB,
@@ -21,6 +21,7 @@ from jmapchat._core import (
     Call,
     Id,
     IdsArg,
+    JMAPModel,
     LocalProtocolError,
     NotGiven,
     Ref,
@@ -41,6 +42,8 @@ from ._base import Namespace, check_ids, require_text
 
 __all__ = ["BlobMethods"]
 
+
+R = TypeVar("R", bound=JMAPModel)
 
 BlobCapability = Literal["urn:ietf:params:jmap:blob2", "urn:ietf:params:jmap:blob"]
 
@@ -64,6 +67,19 @@ class BlobMethods(Namespace):
     type_name = "Blob"
     capability = BLOB2
     model = BlobInfo
+
+    def _call(
+        self,
+        method: str,
+        args: dict[str, Any],
+        response: type[R],
+        capability: str,
+        call_id: str | None,
+    ) -> Call[R]:
+        """One call that declares ``capability`` (blob, blob2 or core for Blob/copy)."""
+        return self._request.add_call(
+            Call, method=method, args=args, response=response, using=(capability,), call_id=call_id
+        )
 
     def upload(
         self,
@@ -103,13 +119,12 @@ class BlobMethods(Namespace):
             upload["type"] = require_text(type, method, "type")
         key = creation_id if creation_id is not None else _idgen.creation_id()
         require_text(key, method, "creation_id")
-        return self._request.add_call(
-            Call,
-            method=method,
-            args=self._args(account_id, create={key: upload}),
-            response=BlobUploadResponse,
-            using=(_blob_capability(method, capability),),
-            call_id=call_id,
+        return self._call(
+            method,
+            self._args(account_id, create={key: upload}),
+            BlobUploadResponse,
+            _blob_capability(method, capability),
+            call_id,
         )
 
     def get(
@@ -131,13 +146,12 @@ class BlobMethods(Namespace):
         _uint(method, "offset", offset)
         _uint(method, "length", length)
         props = NOT_GIVEN if isinstance(properties, NotGiven) else list(properties)
-        return self._request.add_call(
-            Call,
-            method=method,
-            args=self._args(account_id, ids=ids, properties=props, offset=offset, length=length),
-            response=BlobGetResponse,
-            using=(_blob_capability(method, capability),),
-            call_id=call_id,
+        return self._call(
+            method,
+            self._args(account_id, ids=ids, properties=props, offset=offset, length=length),
+            BlobGetResponse,
+            _blob_capability(method, capability),
+            call_id,
         )
 
     def copy(
@@ -153,13 +167,12 @@ class BlobMethods(Namespace):
         require_text(from_account_id, "Blob/copy", "from_account_id")
         if not isinstance(blob_ids, Ref):
             blob_ids = check_ids(blob_ids, "Blob/copy", "blob_ids")
-        return self._request.add_call(
-            Call,
-            method="Blob/copy",
-            args=self._args(account_id, from_account_id=from_account_id, blob_ids=blob_ids),
-            response=BlobCopyResponse,
-            using=(CORE,),
-            call_id=call_id,
+        return self._call(
+            "Blob/copy",
+            self._args(account_id, from_account_id=from_account_id, blob_ids=blob_ids),
+            BlobCopyResponse,
+            CORE,
+            call_id,
         )
 
     def lookup(
@@ -178,14 +191,7 @@ class BlobMethods(Namespace):
         names = check_ids(type_names, "Blob/lookup", "type_names")
         _blob_capability("Blob/lookup", capability)
         args = self._args(account_id, type_names=names, ids=ids)
-        return self._request.add_call(
-            Call,
-            method="Blob/lookup",
-            args=args,
-            response=BlobLookupResponse,
-            using=(capability,),
-            call_id=call_id,
-        )
+        return self._call("Blob/lookup", args, BlobLookupResponse, capability, call_id)
 
     def convert(
         self,
