@@ -1,38 +1,27 @@
 """The RFC 8620 request engine: envelope validation, dispatch, references, creation ids.
 
-`Core` is the server's state (store, limits, users, method registry, push hub);
 `Engine.handle` turns one request body into a response (or raises `Problem`). Each
 method call runs in its own transaction: a call that fails is rolled back alone, and
-everything an earlier call committed stays committed.
+everything an earlier call committed stays committed. What a call can reach (`Core`,
+`Ctx`) is `_context`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
 from .._core._capabilities import BLOB2, CHAT, CHAT_PUSH, CORE, QUOTA
 from .._core._errors import LimitExceeded, NotJSON, NotRequest, UnknownCapability
 from .._core._resolve import ReferenceResolutionError, resolve_result_references
-from ._store import GLOBAL, Store
-from ._util import MethodErr, now_utc
-
-if TYPE_CHECKING:
-    from ._generic import DataType
-    from ._push import Hub, PushSender
-    from ._server import ServerLimits
+from ._context import Core, Ctx
+from ._util import MethodErr
 
 __all__ = [
     "SUPPORTED_CAPABILITIES",
-    "ChatSettings",
-    "Core",
-    "Ctx",
     "Engine",
     "Problem",
     "limit_problem",
@@ -41,8 +30,6 @@ __all__ = [
 log = logging.getLogger("jmapchat.server")
 
 SUPPORTED_CAPABILITIES = frozenset({CORE, CHAT, CHAT_PUSH, QUOTA, BLOB2})
-
-Handler = Callable[["Ctx", dict[str, Any]], Any]
 
 
 class Problem(Exception):
@@ -67,182 +54,6 @@ class Problem(Exception):
 def limit_problem(limit: str, detail: str, status: int = 400) -> Problem:
     assert LimitExceeded.urn is not None
     return Problem(LimitExceeded.urn, detail, status=status, limit=limit)
-
-
-@dataclass
-class ChatSettings:
-    max_body_bytes: int = 100_000
-    max_attachment_bytes: int = 50_000_000
-    max_attachments_per_message: int = 20
-    supported_body_types: tuple[str, ...] = (
-        "text/plain",
-        "text/markdown",
-        "application/jmap-chat-rich",
-        "application/mls-ciphertext",
-    )
-    supports_threads: bool = True
-    max_group_members: int = 256
-    max_space_members: int = 10_000
-    max_space_roles: int = 250
-    max_space_channels: int = 500
-    max_space_categories: int = 100
-    max_snippet_bytes: int = 200
-
-
-class Core:
-    """Everything a method call can reach."""
-
-    def __init__(self, store: Store, limits: ServerLimits, hub: Hub, pusher: PushSender) -> None:
-        self.store = store
-        self.limits = limits
-        self.hub = hub
-        self.pusher = pusher
-        self.chat = ChatSettings()
-        self.registry: dict[str, tuple[str, Handler]] = {}
-        self.types: dict[str, DataType] = {}
-        self.accounts: dict[str, str] = {}  # username -> accountId
-        self.users_by_account: dict[str, str] = {}  # accountId -> username
-        self.typing_seen: dict[tuple[str, str], float] = {}
-        self.slow_mode_seen: dict[tuple[str, str], float] = {}
-
-    def account_of(self, username: str) -> str | None:
-        return self.accounts.get(username)
-
-    def user_of(self, account_id: str) -> str:
-        return self.users_by_account[account_id]
-
-    def register(self, dt: DataType) -> None:
-        from ._generic import register_standard
-
-        self.types[dt.name] = dt
-        register_standard(self.registry, dt)
-
-    def method(self, name: str, capability: str, fn: Handler) -> None:
-        self.registry[name] = (capability, fn)
-
-    def sweep(self) -> None:
-        """Apply expiry deadlines (senderExpiresAt, muteUntil, presence, bans, …)."""
-        now = time.time()
-        for scope, type, oid in self.store.expired(now):
-            dt = self.types.get(type)
-            if dt is None or not hasattr(dt, "expire"):
-                continue
-            if scope == GLOBAL:
-                owner = next(iter(self.accounts), None)
-                if owner is None:
-                    continue
-                ctx = Ctx(self, owner, {})
-            else:
-                if scope not in self.users_by_account:
-                    continue
-                ctx = Ctx(self, self.users_by_account[scope], {})
-            try:
-                with self.store.transaction():
-                    dt.expire(ctx, scope, oid)
-            except Exception:  # pragma: no cover - defensive
-                log.exception("expiry of %s %s failed", type, oid)
-                continue
-            ctx.flush()
-
-
-class Ctx:
-    """One method call's view: the caller, their account, the request's creation ids."""
-
-    def __init__(self, core: Core, user: str, created_ids: dict[str, str]) -> None:
-        self.core = core
-        self.store = core.store
-        self.limits = core.limits
-        self.user = user
-        self.account_id = core.accounts[user]
-        self.created_ids = created_ids
-        self.now = now_utc()
-        self.now_ts = time.time()
-        self.touched: set[str] = set()
-        self.events: list[tuple[str, str, dict[str, Any]]] = []
-        self.after_commit: list[Callable[[], None]] = []
-        self.cache: dict[Any, Any] = {}
-        self.dirty_chats: set[tuple[str, str]] = set()
-        # (delivered accounts, senderMsgId) of new messages, pushed after commit
-        self.message_pushes: list[tuple[list[str], str]] = []
-
-    def ref(self, value: str) -> str:
-        """Resolve ``#creationId`` to the id it created in this request (else unchanged)."""
-        if isinstance(value, str) and value.startswith("#"):
-            return self.created_ids.get(value[1:], value)
-        return value
-
-    def type(self, name: str) -> DataType:
-        return self.core.types[name]
-
-    def write(
-        self,
-        dt: DataType | str,
-        obj: dict[str, Any],
-        kind: int,
-        *,
-        account: str | None = None,
-        notify: list[str] | set[str] | None = None,
-    ) -> None:
-        if isinstance(dt, str):
-            dt = self.type(dt)
-        k1, k2, exp = dt.keys(obj)
-        if dt.scope_global:
-            self.store.put(GLOBAL, dt.name, obj, k1=k1, k2=k2, expires=exp)
-            for acc in sorted(set(notify or ())):
-                self.store.log_change(acc, dt.name, obj["id"], kind)
-                self.touched.add(acc)
-        else:
-            acc = account or self.account_id
-            self.store.put(acc, dt.name, obj, k1=k1, k2=k2, expires=exp)
-            self.store.log_change(acc, dt.name, obj["id"], kind)
-            self.touched.add(acc)
-
-    def remove(
-        self,
-        dt: DataType | str,
-        oid: str,
-        *,
-        account: str | None = None,
-        notify: list[str] | set[str] | None = None,
-    ) -> None:
-        from ._store import DESTROYED
-
-        if isinstance(dt, str):
-            dt = self.type(dt)
-        if dt.scope_global:
-            self.store.delete(GLOBAL, dt.name, oid)
-            for acc in sorted(set(notify or ())):
-                self.store.log_change(acc, dt.name, oid, DESTROYED)
-                self.touched.add(acc)
-        else:
-            acc = account or self.account_id
-            if self.store.delete(acc, dt.name, oid):
-                self.store.log_change(acc, dt.name, oid, DESTROYED)
-                self.touched.add(acc)
-
-    def log_only(self, dt_name: str, oid: str, kind: int, accounts: list[str] | set[str]) -> None:
-        for acc in sorted(set(accounts)):
-            self.store.log_change(acc, dt_name, oid, kind)
-            self.touched.add(acc)
-
-    def emit(self, account: str, event: str, data: dict[str, Any]) -> None:
-        self.events.append((account, event, data))
-
-    def flush(self) -> None:
-        """After commit: wake push listeners and run deferred work."""
-        if self.touched:
-            self.core.hub.notify_state(self.touched)
-        for account, event, data in self.events:
-            self.core.hub.publish(account, event, data)
-        for fn in self.after_commit:
-            try:
-                fn()
-            except Exception:  # pragma: no cover - defensive
-                log.exception("deferred work failed")
-        self.touched = set()
-        self.events = []
-        self.after_commit = []
-        self.message_pushes = []
 
 
 class Engine:

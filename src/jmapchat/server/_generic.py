@@ -16,7 +16,7 @@ from ._store import CREATED, DESTROYED, GLOBAL
 from ._util import CHECKS, MethodErr, SetErr, check_args
 
 if TYPE_CHECKING:
-    from ._engine import Ctx
+    from ._context import Ctx
 
 __all__ = [
     "COLLATIONS",

@@ -20,11 +20,16 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 import httpx
+import orjson
 
 from ._store import GLOBAL
+from ._types._access import member_of, space_perms
+from ._types._content import PLAINTEXT_TYPES, RICH, mentions_user
+from ._types.misc import is_loopback_url
+from ._util import epoch_of
 
 if TYPE_CHECKING:
-    from ._engine import Core
+    from ._context import Core
 
 __all__ = ["Hub", "PushSender", "Subscriber"]
 
@@ -124,8 +129,6 @@ class PushSender:
 
     def post(self, url: str, payload: dict[str, Any], urgency: str = "normal") -> None:
         """Queue a Web Push POST; ``urgency`` goes out as the RFC 8030 §5.3 header."""
-        from ._types.misc import is_loopback_url
-
         if not is_loopback_url(url):
             return
         with self._lock:
@@ -266,8 +269,6 @@ def targeted_scopes(
     kind = chat["kind"]
     admin = False
     if kind == "channel":
-        from ._types.space import member_of, space_perms
-
         space = core.store.get(GLOBAL, "Space", chat.get("spaceId") or "")
         if space is None or member_of(space, user) is None:
             return []
@@ -296,11 +297,6 @@ def build_entry(
 ) -> dict[str, Any] | None:
     """The full ChatMessageEntry for ``msg`` (every property), or None when ``cfg``
     filters it out (kind, chatIds, mute)."""
-    import orjson
-
-    from ._types.message import PLAINTEXT_TYPES, RICH, _mentions
-    from ._util import epoch_of
-
     chat = core.store.get(acc, "Chat", msg["chatId"])
     if chat is None:
         return None
@@ -338,7 +334,7 @@ def build_entry(
         "chatKind": chat["kind"],
         "senderId": sender,
         "sentAt": msg["sentAt"],
-        "hasMention": _mentions(msg, user),
+        "hasMention": mentions_user(msg, user),
         "mentionScopes": targeted,
     }
     if chat["kind"] != "direct":

@@ -21,7 +21,7 @@ from .._core_caps import BLOB2, CORE
 from .._util import MethodErr, SetErr, check_args
 
 if TYPE_CHECKING:
-    from .._engine import Core, Ctx
+    from .._context import Core, Ctx
 
 __all__ = ["DIGESTS", "MAX_DATA_SOURCES", "register"]
 

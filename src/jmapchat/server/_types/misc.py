@@ -17,7 +17,7 @@ from .._store import GLOBAL
 from .._util import MethodErr, SetErr, check_args, is_jmap_id, new_id, parse_utc
 
 if TYPE_CHECKING:
-    from .._engine import Core, Ctx
+    from .._context import Core, Ctx
 
 __all__ = ["is_loopback_url", "register"]
 
