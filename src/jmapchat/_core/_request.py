@@ -10,15 +10,16 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from pydantic import BaseModel
+from pydantic.errors import PydanticSchemaGenerationError, PydanticUserError
 
-from ._call import Call
+from ._call import Call, _adapter
 from ._capabilities import CORE
 from ._errors import LocalProtocolError
 from ._refs import Ref
-from ._responses import EchoResponse
+from ._responses import EchoResponse, InvokeResponse
 from ._types import NOT_GIVEN, CreationRef
 from ._wire import ACCOUNT_ID, encode_value, iter_nested
 
@@ -27,7 +28,7 @@ __all__ = ["BaseRequest", "CoreMethods"]
 if TYPE_CHECKING:
     from ._session import CoreCapability
 
-R = TypeVar("R", bound=BaseModel)
+R = TypeVar("R")
 C = TypeVar("C", bound=Call[Any])
 
 
@@ -83,6 +84,17 @@ class BaseRequest:
 
     # --- adding calls ----------------------------------------------------------------
 
+    @overload
+    def invoke(
+        self,
+        method: str,
+        args: Mapping[str, Any] | None = None,
+        *,
+        using: Iterable[str] = (),
+        call_id: str | None = None,
+    ) -> Call[InvokeResponse]: ...
+
+    @overload
     def invoke(
         self,
         method: str,
@@ -91,8 +103,25 @@ class BaseRequest:
         response: type[R],
         using: Iterable[str] = (),
         call_id: str | None = None,
-    ) -> Call[R]:
-        """Add any method call, including vendor ones. ``response`` types the result."""
+    ) -> Call[R]: ...
+
+    def invoke(
+        self,
+        method: str,
+        args: Mapping[str, Any] | None = None,
+        *,
+        response: Any = InvokeResponse,
+        using: Iterable[str] = (),
+        call_id: str | None = None,
+    ) -> Call[Any]:
+        """Add any method call, including vendor ones.
+
+        ``response`` types the result: a pydantic model, or anything pydantic can validate
+        (``dict``, ``dict[str, Any]``, a TypedDict …). Left out, the result is an
+        `InvokeResponse` that keeps every field (``result.model_extra``, or attributes
+        by snake_case or wire name).
+        """
+        _check_response_type(method, response)
         return self.add_call(
             Call, method=method, args=args or {}, response=response, using=using, call_id=call_id
         )
@@ -357,6 +386,19 @@ class BaseRequest:
 def dumps(obj: Any) -> bytes:
     """Compact, deterministic JSON (insertion order kept, UTF-8, no ASCII escaping)."""
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
+def _check_response_type(method: str, response: Any) -> None:
+    """Refuse at ``invoke`` a ``response=`` that could never validate a result."""
+    if isinstance(response, type) and issubclass(response, BaseModel):
+        return
+    try:
+        _adapter(response)
+    except (PydanticSchemaGenerationError, PydanticUserError, TypeError) as exc:
+        raise LocalProtocolError(
+            f"{method}: response={response!r} is not a type pydantic can validate "
+            f"(pass a pydantic model, dict, or leave it out): {str(exc).splitlines()[0]}"
+        ) from None
 
 
 def _create_keys(call: Call[Any]) -> list[str]:

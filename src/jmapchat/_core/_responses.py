@@ -7,11 +7,14 @@ Per-type models (Message, Chat, …) plug into these as type parameters, so
 from __future__ import annotations
 
 import builtins
-from typing import Any, Generic, Literal, TypeVar
+import re
+import time
+from datetime import UTC, datetime
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import Field, field_validator
+from pydantic import BeforeValidator, Field
 
-from ._errors import RateLimited, SetErrors
+from ._errors import RateLimited, SetErrors, describe_set_failures
 from ._model import JMAPInput, JMAPModel
 from ._types import NOT_GIVEN, NotGiven
 
@@ -23,35 +26,76 @@ __all__ = [
     "FilterOperator",
     "GetList",
     "GetResponse",
+    "InvokeResponse",
+    "ListOrNull",
+    "MapOrNull",
     "QueryChangesResponse",
     "QueryResponse",
     "SetError",
     "SetOutcome",
     "SetResponse",
+    "seconds_until",
 ]
 
 T = TypeVar("T", bound=JMAPModel)
+V = TypeVar("V")
+
+
+def _null_is_empty_list(value: Any) -> Any:
+    return [] if value is None else value
+
+
+def _null_is_empty_map(value: Any) -> Any:
+    return {} if value is None else value
+
+
+# RFC 8620 types these as lists / maps; other JMAP Chat servers send ``null`` for "none",
+# so ``null`` is read as empty wherever the RFC says list or map (never as a parse error).
+ListOrNull = Annotated[builtins.list[V], BeforeValidator(_null_is_empty_list)]
+MapOrNull = Annotated[dict[str, V], BeforeValidator(_null_is_empty_map)]
+
+_UTC_DATE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z")
+
+
+def seconds_until(value: float | str | None, *, now: float | None = None) -> float | None:
+    """``serverRetryAfter`` as seconds from now: a number of seconds is kept, a UTCDate
+    (the instant after which to retry) becomes the time left until it (never negative).
+    Unreadable values give None."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return max(0.0, float(value))
+    if isinstance(value, str) and _UTC_DATE.fullmatch(value):
+        when = datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+        return max(0.0, when.timestamp() - (time.time() if now is None else now))
+    return None
 
 
 class SetError(JMAPModel):
     """A per-object failure of a /set (RFC 8620 §5.3), kept as data.
 
     Chat servers add fields (``existingId`` for ``alreadyExists``, ``serverRetryAfter``
-    for rate limits); unknown fields are kept.
+    for rate limits); unknown fields are kept. ``serverRetryAfter`` arrives as a number
+    of seconds or, in the JMAP Chat ecosystem, as a UTCDate; `retry_after` reads both.
     """
 
     type: str
     description: str | None = None
-    properties: list[str] | None = None
+    properties: builtins.list[str] | None = None
     existing_id: str | None = None
-    server_retry_after: float | None = None
+    server_retry_after: float | str | None = None
+
+    @property
+    def retry_after(self) -> float | None:
+        """Seconds from now until a retry may succeed (from ``serverRetryAfter``)."""
+        return seconds_until(self.server_retry_after)
 
 
 class GetList(JMAPModel, Generic[T]):
     """The ``list``/``notFound`` part of a /get response (all a PushSubscription/get has)."""
 
-    list: builtins.list[T]
-    not_found: builtins.list[str] = Field(default_factory=builtins.list)
+    list: ListOrNull[T]
+    not_found: ListOrNull[str] = Field(default_factory=builtins.list)
 
 
 class GetResponse(GetList[T], Generic[T]):
@@ -68,10 +112,10 @@ class ChangesResponse(JMAPModel):
     old_state: str
     new_state: str
     has_more_changes: bool
-    created: list[str]
-    updated: list[str]
-    destroyed: list[str]
-    updated_properties: list[str] | None = None
+    created: ListOrNull[str]
+    updated: ListOrNull[str]
+    destroyed: ListOrNull[str]
+    updated_properties: builtins.list[str] | None = None
 
 
 class SetOutcome(JMAPModel, Generic[T]):
@@ -81,24 +125,12 @@ class SetOutcome(JMAPModel, Generic[T]):
     ``result.created["m1"]`` needs no None check.
     """
 
-    created: dict[str, T] = Field(default_factory=dict)
-    updated: dict[str, T | None] = Field(default_factory=dict)
-    destroyed: builtins.list[str] = Field(default_factory=builtins.list)
-    not_created: dict[str, SetError] = Field(default_factory=dict)
-    not_updated: dict[str, SetError] = Field(default_factory=dict)
-    not_destroyed: dict[str, SetError] = Field(default_factory=dict)
-
-    @field_validator(
-        "created", "updated", "not_created", "not_updated", "not_destroyed", mode="before"
-    )
-    @classmethod
-    def _null_is_empty_map(cls, value: Any) -> Any:
-        return {} if value is None else value
-
-    @field_validator("destroyed", mode="before")
-    @classmethod
-    def _null_is_empty_list(cls, value: Any) -> Any:
-        return [] if value is None else value
+    created: MapOrNull[T] = Field(default_factory=dict)
+    updated: MapOrNull[T | None] = Field(default_factory=dict)
+    destroyed: ListOrNull[str] = Field(default_factory=builtins.list)
+    not_created: MapOrNull[SetError] = Field(default_factory=dict)
+    not_updated: MapOrNull[SetError] = Field(default_factory=dict)
+    not_destroyed: MapOrNull[SetError] = Field(default_factory=dict)
 
     @property
     def errors(self) -> dict[str, SetError]:
@@ -113,23 +145,26 @@ class SetOutcome(JMAPModel, Generic[T]):
         """Raise `SetErrors` if any create, update or destroy failed."""
         errors = self.errors
         if errors:
-            summary = ", ".join(f"{k}: {v.type}" for k, v in builtins.list(errors.items())[:5])
-            more = f" (+{len(errors) - 5} more)" if len(errors) > 5 else ""
-            raise SetErrors(f"{len(errors)} object(s) failed: {summary}{more}", errors=errors)
+            ops = {k: "create" for k in self.not_created or ()}
+            ops.update({k: "update" for k in self.not_updated or ()})
+            ops.update({k: "destroy" for k in self.not_destroyed or ()})
+            message = describe_set_failures(errors, operations=ops)
+            raise SetErrors(message, errors=errors, response=self)
 
     @property
     def rate_limited(self) -> RateLimited | None:
         """A `RateLimited` if any object failed with ``rateLimit`` / ``rateLimited``.
 
-        ``retry_after`` is the largest ``serverRetryAfter`` (seconds) among them, or None
-        if the server gave none. ``raise`` it, or wait and resend the failed objects.
+        ``retry_after`` is the longest wait (seconds from now) among their
+        ``serverRetryAfter`` values (seconds or a UTCDate), or None if the server gave
+        none. ``raise`` it, or wait and resend the failed objects.
         """
         limited = {
             key: err for key, err in self.errors.items() if err.type in ("rateLimit", "rateLimited")
         }
         if not limited:
             return None
-        waits = [e.server_retry_after for e in limited.values() if e.server_retry_after is not None]
+        waits = [w for w in (e.retry_after for e in limited.values()) if w is not None]
         retry_after = max(waits) if waits else None
         keys = ", ".join(builtins.list(limited)[:5])
         return RateLimited(
@@ -154,7 +189,7 @@ class QueryResponse(JMAPModel):
     query_state: str
     can_calculate_changes: bool
     position: int
-    ids: list[str]
+    ids: ListOrNull[str]
     total: int | None = None
     limit: int | None = None
 
@@ -171,12 +206,17 @@ class QueryChangesResponse(JMAPModel):
     old_query_state: str
     new_query_state: str
     total: int | None = None
-    removed: list[str]
-    added: list[AddedItem]
+    removed: ListOrNull[str]
+    added: ListOrNull[AddedItem]
 
 
 class EchoResponse(JMAPModel):
     """``Core/echo`` returns its arguments; they are kept as extra fields."""
+
+
+class InvokeResponse(JMAPModel):
+    """The default result of ``req.invoke(...)``: every field the server sent is kept
+    (``result.model_extra``; ``result.to_wire()`` gives it back as sent)."""
 
 
 class Comparator(JMAPInput):

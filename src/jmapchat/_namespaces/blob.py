@@ -20,7 +20,7 @@ from jmapchat._core._types import NOT_GIVEN, Id, NotGiven
 from jmapchat.models import BlobConvertResponse, BlobInfo, BlobLookupResponse
 from jmapchat.models import ids as _idgen
 
-from ._base import Namespace, check_ids, require_text
+from ._base import Namespace, check_ids, expect_success, require_text
 
 __all__ = ["BlobMethods"]
 
@@ -93,4 +93,4 @@ class BlobMethods(Namespace):
         key = creation_id if creation_id is not None else _idgen.creation_id()
         require_text(key, "Blob/convert", "creation_id")
         args = self._args(account_id, create={key: {"imageConvert": recipe}})
-        return self._add(Call, "convert", args, BlobConvertResponse, call_id)
+        return expect_success(self._add(Call, "convert", args, BlobConvertResponse, call_id))

@@ -45,6 +45,7 @@ from ._base import (
     QueryChangesMethods,
     QueryMethods,
     check_ids,
+    expect_success,
     require_text,
 )
 
@@ -225,7 +226,9 @@ class MessageMethods(
         key = creation_id if creation_id is not None else _idgen.creation_id()
         require_text(key, "Message/set", "creation_id")
         args = self._args(account_id, if_in_state=if_in_state, create={key: create})
-        return self._add(MessageSendCall, "set", args, SetResponse[Message], call_id)
+        return expect_success(
+            self._add(MessageSendCall, "set", args, SetResponse[Message], call_id)
+        )
 
     def react(
         self,
@@ -252,7 +255,9 @@ class MessageMethods(
         )
         update = {message_id: MessageUpdate(add_reactions={rid: reaction})}
         args = self._args(account_id, update=update)
-        return self._add(MessageReactionCall, "set", args, SetResponse[Message], call_id)
+        return expect_success(
+            self._add(MessageReactionCall, "set", args, SetResponse[Message], call_id)
+        )
 
     def unreact(
         self,
@@ -265,10 +270,12 @@ class MessageMethods(
         """Remove your reaction ``reaction_id``: patch ``reactions/<id>`` to ``null``."""
         require_text(message_id, "Message/set", "message_id")
         require_text(reaction_id, "Message/set", "reaction_id")
-        return self.set(
-            update={message_id: MessageUpdate(remove_reactions=[reaction_id])},
-            account_id=account_id,
-            call_id=call_id,
+        return expect_success(
+            self.set(
+                update={message_id: MessageUpdate(remove_reactions=[reaction_id])},
+                account_id=account_id,
+                call_id=call_id,
+            )
         )
 
     def edit(
@@ -303,11 +310,13 @@ class MessageMethods(
                 [] if isinstance(broadcast_mentions, NotGiven) else list(broadcast_mentions)
             ),
         )
-        return self.set(
-            update={message_id: patch},
-            if_in_state=if_in_state,
-            account_id=account_id,
-            call_id=call_id,
+        return expect_success(
+            self.set(
+                update={message_id: patch},
+                if_in_state=if_in_state,
+                account_id=account_id,
+                call_id=call_id,
+            )
         )
 
     def mark_read(
@@ -325,8 +334,8 @@ class MessageMethods(
         checked = check_ids(ids, "Message/set", "ids")
         stamp = _date(read_at)
         patch = MessageUpdate(read_at=stamp, read_disposition=disposition)
-        return self.set(
-            update=dict.fromkeys(checked, patch), account_id=account_id, call_id=call_id
+        return expect_success(
+            self.set(update=dict.fromkeys(checked, patch), account_id=account_id, call_id=call_id)
         )
 
     def delete(
@@ -347,6 +356,6 @@ class MessageMethods(
         patch = MessageUpdate(
             deleted_at=_date(deleted_at), deleted_for_all=True if for_all else NOT_GIVEN
         )
-        return self.set(
-            update=dict.fromkeys(checked, patch), account_id=account_id, call_id=call_id
+        return expect_success(
+            self.set(update=dict.fromkeys(checked, patch), account_id=account_id, call_id=call_id)
         )

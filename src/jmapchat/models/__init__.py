@@ -65,6 +65,7 @@ from .chat import (
     ChatSortProperty,
     ChatTypingResponse,
     ChatUpdate,
+    DirectChatResponse,
 )
 from .chat_contact import (
     ChatContact,
@@ -268,6 +269,7 @@ __all__ = [
     "CodeSpan",
     "Comparator",
     "CustomEmoji",
+    "DirectChatResponse",
     "CustomEmojiCreate",
     "CustomEmojiFilter",
     "CustomEmojiProperty",

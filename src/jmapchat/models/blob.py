@@ -6,8 +6,7 @@ import builtins
 
 from pydantic import Field
 
-from jmapchat._core._model import JMAPModel
-from jmapchat._core._responses import SetError
+from jmapchat._core import JMAPModel, ListOrNull, SetError
 
 __all__ = [
     "BlobConvertResponse",
@@ -42,8 +41,8 @@ class BlobLookupResponse(JMAPModel):
     """``Blob/lookup`` response (JMAP blob extension; ``Message`` is a registered type)."""
 
     account_id: str
-    list: list[BlobLookupItem]
-    not_found: builtins.list[str] = Field(default_factory=builtins.list)
+    list: ListOrNull[BlobLookupItem]
+    not_found: ListOrNull[str] = Field(default_factory=builtins.list)
 
 
 class BlobInfo(JMAPModel):
