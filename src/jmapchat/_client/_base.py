@@ -36,7 +36,7 @@ from jmapchat._core._errors import (
 from jmapchat._core._flows import HTTPResponse, RetryPolicy, session_url_for
 from jmapchat._core._request import CoreMethods
 from jmapchat._core._responses import ChangesResponse, GetResponse, QueryResponse
-from jmapchat._core._session import Session
+from jmapchat._core._session import ChatAccountCapability, Session
 from jmapchat._core._standard import Namespace
 from jmapchat._core._types import NOT_GIVEN, NotGiven
 from jmapchat._namespaces import Request
@@ -220,6 +220,7 @@ class ClientBase:
         self._session: Session | None = None
         self._stale = False
         self._account_id: str | None = None
+        self._chat_limits: ChatAccountCapability | None = None
 
     # --- session ----------------------------------------------------------------------
 
@@ -249,6 +250,8 @@ class ClientBase:
         self._stale = False
         if self._account_id is None or self._account_id not in session.accounts:
             self._account_id = _choose_account(session, self._wanted_account)
+        account = session.accounts.get(self._account_id)
+        self._chat_limits = account.chat if account is not None else None
         log.log(
             logging.INFO if first else logging.DEBUG,
             "jmapchat session %s: api %s, account %s, state %s",
@@ -273,6 +276,7 @@ class ClientBase:
         """A new, empty `Request` for this client's account (pure builder, no I/O)."""
         req = Request(account_id=self.account_id)
         req.limits = self.session.core
+        req.chat_limits = self._chat_limits
         return req
 
     def explain(self, request: Request) -> str:

@@ -35,7 +35,7 @@ from ._responses import (
     SetResponse,
 )
 from ._session import Account, ChatAccountCapability, CoreCapability, Session, expand_template
-from ._types import NOT_GIVEN, CreationRef, Id, NotGiven, UTCDate
+from ._types import NOT_GIVEN, CreationRef, Id, NotGiven, UTCDate, parse_utc_date
 
 __all__ = [
     "NOT_GIVEN",
@@ -75,5 +75,6 @@ __all__ = [
     "UTCDate",
     "expand_template",
     "parse_problem",
+    "parse_utc_date",
     *_error_names,
 ]

@@ -280,7 +280,9 @@ class Call(Generic[R]):
                 continue
             done = getattr(result, attr, None) or ()
             unanswered += [
-                f"{op} {k!r}" for k in asked if isinstance(k, str) and k[:1] != "#" and k not in done
+                f"{op} {k!r}"
+                for k in asked
+                if isinstance(k, str) and k[:1] != "#" and k not in done
             ]
         if unanswered:
             return RemoteProtocolError(

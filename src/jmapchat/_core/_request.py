@@ -26,7 +26,7 @@ from ._wire import ACCOUNT_ID, encode_value, iter_nested
 __all__ = ["BaseRequest", "CoreMethods"]
 
 if TYPE_CHECKING:
-    from ._session import CoreCapability
+    from ._session import ChatAccountCapability, CoreCapability
 
 R = TypeVar("R")
 C = TypeVar("C", bound=Call[Any])
@@ -68,6 +68,9 @@ class BaseRequest:
         self.limits: CoreCapability | None = None
         """The server's core limits, when known (a client sets them): ``explain()`` then
         shows the split plan."""
+        self.chat_limits: ChatAccountCapability | None = None
+        """The account's JMAP Chat capability, when known (a client sets it): namespaces
+        then refuse what it already rules out (e.g. a body over ``maxBodyBytes``)."""
         self.event_factory: Callable[[], Any] | None = None
         """Makes the event an ``await call`` waits on (set by the async client; the core
         itself never imports an async library)."""

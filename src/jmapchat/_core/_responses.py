@@ -7,16 +7,14 @@ Per-type models (Message, Chat, …) plug into these as type parameters, so
 from __future__ import annotations
 
 import builtins
-import re
 import time
-from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BeforeValidator, Field
 
 from ._errors import RateLimited, SetErrors, describe_set_failures
 from ._model import JMAPInput, JMAPModel
-from ._types import NOT_GIVEN, NotGiven
+from ._types import NOT_GIVEN, NotGiven, parse_utc_date
 
 __all__ = [
     "AddedItem",
@@ -54,8 +52,6 @@ def _null_is_empty_map(value: Any) -> Any:
 ListOrNull = Annotated[builtins.list[V], BeforeValidator(_null_is_empty_list)]
 MapOrNull = Annotated[dict[str, V], BeforeValidator(_null_is_empty_map)]
 
-_UTC_DATE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z")
-
 
 def seconds_until(value: float | str | None, *, now: float | None = None) -> float | None:
     """``serverRetryAfter`` as seconds from now: a number of seconds is kept, a UTCDate
@@ -65,10 +61,10 @@ def seconds_until(value: float | str | None, *, now: float | None = None) -> flo
         return None
     if isinstance(value, int | float):
         return max(0.0, float(value))
-    if isinstance(value, str) and _UTC_DATE.fullmatch(value):
-        when = datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
-        return max(0.0, when.timestamp() - (time.time() if now is None else now))
-    return None
+    when = parse_utc_date(value) if isinstance(value, str) else None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 class SetError(JMAPModel):

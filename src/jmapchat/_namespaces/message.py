@@ -18,12 +18,13 @@ from typing import Any
 
 from jmapchat._core._call import GetCall, SetCall
 from jmapchat._core._capabilities import CHAT
+from jmapchat._core import InvalidInput
 from jmapchat._core._errors import LocalProtocolError
 from jmapchat._core._model import JMAPModel
 from jmapchat._core._refs import Ref
 from jmapchat._core._responses import FilterOperator, GetResponse, SetResponse
 from jmapchat._core._standard import ChangesMethods, IdsArg, SetMethods
-from jmapchat._core._types import NOT_GIVEN, CreationRef, Id, NotGiven
+from jmapchat._core._types import NOT_GIVEN, CreationRef, Id, NotGiven, parse_utc_date
 from jmapchat.models import (
     Attachment,
     BroadcastMention,
@@ -39,6 +40,8 @@ from jmapchat.models import (
     format_utc_date,
     utc_now,
 )
+from jmapchat.models._common import utc_date_problem
+from jmapchat.models.mention import utf8_len
 from jmapchat.models import ids as _idgen
 
 from ._base import (
@@ -89,12 +92,20 @@ class MessageReactionCall(SetCall[Message]):
         return next(iter(patch.add_reactions))  # type: ignore[no-any-return]
 
 
-def _date(value: DateArg | None) -> str:
+def _date(value: DateArg | None, argument: str) -> str:
     if value is None:
         return utc_now()
     if isinstance(value, datetime):
         return format_utc_date(value)
+    if parse_utc_date(value) is None:
+        raise InvalidInput(f"Message/set: {argument}: {utc_date_problem(value)}")
     return value
+
+
+def _body_of(obj: Any) -> Any:
+    if isinstance(obj, Mapping):
+        return obj.get("body")
+    return getattr(obj, "body", None)
 
 
 def _is_scoped(flt: Any) -> bool:
@@ -177,6 +188,27 @@ class MessageMethods(
         """``Message/query`` and ``/queryChanges`` need ``chat_id`` (or ``has_mention=True``)."""
         _check_scoped(filter, method)
 
+    def _set(self, **kw: Any) -> SetCall[Any]:
+        for op in ("create", "update"):
+            objects = kw.get(op, NOT_GIVEN)
+            if isinstance(objects, Mapping):
+                for key, obj in objects.items():
+                    self._check_body(_body_of(obj), f"{op} {key!r}")
+        return super()._set(**kw)
+
+    def _check_body(self, body: Any, where: str) -> None:
+        """Refuse a body over the account's ``maxBodyBytes`` (when the session told us)."""
+        limits = self._request.chat_limits
+        cap = limits.max_body_bytes if limits is not None else None
+        if cap is None or not isinstance(body, str) or len(body) * 4 <= cap:
+            return  # (a str of n characters is at most 4n UTF-8 bytes)
+        size = utf8_len(body)
+        if size > cap:
+            raise InvalidInput(
+                f"Message/set: {where}: body is {size:,} UTF-8 bytes; the account's "
+                f"maxBodyBytes is {cap:,}"
+            )
+
     # --- conveniences (each one Message/set) -----------------------------------------
 
     def send(
@@ -221,10 +253,11 @@ class MessageMethods(
             if not isinstance(value, NotGiven):
                 fields[name] = list(value) if isinstance(value, list | tuple) else value
         if not isinstance(sent_at, NotGiven):
-            fields["sent_at"] = _date(sent_at)
+            fields["sent_at"] = _date(sent_at, "sent_at")
         create = MessageCreate(chat_id=chat_id, body=body, **fields)
         key = creation_id if creation_id is not None else _idgen.creation_id()
         require_text(key, "Message/set", "creation_id")
+        self._check_body(create.body, f"create {key!r}")
         args = self._args(account_id, if_in_state=if_in_state, create={key: create})
         return expect_success(
             self._add(MessageSendCall, "set", args, SetResponse[Message], call_id)
@@ -251,7 +284,7 @@ class MessageMethods(
         rid = reaction_id if reaction_id is not None else _idgen.reaction_id()
         require_text(rid, "Message/set", "reaction_id")
         reaction = ReactionInput(
-            emoji=emoji, sent_at=_date(sent_at), custom_emoji_id=custom_emoji_id
+            emoji=emoji, sent_at=_date(sent_at, "sent_at"), custom_emoji_id=custom_emoji_id
         )
         update = {message_id: MessageUpdate(add_reactions={rid: reaction})}
         args = self._args(account_id, update=update)
@@ -332,7 +365,7 @@ class MessageMethods(
         ``readDisposition`` on each. For a whole chat, prefer
         ``req.read_position.set_last_read``."""
         checked = check_ids(ids, "Message/set", "ids")
-        stamp = _date(read_at)
+        stamp = _date(read_at, "read_at")
         patch = MessageUpdate(read_at=stamp, read_disposition=disposition)
         return expect_success(
             self.set(update=dict.fromkeys(checked, patch), account_id=account_id, call_id=call_id)
@@ -354,7 +387,7 @@ class MessageMethods(
         """
         checked = check_ids(ids, "Message/set", "ids")
         patch = MessageUpdate(
-            deleted_at=_date(deleted_at), deleted_for_all=True if for_all else NOT_GIVEN
+            deleted_at=_date(deleted_at, "deleted_at"), deleted_for_all=True if for_all else NOT_GIVEN
         )
         return expect_success(
             self.set(update=dict.fromkeys(checked, patch), account_id=account_id, call_id=call_id)
