@@ -16,6 +16,7 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 from pydantic import BaseModel
@@ -25,6 +26,8 @@ from jmapchat._core._capabilities import CHAT, CORE
 from jmapchat._core._errors import (
     AccountNotFound,
     ConnectError,
+    HTTPStatusError,
+    InvalidInput,
     LocalProtocolError,
     ReadError,
     RemoteProtocolError,
@@ -211,6 +214,7 @@ class ClientBase:
     ) -> None:
         if url is None and session_url is None:
             raise TypeError("pass the server url (or session_url=)")
+        check_urls(url, session_url)
         self.url = url
         self._session_url = session_url or session_url_for(url or "")
         self._auth = build_auth(token, auth, username, password)
@@ -223,6 +227,21 @@ class ClientBase:
         self._chat_limits: ChatAccountCapability | None = None
 
     # --- session ----------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _session_hints(self) -> Iterator[None]:
+        """A 404 for the session resource says what to pass instead."""
+        try:
+            yield
+        except HTTPStatusError as exc:
+            if exc.status_code != 404 or type(exc) is not HTTPStatusError:
+                raise
+            hint = f"no JMAP session at {self._session_url}: " + _session_hint(
+                self.url, self._session_url
+            )
+            raise HTTPStatusError(
+                f"{exc} ({hint})", status_code=exc.status_code, body=exc.body
+            ) from exc
 
     @property
     def session(self) -> Session:
@@ -377,6 +396,34 @@ class ClientBase:
         auth = f" auth={self._auth!r}" if self._auth is not None else ""
         state = "open" if self._session is not None else "not connected"
         return f"<{type(self).__name__} {where!r}{acct}{auth} ({state})>"
+
+
+def check_urls(url: str | None, session_url: str | None) -> None:
+    """Refuse, before any I/O, a server URL that cannot work (no http(s) scheme or host)."""
+    for name, value in (("url", url), ("session_url", session_url)):
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise InvalidInput(f"{name} must be a string, not {type(value).__name__}")
+        parts = urlsplit(value)
+        if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+            guess = f"; did you mean 'http://{value}'?" if "://" not in value else ""
+            raise InvalidInput(
+                f"{name}={value!r} is not an http:// or https:// URL with a host{guess}"
+            )
+
+
+def _session_hint(url: str | None, session_url: str) -> str:
+    if url is None:
+        return "check session_url="
+    path = urlsplit(url).path.rstrip("/")
+    if path and not path.endswith("/.well-known/jmap"):
+        root = url[: len(url) - len(urlsplit(url).path)] or url
+        return (
+            f"the url already ends in a path ({path!r}), but /.well-known/jmap lives at the "
+            f"server's root: pass the server's base URL ({root!r}) or session_url="
+        )
+    return "pass the server's base URL or session_url="
 
 
 def _type_name(type_or_namespace: str) -> str:

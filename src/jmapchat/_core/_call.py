@@ -299,7 +299,8 @@ def _to_wire(result: Any) -> dict[str, Any]:
         if to_wire is not None:
             return to_wire()  # type: ignore[no-any-return]
         return result.model_dump(mode="json", by_alias=True, exclude_unset=True)
-    return _adapter(type(result)).dump_python(result, mode="json")  # type: ignore[no-any-return]
+    tp: Any = type(result)
+    return _adapter(tp).dump_python(result, mode="json")  # type: ignore[no-any-return]
 
 
 @lru_cache(maxsize=256)

@@ -364,9 +364,10 @@ class BadReference(LocalProtocolError, AttributeError):
     """
 
 
-class InvalidInput(LocalProtocolError):
-    """A value the server would certainly refuse, known from the session or the spec
-    (a body over ``maxBodyBytes``, a date that is not a ``UTCDate``), refused before I/O."""
+class InvalidInput(LocalProtocolError, ValueError):
+    """A value that cannot work, known from the session or the spec (a body over
+    ``maxBodyBytes``, a date that is not a ``UTCDate``, a URL with no scheme), refused
+    before any I/O. Also a ``ValueError``."""
 
 
 class RemoteProtocolError(ProtocolError):

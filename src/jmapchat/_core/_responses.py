@@ -141,9 +141,9 @@ class SetOutcome(JMAPModel, Generic[T]):
         """Raise `SetErrors` if any create, update or destroy failed."""
         errors = self.errors
         if errors:
-            ops = {k: "create" for k in self.not_created or ()}
-            ops.update({k: "update" for k in self.not_updated or ()})
-            ops.update({k: "destroy" for k in self.not_destroyed or ()})
+            ops = dict.fromkeys(self.not_created or (), "create")
+            ops.update(dict.fromkeys(self.not_updated or (), "update"))
+            ops.update(dict.fromkeys(self.not_destroyed or (), "destroy"))
             message = describe_set_failures(errors, operations=ops)
             raise SetErrors(message, errors=errors, response=self)
 

@@ -32,13 +32,16 @@ __all__ = ["ChatMethods", "DirectChatCall"]
 
 
 class DirectChatCall(SetCall[Chat]):
-    """The ``Chat/set`` of `ChatMethods.open_direct`: "already exists" is a success."""
+    """The ``Chat/set`` of `ChatMethods.open_direct`: "already exists" is a success
+    (the chat's id as a key of ``updated``, or SetError ``alreadyExists`` + ``existingId``)."""
 
     __slots__ = ()
 
     def _unmet(self, result: Any) -> JMAPError | None:
-        if isinstance(result, DirectChatResponse) and any(
-            e.type == "alreadyExists" and e.existing_id for e in result.not_created.values()
+        if isinstance(result, DirectChatResponse) and (
+            result.created
+            or result.updated
+            or any(e.type == "alreadyExists" and e.existing_id for e in result.not_created.values())
         ):
             return None
         return super()._unmet(result)

@@ -16,9 +16,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from jmapchat._core import InvalidInput
 from jmapchat._core._call import GetCall, SetCall
 from jmapchat._core._capabilities import CHAT
-from jmapchat._core import InvalidInput
 from jmapchat._core._errors import LocalProtocolError
 from jmapchat._core._model import JMAPModel
 from jmapchat._core._refs import Ref
@@ -40,9 +40,9 @@ from jmapchat.models import (
     format_utc_date,
     utc_now,
 )
+from jmapchat.models import ids as _idgen
 from jmapchat.models._common import utc_date_problem
 from jmapchat.models.mention import utf8_len
-from jmapchat.models import ids as _idgen
 
 from ._base import (
     QueryChangesMethods,
@@ -387,7 +387,8 @@ class MessageMethods(
         """
         checked = check_ids(ids, "Message/set", "ids")
         patch = MessageUpdate(
-            deleted_at=_date(deleted_at, "deleted_at"), deleted_for_all=True if for_all else NOT_GIVEN
+            deleted_at=_date(deleted_at, "deleted_at"),
+            deleted_for_all=True if for_all else NOT_GIVEN,
         )
         return expect_success(
             self.set(update=dict.fromkeys(checked, patch), account_id=account_id, call_id=call_id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import re
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, get_args
 
 import orjson
@@ -20,7 +21,7 @@ from ..._core._pointer import PointerError
 from ..._core._pointer import parse as parse_pointer
 from .._generic import DataType
 from .._store import GLOBAL
-from .._util import MethodErr, SetErr, epoch_of, is_uint, new_id, parse_utc
+from .._util import MethodErr, SetErr, epoch_of, format_utc, is_uint, new_id, parse_utc
 from ._common import (
     CREATED,
     UPDATED,
@@ -538,7 +539,12 @@ class MessageType(DataType):
         key = (ctx.user, chat["id"])
         last = ctx.core.slow_mode_seen.get(key)
         if last is not None and ctx.now_ts - last < secs:
-            raise SetErr("rateLimited", f"slow mode: wait {secs} seconds between messages")
+            # serverRetryAfter as a UTCDate: the instant after which a send is accepted
+            raise SetErr(
+                "rateLimited",
+                f"slow mode: wait {secs} seconds between messages",
+                serverRetryAfter=format_utc(datetime.fromtimestamp(last + secs, UTC)),
+            )
         ctx.core.slow_mode_seen[key] = ctx.now_ts
 
     def _store_copy(self, ctx: Ctx, acc: str, msg: dict[str, Any], chat: dict[str, Any]) -> None:
