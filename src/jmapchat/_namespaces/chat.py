@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from jmapchat._core import JMAPError, SetCall
+from jmapchat._core import JMAPError
 from jmapchat._core._call import Call
 from jmapchat._core._capabilities import CHAT
 from jmapchat._core._errors import LocalProtocolError
@@ -31,7 +31,7 @@ from ._base import QueryChangesMethods, QueryMethods, expect_success, require_te
 __all__ = ["ChatMethods", "DirectChatCall"]
 
 
-class DirectChatCall(SetCall[Chat]):
+class DirectChatCall(Call[DirectChatResponse]):
     """The ``Chat/set`` of `ChatMethods.open_direct`: "already exists" is a success
     (the chat's id as a key of ``updated``, or SetError ``alreadyExists`` + ``existingId``)."""
 
