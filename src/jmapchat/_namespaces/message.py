@@ -1,13 +1,17 @@
 """``req.message``: Message/get, /changes, /set, /query, /queryChanges, plus one-call
 conveniences for bots and bridges (``send``, ``react``, ``unreact``, ``edit``,
 ``mark_read``, ``delete``), each a single ``Message/set`` through the same builder.
+The conveniences expect every object they name to succeed: their ``.result`` raises
+`SetErrors` otherwise (the generic ``set`` returns failures as data).
 
 Guards (raised as `LocalProtocolError` before anything is added to the request):
 
 - ``get(None)``: fetching every Message is never allowed (use ``query`` + ``get``);
 - ``query`` / ``query_changes`` without ``chatId`` and without ``hasMention: true``
   in the filter (directly or inside an ``AND``): servers answer ``unsupportedFilter``;
-- ``destroy=[]`` and empty id lists for the conveniences.
+- ``destroy=[]`` and empty id lists for the conveniences;
+- (`InvalidInput`) a body over the account's ``maxBodyBytes`` when the request knows it
+  (``client.request()``), and date strings that are not UTCDates.
 """
 
 from __future__ import annotations
