@@ -463,3 +463,13 @@ def test_open_direct_reads_already_exists_with_existing_id() -> None:
     assert call.result.chat_id == "chat-1"
     assert not call.result.was_created
     assert ChatCreate.direct("bob").to_wire() == call.args["create"]["d"].to_wire()
+
+
+def test_blocking_client_over_loopback_raises_the_same(live_url: str, server: ChatServer) -> None:
+    with jmapchat.Client.connect(live_url, token=server.tokens["alice"], retries=FAST) as client:
+        with pytest.raises(SetErrors, match="create '"):
+            client.message.send("NOPE", "hi")
+        dm = client.chat.open_direct(server.contact_ids["bob"])
+        assert client.chat.open_direct(server.contact_ids["bob"]).chat_id == dm.chat_id
+    with pytest.raises(HTTPStatusError, match=r"already ends in a path \('/jmap'\)"):
+        jmapchat.Client.connect(live_url + "/jmap", token="t", retries=FAST).open()

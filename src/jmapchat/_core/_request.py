@@ -122,7 +122,7 @@ class BaseRequest:
         ``response`` types the result: a pydantic model, or anything pydantic can validate
         (``dict``, ``dict[str, Any]``, a TypedDict …). Left out, the result is an
         `InvokeResponse` that keeps every field (``result.model_extra``, or attributes
-        by snake_case or wire name).
+        by wire name).
         """
         _check_response_type(method, response)
         return self.add_call(

@@ -29,7 +29,7 @@ from ._request import BaseRequest
 
 __all__ = ["Response", "loads", "parse_problem"]
 
-R = TypeVar("R", bound=BaseModel)
+R = TypeVar("R")
 
 Invocation = tuple[str, dict[str, Any], str]
 
