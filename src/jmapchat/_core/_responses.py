@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import builtins
 import time
+from collections.abc import Callable
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BeforeValidator, Field
+from pydantic import Field, GetCoreSchemaHandler
+from pydantic_core import core_schema
 
 from ._errors import RateLimited, SetErrors, describe_set_failures
 from ._model import JMAPInput, JMAPModel
@@ -39,18 +41,31 @@ T = TypeVar("T", bound=JMAPModel)
 V = TypeVar("V")
 
 
-def _null_is_empty_list(value: Any) -> Any:
-    return [] if value is None else value
+class _NullIsEmpty:
+    """``null`` validates as an empty ``factory()``; anything else as the annotated type.
 
+    An after-validator over a nullable schema, not a before-validator: the JSON is still
+    validated straight into typed objects in pydantic-core (a before-validator would make
+    it build plain dicts first, several times slower on a 1,000-object /get).
+    """
 
-def _null_is_empty_map(value: Any) -> Any:
-    return {} if value is None else value
+    def __init__(self, factory: Callable[[], Any]) -> None:
+        self.factory = factory
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        factory = self.factory
+        return core_schema.no_info_after_validator_function(
+            lambda value: factory() if value is None else value,
+            core_schema.nullable_schema(handler(source)),
+        )
 
 
 # RFC 8620 types these as lists / maps; other JMAP Chat servers send ``null`` for "none",
 # so ``null`` is read as empty wherever the RFC says list or map (never as a parse error).
-ListOrNull = Annotated[builtins.list[V], BeforeValidator(_null_is_empty_list)]
-MapOrNull = Annotated[dict[str, V], BeforeValidator(_null_is_empty_map)]
+ListOrNull = Annotated[builtins.list[V], _NullIsEmpty(builtins.list)]
+MapOrNull = Annotated[dict[str, V], _NullIsEmpty(dict)]
 
 
 def seconds_until(value: float | str | None, *, now: float | None = None) -> float | None:
