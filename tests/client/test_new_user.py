@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import ValidationError
+from typing_extensions import TypedDict  # pydantic needs it (not typing's) before 3.12
 
 import jmapchat
 from jmapchat import (
@@ -473,3 +474,25 @@ def test_blocking_client_over_loopback_raises_the_same(live_url: str, server: Ch
         assert client.chat.open_direct(server.contact_ids["bob"]).chat_id == dm.chat_id
     with pytest.raises(HTTPStatusError, match=r"already ends in a path \('/jmap'\)"):
         jmapchat.Client.connect(live_url + "/jmap", token="t", retries=FAST).open()
+
+
+class Answer(TypedDict):
+    count: int
+
+
+def test_blob_convert_failure_raises_and_typed_dict_invoke_validates() -> None:
+    req = Request(account_id="A")
+    conv = req.blob.convert("B1", "image/webp", width=64, creation_id="t")
+    vendor = req.invoke("Vendor/count", {}, response=Answer)
+    failed = {"t": {"type": "notFound", "description": "no blob B1"}}
+    body = {
+        "methodResponses": [
+            ["Blob/convert", {"accountId": "A", "created": None, "notCreated": failed}, conv.id],
+            ["Vendor/count", {"count": 3}, vendor.id],
+        ],
+        "sessionState": "s",
+    }
+    Response.parse(req, json.dumps(body))
+    with pytest.raises(SetErrors, match="create 't': notFound: no blob B1"):
+        conv.result  # noqa: B018
+    assert vendor.result == {"count": 3}
