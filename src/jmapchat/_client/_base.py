@@ -16,7 +16,7 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from pydantic import BaseModel
@@ -236,9 +236,7 @@ class ClientBase:
         except HTTPStatusError as exc:
             if exc.status_code != 404 or type(exc) is not HTTPStatusError:
                 raise
-            hint = f"no JMAP session at {self._session_url}: " + _session_hint(
-                self.url, self._session_url
-            )
+            hint = f"no JMAP session at {self._session_url}: " + _session_hint(self.url)
             raise HTTPStatusError(
                 f"{exc} ({hint})", status_code=exc.status_code, body=exc.body
             ) from exc
@@ -413,12 +411,13 @@ def check_urls(url: str | None, session_url: str | None) -> None:
             )
 
 
-def _session_hint(url: str | None, session_url: str) -> str:
+def _session_hint(url: str | None) -> str:
     if url is None:
         return "check session_url="
-    path = urlsplit(url).path.rstrip("/")
+    parts = urlsplit(url)
+    path = parts.path.rstrip("/")
     if path and not path.endswith("/.well-known/jmap"):
-        root = url[: len(url) - len(urlsplit(url).path)] or url
+        root = urlunsplit((parts.scheme, parts.netloc, "", "", ""))
         return (
             f"the url already ends in a path ({path!r}), but /.well-known/jmap lives at the "
             f"server's root: pass the server's base URL ({root!r}) or session_url="
