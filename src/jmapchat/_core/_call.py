@@ -20,9 +20,9 @@ from ._errors import (
     JMAPError,
     LocalProtocolError,
     RemoteProtocolError,
-    SetErrors,
     describe_set_failures,
     method_error_from_response,
+    set_errors,
 )
 from ._gc import GC_PAUSE_MIN_ITEMS, gc_paused, items_hint
 from ._model import JMAPModel
@@ -268,7 +268,7 @@ class Call(Generic[R]):
         where = f"{self.method} (call {self.id})"
         if failed:
             message = describe_set_failures(failed, where=where, operations=ops)
-            return SetErrors(message, errors=failed, response=result, call=self)
+            return set_errors(message, errors=failed, response=result, call=self)
         unanswered = []
         for op, arg, attr in (
             ("create", "create", "created"),

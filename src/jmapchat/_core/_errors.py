@@ -31,6 +31,7 @@ JMAPError
 │   │   └── InvalidInput            a value the session's limits or formats already refuse
 │   └── RemoteProtocolError         the server sent something malformed
 ├── SetErrors (.errors, .response)  per-object /set failures, raised by one-object helpers
+│   └── SetRateLimited              every failure a rate limit (also a RateLimited)
 └── SessionError                    session resource problems
     ├── CapabilityNotSupported      a call needs a capability the server lacks
     └── AccountNotFound             no such account / no primary account for a capability
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
     from ._call import Call
 
 __all__ = [
+    "RATE_LIMIT_TYPES",
     "AccountNotFound",
     "AccountNotSupportedByMethod",
     "AccountReadOnly",
@@ -87,6 +89,7 @@ __all__ = [
     "ServerUnavailable",
     "SessionError",
     "SetErrors",
+    "SetRateLimited",
     "StateMismatch",
     "Timeout",
     "TooManyChanges",
@@ -99,6 +102,7 @@ __all__ = [
     "describe_set_failures",
     "method_error_from_response",
     "request_rejected_from_problem",
+    "set_errors",
 ]
 
 
@@ -433,6 +437,43 @@ class SetErrors(JMAPError):
     def rate_limited(self) -> RateLimited | None:
         """The `RateLimited` of the failed objects, if any failed for a rate limit."""
         return getattr(self.response, "rate_limited", None)
+
+
+class SetRateLimited(SetErrors, RateLimited):
+    """Every failed object of the /set was rate limited (``rateLimit``/``rateLimited``):
+    catch it as `RateLimited` and wait ``retry_after`` seconds, or as `SetErrors`."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        errors: Mapping[str, Any],
+        response: Any = None,
+        call: Call[Any] | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        SetErrors.__init__(self, message, errors=errors, response=response, call=call)
+        self.retry_after = retry_after
+
+
+RATE_LIMIT_TYPES = frozenset({"rateLimit", "rateLimited"})
+"""RFC 8620 spells it ``rateLimit``; the chat draft's slow mode says ``rateLimited``."""
+
+
+def set_errors(
+    message: str, *, errors: Mapping[str, Any], response: Any = None, call: Call[Any] | None = None
+) -> SetErrors:
+    """`SetErrors`, or `SetRateLimited` when every failure is a rate limit."""
+    if errors and all(getattr(e, "type", None) in RATE_LIMIT_TYPES for e in errors.values()):
+        limited = getattr(response, "rate_limited", None)
+        return SetRateLimited(
+            message,
+            errors=errors,
+            response=response,
+            call=call,
+            retry_after=getattr(limited, "retry_after", None),
+        )
+    return SetErrors(message, errors=errors, response=response, call=call)
 
 
 _SHOW_FAILURES = 5

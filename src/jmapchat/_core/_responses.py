@@ -14,7 +14,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from pydantic import Field, GetCoreSchemaHandler
 from pydantic_core import core_schema
 
-from ._errors import RateLimited, SetErrors, describe_set_failures
+from ._errors import RATE_LIMIT_TYPES, RateLimited, describe_set_failures, set_errors
 from ._model import JMAPInput, JMAPModel
 from ._types import NOT_GIVEN, NotGiven, parse_utc_date
 
@@ -160,7 +160,7 @@ class SetOutcome(JMAPModel, Generic[T]):
             ops.update(dict.fromkeys(self.not_updated or (), "update"))
             ops.update(dict.fromkeys(self.not_destroyed or (), "destroy"))
             message = describe_set_failures(errors, operations=ops)
-            raise SetErrors(message, errors=errors, response=self)
+            raise set_errors(message, errors=errors, response=self)
 
     @property
     def rate_limited(self) -> RateLimited | None:
@@ -170,9 +170,7 @@ class SetOutcome(JMAPModel, Generic[T]):
         ``serverRetryAfter`` values (seconds or a UTCDate), or None if the server gave
         none. ``raise`` it, or wait and resend the failed objects.
         """
-        limited = {
-            key: err for key, err in self.errors.items() if err.type in ("rateLimit", "rateLimited")
-        }
+        limited = {key: err for key, err in self.errors.items() if err.type in RATE_LIMIT_TYPES}
         if not limited:
             return None
         waits = [w for w in (e.retry_after for e in limited.values()) if w is not None]
