@@ -256,6 +256,23 @@ async def test_404_for_the_session_hints_at_base_url_or_session_url(server: Chat
     )
 
 
+async def test_a_web_page_instead_of_a_session_gets_the_same_hint() -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:  # a web site
+        headers = [(b"content-type", b"text/html")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"<html>welcome</html>"})
+
+    client = AsyncClient.connect(
+        "http://web/app", token="t", transport=httpx.ASGITransport(app=app), retries=FAST
+    )
+    with pytest.raises(RemoteProtocolError) as info:
+        await client.open()
+    text = str(info.value)
+    assert "invalid JSON" in text
+    assert "http://web/app/.well-known/jmap is not a JMAP session" in text
+    assert "already ends in a path ('/app')" in text
+
+
 # --- 6. what the session already tells ------------------------------------------------------
 
 

@@ -230,7 +230,8 @@ class ClientBase:
 
     @contextlib.contextmanager
     def _session_hints(self) -> Iterator[None]:
-        """A 404 for the session resource says what to pass instead."""
+        """A 404 for the session resource, or a page that is no Session, says what to
+        pass instead (the server's base URL or ``session_url=``)."""
         try:
             yield
         except HTTPStatusError as exc:
@@ -240,6 +241,9 @@ class ClientBase:
             raise HTTPStatusError(
                 f"{exc} ({hint})", status_code=exc.status_code, body=exc.body
             ) from exc
+        except RemoteProtocolError as exc:
+            hint = f"{self._session_url} is not a JMAP session: " + _session_hint(self.url)
+            raise RemoteProtocolError(f"{exc} ({hint})") from exc
 
     @property
     def session(self) -> Session:
