@@ -27,6 +27,7 @@ from jmapchat import (
 )
 from jmapchat.capabilities import CHAT
 from jmapchat.models import (
+    Attachment,
     ChatCreate,
     DirectChatResponse,
     MessageCreate,
@@ -276,7 +277,7 @@ async def test_a_web_page_instead_of_a_session_gets_the_same_hint() -> None:
 # --- 6. what the session already tells ------------------------------------------------------
 
 
-async def test_body_over_max_body_bytes_is_refused_before_io(
+async def test_what_the_chat_capability_rules_out_is_refused_before_io(
     client: AsyncClient, server: ChatServer, wire: Log
 ) -> None:
     chat_id = await new_chat(client, server)
@@ -292,8 +293,16 @@ async def test_body_over_max_body_bytes_is_refused_before_io(
         )
     with pytest.raises(InvalidInput, match="update 'm1'"):
         client.request().message.edit("m1", "x" * 100_001)
+    one = Attachment(blob_id="B", filename="a.txt", content_type="text/plain", size=1, sha256="0")
+    with pytest.raises(InvalidInput, match="21 attachments; the account's maxAttachments"):
+        await client.message.send(chat_id, "files", attachments=[one] * 21)
+    with pytest.raises(InvalidInput, match="bodyType 'text/x-nope' is not one of"):
+        await client.message.send(chat_id, "hi", body_type="text/x-nope")
+    with pytest.raises(InvalidInput, match="bodyType"):
+        client.request().message.set(update={"m1": {"body": "b", "bodyType": "text/x-nope"}})
     assert wire.requests == []
     await client.message.send(chat_id, "x" * 100_000)  # exactly the limit is fine
+    await client.message.send(chat_id, "*hi*", body_type="text/markdown")
 
 
 async def test_dates_are_checked_before_io(client: AsyncClient, wire: Log) -> None:

@@ -10,13 +10,14 @@ Guards (raised as `LocalProtocolError` before anything is added to the request):
 - ``query`` / ``query_changes`` without ``chatId`` and without ``hasMention: true``
   in the filter (directly or inside an ``AND``): servers answer ``unsupportedFilter``;
 - ``destroy=[]`` and empty id lists for the conveniences;
-- (`InvalidInput`) a body over the account's ``maxBodyBytes`` when the request knows it
-  (``client.request()``), and date strings that are not UTCDates.
+- (`InvalidInput`) what the account's chat capability rules out, when the request knows
+  it (``client.request()``): a body over ``maxBodyBytes``, too many attachments, an
+  unsupported ``bodyType``; and date strings that are not UTCDates.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -106,10 +107,8 @@ def _date(value: DateArg | None, argument: str) -> str:
     return value
 
 
-def _body_of(obj: Any) -> Any:
-    if isinstance(obj, Mapping):
-        return obj.get("body")
-    return getattr(obj, "body", None)
+def _where(op: str, key: str) -> str:
+    return f"{op} {key!r}"
 
 
 def _is_scoped(flt: Any) -> bool:
@@ -193,25 +192,69 @@ class MessageMethods(
         _check_scoped(filter, method)
 
     def _set(self, **kw: Any) -> SetCall[Any]:
-        for op in ("create", "update"):
-            objects = kw.get(op, NOT_GIVEN)
-            if isinstance(objects, Mapping):
-                for key, obj in objects.items():
-                    self._check_body(_body_of(obj), f"{op} {key!r}")
+        if self._request.chat_limits is not None:
+            check = self._message_checker()
+            for op in ("create", "update"):
+                objects = kw.get(op, NOT_GIVEN)
+                if isinstance(objects, Mapping):
+                    for key, obj in objects.items():
+                        check(obj, op, key)
         return super()._set(**kw)
 
-    def _check_body(self, body: Any, where: str) -> None:
-        """Refuse a body over the account's ``maxBodyBytes`` (when the session told us)."""
+    def _check_message(self, obj: Any, op: str, key: str) -> None:
+        if self._request.chat_limits is not None:
+            self._message_checker()(obj, op, key)
+
+    def _message_checker(self) -> Callable[[Any, str, str], None]:
+        """Refuse what the account's chat capability already rules out (when the session
+        told us): a body over ``maxBodyBytes``, more attachments than
+        ``maxAttachmentsPerMessage``, a ``bodyType`` not in ``supportedBodyTypes``."""
         limits = self._request.chat_limits
-        cap = limits.max_body_bytes if limits is not None else None
-        if cap is None or not isinstance(body, str) or len(body) * 4 <= cap:
-            return  # (a str of n characters is at most 4n UTF-8 bytes)
-        size = utf8_len(body)
-        if size > cap:
-            raise InvalidInput(
-                f"Message/set: {where}: body is {size:,} UTF-8 bytes; the account's "
-                f"maxBodyBytes is {cap:,}"
-            )
+        assert limits is not None
+        cap = limits.max_body_bytes
+        most = limits.max_attachments_per_message
+        types = (
+            limits.supported_body_types
+            if "supported_body_types" in limits.model_fields_set
+            else None
+        )
+
+        def check(obj: Any, op: str, key: str) -> None:
+            if isinstance(obj, JMAPModel):  # MessageCreate / MessageUpdate: fields by name
+                fields = obj.__dict__
+                body = fields.get("body")
+                attachments = fields.get("attachments")
+                body_type = fields.get("body_type")
+            elif isinstance(obj, Mapping):  # a raw wire patch or create
+                body = obj.get("body")
+                attachments = obj.get("attachments")
+                body_type = obj.get("bodyType")
+            else:
+                return
+            # a str of n characters is at most 4n UTF-8 bytes: most bodies skip the encode
+            if cap is not None and isinstance(body, str) and len(body) * 4 > cap:
+                size = utf8_len(body)
+                if size > cap:
+                    raise InvalidInput(
+                        f"Message/set: {_where(op, key)}: body is {size:,} UTF-8 bytes; "
+                        f"the account's maxBodyBytes is {cap:,}"
+                    )
+            if (
+                most is not None
+                and isinstance(attachments, list | tuple)
+                and len(attachments) > most
+            ):
+                raise InvalidInput(
+                    f"Message/set: {_where(op, key)}: {len(attachments)} attachments; "
+                    f"the account's maxAttachmentsPerMessage is {most}"
+                )
+            if types is not None and isinstance(body_type, str) and body_type not in types:
+                raise InvalidInput(
+                    f"Message/set: {_where(op, key)}: bodyType {body_type!r} is not one "
+                    f"of the account's supportedBodyTypes {types}"
+                )
+
+        return check
 
     # --- conveniences (each one Message/set) -----------------------------------------
 
@@ -261,7 +304,7 @@ class MessageMethods(
         create = MessageCreate(chat_id=chat_id, body=body, **fields)
         key = creation_id if creation_id is not None else _idgen.creation_id()
         require_text(key, "Message/set", "creation_id")
-        self._check_body(create.body, f"create {key!r}")
+        self._check_message(create, "create", key)
         args = self._args(account_id, if_in_state=if_in_state, create={key: create})
         return expect_success(
             self._add(MessageSendCall, "set", args, SetResponse[Message], call_id)
