@@ -106,6 +106,14 @@ async def test_every_one_object_helper_raises(client: AsyncClient, server: ChatS
             await helper(*args)  # type: ignore[operator]
 
 
+async def test_blob_upload_failure_raises(client: AsyncClient) -> None:
+    with pytest.raises(
+        SetErrors, match=r"Blob/upload \(call c0\): 1 object failed: create 'b': tooLarge"
+    ):
+        await client.blob.upload(["x"] * 65, creation_id="b")  # over maxDataSources (64)
+    assert (await client.blob.upload(["x"], creation_id="b")).created
+
+
 async def test_helper_in_a_batch_raises_at_its_result_only(
     client: AsyncClient, server: ChatServer
 ) -> None:
@@ -378,15 +386,17 @@ def test_null_lists_and_maps_read_as_empty() -> None:
 
 def test_server_retry_after_as_seconds_or_utc_date() -> None:
     soon = (datetime.now(UTC) + timedelta(seconds=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    assert SetError(type="rateLimit", server_retry_after=12).retry_after == 12
+    assert SetError(type="rateLimit", server_retry_after=12).retry_after_seconds() == 12
     as_date = SetError.model_validate({"type": "rateLimited", "serverRetryAfter": soon})
-    assert as_date.retry_after is not None
-    assert 0 < as_date.retry_after <= 30
+    wait = as_date.retry_after_seconds()
+    assert wait is not None
+    assert 0 < wait <= 30
     past = SetError.model_validate(
         {"type": "rateLimited", "serverRetryAfter": "2000-01-01T00:00:00Z"}
     )
-    assert past.retry_after == 0
-    assert SetError(type="rateLimited", server_retry_after="soon").retry_after is None
+    assert past.retry_after_seconds() == 0
+    not_a_date = SetError(type="rateLimited", server_retry_after="2026-11-25 10:00:00")
+    assert not_a_date.retry_after_seconds() is None
 
 
 async def test_slow_mode_rate_limit_gives_seconds_from_now(server: ChatServer, wire: Log) -> None:

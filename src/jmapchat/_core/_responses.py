@@ -7,8 +7,8 @@ Per-type models (Message, Chat, …) plug into these as type parameters, so
 from __future__ import annotations
 
 import builtins
-import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import Field, GetCoreSchemaHandler
@@ -16,7 +16,7 @@ from pydantic_core import core_schema
 
 from ._errors import RATE_LIMIT_TYPES, RateLimited, describe_set_failures, set_errors
 from ._model import JMAPInput, JMAPModel
-from ._types import NOT_GIVEN, NotGiven, parse_utc_date
+from ._types import NOT_GIVEN, NotGiven, UTCDate, parse_utc_date
 
 __all__ = [
     "AddedItem",
@@ -34,7 +34,6 @@ __all__ = [
     "SetError",
     "SetOutcome",
     "SetResponse",
-    "seconds_until",
 ]
 
 T = TypeVar("T", bound=JMAPModel)
@@ -68,38 +67,33 @@ ListOrNull = Annotated[builtins.list[V], _NullIsEmpty(builtins.list)]
 MapOrNull = Annotated[dict[str, V], _NullIsEmpty(dict)]
 
 
-def seconds_until(value: float | str | None, *, now: float | None = None) -> float | None:
-    """``serverRetryAfter`` as seconds from now: a number of seconds is kept, a UTCDate
-    (the instant after which to retry) becomes the time left until it (never negative).
-    Unreadable values give None."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return max(0.0, float(value))
-    when = parse_utc_date(value) if isinstance(value, str) else None
-    if when is None:
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
-
-
 class SetError(JMAPModel):
     """A per-object failure of a /set (RFC 8620 §5.3), kept as data.
 
     Chat servers add fields (``existingId`` for ``alreadyExists``, ``serverRetryAfter``
-    for rate limits); unknown fields are kept. ``serverRetryAfter`` arrives as a number
-    of seconds or, in the JMAP Chat ecosystem, as a UTCDate; `retry_after` reads both.
+    for rate limits); unknown fields are kept.
     """
 
     type: str
     description: str | None = None
     properties: builtins.list[str] | None = None
     existing_id: str | None = None
-    server_retry_after: float | str | None = None
+    server_retry_after: float | UTCDate | None = Field(
+        None, description="When the object may be retried: a UTCDate, or seconds (older servers)."
+    )
 
-    @property
-    def retry_after(self) -> float | None:
-        """Seconds from now until a retry may succeed (from ``serverRetryAfter``)."""
-        return seconds_until(self.server_retry_after)
+    def retry_after_seconds(self, now: datetime | None = None) -> float | None:
+        """``server_retry_after`` as seconds from ``now`` (default: the current time);
+        None when absent or unreadable."""
+        value = self.server_retry_after
+        if value is None or isinstance(value, bool):
+            return None
+        if isinstance(value, float | int):
+            return max(0.0, float(value))
+        when = parse_utc_date(value)
+        if when is None:
+            return None
+        return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 class GetList(JMAPModel, Generic[T]):
@@ -173,7 +167,7 @@ class SetOutcome(JMAPModel, Generic[T]):
         limited = {key: err for key, err in self.errors.items() if err.type in RATE_LIMIT_TYPES}
         if not limited:
             return None
-        waits = [w for w in (e.retry_after for e in limited.values()) if w is not None]
+        waits = [w for e in limited.values() if (w := e.retry_after_seconds()) is not None]
         retry_after = max(waits) if waits else None
         keys = ", ".join(builtins.list(limited)[:5])
         return RateLimited(

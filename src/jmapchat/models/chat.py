@@ -6,9 +6,15 @@ from typing import Literal, Self, TypeAlias
 
 from pydantic import Field, model_validator
 
-from jmapchat._core import RemoteProtocolError, SetResponse
-from jmapchat._core._model import JMAPInput, JMAPModel
-from jmapchat._core._types import NOT_GIVEN, Id, NotGiven
+from jmapchat._core import (
+    NOT_GIVEN,
+    Id,
+    JMAPInput,
+    JMAPModel,
+    NotGiven,
+    RemoteProtocolError,
+    SetResponse,
+)
 
 from ._common import InvalidInputError, UTCDateInput, require_non_empty
 from .space import ChannelPermission
