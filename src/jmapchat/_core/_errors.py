@@ -443,18 +443,6 @@ class SetRateLimited(SetErrors, RateLimited):
     """Every failed object of the /set was rate limited (``rateLimit``/``rateLimited``):
     catch it as `RateLimited` and wait ``retry_after`` seconds, or as `SetErrors`."""
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        errors: Mapping[str, Any],
-        response: Any = None,
-        call: Call[Any] | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        SetErrors.__init__(self, message, errors=errors, response=response, call=call)
-        self.retry_after = retry_after
-
 
 RATE_LIMIT_TYPES = frozenset({"rateLimit", "rateLimited"})
 """RFC 8620 spells it ``rateLimit``; the chat draft's slow mode says ``rateLimited``."""
@@ -465,14 +453,9 @@ def set_errors(
 ) -> SetErrors:
     """`SetErrors`, or `SetRateLimited` when every failure is a rate limit."""
     if errors and all(getattr(e, "type", None) in RATE_LIMIT_TYPES for e in errors.values()):
-        limited = getattr(response, "rate_limited", None)
-        return SetRateLimited(
-            message,
-            errors=errors,
-            response=response,
-            call=call,
-            retry_after=getattr(limited, "retry_after", None),
-        )
+        exc = SetRateLimited(message, errors=errors, response=response, call=call)
+        exc.retry_after = getattr(getattr(response, "rate_limited", None), "retry_after", None)
+        return exc
     return SetErrors(message, errors=errors, response=response, call=call)
 
 
