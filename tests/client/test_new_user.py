@@ -36,8 +36,9 @@ from jmapchat.models import (
     SpaceCreate,
 )
 from jmapchat.server import ChatServer
+from jmapchat.testing import NO_BACKOFF, AsyncFaultTransport, Wire
 
-from ._wire import FAST, AsyncWire, Log, new_chat
+from ._chat import new_chat
 
 pytestmark = pytest.mark.anyio
 
@@ -48,18 +49,18 @@ def anyio_backend() -> str:
 
 
 def connect(
-    server: ChatServer, wire: Log, url: str = "http://testserver", **kw: Any
+    server: ChatServer, wire: Wire, url: str = "http://testserver", **kw: Any
 ) -> AsyncClient:
-    kw.setdefault("retries", FAST)
+    """An in-process client of ``server`` at ``url`` (the plugin's factory fixes the URL)."""
+    kw.setdefault("retries", NO_BACKOFF)
     kw.setdefault("token", server.tokens["alice"])
-    return AsyncClient.connect(
-        url, transport=AsyncWire(httpx.ASGITransport(app=server.app), wire), **kw
-    )
+    transport = AsyncFaultTransport(httpx.ASGITransport(app=server.app), wire)
+    return AsyncClient.connect(url, transport=transport, **kw)
 
 
 @pytest.fixture
-async def client(server: ChatServer, wire: Log) -> AsyncIterator[AsyncClient]:
-    async with connect(server, wire) as c:
+async def client(jmap_server: ChatServer, jmap_wire: Wire) -> AsyncIterator[AsyncClient]:
+    async with connect(jmap_server, jmap_wire) as c:
         yield c
 
 
@@ -90,8 +91,8 @@ async def test_generic_set_keeps_returning_failures_as_data(client: AsyncClient)
     assert not res.created
 
 
-async def test_every_one_object_helper_raises(client: AsyncClient, server: ChatServer) -> None:
-    chat_id = await new_chat(client, server)
+async def test_every_one_object_helper_raises(client: AsyncClient, jmap_server: ChatServer) -> None:
+    chat_id = await new_chat(client, jmap_server)
     sent = await client.message.send(chat_id, "hello")
     assert sent.created  # success still returns the response
     for helper, args in [
@@ -115,9 +116,9 @@ async def test_blob_upload_failure_raises(client: AsyncClient) -> None:
 
 
 async def test_helper_in_a_batch_raises_at_its_result_only(
-    client: AsyncClient, server: ChatServer
+    client: AsyncClient, jmap_server: ChatServer
 ) -> None:
-    chat_id = await new_chat(client, server)
+    chat_id = await new_chat(client, jmap_server)
     req = client.request()
     bad = req.message.send("NOPE", "lost")
     good = req.message.send(chat_id, "kept")
@@ -132,9 +133,9 @@ async def test_helper_in_a_batch_raises_at_its_result_only(
 
 
 async def test_body_over_max_body_bytes_from_the_server_raises(
-    client: AsyncClient, server: ChatServer, wire: Log
+    client: AsyncClient, jmap_server: ChatServer, jmap_wire: Wire
 ) -> None:
-    chat_id = await new_chat(client, server)
+    chat_id = await new_chat(client, jmap_server)
     client._chat_limits = None  # as if the session had not said: the server refuses it
     with pytest.raises(SetErrors, match=r"\(body\)"):
         await client.message.send(chat_id, "x" * 100_001)
@@ -238,24 +239,26 @@ def test_url_without_scheme_is_refused_at_once() -> None:
         jmapchat.Client.connect(session_url="localhost/.well-known/jmap", token="t")
 
 
-async def test_base_url_with_a_path_gets_a_hint(server: ChatServer, wire: Log) -> None:
+async def test_base_url_with_a_path_gets_a_hint(jmap_server: ChatServer, jmap_wire: Wire) -> None:
     with pytest.raises(HTTPStatusError) as info:
-        await connect(server, wire, "http://testserver/jmap").open()
+        await connect(jmap_server, jmap_wire, "http://testserver/jmap").open()
     assert info.value.status_code == 404
     text = str(info.value)
     assert "no JMAP session at http://testserver/jmap/.well-known/jmap" in text
     assert "already ends in a path ('/jmap')" in text
     assert "'http://testserver'" in text
-    assert wire.session_gets == 1  # a 404 is not retried
+    assert jmap_wire.session_gets == 1  # a 404 is not retried
 
 
-async def test_404_for_the_session_hints_at_base_url_or_session_url(server: ChatServer) -> None:
+async def test_404_for_the_session_hints_at_base_url_or_session_url(
+    jmap_server: ChatServer,
+) -> None:
     async def app(scope: Any, receive: Any, send: Any) -> None:  # a web server, not JMAP
         await send({"type": "http.response.start", "status": 404, "headers": []})
         await send({"type": "http.response.body", "body": b"not found"})
 
     client = AsyncClient.connect(
-        "http://elsewhere", token="t", transport=httpx.ASGITransport(app=app), retries=FAST
+        "http://elsewhere", token="t", transport=httpx.ASGITransport(app=app), retries=NO_BACKOFF
     )
     with pytest.raises(HTTPStatusError) as info:
         await client.open()
@@ -272,7 +275,7 @@ async def test_a_web_page_instead_of_a_session_gets_the_same_hint() -> None:
         await send({"type": "http.response.body", "body": b"<html>welcome</html>"})
 
     client = AsyncClient.connect(
-        "http://web/app", token="t", transport=httpx.ASGITransport(app=app), retries=FAST
+        "http://web/app", token="t", transport=httpx.ASGITransport(app=app), retries=NO_BACKOFF
     )
     with pytest.raises(RemoteProtocolError) as info:
         await client.open()
@@ -286,13 +289,13 @@ async def test_a_web_page_instead_of_a_session_gets_the_same_hint() -> None:
 
 
 async def test_what_the_chat_capability_rules_out_is_refused_before_io(
-    client: AsyncClient, server: ChatServer, wire: Log
+    client: AsyncClient, jmap_server: ChatServer, jmap_wire: Wire
 ) -> None:
-    chat_id = await new_chat(client, server)
+    chat_id = await new_chat(client, jmap_server)
     cap = client.session.accounts[client.account_id].chat
     assert cap is not None
     assert cap.max_body_bytes == 100_000
-    wire.reset()
+    jmap_wire.reset()
     with pytest.raises(InvalidInput, match=r"100,001 UTF-8 bytes; the account's maxBodyBytes"):
         await client.message.send(chat_id, "x" * 100_001)
     with pytest.raises(InvalidInput, match="maxBodyBytes"):
@@ -308,13 +311,13 @@ async def test_what_the_chat_capability_rules_out_is_refused_before_io(
         await client.message.send(chat_id, "hi", body_type="text/x-nope")
     with pytest.raises(InvalidInput, match="bodyType"):
         client.request().message.set(update={"m1": {"body": "b", "bodyType": "text/x-nope"}})
-    assert wire.requests == []
+    assert jmap_wire.requests == []
     await client.message.send(chat_id, "x" * 100_000)  # exactly the limit is fine
     await client.message.send(chat_id, "*hi*", body_type="text/markdown")
 
 
-async def test_dates_are_checked_before_io(client: AsyncClient, wire: Log) -> None:
-    wire.reset()
+async def test_dates_are_checked_before_io(client: AsyncClient, jmap_wire: Wire) -> None:
+    jmap_wire.reset()
     with pytest.raises(InvalidInput, match="'yesterday' is not a UTCDate"):
         await client.message.send("c", "hi", sent_at="yesterday")
     with pytest.raises(InvalidInput, match="read_at"):
@@ -323,7 +326,7 @@ async def test_dates_are_checked_before_io(client: AsyncClient, wire: Log) -> No
         MessageCreate(chat_id="c", body="b", sent_at="2026-11-25T10:00:00+01:00")
     with pytest.raises(ValidationError, match="not a UTCDate"):
         MessageFilter(chat_id="c", after="2026-02-30T10:00:00Z")
-    assert wire.requests == []
+    assert jmap_wire.requests == []
     when = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
     assert MessageCreate(chat_id="c", body="b", sent_at=when).sent_at == "2026-11-25T10:00:00Z"
 
@@ -399,8 +402,10 @@ def test_server_retry_after_as_seconds_or_utc_date() -> None:
     assert not_a_date.retry_after_seconds() is None
 
 
-async def test_slow_mode_rate_limit_gives_seconds_from_now(server: ChatServer, wire: Log) -> None:
-    async with connect(server, wire) as alice:
+async def test_slow_mode_rate_limit_gives_seconds_from_now(
+    jmap_server: ChatServer, jmap_wire: Wire
+) -> None:
+    async with connect(jmap_server, jmap_wire) as alice:
         made = await alice.space.set(create={"s": SpaceCreate(name="Acme")})
         space_id = made.created["s"].id
         await alice.space.set(
@@ -411,7 +416,7 @@ async def test_slow_mode_rate_limit_gives_seconds_from_now(server: ChatServer, w
         await alice.space.set(
             update={space_id: {"updateChannels": [{"id": channel, "slowModeSeconds": 60}]}}
         )
-    async with connect(server, wire, token=server.tokens["bob"]) as bob:
+    async with connect(jmap_server, jmap_wire, token=jmap_server.tokens["bob"]) as bob:
         await bob.message.send(channel, "one")
         with pytest.raises(SetErrors) as info:
             await bob.message.send(channel, "two")
@@ -425,12 +430,14 @@ async def test_slow_mode_rate_limit_gives_seconds_from_now(server: ChatServer, w
 # --- 9. MessageFilter sender_id / after / before ---------------------------------------------
 
 
-async def test_message_filter_sender_after_before(client: AsyncClient, server: ChatServer) -> None:
-    chat_id = await new_chat(client, server)
+async def test_message_filter_sender_after_before(
+    client: AsyncClient, jmap_server: ChatServer
+) -> None:
+    chat_id = await new_chat(client, jmap_server)
     for body in ("one", "two", "three"):
         await client.message.send(chat_id, body)
-    async with connect(server, Log(), token=server.tokens["bob"]) as bob:
-        bob_chat = await bob.chat.open_direct(server.contact_ids["alice"])
+    async with connect(jmap_server, Wire(), token=jmap_server.tokens["bob"]) as bob:
+        bob_chat = await bob.chat.open_direct(jmap_server.contact_ids["alice"])
         await bob.message.send(bob_chat.chat_id, "from bob")
     page = await client.message.query(filter=MessageFilter(chat_id=chat_id))
     msgs = (await client.message.get(page.ids)).list
@@ -458,9 +465,9 @@ async def test_message_filter_sender_after_before(client: AsyncClient, server: C
 
 
 async def test_get_defaults_to_all_but_message_get_needs_ids(
-    client: AsyncClient, server: ChatServer
+    client: AsyncClient, jmap_server: ChatServer
 ) -> None:
-    chat_id = await new_chat(client, server)
+    chat_id = await new_chat(client, jmap_server)
     assert [c.id for c in (await client.chat.get()).list] == [chat_id]
     assert len((await client.presence_status.get()).list) == 1
     with pytest.raises(LocalProtocolError, match="ids=None would fetch every Message"):
@@ -473,17 +480,17 @@ async def test_get_defaults_to_all_but_message_get_needs_ids(
 
 
 async def test_open_direct_returns_the_id_created_or_existing(
-    client: AsyncClient, server: ChatServer
+    client: AsyncClient, jmap_server: ChatServer
 ) -> None:
-    first = await client.chat.open_direct(server.contact_ids["bob"])
-    again = await client.chat.open_direct(server.contact_ids["bob"])
+    first = await client.chat.open_direct(jmap_server.contact_ids["bob"])
+    again = await client.chat.open_direct(jmap_server.contact_ids["bob"])
     assert isinstance(first, DirectChatResponse)
     assert first.was_created
     assert not again.was_created
     assert first.chat_id == again.chat_id
     assert [c.id for c in (await client.chat.get()).list] == [first.chat_id]
     with pytest.raises(SetErrors, match="contactId"):
-        await client.chat.open_direct(server.contact_ids["alice"])  # yourself
+        await client.chat.open_direct(jmap_server.contact_ids["alice"])  # yourself
 
 
 def test_open_direct_reads_already_exists_with_existing_id() -> None:
@@ -502,14 +509,18 @@ def test_open_direct_reads_already_exists_with_existing_id() -> None:
     assert ChatCreate.direct("bob").to_wire() == call.args["create"]["d"].to_wire()
 
 
-def test_blocking_client_over_loopback_raises_the_same(live_url: str, server: ChatServer) -> None:
-    with jmapchat.Client.connect(live_url, token=server.tokens["alice"], retries=FAST) as client:
+def test_blocking_client_over_loopback_raises_the_same(
+    jmap_live_url: str, jmap_server: ChatServer
+) -> None:
+    with jmapchat.Client.connect(
+        jmap_live_url, token=jmap_server.tokens["alice"], retries=NO_BACKOFF
+    ) as client:
         with pytest.raises(SetErrors, match="create '"):
             client.message.send("NOPE", "hi")
-        dm = client.chat.open_direct(server.contact_ids["bob"])
-        assert client.chat.open_direct(server.contact_ids["bob"]).chat_id == dm.chat_id
+        dm = client.chat.open_direct(jmap_server.contact_ids["bob"])
+        assert client.chat.open_direct(jmap_server.contact_ids["bob"]).chat_id == dm.chat_id
     with pytest.raises(HTTPStatusError, match=r"already ends in a path \('/jmap'\)"):
-        jmapchat.Client.connect(live_url + "/jmap", token="t", retries=FAST).open()
+        jmapchat.Client.connect(jmap_live_url + "/jmap", token="t", retries=NO_BACKOFF).open()
 
 
 class Answer(TypedDict):
