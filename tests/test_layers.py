@@ -24,19 +24,6 @@ PKG = SRC / "jmapchat"
 CORE = "jmapchat._core"
 SERVER = "jmapchat.server"
 
-# Private-module imports the server half of issue 10 still has to move to
-# ``jmapchat._core``'s public surface (the server was being edited in parallel). The
-# list may only shrink: a new private import anywhere fails the test.
-KNOWN_SERVER_EXCEPTIONS = {
-    ("server/_app.py", "jmapchat._core._capabilities"),
-    ("server/_app.py", "jmapchat._core._errors"),
-    ("server/_core_caps.py", "jmapchat._core._capabilities"),
-    ("server/_engine.py", "jmapchat._core._capabilities"),
-    ("server/_engine.py", "jmapchat._core._errors"),
-    ("server/_engine.py", "jmapchat._core._resolve"),
-    ("server/_generic.py", "jmapchat._core._capabilities"),
-}
-
 
 def _module_name(path: Path) -> str:
     parts = list(path.relative_to(SRC).with_suffix("").parts)
@@ -98,10 +85,9 @@ def test_siblings_use_only_the_public_surface_of_the_core() -> None:
         for module in _imports(path):
             if module.startswith(CORE + "."):
                 found.add((rel, module))
-    new = found - KNOWN_SERVER_EXCEPTIONS
-    assert not new, (
+    assert not found, (
         "import these from jmapchat._core (add the name to _core/__init__.py's exports): "
-        + ", ".join(f"{f} -> {m}" for f, m in sorted(new))
+        + ", ".join(f"{f} -> {m}" for f, m in sorted(found))
     )
 
 

@@ -20,7 +20,20 @@ from ._call import (
     QueryChangesCall,
     SetCall,
 )
-from ._capabilities import BLOB, BLOB2, CHAT, CHAT_PUSH, CHAT_WEBSOCKET, CORE, QUOTA, WEBSOCKET
+from ._capabilities import (
+    BLOB,
+    BLOB2,
+    CHAT,
+    CHAT_PUSH,
+    CHAT_WEBSOCKET,
+    CORE,
+    ERROR_LIMIT,
+    ERROR_NOT_JSON,
+    ERROR_NOT_REQUEST,
+    ERROR_UNKNOWN_CAPABILITY,
+    QUOTA,
+    WEBSOCKET,
+)
 from ._errors import *  # noqa: F403
 from ._errors import __all__ as _error_names
 from ._exec import (
@@ -96,6 +109,10 @@ __all__ = [
     "CHAT_PUSH",
     "CHAT_WEBSOCKET",
     "CORE",
+    "ERROR_LIMIT",
+    "ERROR_NOT_JSON",
+    "ERROR_NOT_REQUEST",
+    "ERROR_UNKNOWN_CAPABILITY",
     "NOT_GIVEN",
     "QUOTA",
     "WEBSOCKET",

@@ -19,8 +19,8 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from .._core._capabilities import BLOB2, CHAT, CHAT_PUSH, CORE, QUOTA
-from .._core._errors import NotJSON
+from .._core import ERROR_NOT_JSON
+from ._core_caps import BLOB2, CHAT, CHAT_PUSH, CORE, QUOTA
 from ._engine import Problem, limit_problem
 from ._types.blob import DIGESTS, MAX_DATA_SOURCES
 from ._types.misc import PUSH_TYPES
@@ -200,8 +200,7 @@ def build_app(server: ChatServer) -> Starlette:
                 "application/json",
                 "text/json",
             ):
-                assert NotJSON.urn
-                raise Problem(NotJSON.urn, "Content-Type must be application/json")
+                raise Problem(ERROR_NOT_JSON, "Content-Type must be application/json")
             with slots.take("api", user, limits.max_concurrent_requests, "maxConcurrentRequests"):
                 body = await read_limited(request, limits.max_size_request, "maxSizeRequest")
                 result = server.engine.handle(user, body)

@@ -6,25 +6,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["ChatSettings", "ServerLimits"]
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator
+
+from .._core import CoreCapability
+
+__all__ = ["COLLATIONS", "ChatSettings", "ServerLimits"]
 
 
-@dataclass(frozen=True)
-class ServerLimits:
-    """The RFC 8620 core capability limits the server advertises and enforces."""
+COLLATIONS = ("i;unicode-casemap", "i;ascii-casemap", "i;octet", "i;ascii-numeric")
+_LIMITS = tuple(name for name in CoreCapability.model_fields if name.startswith("max_"))
 
-    max_size_upload: int = 50_000_000
-    max_concurrent_upload: int = 4
-    max_size_request: int = 10_000_000
-    max_concurrent_requests: int = 4
-    max_calls_in_request: int = 16
-    max_objects_in_get: int = 500
-    max_objects_in_set: int = 500
 
-    def __post_init__(self) -> None:
-        for name, value in vars(self).items():
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer")
+class ServerLimits(CoreCapability):
+    """The RFC 8620 core capability the server advertises and enforces: the client's
+    `CoreCapability` (same names, same defaults), frozen, every limit a positive
+    integer, and the collations the server implements."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    collation_algorithms: list[str] = Field(default_factory=lambda: list(COLLATIONS))
+
+    @field_validator(*_LIMITS, mode="before")
+    @classmethod
+    def _positive(cls, value: object, info: ValidationInfo) -> object:
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{info.field_name} must be a positive integer")
+        return value
 
 
 @dataclass

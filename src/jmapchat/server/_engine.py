@@ -14,10 +14,16 @@ from typing import Any
 
 import orjson
 
-from .._core._capabilities import BLOB2, CHAT, CHAT_PUSH, CORE, QUOTA
-from .._core._errors import LimitExceeded, NotJSON, NotRequest, UnknownCapability
-from .._core._resolve import ReferenceResolutionError, resolve_result_references
+from .._core import (
+    ERROR_LIMIT,
+    ERROR_NOT_JSON,
+    ERROR_NOT_REQUEST,
+    ERROR_UNKNOWN_CAPABILITY,
+    ReferenceResolutionError,
+    resolve_result_references,
+)
 from ._context import Core, Ctx
+from ._core_caps import BLOB2, CHAT, CHAT_PUSH, CORE, QUOTA
 from ._util import MethodErr
 
 __all__ = [
@@ -52,8 +58,7 @@ class Problem(Exception):
 
 
 def limit_problem(limit: str, detail: str, status: int = 400) -> Problem:
-    assert LimitExceeded.urn is not None
-    return Problem(LimitExceeded.urn, detail, status=status, limit=limit)
+    return Problem(ERROR_LIMIT, detail, status=status, limit=limit)
 
 
 class Engine:
@@ -68,25 +73,24 @@ class Engine:
     def parse(
         self, body: bytes
     ) -> tuple[list[str], list[tuple[str, dict[str, Any], str]], dict[str, str] | None]:
-        assert NotJSON.urn
-        assert NotRequest.urn
-        assert UnknownCapability.urn
         try:
             req = orjson.loads(body)
         except orjson.JSONDecodeError:
-            raise Problem(NotJSON.urn, "the request body is not valid I-JSON") from None
+            raise Problem(ERROR_NOT_JSON, "the request body is not valid I-JSON") from None
         if not isinstance(req, dict):
-            raise Problem(NotRequest.urn, "the request must be a JSON object")
+            raise Problem(ERROR_NOT_REQUEST, "the request must be a JSON object")
         extra = set(req) - {"using", "methodCalls", "createdIds"}
         if extra:
-            raise Problem(NotRequest.urn, f"unknown request properties: {', '.join(sorted(extra))}")
+            raise Problem(
+                ERROR_NOT_REQUEST, f"unknown request properties: {', '.join(sorted(extra))}"
+            )
         using = req.get("using")
         calls = req.get("methodCalls")
         created = req.get("createdIds")
         if not isinstance(using, list) or not all(isinstance(u, str) for u in using):
-            raise Problem(NotRequest.urn, "using must be an array of strings")
+            raise Problem(ERROR_NOT_REQUEST, "using must be an array of strings")
         if not isinstance(calls, list):
-            raise Problem(NotRequest.urn, "methodCalls must be an array")
+            raise Problem(ERROR_NOT_REQUEST, "methodCalls must be an array")
         parsed: list[tuple[str, dict[str, Any], str]] = []
         for inv in calls:
             if (
@@ -96,15 +100,17 @@ class Engine:
                 or not isinstance(inv[1], dict)
                 or not isinstance(inv[2], str)
             ):
-                raise Problem(NotRequest.urn, "each invocation must be [name, arguments, callId]")
+                raise Problem(
+                    ERROR_NOT_REQUEST, "each invocation must be [name, arguments, callId]"
+                )
             parsed.append((inv[0], inv[1], inv[2]))
         if created is not None and (
             not isinstance(created, dict) or not all(isinstance(v, str) for v in created.values())
         ):
-            raise Problem(NotRequest.urn, "createdIds must map creation ids to ids")
+            raise Problem(ERROR_NOT_REQUEST, "createdIds must map creation ids to ids")
         unknown = [u for u in using if u not in SUPPORTED_CAPABILITIES]
         if unknown:
-            raise Problem(UnknownCapability.urn, f"unknown capability: {unknown[0]}")
+            raise Problem(ERROR_UNKNOWN_CAPABILITY, f"unknown capability: {unknown[0]}")
         if len(parsed) > self.core.limits.max_calls_in_request:
             raise limit_problem(
                 "maxCallsInRequest",

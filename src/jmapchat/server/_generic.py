@@ -11,7 +11,8 @@ import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from .._core._capabilities import CHAT
+from ._config import COLLATIONS
+from ._core_caps import CHAT
 from ._store import CREATED, DESTROYED, GLOBAL
 from ._util import CHECKS, MethodErr, SetErr, check_args
 
@@ -19,7 +20,6 @@ if TYPE_CHECKING:
     from ._context import Ctx
 
 __all__ = [
-    "COLLATIONS",
     "QUERY_CHANGES_ARGS",
     "DataType",
     "parse_state",
@@ -30,8 +30,6 @@ __all__ = [
     "std_query",
     "std_set",
 ]
-
-COLLATIONS = ("i;unicode-casemap", "i;ascii-casemap", "i;octet", "i;ascii-numeric")
 
 
 def parse_state(state: object) -> int | None:

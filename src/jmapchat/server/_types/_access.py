@@ -3,7 +3,9 @@ role rank and bans. Every data type asks here; nothing here writes."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
+
+from jmapchat.models import SpacePermission
 
 from ._common import GLOBAL
 
@@ -23,17 +25,9 @@ __all__ = [
     "space_perms",
 ]
 
-PERMISSIONS = (
-    "view",
-    "send",
-    "pin",
-    "manage_channels",
-    "manage_members",
-    "manage_roles",
-    "manage_space",
-    "ban",
-    "mention_broadcast",
-)
+# The draft's permission names (the client's ``SpacePermission``); the checks are the
+# server's own.
+PERMISSIONS: tuple[str, ...] = get_args(SpacePermission)
 EVERYONE_DEFAULT = ["view", "send"]
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import hmac
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 import orjson
+
+from jmapchat.models import RICH_BODY_TYPE, BroadcastScope, SpanType
 
 from .._util import SetErr, is_uint
 from ._access import channel_allows
@@ -25,22 +27,11 @@ __all__ = [
     "mentions_user",
 ]
 
-SCOPES = ("everyone", "here", "admins")
-SPAN_TYPES = frozenset(
-    {
-        "text",
-        "bold",
-        "italic",
-        "bold-italic",
-        "code",
-        "codeblock",
-        "blockquote",
-        "mention",
-        "broadcast",
-        "link",
-    }
-)
-RICH = "application/jmap-chat-rich"
+# The draft's names (the client's ``BroadcastScope`` and ``SpanType``); the checks are the
+# server's own, so it stays an independent oracle for the client.
+SCOPES: tuple[str, ...] = get_args(BroadcastScope)
+SPAN_TYPES = frozenset(get_args(SpanType))
+RICH = RICH_BODY_TYPE
 PLAINTEXT_TYPES = ("text/plain", "text/markdown", RICH)
 _MIME_RE = re.compile(r"^[A-Za-z0-9!#$&^_.+-]{1,127}/[A-Za-z0-9!#$&^_.+-]{1,127}(\s*;.*)?$")
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any, ClassVar, get_args
 
-from jmapchat.models import CustomEmojiProperty
+from jmapchat.models import EMOJI_NAME_PATTERN, CustomEmojiProperty
 
 from .._generic import DataType
 from .._util import SetErr, new_id
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CustomEmojiType", "is_image_type", "register"]
 
-NAME_RE = re.compile(r"^[a-z0-9_-]{1,64}$")
+NAME_RE = re.compile(EMOJI_NAME_PATTERN)  # the draft's rule, shared with the client models
 
 
 def is_image_type(media_type: str) -> bool:
