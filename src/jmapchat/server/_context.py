@@ -5,13 +5,15 @@ the data types and the engine."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ._config import ChatSettings
-from ._generic import register_standard
+from ._generic import std_changes, std_get, std_set
+from ._query import std_query, std_query_changes
 from ._store import DESTROYED, GLOBAL, Store
 from ._util import now_utc
 
@@ -51,7 +53,9 @@ class Core:
 
     def register(self, dt: DataType) -> None:
         self.types[dt.name] = dt
-        register_standard(self.registry, dt)
+        for m in dt.methods:
+            fn = _STANDARD[m]
+            self.registry[f"{dt.name}/{m}"] = (dt.capability, functools.partial(fn, dt))
 
     def method(self, name: str, capability: str, fn: Handler) -> None:
         self.registry[name] = (capability, fn)
@@ -177,3 +181,12 @@ class Ctx:
         self.events = []
         self.after_commit = []
         self.message_pushes = []
+
+
+_STANDARD: dict[str, Callable[[DataType, Ctx, dict[str, Any]], Any]] = {
+    "get": std_get,
+    "changes": std_changes,
+    "set": std_set,
+    "query": std_query,
+    "queryChanges": std_query_changes,
+}

@@ -12,7 +12,8 @@ from urllib.parse import urlsplit
 from jmapchat.models import ChatMessageEntryProperty, PushUrgency
 
 from .._core_caps import BLOB2, CHAT, CHAT_PUSH, CORE, QUOTA
-from .._generic import QUERY_CHANGES_ARGS, DataType, run_query, std_query
+from .._generic import DataType
+from .._query import QUERY_CHANGES_ARGS, run_query, std_query
 from .._store import GLOBAL
 from .._util import MethodErr, SetErr, check_args, is_jmap_id, new_id, parse_utc
 
