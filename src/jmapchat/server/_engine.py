@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
 import orjson
@@ -38,17 +39,18 @@ log = logging.getLogger("jmapchat.server")
 SUPPORTED_CAPABILITIES = frozenset({CORE, CHAT, CHAT_PUSH, QUOTA, BLOB2})
 
 
+@dataclass(eq=False)
 class Problem(Exception):
     """A request-level error answered with RFC 7807 problem details."""
 
-    def __init__(
-        self, type: str, detail: str, *, status: int = 400, limit: str | None = None
-    ) -> None:
-        super().__init__(detail)
-        self.type = type
-        self.detail = detail
-        self.status = status
-        self.limit = limit
+    type: str
+    detail: str
+    _: KW_ONLY
+    status: int = 400
+    limit: str | None = None
+
+    def __post_init__(self) -> None:
+        super().__init__(self.detail)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": self.type, "status": self.status, "detail": self.detail}
@@ -93,17 +95,13 @@ class Engine:
             raise Problem(ERROR_NOT_REQUEST, "methodCalls must be an array")
         parsed: list[tuple[str, dict[str, Any], str]] = []
         for inv in calls:
-            if (
-                not isinstance(inv, list)
-                or len(inv) != 3
-                or not isinstance(inv[0], str)
-                or not isinstance(inv[1], dict)
-                or not isinstance(inv[2], str)
-            ):
-                raise Problem(
-                    ERROR_NOT_REQUEST, "each invocation must be [name, arguments, callId]"
-                )
-            parsed.append((inv[0], inv[1], inv[2]))
+            match inv:
+                case [str() as name, dict() as arguments, str() as call_id]:
+                    parsed.append((name, arguments, call_id))
+                case _:
+                    raise Problem(
+                        ERROR_NOT_REQUEST, "each invocation must be [name, arguments, callId]"
+                    )
         if created is not None and (
             not isinstance(created, dict) or not all(isinstance(v, str) for v in created.values())
         ):
