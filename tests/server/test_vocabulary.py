@@ -9,16 +9,20 @@ from typing import get_args
 import pytest
 from pydantic import ValidationError
 
-from jmapchat._core import CoreCapability
-from jmapchat.capabilities import ERROR_LIMIT, ERROR_NOT_JSON
+from jmapchat._core import CoreCapability, Session
+from jmapchat.capabilities import CHAT, CHAT_PUSH, ERROR_LIMIT, ERROR_NOT_JSON
 from jmapchat.models import (
     EMOJI_NAME_MAX,
     BroadcastScope,
+    ChatCapability,
+    ChatPushCapability,
     CustomEmojiCreate,
+    PushUrgency,
     SpacePermission,
     SpanType,
 )
 from jmapchat.server import ServerLimits
+from jmapchat.server._config import ChatSettings
 from jmapchat.server._types._access import PERMISSIONS
 from jmapchat.server._types._content import SCOPES, SPAN_TYPES
 from tests.compliance import conftest as _raw_http
@@ -71,3 +75,19 @@ def test_one_emoji_name_rule_in_the_models_and_the_server(h: Harness, name: str,
         err = h.create_error("alice", "CustomEmoji", obj)
         assert err["type"] == "invalidProperties", err
         assert err.get("properties") == ["name"], err
+
+
+def test_the_session_advertises_the_settings_as_the_client_reads_them(h: Harness) -> None:
+    doc = h.session("alice")
+    session = Session.parse(doc)
+    assert session.core.model_dump() == ServerLimits().model_dump()
+    account = session.accounts[session.primary_accounts[CHAT]]
+    chat = ChatCapability.model_validate(account.account_capabilities[CHAT])
+    settings = ChatSettings()
+    assert chat.max_body_bytes == settings.max_body_bytes
+    assert chat.supported_body_types == settings.supported_body_types
+    assert chat.role == "owner"
+    assert "maxGroupMembers" not in account.account_capabilities[CHAT]  # enforced, not said
+    push = ChatPushCapability.model_validate(account.account_capabilities[CHAT_PUSH])
+    assert push.supported_urgency_values == list(get_args(PushUrgency))
+    assert push.max_messages_per_push == 1

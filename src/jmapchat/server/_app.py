@@ -125,19 +125,8 @@ def build_app(server: ChatServer) -> Starlette:
         chat = core.chat
         account_caps = {
             CORE: {},
-            CHAT: {
-                "maxBodyBytes": chat.max_body_bytes,
-                "maxAttachmentBytes": chat.max_attachment_bytes,
-                "maxAttachmentsPerMessage": chat.max_attachments_per_message,
-                "supportedBodyTypes": list(chat.supported_body_types),
-                "supportsThreads": chat.supports_threads,
-                "role": "owner",
-            },
-            CHAT_PUSH: {
-                "maxSnippetBytes": chat.max_snippet_bytes,
-                "supportedUrgencyValues": ["very-low", "low", "normal", "high"],
-                "maxMessagesPerPush": 1,
-            },
+            CHAT: chat.advertised(),
+            CHAT_PUSH: core.chat_push.advertised(),
             QUOTA: {},
             BLOB2: {
                 "maxSizeBlobSet": limits.max_size_upload,

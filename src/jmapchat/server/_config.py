@@ -1,16 +1,19 @@
-"""The server's configuration: the RFC 8620 core limits it advertises and enforces
-(`ServerLimits`) and the JMAP Chat limits and features (`ChatSettings`). A leaf module:
-everything else in the server may import it."""
+"""The server's configuration, as the session models the client reads it: the RFC 8620
+core limits (`ServerLimits`, a `CoreCapability`), the JMAP Chat account capability and
+the limits enforced beside it (`ChatSettings`, a `ChatCapability`) and chat push
+(`ChatPushSettings`). A leaf module: everything else in the server may import it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any, get_args
 
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
+from jmapchat.models import ChatCapability, ChatPushCapability, PushUrgency
+
 from .._core import CoreCapability
 
-__all__ = ["COLLATIONS", "ChatSettings", "ServerLimits"]
+__all__ = ["COLLATIONS", "ChatPushSettings", "ChatSettings", "ServerLimits"]
 
 
 COLLATIONS = ("i;unicode-casemap", "i;ascii-casemap", "i;octet", "i;ascii-numeric")
@@ -34,21 +37,45 @@ class ServerLimits(CoreCapability):
         return value
 
 
-@dataclass
-class ChatSettings:
+class ChatSettings(ChatCapability):
+    """The chat account capability the server advertises (the client's `ChatCapability`
+    with the server's values), then the limits it enforces without advertising them."""
+
+    model_config = ConfigDict(extra="forbid")
+
     max_body_bytes: int = 100_000
     max_attachment_bytes: int = 50_000_000
     max_attachments_per_message: int = 20
-    supported_body_types: tuple[str, ...] = (
-        "text/plain",
-        "text/markdown",
-        "application/jmap-chat-rich",
-        "application/mls-ciphertext",
+    supported_body_types: list[str] = Field(
+        default_factory=lambda: [
+            "text/plain",
+            "text/markdown",
+            "application/jmap-chat-rich",
+            "application/mls-ciphertext",
+        ]
     )
     supports_threads: bool = True
+    role: str | None = "owner"
+
     max_group_members: int = 256
     max_space_members: int = 10_000
     max_space_roles: int = 250
     max_space_channels: int = 500
     max_space_categories: int = 100
+
+    def advertised(self) -> dict[str, Any]:
+        """The ``accountCapabilities`` value: the `ChatCapability` fields only."""
+        return self.model_dump(mode="json", by_alias=True, include=set(ChatCapability.model_fields))
+
+
+class ChatPushSettings(ChatPushCapability):
+    """The chat push account capability the server advertises and honours."""
+
+    model_config = ConfigDict(extra="forbid")
+
     max_snippet_bytes: int = 200
+    supported_urgency_values: list[str] = Field(default_factory=lambda: list(get_args(PushUrgency)))
+    max_messages_per_push: int = 1
+
+    def advertised(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)

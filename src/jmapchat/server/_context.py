@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ._config import ChatSettings
+from ._config import ChatPushSettings, ChatSettings
 from ._generic import std_changes, std_get, std_set
 from ._query import std_query, std_query_changes
 from ._store import DESTROYED, GLOBAL, Store
@@ -38,6 +38,7 @@ class Core:
         self.hub = hub
         self.pusher = pusher
         self.chat = ChatSettings()
+        self.chat_push = ChatPushSettings()
         self.registry: dict[str, tuple[str, Handler]] = {}
         self.types: dict[str, DataType] = {}
         self.accounts: dict[str, str] = {}  # username -> accountId

@@ -355,6 +355,6 @@ def build_entry(
                 text = "".join(s.get("text", "") for s in orjson.loads(text).get("spans", []))
             except (orjson.JSONDecodeError, AttributeError):
                 text = ""
-        raw = text.encode()[: core.chat.max_snippet_bytes]
+        raw = text.encode()[: core.chat_push.max_snippet_bytes]
         entry["bodySnippet"] = raw.decode("utf-8", "ignore")
     return entry
