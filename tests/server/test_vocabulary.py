@@ -21,8 +21,9 @@ from jmapchat.models import (
     SpacePermission,
     SpanType,
 )
-from jmapchat.server import ServerLimits
+from jmapchat.server import ChatServer, ServerLimits
 from jmapchat.server._config import ChatSettings
+from jmapchat.server._session import session_resource
 from jmapchat.server._types._access import PERMISSIONS
 from jmapchat.server._types._content import SCOPES, SPAN_TYPES
 from tests.compliance import conftest as _raw_http
@@ -91,3 +92,13 @@ def test_the_session_advertises_the_settings_as_the_client_reads_them(h: Harness
     push = ChatPushCapability.model_validate(account.account_capabilities[CHAT_PUSH])
     assert push.supported_urgency_values == list(get_args(PushUrgency))
     assert push.max_messages_per_push == 1
+
+
+def test_the_session_resource_is_built_from_the_session_model(
+    server: ChatServer, h: Harness
+) -> None:
+    served = h.session("alice")
+    base = served["apiUrl"].removesuffix("/jmap/api/")
+    built = session_resource(server.core, "alice", base, served["state"])
+    assert built == served
+    assert list(built) == list(served)  # the same order of members, too
