@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, get_args
 
 from jmapchat.models import SpacePermission
 
-from ._common import GLOBAL
+from ._common import GLOBAL, accounts_of
 
 if TYPE_CHECKING:
     from .._context import Ctx
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 __all__ = [
     "EVERYONE_DEFAULT",
     "PERMISSIONS",
+    "audience",
     "banned",
     "channel_allows",
     "channel_perms",
@@ -108,3 +109,11 @@ def highest_position(space: dict[str, Any], user: str) -> int:
 
 def banned(ctx: Ctx, space_id: str, user: str) -> bool:
     return any(b.get("userId") == user for b in ctx.store.by_k1(GLOBAL, "SpaceBan", space_id))
+
+
+def audience(ctx: Ctx, space: dict[str, Any] | None, perm: str, *users: str) -> list[str]:
+    """The accounts of ``users`` and of every member of ``space`` holding ``perm``."""
+    found = set(users)
+    if space is not None:
+        found |= {m["id"] for m in space["members"] if perm in space_perms(space, m["id"])}
+    return accounts_of(ctx, found)

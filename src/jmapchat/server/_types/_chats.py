@@ -20,6 +20,7 @@ __all__ = [
     "chat_participants",
     "ensure_direct_copy",
     "find_direct",
+    "introduce",
     "load_group",
     "local_pins",
     "refresh_chats",
@@ -115,9 +116,15 @@ def save_group(
         elif any(copy.get(k) != gdef[k] for k in GROUP_SHARED):
             copy.update({k: gdef[k] for k in GROUP_SHARED})
             ctx.write("Chat", copy, UPDATED, account=acc)
-    for user in new_users or []:
+    introduce(ctx, new_users or [], member_ids)
+
+
+def introduce(ctx: Ctx, users: list[str], members: list[str]) -> None:
+    """Each of ``users`` (new members) and every other member become each other's
+    contacts."""
+    for user in users:
         acc = ctx.core.account_of(user)
-        for other in member_ids:
+        for other in members:
             if other == user:
                 continue
             if acc is not None:

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from .._store import DESTROYED
 from ._access import channel_allows
-from ._chats import add_chat_copy, base_chat, local_pins, remove_chat_copy
-from ._common import GLOBAL, UPDATED, accounts_of, ensure_contact, invalid_props
+from ._chats import add_chat_copy, base_chat, introduce, local_pins, remove_chat_copy
+from ._common import GLOBAL, UPDATED, accounts_of, invalid_props
 from ._messages import backfill_channel
 
 if TYPE_CHECKING:
@@ -107,16 +107,7 @@ def save_space(
         for chat_id in chans:
             if ctx.store.get(acc, "Chat", chat_id) is not None:
                 remove_chat_copy(ctx, acc, chat_id)
-    for user in added or []:
-        acc = ctx.core.account_of(user)
-        for other in members:
-            if other == user:
-                continue
-            if acc is not None:
-                ensure_contact(ctx, acc, other)
-            oacc = ctx.core.account_of(other)
-            if oacc is not None:
-                ensure_contact(ctx, oacc, user)
+    introduce(ctx, added or [], members)
 
 
 def _give_history(

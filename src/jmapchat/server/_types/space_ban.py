@@ -8,8 +8,8 @@ from jmapchat.models import SpaceBanProperty
 
 from .._generic import DataType
 from .._util import SetErr, epoch_of, new_id
-from ._access import highest_position, load_space, member_of, space_perms
-from ._common import CREATED, GLOBAL, UPDATED, accounts_of, invalid_props, only_keys, opt_utc
+from ._access import audience, highest_position, load_space, member_of, space_perms
+from ._common import CREATED, GLOBAL, UPDATED, invalid_props, only_keys, opt_utc
 from ._spaces import save_space
 
 if TYPE_CHECKING:
@@ -19,10 +19,7 @@ __all__ = ["SpaceBanType", "register"]
 
 
 def _ban_audience(ctx: Ctx, space: dict[str, Any] | None, ban: dict[str, Any]) -> list[str]:
-    users = {ban["userId"]}
-    if space is not None:
-        users |= {m["id"] for m in space["members"] if "ban" in space_perms(space, m["id"])}
-    return accounts_of(ctx, users)
+    return audience(ctx, space, "ban", ban["userId"])
 
 
 class SpaceBanType(DataType):

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from .._util import SetErr, is_uint, new_id
 from ._access import channel_allows, load_space
 from ._common import UPDATED, invalid_props, only_keys
-from ._spaces import drop_channel, entries, save_space, str_list
+from ._spaces import CHANNEL_SHARED, drop_channel, entries, save_space, str_list
 
 if TYPE_CHECKING:
     from .._context import Ctx
@@ -21,18 +21,7 @@ def edit_channels(ctx: Ctx, space: dict[str, Any], key: str, value: Any) -> None
     cats = {c["id"] for c in space["categories"]}
     if key == "addChannels":
         for e in entries(value, key):
-            only_keys(
-                e,
-                {
-                    "name",
-                    "categoryId",
-                    "position",
-                    "topic",
-                    "slowModeSeconds",
-                    "permissionOverrides",
-                },
-                "channel property",
-            )
+            only_keys(e, set(CHANNEL_SHARED), "channel property")
             chan: dict[str, Any] = {
                 "name": None,
                 "categoryId": None,
@@ -56,19 +45,7 @@ def edit_channels(ctx: Ctx, space: dict[str, Any], key: str, value: Any) -> None
             cid = ctx.ref(e["id"]) if isinstance(e.get("id"), str) else ""
             if cid not in chans:
                 raise invalid_props(f"no channel {e.get('id')!r} in this space", key)
-            only_keys(
-                e,
-                {
-                    "id",
-                    "name",
-                    "categoryId",
-                    "position",
-                    "topic",
-                    "slowModeSeconds",
-                    "permissionOverrides",
-                },
-                "channel property",
-            )
+            only_keys(e, {"id", *CHANNEL_SHARED}, "channel property")
             _apply_channel(ctx, chans[cid], {k: v for k, v in e.items() if k != "id"}, cats, key)
 
 

@@ -11,8 +11,8 @@ from jmapchat.models import SpaceInviteProperty
 from .._core_caps import CHAT
 from .._generic import DataType
 from .._util import MethodErr, SetErr, check_args, epoch_of, is_uint, new_id
-from ._access import banned, load_space, member_of, space_perms
-from ._common import CREATED, GLOBAL, UPDATED, accounts_of, invalid_props, only_keys, opt_utc
+from ._access import audience, banned, load_space, member_of, space_perms
+from ._common import CREATED, GLOBAL, UPDATED, invalid_props, only_keys, opt_utc
 from ._spaces import save_space
 
 if TYPE_CHECKING:
@@ -22,12 +22,7 @@ __all__ = ["SpaceInviteType", "register", "space_join"]
 
 
 def _invite_audience(ctx: Ctx, space: dict[str, Any] | None, inv: dict[str, Any]) -> list[str]:
-    users = {inv["createdBy"]}
-    if space is not None:
-        users |= {
-            m["id"] for m in space["members"] if "manage_members" in space_perms(space, m["id"])
-        }
-    return accounts_of(ctx, users)
+    return audience(ctx, space, "manage_members", inv["createdBy"])
 
 
 class SpaceInviteType(DataType):
