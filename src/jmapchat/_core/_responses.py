@@ -45,6 +45,27 @@ class SetError(JMAPModel):
     properties: list[str] | None = None
     existing_id: str | None = None
     server_retry_after: float | None = None
+    """Seconds to wait. The chat drafts send a UTCDate (when to retry); some servers send
+    seconds: both are read as seconds from now."""
+
+    @field_validator("server_retry_after", mode="before")
+    @classmethod
+    def _retry_after_seconds(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            from datetime import UTC, datetime
+
+            try:
+                return float(value)
+            except ValueError:
+                pass
+            try:
+                when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                return None  # unreadable: treated as "not given", the error stays usable
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=UTC)
+            return max(0.0, (when - datetime.now(UTC)).total_seconds())
+        return value
 
 
 class GetList(JMAPModel, Generic[T]):

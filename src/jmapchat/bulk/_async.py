@@ -1,0 +1,512 @@
+"""`AsyncImporter` and `async_export_jsonl`: exactly-once bulk import, and export.
+
+The source of truth for both twins: ``scripts/unasync.py`` generates the blocking
+`Importer` / `export_jsonl` (`_sync.py`) from this file. What differs lives in
+`_primitives`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO, Any
+
+from jmapchat import AsyncClient
+from jmapchat._core import (
+    AuthenticationError,
+    Comparator,
+    HTTPStatusError,
+    MethodError,
+    RemoteProtocolError,
+    RateLimited,
+    RequestRejected,
+    ServerFail,
+    ServerUnavailable,
+    SetError,
+    TransportError,
+)
+from jmapchat.models import ChatCreate, MessageFilter
+
+from ._journal import Journal, SendingRow
+from ._plan import (
+    AsyncRecordSource,
+    ChatRef,
+    Packer,
+    Pending,
+    Progress,
+    ProgressCallback,
+    Record,
+    ImportAborted,
+    Report,
+    chunks,
+    epoch,
+    fingerprint,
+    reaction_id,
+)
+from ._primitives import (
+    AsyncEvent,
+    AsyncWorkers,
+    async_iterate,
+    async_sleep,
+    async_state_lock,
+)
+from ._sources import chat_line, message_line
+
+__all__ = ["AsyncImporter", "async_export_jsonl"]
+
+_RECONCILE_PAGE = 200
+
+
+class AsyncImporter:
+    """Imports `Record` s exactly once into the client's account::
+
+        async with jmapchat.AsyncClient.connect(url, token=token) as client:
+            report = await AsyncImporter(client, "import.sqlite").run(records)
+
+    Run it again with the same journal after any crash: done records are skipped,
+    records whose envelope's outcome is unknown are found on the server (by chat,
+    ``sentAt`` and body hash) before anything is resent.
+    """
+
+    def __init__(
+        self,
+        client: AsyncClient,
+        journal: str | Path = "import.sqlite",
+        *,
+        concurrency: int | None = None,
+        envelope_size: int = 500,
+        progress: ProgressCallback | None = None,
+        max_outage: float = 300.0,
+        reconcile_window: float = 600.0,
+        backoff: float = 0.5,
+    ) -> None:
+        self._client = client
+        self._journal = Journal(journal)
+        self._concurrency = concurrency
+        self._envelope_size = envelope_size
+        self._progress = progress
+        self._max_outage = max_outage
+        self._window = reconcile_window
+        self._backoff = backoff
+        self._lock = async_state_lock()
+        self._chats: dict[str, str] = {}
+        self._contacts: dict[str, str] | None = None
+        self._inflight: dict[str, AsyncEvent] = {}
+        self._report = Report()
+        self._total: int | None = None
+        self._started = 0.0
+        self._waiting = 0.0
+
+    @property
+    def journal(self) -> Journal:
+        return self._journal
+
+    def close(self) -> None:
+        self._journal.close()
+
+    # --- the run --------------------------------------------------------------------------
+
+    async def run(self, records: AsyncRecordSource, *, total: int | None = None) -> Report:
+        """Import ``records`` (an iterable or async iterable); returns the `Report`.
+
+        ``total`` (when known) gives the progress callback an ETA.
+        """
+        self._report = report = Report()
+        self._total = total
+        self._started = time.monotonic()
+        core = self._client.session.core
+        self._journal.bind_account(self._client.account_id)
+        packer = Packer(
+            core.max_objects_in_set,
+            core.max_calls_in_request,
+            core.max_size_request,
+            self._envelope_size,
+        )
+        n = self._concurrency or max(1, min(4, core.max_concurrent_requests))
+        await self._recover()
+        queued: set[str] = set()
+        async with AsyncWorkers(n) as workers:
+            async for record in async_iterate(records):
+                state = self._journal.state(record.source_id)
+                if (state is not None and state[0] == "done") or (
+                    record.source_id in queued or record.source_id in self._inflight
+                ):
+                    with self._lock:
+                        report.skipped += 1
+                    self._tick()
+                    continue
+                create = record.create
+                update: dict[str, Any] = {}
+                if record.chat is not None:
+                    update["chat_id"] = await self._chat_id(record.chat)
+                if record.reply_to is not None:
+                    if record.reply_to in queued:
+                        await self._launch(workers, packer.take(), queued)
+                    parent = await self._parent(record.reply_to)
+                    if parent is not None:
+                        update["reply_to"] = parent
+                if update:
+                    create = create.model_copy(update=update)
+                item = Pending.of(record.source_id, create, record.reactions)
+                if not packer.fits(item):
+                    await self._launch(workers, packer.take(), queued)
+                packer.add(item)
+                queued.add(item.source_id)
+                if len(packer.items) >= packer.capacity:
+                    await self._launch(workers, packer.take(), queued)
+            await self._launch(workers, packer.take(), queued)
+        report.seconds = time.monotonic() - self._started
+        self._tick()
+        return report
+
+    async def _launch(self, workers: AsyncWorkers, items: list[Pending], queued: set[str]) -> None:
+        if not items:
+            return
+        done = AsyncEvent()
+        for item in items:
+            self._inflight[item.source_id] = done
+            queued.discard(item.source_id)
+        await workers.start(self._deliver, items, done)
+
+    async def _deliver(self, items: list[Pending], done: AsyncEvent) -> None:
+        try:
+            await self._settle(items)
+        finally:
+            done.set()
+            for item in items:
+                self._inflight.pop(item.source_id, None)
+
+    async def _parent(self, source_id: str) -> str | None:
+        """The new id of a reply's parent (waits if its envelope is in flight)."""
+        event = self._inflight.get(source_id)
+        if event is not None:
+            await event.wait()
+        state = self._journal.state(source_id)
+        return state[1] if state is not None and state[0] == "done" else None
+
+    # --- one envelope until every record in it is settled -----------------------------------
+
+    async def _settle(self, items: list[Pending]) -> None:
+        report = self._report
+        todo = items
+        attempt = 0
+        while todo:
+            self._journal.mark_sending(
+                (it.source_id, *it.fingerprint) for it in todo
+            )
+            try:
+                created, failed, limited = await self._post(todo)
+            except RateLimited as exc:
+                # HTTP 429 (after the client's own retries): the server processed nothing.
+                attempt += 1
+                await self._wait_rate_limit(exc.retry_after or self._backoff * 2**attempt)
+                continue
+            except (AuthenticationError, RequestRejected) as exc:
+                # Refused as a whole before anything ran: nothing to reconcile.
+                self._journal.record_outcomes((), forget=[it.source_id for it in todo])
+                raise ImportAborted(f"the server refused the import: {exc}") from exc
+            except (TransportError, HTTPStatusError, RemoteProtocolError) as exc:
+                matched = await self._reconcile(
+                    [SendingRow(it.source_id, *it.fingerprint, time.time()) for it in todo],
+                    cause=exc,
+                )
+                self._journal.record_outcomes(matched.items())
+                with self._lock:
+                    report.reconciled += len(matched)
+                todo = [it for it in todo if it.source_id not in matched]
+                self._tick()
+                continue
+            self._journal.record_outcomes(
+                created.items(), failed.items(), forget=[it.source_id for it, _ in limited]
+            )
+            with self._lock:
+                report.written += len(created)
+                report.failed.update(failed)
+                report.rate_limited += len(limited)
+            self._tick()
+            todo = [it for it, _ in limited]
+            if limited:
+                waits = [w for _, w in limited if w is not None]
+                attempt += 1
+                await self._wait_rate_limit(max(waits) if waits else self._backoff * 2**attempt)
+
+    async def _post(
+        self, items: list[Pending]
+    ) -> tuple[dict[str, str], dict[str, SetError], list[tuple[Pending, float | None]]]:
+        """Send one envelope; (created source id -> message id, failed, rate limited)."""
+        req = self._client.request()
+        calls = []
+        index = 0
+        for chunk in chunks(items, self._calls_size()):
+            create: dict[str, Any] = {}
+            update: dict[str, Any] = {}
+            keys: dict[str, Pending] = {}
+            for item in chunk:
+                key = f"r{index}"
+                index += 1
+                keys[key] = item
+                create[key] = item.wire
+                if item.reactions:
+                    update[f"#{key}"] = {
+                        f"reactions/{reaction_id(e)}": {"emoji": e, "sentAt": item.wire["sentAt"]}
+                        for e in dict.fromkeys(item.reactions)
+                    }
+            call = req.message.set(create=create, update=update or {})
+            calls.append((call, keys))
+        with self._lock:
+            self._report.requests += 1
+            self._report.envelopes += 1
+        await self._client.send(req)
+        created: dict[str, str] = {}
+        failed: dict[str, SetError] = {}
+        limited: list[tuple[Pending, float | None]] = []
+        for call, keys in calls:
+            try:
+                result = call.result
+            except (ServerUnavailable, ServerFail) as exc:
+                # The method did not run (RFC 8620 §3.6.2): resend its records later.
+                limited.extend((item, self._backoff) for item in keys.values())
+                del exc
+                continue
+            except MethodError as exc:
+                error = SetError(type=exc.type, description=str(exc))
+                failed.update({item.source_id: error for item in keys.values()})
+                continue
+            for key, item in keys.items():
+                if key in result.created:
+                    created[item.source_id] = result.created[key].id
+                else:
+                    err = result.not_created.get(key) or SetError(
+                        type="serverFail", description="neither created nor refused"
+                    )
+                    if err.type in ("rateLimit", "rateLimited"):
+                        limited.append((item, err.server_retry_after))
+                    else:
+                        failed[item.source_id] = err
+            with self._lock:
+                self._report.reaction_failures += len(result.not_updated or {})
+        return created, failed, limited
+
+    def _calls_size(self) -> int:
+        core = self._client.session.core
+        return max(1, core.max_objects_in_set // 2)
+
+    async def _wait_rate_limit(self, seconds: float) -> None:
+        with self._lock:
+            self._report.waits.append(seconds)
+        self._waiting = seconds
+        self._tick()
+        await async_sleep(seconds)
+        self._waiting = 0.0
+
+    # --- exactly once: reconciliation -------------------------------------------------------
+
+    async def _recover(self) -> None:
+        """Settle the records a previous run left in flight, before sending anything."""
+        rows = self._journal.sending()
+        if not rows:
+            return
+        matched = await self._reconcile(rows, cause=None)
+        self._journal.record_outcomes(
+            matched.items(), forget=[r.source_id for r in rows if r.source_id not in matched]
+        )
+        self._report.reconciled += len(matched)
+
+    async def _reconcile(
+        self, rows: list[SendingRow], *, cause: BaseException | None
+    ) -> dict[str, str]:
+        """Which of ``rows`` exist on the server: source id -> message id.
+
+        Waits (with backoff, up to ``max_outage`` seconds) for the server to come back.
+        """
+        deadline = time.monotonic() + self._max_outage
+        attempt = 0
+        while True:
+            try:
+                return await self._match(rows)
+            except (TransportError, HTTPStatusError, ServerUnavailable) as exc:
+                if isinstance(exc, AuthenticationError) or time.monotonic() > deadline:
+                    raise ImportAborted(
+                        f"the server stayed unreachable for {self._max_outage:g}s: {exc}"
+                        + (f" (first failure: {cause})" if cause is not None else "")
+                    ) from exc
+                attempt += 1
+                await async_sleep(min(5.0, self._backoff * 2**attempt))
+
+    async def _match(self, rows: list[SendingRow]) -> dict[str, str]:
+        by_chat: dict[str, list[SendingRow]] = {}
+        for row in rows:
+            by_chat.setdefault(row.chat_id, []).append(row)
+        matched: dict[str, str] = {}
+        for chat_id, group in by_chat.items():
+            wanted: dict[tuple[str, str, str], list[str]] = {}
+            for row in group:
+                key = (row.chat_id, row.sent_at, row.body_hash)
+                wanted.setdefault(key, []).append(row.source_id)
+            since = min(r.batch_at for r in group) - self._window
+            found: list[tuple[str, tuple[str, str, str]]] = []
+            pages = 1
+            async for msg in self._client.query_iter(
+                "Message",
+                filter=MessageFilter(chat_id=chat_id),
+                sort=[Comparator(property="receivedAt", is_ascending=False)],
+                page_size=_RECONCILE_PAGE,
+                properties=["id", "chatId", "sentAt", "body", "receivedAt"],
+            ):
+                if len(found) >= pages * _RECONCILE_PAGE:
+                    pages += 1
+                if msg.received_at and epoch(msg.received_at) < since:
+                    break
+                found.append(
+                    (msg.id, fingerprint(chat_id, msg.sent_at or "", msg.body or ""))
+                )
+            with self._lock:
+                self._report.requests += pages
+            known = self._journal.known_message_ids([mid for mid, _ in found])
+            for mid, fp in reversed(found):  # oldest first: duplicates match in order
+                if mid in known:
+                    continue
+                ids = wanted.get(fp)
+                if ids:
+                    matched[ids.pop(0)] = mid
+        return matched
+
+    # --- chats and contacts, created or looked up once -----------------------------------------
+
+    async def _contact_ids(self) -> dict[str, str]:
+        if self._contacts is None:
+            self._contacts = self._journal.contacts()
+        return self._contacts
+
+    async def _lookup_contacts(self) -> dict[str, str]:
+        got = await self._client.call(lambda r: r.chat_contact.get(None))
+        with self._lock:
+            self._report.requests += 1
+        mapping = {c.login or c.id: c.id for c in got.list}
+        mapping.update({c.id: c.id for c in got.list})
+        self._journal.set_contacts(mapping)
+        self._contacts = mapping
+        return mapping
+
+    async def _resolve_logins(self, logins: Iterable[str]) -> list[str]:
+        wanted = list(logins)
+        contacts = await self._contact_ids()
+        if any(login not in contacts for login in wanted):
+            contacts = await self._lookup_contacts()
+        return [contacts[login] for login in wanted if login in contacts]
+
+    async def _chat_id(self, ref: ChatRef) -> str:
+        if ref.chat_id is not None:
+            return ref.chat_id
+        cached = self._chats.get(ref.key)
+        if cached is not None:
+            return cached
+        row = self._journal.chat(ref.key)
+        if row is not None and row[0] == "done" and row[1]:
+            self._chats[ref.key] = row[1]
+            return row[1]
+        if ref.kind == "direct":
+            contact = (await self._resolve_logins([ref.contact or ""]) or [ref.contact or ""])[0]
+            create = ChatCreate.direct(contact)
+        else:
+            members = await self._resolve_logins(ref.members)
+            create = ChatCreate.group(ref.name or ref.key, members)
+        chat_id = None
+        if row is not None:  # a previous run crashed while creating it: look first
+            chat_id = await self._find_chat(create)
+        if chat_id is None:
+            self._journal.set_chat(ref.key, "pending")
+            result = await self._client.call(lambda r: r.chat.set(create={"c": create}))
+            with self._lock:
+                self._report.requests += 1
+            if "c" in result.created:
+                chat_id = result.created["c"].id
+            elif result.updated:  # the draft returns an existing direct chat in `updated`
+                chat_id = next(iter(result.updated))
+            else:
+                err = (result.not_created or {}).get("c")
+                if err is not None and err.existing_id:
+                    chat_id = err.existing_id
+                else:
+                    what = f"{err.type}: {err.description}" if err else "no result"
+                    raise ImportAborted(f"cannot create chat {ref.key!r} ({what})")
+        self._journal.set_chat(ref.key, "done", chat_id)
+        self._chats[ref.key] = chat_id
+        return chat_id
+
+    async def _find_chat(self, create: ChatCreate) -> str | None:
+        got = await self._client.call(lambda r: r.chat.get(None))
+        with self._lock:
+            self._report.requests += 1
+        for chat in got.list:
+            if chat.kind == create.kind == "direct" and chat.contact_id == create.contact_id:
+                return chat.id
+            if chat.kind == create.kind == "group" and chat.name == create.name:
+                return chat.id
+        return None
+
+    # --- progress ----------------------------------------------------------------------------
+
+    def _tick(self) -> None:
+        if self._progress is None:
+            return
+        r = self._report
+        elapsed = max(1e-6, time.monotonic() - self._started)
+        handled = r.written + r.reconciled + len(r.failed)
+        rate = handled / elapsed
+        done = r.done + len(r.failed)
+        eta = None
+        if self._total is not None and rate > 0:
+            eta = max(0.0, (self._total - done) / max(rate, 1e-9))
+        self._progress(
+            Progress(
+                done=done,
+                written=r.written,
+                skipped=r.skipped,
+                failed=len(r.failed),
+                total=self._total,
+                rate=rate,
+                eta=eta,
+                waiting=self._waiting,
+            )
+        )
+
+
+# --- export ------------------------------------------------------------------------------------
+
+
+async def async_export_jsonl(
+    client: AsyncClient,
+    out: IO[str],
+    *,
+    chat_ids: Iterable[str] | None = None,
+    progress: ProgressCallback | None = None,
+) -> int:
+    """Write chats (all, or ``chat_ids``) and their messages as migration JSON Lines.
+
+    The schema is the importer's (docs/migration.md), so export -> import round-trips.
+    Returns the number of messages written.
+    """
+    got = await client.call(lambda r: r.chat.get(None if chat_ids is None else list(chat_ids)))
+    contacts = await client.call(lambda r: r.chat_contact.get(None))
+    logins = {c.id: c.login or c.id for c in contacts.list}
+    written = 0
+    started = time.monotonic()
+    for chat in got.list:
+        out.write(json.dumps(chat_line(chat, logins), ensure_ascii=False) + "\n")
+        async for msg in client.query_iter(
+            "Message",
+            filter=MessageFilter(chat_id=chat.id),
+            sort=[Comparator(property="receivedAt", is_ascending=True)],
+            page_size=min(500, client.session.core.max_objects_in_get),
+        ):
+            if msg.deleted_at is not None:
+                continue
+            out.write(json.dumps(message_line(msg, logins), ensure_ascii=False) + "\n")
+            written += 1
+            if progress is not None:
+                elapsed = max(1e-6, time.monotonic() - started)
+                progress(Progress(written, written, 0, 0, None, written / elapsed, None))
+    return written

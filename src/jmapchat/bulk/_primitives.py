@@ -1,0 +1,151 @@
+"""What the async and blocking importers do differently, side by side.
+
+`_async.py` uses the ``Async…`` / ``async_…`` names; ``scripts/unasync.py`` maps each to
+its blocking twin here when it generates `_sync.py`. The blocking importer keeps several
+envelopes in flight with threads; the async one with an anyio task group.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
+from types import TracebackType
+from typing import Any, TypeVar
+
+import anyio
+import anyio.abc
+
+__all__ = [
+    "AsyncEvent",
+    "AsyncWorkers",
+    "Event",
+    "Workers",
+    "async_iterate",
+    "async_sleep",
+    "async_state_lock",
+    "iterate",
+    "sleep",
+    "state_lock",
+]
+
+T = TypeVar("T")
+
+# --- async ------------------------------------------------------------------------------
+
+AsyncEvent = anyio.Event
+async_sleep = anyio.sleep
+
+
+def async_state_lock() -> AbstractContextManager[Any]:
+    """Tasks switch only at ``await``: counters need no lock."""
+    return nullcontext()
+
+
+async def async_iterate(source: Iterable[T] | AsyncIterable[T]) -> AsyncIterator[T]:
+    """Iterate a plain or an async iterable."""
+    if isinstance(source, AsyncIterable):
+        async for item in source:
+            yield item
+    else:
+        for item in source:
+            yield item
+
+
+class AsyncWorkers:
+    """At most ``n`` coroutines at once; ``start`` waits for a free slot.
+
+    The first failure cancels the others and is raised on exit (unwrapped from its group).
+    """
+
+    def __init__(self, n: int) -> None:
+        self._n = n
+
+    async def __aenter__(self) -> AsyncWorkers:
+        self._slots = anyio.Semaphore(self._n)
+        self._group: anyio.abc.TaskGroup = anyio.create_task_group()
+        await self._group.__aenter__()
+        return self
+
+    async def start(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
+        await self._slots.acquire()
+
+        async def run() -> None:
+            try:
+                await fn(*args)
+            finally:
+                self._slots.release()
+
+        self._group.start_soon(run)
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            await self._group.__aexit__(et, e, tb)
+        except BaseExceptionGroup as group:
+            raise _first(group) from None
+
+
+def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    exc: BaseException
+    for exc in group.exceptions:
+        if isinstance(exc, BaseExceptionGroup):
+            return _first(exc)
+        if not isinstance(exc, anyio.get_cancelled_exc_class()):
+            return exc
+    return group.exceptions[0]
+
+
+# --- blocking ---------------------------------------------------------------------------
+
+Event = threading.Event
+sleep = time.sleep
+
+
+def state_lock() -> AbstractContextManager[Any]:
+    """Worker threads update the report and the in-flight map: a real lock."""
+    return threading.Lock()
+
+
+def iterate(source: Iterable[T]) -> Iterator[T]:
+    yield from source
+
+
+class Workers:
+    """At most ``n`` calls at once on threads; ``start`` waits for a free slot.
+
+    After a failure no new work starts; the first failure is raised on exit.
+    """
+
+    def __init__(self, n: int) -> None:
+        self._n = n
+        self._error: BaseException | None = None
+
+    def __enter__(self) -> Workers:
+        self._slots = threading.Semaphore(self._n)
+        self._pool = ThreadPoolExecutor(self._n, thread_name_prefix="jmapchat-import")
+        return self
+
+    def start(self, fn: Callable[..., Any], *args: Any) -> None:
+        self._slots.acquire()
+        if self._error is not None:
+            self._slots.release()
+            raise self._error
+        future = self._pool.submit(fn, *args)
+        future.add_done_callback(self._finished)
+
+    def _finished(self, future: Future[Any]) -> None:
+        exc = future.exception()
+        if exc is not None and self._error is None:
+            self._error = exc
+        self._slots.release()
+
+    def __exit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._pool.shutdown(wait=True)
+        if e is None and self._error is not None:
+            raise self._error
