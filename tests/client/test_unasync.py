@@ -30,7 +30,9 @@ def test_sync_client_is_generated_from_the_async_one() -> None:
     assert out.returncode == 0, f"run: python scripts/unasync.py\n{out.stdout}{out.stderr}"
 
 
-@pytest.mark.parametrize(("index", "good", "bad"), [(0, "def send(", "def sent("), (1, "def run(", "def ran(")])
+@pytest.mark.parametrize(
+    ("index", "good", "bad"), [(0, "def send(", "def sent("), (1, "def run(", "def ran(")]
+)
 def test_check_fails_with_a_diff_when_stale(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,

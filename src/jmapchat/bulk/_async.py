@@ -19,8 +19,8 @@ from jmapchat._core import (
     Comparator,
     HTTPStatusError,
     MethodError,
-    RemoteProtocolError,
     RateLimited,
+    RemoteProtocolError,
     RequestRejected,
     ServerFail,
     ServerUnavailable,
@@ -33,12 +33,11 @@ from ._journal import Journal, SendingRow
 from ._plan import (
     AsyncRecordSource,
     ChatRef,
+    ImportAborted,
     Packer,
     Pending,
     Progress,
     ProgressCallback,
-    Record,
-    ImportAborted,
     Report,
     chunks,
     epoch,
@@ -193,9 +192,7 @@ class AsyncImporter:
         todo = items
         attempt = 0
         while todo:
-            self._journal.mark_sending(
-                (it.source_id, *it.fingerprint) for it in todo
-            )
+            self._journal.mark_sending((it.source_id, *it.fingerprint) for it in todo)
             try:
                 created, failed, limited = await self._post(todo)
             except RateLimited as exc:
@@ -359,9 +356,7 @@ class AsyncImporter:
                     pages += 1
                 if msg.received_at and epoch(msg.received_at) < since:
                     break
-                found.append(
-                    (msg.id, fingerprint(chat_id, msg.sent_at or "", msg.body or ""))
-                )
+                found.append((msg.id, fingerprint(chat_id, msg.sent_at or "", msg.body or "")))
             with self._lock:
                 self._report.requests += pages
             known = self._journal.known_message_ids([mid for mid, _ in found])

@@ -167,7 +167,7 @@ class Journal:
     def counts(self) -> dict[str, int]:
         with self._lock:
             rows = self._db.execute("SELECT state, count(*) FROM record GROUP BY state").fetchall()
-        return {state: n for state, n in rows}
+        return dict(rows)
 
     # --- chats and contacts --------------------------------------------------------------
 

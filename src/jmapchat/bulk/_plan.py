@@ -17,11 +17,8 @@ from jmapchat.models import MessageCreate
 
 __all__ = [
     "AsyncRecordSource",
-    "ImportAborted",
-    "chunks",
-    "epoch",
-    "reaction_id",
     "ChatRef",
+    "ImportAborted",
     "Packer",
     "Pending",
     "Progress",
@@ -29,8 +26,11 @@ __all__ = [
     "RecordSource",
     "Report",
     "body_hash",
+    "chunks",
+    "epoch",
     "fingerprint",
     "normalise_date",
+    "reaction_id",
 ]
 
 

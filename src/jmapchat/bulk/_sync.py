@@ -37,7 +37,6 @@ from ._plan import (
     Pending,
     Progress,
     ProgressCallback,
-    Record,
     RecordSource,
     Report,
     chunks,
