@@ -27,6 +27,7 @@ __all__ = [
     "Report",
     "body_hash",
     "chunks",
+    "creation_key",
     "epoch",
     "fingerprint",
     "normalise_date",
@@ -107,6 +108,14 @@ class Pending:
     @property
     def fingerprint(self) -> tuple[str, str, str]:
         return fingerprint(self.wire["chatId"], self.wire["sentAt"], self.wire["body"])
+
+    def replying_to(self, parent: str | None) -> Pending:
+        """This record replying to ``parent`` (an id, ``#creationId``, or None: no parent)."""
+        wire = dict(self.wire)
+        wire.pop("replyTo", None)
+        if parent is not None:
+            wire["replyTo"] = parent
+        return Pending(self.source_id, wire, self.reactions, self.size + 40)
 
     @classmethod
     def of(cls, source_id: str, create: MessageCreate, reactions: tuple[str, ...]) -> Pending:
@@ -222,6 +231,11 @@ ProgressCallback: TypeAlias = Callable[[Progress], None]
 
 def chunks(items: list[Pending], size: int) -> list[list[Pending]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def creation_key(source_id: str) -> str:
+    """A record's creation id: the same in every envelope and resend (an Id-safe hash)."""
+    return "r" + hashlib.sha256(source_id.encode()).hexdigest()[:24]
 
 
 def reaction_id(emoji: str) -> str:

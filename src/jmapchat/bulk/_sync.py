@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
-from jmapchat import Client
+from jmapchat import Client, Request
 from jmapchat._core import (
     AuthenticationError,
     Comparator,
@@ -40,6 +40,7 @@ from ._plan import (
     RecordSource,
     Report,
     chunks,
+    creation_key,
     epoch,
     fingerprint,
     reaction_id,
@@ -137,18 +138,17 @@ class Importer:
                     self._tick()
                     continue
                 create = record.create
-                update: dict[str, Any] = {}
                 if record.chat is not None:
-                    update["chat_id"] = self._chat_id(record.chat)
-                if record.reply_to is not None:
-                    if record.reply_to in queued:
-                        self._launch(workers, packer.take(), queued)
-                    parent = self._parent(record.reply_to)
-                    if parent is not None:
-                        update["reply_to"] = parent
-                if update:
-                    create = create.model_copy(update=update)
+                    create = create.model_copy(update={"chat_id": self._chat_id(record.chat)})
                 item = Pending.of(record.source_id, create, record.reactions)
+                if record.reply_to is not None and record.reply_to in queued:
+                    # the parent is in this envelope: refer to it by its creation id
+                    item = item.replying_to(f"#{creation_key(record.reply_to)}")
+                    if not packer.fits(item):
+                        self._launch(workers, packer.take(), queued)
+                        item = item.replying_to(self._parent(record.reply_to))
+                elif record.reply_to is not None:
+                    item = item.replying_to(self._parent(record.reply_to))
                 if not packer.fits(item):
                     self._launch(workers, packer.take(), queued)
                 packer.add(item)
@@ -191,10 +191,11 @@ class Importer:
         report = self._report
         todo = items
         attempt = 0
+        known: dict[str, str] = {}  # creation id -> message id, for replies resent later
         while todo:
             self._journal.mark_sending((it.source_id, *it.fingerprint) for it in todo)
             try:
-                created, failed, limited = self._post(todo)
+                created, failed, limited = self._post(todo, known)
             except RateLimited as exc:
                 # HTTP 429 (after the client's own retries): the server processed nothing.
                 attempt += 1
@@ -210,6 +211,7 @@ class Importer:
                     cause=exc,
                 )
                 self._journal.record_outcomes(matched.items())
+                known.update({creation_key(sid): mid for sid, mid in matched.items()})
                 with self._lock:
                     report.reconciled += len(matched)
                 todo = [it for it in todo if it.source_id not in matched]
@@ -218,6 +220,7 @@ class Importer:
             self._journal.record_outcomes(
                 created.items(), failed.items(), forget=[it.source_id for it, _ in limited]
             )
+            known.update({creation_key(sid): mid for sid, mid in created.items()})
             with self._lock:
                 report.written += len(created)
                 report.failed.update(failed)
@@ -230,19 +233,21 @@ class Importer:
                 self._wait_rate_limit(max(waits) if waits else self._backoff * 2**attempt)
 
     def _post(
-        self, items: list[Pending]
+        self, items: list[Pending], known: dict[str, str]
     ) -> tuple[dict[str, str], dict[str, SetError], list[tuple[Pending, float | None]]]:
-        """Send one envelope; (created source id -> message id, failed, rate limited)."""
-        req = self._client.request()
+        """Send one envelope; (created source id -> message id, failed, rate limited).
+
+        ``known`` (creation id -> id) goes out as ``createdIds``, so that a reply resent
+        without its parent still finds it.
+        """
+        req = Request(created_ids=known)
         calls = []
-        index = 0
         for chunk in chunks(items, self._calls_size()):
             create: dict[str, Any] = {}
             update: dict[str, Any] = {}
             keys: dict[str, Pending] = {}
             for item in chunk:
-                key = f"r{index}"
-                index += 1
+                key = creation_key(item.source_id)
                 keys[key] = item
                 create[key] = item.wire
                 if item.reactions:
@@ -284,6 +289,13 @@ class Importer:
                         failed[item.source_id] = err
             with self._lock:
                 self._report.reaction_failures += len(result.not_updated or {})
+        # A reply refused only because its parent (same envelope) was rate limited goes
+        # back with it, instead of failing for good.
+        waiting = {"#" + creation_key(it.source_id) for it, _ in limited}
+        for item in items:
+            if item.source_id in failed and item.wire.get("replyTo") in waiting:
+                del failed[item.source_id]
+                limited.append((item, None))
         return created, failed, limited
 
     def _calls_size(self) -> int:

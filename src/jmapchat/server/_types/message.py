@@ -538,7 +538,17 @@ class MessageType(DataType):
         key = (ctx.user, chat["id"])
         last = ctx.core.slow_mode_seen.get(key)
         if last is not None and ctx.now_ts - last < secs:
-            raise SetErr("rateLimited", f"slow mode: wait {secs} seconds between messages")
+            from datetime import UTC, datetime
+
+            from .._util import format_utc
+
+            # serverRetryAfter: when the next message is allowed (a UTCDate, as the drafts say)
+            retry = format_utc(datetime.fromtimestamp(last + secs, UTC))
+            raise SetErr(
+                "rateLimited",
+                f"slow mode: wait {secs} seconds between messages",
+                serverRetryAfter=retry,
+            )
         ctx.core.slow_mode_seen[key] = ctx.now_ts
 
     def _store_copy(self, ctx: Ctx, acc: str, msg: dict[str, Any], chat: dict[str, Any]) -> None:
