@@ -1,3 +1,4 @@
+# ruff: noqa: PT018
 """`AsyncImporter` against the in-process reference server: packing, exactly-once after an
 unknown outcome, rate limits, failures, reply and chat mapping, and the sources."""
 

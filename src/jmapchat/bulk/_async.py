@@ -321,7 +321,7 @@ class AsyncImporter:
         self._journal.record_outcomes(
             matched.items(), forget=[r.source_id for r in rows if r.source_id not in matched]
         )
-        self._report.reconciled += len(matched)
+        self._report.recovered = len(matched)
 
     async def _reconcile(
         self, rows: list[SendingRow], *, cause: BaseException | None

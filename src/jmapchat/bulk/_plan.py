@@ -189,14 +189,16 @@ class Report:
     """The outcome of `AsyncImporter.run`.
 
     ``written``: created by this run; ``reconciled``: found on the server after an
-    unknown outcome (not sent again); ``skipped``: done by an earlier run; ``failed``:
-    source id -> SetError (also kept in the journal).
+    unknown outcome in this run (not sent again); ``skipped``: done before this run
+    (``recovered`` of them were left in flight by a crash and found on the server at
+    start); ``failed``: source id -> SetError (also kept in the journal).
     """
 
     written: int = 0
     skipped: int = 0
     reconciled: int = 0
     failed: dict[str, SetError] = field(default_factory=dict)
+    recovered: int = 0
     rate_limited: int = 0
     """Records refused with ``rateLimit``/``rateLimited`` (each resent after the wait)."""
     waits: list[float] = field(default_factory=list)
@@ -216,6 +218,7 @@ class Report:
             "written": self.written,
             "skipped": self.skipped,
             "reconciled": self.reconciled,
+            "recovered": self.recovered,
             "failed": {k: v.to_wire() for k, v in self.failed.items()},
             "rateLimited": self.rate_limited,
             "waits": [round(w, 3) for w in self.waits],
