@@ -240,12 +240,14 @@ def send(
             print(mid)
 
 
-def _new_messages(client: Client, interval: float) -> Iterator[Message]:
-    """New messages as they arrive: polls ``Message/changes``.
+def _new_messages(client: Client, interval: float) -> Iterator[Message | None]:
+    """New messages as they arrive; first yields None once it is listening.
 
-    The one place to switch to ``client.events()`` (push) once it lands.
+    Polls ``Message/changes``: the one place to switch to ``client.events()`` (push)
+    once it lands.
     """
     state = client.message.get(ids=[]).state
+    yield None
     while True:
         created: list[str] = []
         for page in client.changes_pages("Message", state):
@@ -268,9 +270,10 @@ def tail(
     opts = _opts(ctx)
     seen = 0
     with _client(opts) as client:
-        if not opts.json:
-            print("waiting for messages (Ctrl-C to stop)", file=sys.stderr, flush=True)
         for msg in _new_messages(client, interval):
+            if msg is None:
+                print("listening for new messages (Ctrl-C to stop)", file=sys.stderr, flush=True)
+                continue
             if chat is not None and msg.chat_id != chat:
                 continue
             if opts.json:
@@ -410,8 +413,10 @@ def _count_lines(path: Path) -> int | None:
 
 @contextlib.contextmanager
 def _progress_bar(quiet: bool, what: str, total: int | None) -> Iterator[Any]:
-    """A rich progress bar on stderr (count, rate, ETA); nothing with ``--json``."""
-    if quiet:
+    """A rich progress bar on stderr (count, rate, ETA); none with ``--json`` or when
+    stderr is not a terminal (logs stay clean)."""
+    console = _console(stderr=True)
+    if quiet or not console.is_terminal:
         yield lambda done, total, waiting: None
         return
     from rich.progress import (
@@ -433,7 +438,7 @@ def _progress_bar(quiet: bool, what: str, total: int | None) -> Iterator[Any]:
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=_console(stderr=True)) as bar:
+    with Progress(*columns, console=console) as bar:
         task = bar.add_task(what, total=total, rate=0.0)
         started = time.monotonic()
 

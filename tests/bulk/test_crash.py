@@ -1,4 +1,3 @@
-# ruff: noqa: PT018
 """Exactly once across crashes: ``jmapchat import`` is SIGKILLed at random points, the
 server is killed and restarted mid-import, and after the final re-run the server holds
 every source record exactly once (counted, and compared by content)."""

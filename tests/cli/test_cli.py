@@ -1,0 +1,195 @@
+# ruff: noqa: PT018
+"""The real ``jmapchat`` command in a subprocess against a real server
+(``jmapchat serve --port 0`` on a temporary database)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from jmapchat import __version__
+
+from ._serve import ServeProcess, jmapchat
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
+    server = ServeProcess(tmp_path_factory.mktemp("serve")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def one_line_error(out: subprocess.CompletedProcess[str], fragment: str) -> None:
+    assert out.returncode != 0
+    assert "Traceback" not in out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("jmapchat: error: "), out.stderr
+    assert fragment in lines[0], lines[0]
+
+
+def test_version_from_the_entry_point_and_python_m() -> None:
+    out = jmapchat("--version")
+    assert out.returncode == 0 and out.stdout.strip() == f"jmapchat {__version__}"
+    script = Path(sys.executable).with_name("jmapchat")
+    if script.exists():
+        via_script = subprocess.run([str(script), "--version"], capture_output=True, text=True)
+        assert via_script.stdout == out.stdout
+
+
+def test_serve_port_zero_prints_the_real_port_and_a_busy_port_is_one_line(
+    served: ServeProcess, tmp_path: Path
+) -> None:
+    assert served.port > 0
+    with socket.create_connection(("127.0.0.1", served.port), timeout=10):
+        pass
+    busy = jmapchat("serve", "--db", str(tmp_path / "x.sqlite"), "--port", str(served.port))
+    one_line_error(busy, "Address already in use")
+
+
+def test_session_chats_send_history_with_json(served: ServeProcess) -> None:
+    env = served.env()
+    session = jmapchat("--json", "session", env=env)
+    assert session.returncode == 0, session.stderr
+    assert json.loads(session.stdout)["username"] == "alice"
+    human = jmapchat("session", env=env)
+    assert "maxObjectsInSet" in human.stdout and "alice" in human.stdout
+    call = jmapchat(
+        "--json",
+        "call",
+        env=env,
+        input=json.dumps(
+            {
+                "using": ["urn:ietf:params:jmap:chat"],
+                "methodCalls": [
+                    ["Chat/set", {"create": {"c": {"kind": "direct", "contactId": "bob"}}}, "a"]
+                ],
+            }
+        ),
+    )
+    assert call.returncode == 0, call.stderr
+    name, args, call_id = json.loads(call.stdout)["methodResponses"][0]
+    assert (name, call_id) == ("Chat/set", "a")
+    chat_id = (args.get("created") or {}).get("c", {}).get("id") or next(iter(args["updated"]))
+    sent = jmapchat("--json", "send", chat_id, "hello from the CLI", env=env)
+    assert sent.returncode == 0, sent.stderr
+    message_id = json.loads(sent.stdout)["id"]
+    history = jmapchat("--json", "history", chat_id, env=env)
+    assert [(m["id"], m["body"]) for m in json.loads(history.stdout)][-1] == (
+        message_id,
+        "hello from the CLI",
+    )
+    table = jmapchat("chats", env={**env, "COLUMNS": "200"})
+    assert chat_id in table.stdout and "direct" in table.stdout
+    listed = json.loads(jmapchat("--json", "chats", env=env).stdout)
+    assert chat_id in {c["id"] for c in listed}
+
+
+def test_call_explain_sends_nothing(served: ServeProcess, tmp_path: Path) -> None:
+    request = tmp_path / "request.json"
+    request.write_text(
+        json.dumps(
+            {
+                "using": ["urn:ietf:params:jmap:chat"],
+                "methodCalls": [
+                    ["Chat/query", {}, "q"],
+                    [
+                        "Chat/get",
+                        {"#ids": {"resultOf": "q", "name": "Chat/query", "path": "/ids"}},
+                        "g",
+                    ],
+                ],
+            }
+        )
+    )
+    log = served.tmp / f"serve-{served.starts}.log"
+    posts = log.read_text().count("POST /jmap/api")
+    offline = jmapchat("call", "--explain", str(request))  # no server needed
+    assert offline.returncode == 0, offline.stderr
+    assert "q  Chat/query" in offline.stdout and "g  Chat/get" in offline.stdout
+    online = jmapchat("call", "--explain", str(request), env=served.env())
+    assert "split plan: 1 HTTP request(s)" in online.stdout
+    assert log.read_text().count("POST /jmap/api") == posts  # the session only: no request
+
+
+def test_import_export_round_trip_and_rerun(served: ServeProcess, tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    lines = [{"type": "chat", "id": "G", "kind": "group", "name": "cli-import", "members": ["bob"]}]
+    lines += [
+        {
+            "type": "message",
+            "id": f"x{i}",
+            "chat": "G",
+            "body": f"imported {i}",
+            "sentAt": "2024-05-06T07:08:09Z",
+            **({"replyTo": "x0"} if i == 2 else {}),
+        }
+        for i in range(5)
+    ]
+    source.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    env = served.env()
+    first = jmapchat("--json", "import", str(source), env=env)
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["written"] == 5
+    human = jmapchat("import", str(source), env={**env, "TTY_COMPATIBLE": "1"})
+    assert human.returncode == 0 and "written" in human.stdout
+    assert "5/5" in human.stderr and "msg/s" in human.stderr  # the progress bar
+    again = json.loads(jmapchat("--json", "import", str(source), env=env).stdout)
+    assert (again["written"], again["skipped"]) == (0, 5)
+    out = tmp_path / "out.jsonl"
+    exported = jmapchat("--json", "export", "-o", str(out), env=env)
+    assert exported.returncode == 0, exported.stderr
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    mine = [r for r in rows if r["type"] == "message" and r["body"].startswith("imported")]
+    assert [r["body"] for r in mine] == [f"imported {i}" for i in range(5)]
+    assert mine[2]["replyTo"] == mine[0]["id"]
+
+
+def test_tail_prints_new_messages(served: ServeProcess) -> None:
+    env = served.env()
+    chats = json.loads(jmapchat("--json", "chats", env=env).stdout)
+    chat_id = chats[0]["id"]
+    tail = subprocess.Popen(
+        [sys.executable, "-m", "jmapchat", "--json", "tail", "--count", "1", "--interval", "0.1"],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert tail.stderr is not None
+        assert "listening" in tail.stderr.readline()  # its starting state is taken
+        sent = jmapchat("send", chat_id, "tail me", env=env)
+        assert sent.returncode == 0, sent.stderr
+        out, err = tail.communicate(timeout=60)
+    finally:
+        if tail.poll() is None:
+            tail.kill()
+    assert tail.returncode == 0, err
+    assert json.loads(out.splitlines()[0])["body"] == "tail me"
+
+
+def test_errors_are_one_line_and_non_zero(served: ServeProcess, tmp_path: Path) -> None:
+    no_url = {"JMAPCHAT_URL": "", "JMAPCHAT_TOKEN": ""}
+    one_line_error(jmapchat("chats", env=no_url), "no server")
+    bad_token = {**served.env(), "JMAPCHAT_TOKEN": "wrong"}
+    one_line_error(jmapchat("chats", env=bad_token), "401")
+    one_line_error(
+        jmapchat("chats", env={"JMAPCHAT_URL": "http://127.0.0.1:9", "JMAPCHAT_TOKEN": "t"}),
+        "",
+    )
+    one_line_error(jmapchat("import", str(tmp_path / "missing.jsonl"), env=served.env()), "missing")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"type": "message", "id": "m"}\n{not json\n')
+    one_line_error(jmapchat("import", str(bad), env=served.env()), "bad.jsonl:1")
+    one_line_error(jmapchat("call", env=served.env(), input="[1, 2]"), "methodCalls")
+    usage = jmapchat("history")
+    assert usage.returncode == 2 and "Traceback" not in usage.stderr
