@@ -77,7 +77,7 @@ RULES: list[tuple[str, str]] = [
     ("AsyncRecordSource", "RecordSource"),
     ("AsyncWorkers", "Workers"),
     ("AsyncEvent", "Event"),
-    ("async_iterate", "iterate"),
+    ("async_batches", "batches"),
     ("async_state_lock", "state_lock"),
     ("async_export_jsonl", "export_jsonl"),
 ]

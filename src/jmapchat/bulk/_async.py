@@ -48,7 +48,7 @@ from ._plan import (
 from ._primitives import (
     AsyncEvent,
     AsyncWorkers,
-    async_iterate,
+    async_batches,
     async_sleep,
     async_state_lock,
 )
@@ -57,6 +57,7 @@ from ._sources import chat_line, message_line
 __all__ = ["AsyncImporter", "async_export_jsonl"]
 
 _RECONCILE_PAGE = 200
+_LOOKUP_BATCH = 256
 
 
 class AsyncImporter:
@@ -128,33 +129,34 @@ class AsyncImporter:
         await self._recover()
         queued: set[str] = set()
         async with AsyncWorkers(n) as workers:
-            async for record in async_iterate(records):
-                state = self._journal.state(record.source_id)
-                if (state is not None and state[0] == "done") or (
-                    record.source_id in queued or record.source_id in self._inflight
-                ):
-                    with self._lock:
-                        report.skipped += 1
-                    self._tick()
-                    continue
-                create = record.create
-                if record.chat is not None:
-                    create = create.model_copy(update={"chat_id": await self._chat_id(record.chat)})
-                item = Pending.of(record.source_id, create, record.reactions)
-                if record.reply_to is not None and record.reply_to in queued:
-                    # the parent is in this envelope: refer to it by its creation id
-                    item = item.replying_to(f"#{creation_key(record.reply_to)}")
+            async for batch in async_batches(records, _LOOKUP_BATCH):
+                # one journal query per batch, not per record
+                states = self._journal.states([r.source_id for r in batch])
+                for record in batch:
+                    state = states.get(record.source_id)
+                    if (state is not None and state[0] == "done") or (
+                        record.source_id in queued or record.source_id in self._inflight
+                    ):
+                        with self._lock:
+                            report.skipped += 1
+                        self._tick()
+                        continue
+                    chat_id = None if record.chat is None else await self._chat_id(record.chat)
+                    item = Pending.of(record.source_id, record.create, record.reactions, chat_id)
+                    if record.reply_to is not None and record.reply_to in queued:
+                        # the parent is in this envelope: refer to it by its creation id
+                        item = item.replying_to(f"#{creation_key(record.reply_to)}")
+                        if not packer.fits(item):
+                            await self._launch(workers, packer.take(), queued)
+                            item = item.replying_to(await self._parent(record.reply_to))
+                    elif record.reply_to is not None:
+                        item = item.replying_to(await self._parent(record.reply_to))
                     if not packer.fits(item):
                         await self._launch(workers, packer.take(), queued)
-                        item = item.replying_to(await self._parent(record.reply_to))
-                elif record.reply_to is not None:
-                    item = item.replying_to(await self._parent(record.reply_to))
-                if not packer.fits(item):
-                    await self._launch(workers, packer.take(), queued)
-                packer.add(item)
-                queued.add(item.source_id)
-                if len(packer.items) >= packer.capacity:
-                    await self._launch(workers, packer.take(), queued)
+                    packer.add(item)
+                    queued.add(item.source_id)
+                    if len(packer.items) >= packer.capacity:
+                        await self._launch(workers, packer.take(), queued)
             await self._launch(workers, packer.take(), queued)
         report.seconds = time.monotonic() - self._started
         self._tick()

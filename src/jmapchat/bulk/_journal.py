@@ -103,6 +103,20 @@ class Journal:
         row = self._one("SELECT state, message_id FROM record WHERE source_id=?", (source_id,))
         return None if row is None else (row[0], row[1])
 
+    def states(self, source_ids: Sequence[str]) -> dict[str, tuple[str, str | None]]:
+        """`state` of many records in one query (the importer asks per batch)."""
+        out: dict[str, tuple[str, str | None]] = {}
+        with self._lock:
+            for start in range(0, len(source_ids), 500):
+                part = source_ids[start : start + 500]
+                marks = ",".join("?" * len(part))
+                for sid, state, mid in self._db.execute(
+                    f"SELECT source_id, state, message_id FROM record WHERE source_id IN ({marks})",
+                    part,
+                ):
+                    out[sid] = (state, mid)
+        return out
+
     def mark_sending(self, rows: Iterable[tuple[str, str, str, str]]) -> None:
         """``(source_id, chat_id, sent_at, body_hash)`` rows: committed before sending."""
         now = time.time()

@@ -118,8 +118,17 @@ class Pending:
         return Pending(self.source_id, wire, self.reactions, self.size + 40)
 
     @classmethod
-    def of(cls, source_id: str, create: MessageCreate, reactions: tuple[str, ...]) -> Pending:
+    def of(
+        cls,
+        source_id: str,
+        create: MessageCreate,
+        reactions: tuple[str, ...],
+        chat_id: str | None = None,
+    ) -> Pending:
+        """``chat_id`` (when given) replaces the create's: the chat the journal mapped."""
         wire = create.to_wire()
+        if chat_id is not None:
+            wire["chatId"] = chat_id
         size = len(json.dumps(wire, ensure_ascii=False).encode()) + 32 + 64 * len(reactions)
         return cls(source_id, wire, reactions, size)
 

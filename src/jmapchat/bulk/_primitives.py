@@ -23,10 +23,10 @@ __all__ = [
     "AsyncWorkers",
     "Event",
     "Workers",
-    "async_iterate",
+    "async_batches",
     "async_sleep",
     "async_state_lock",
-    "iterate",
+    "batches",
     "sleep",
     "state_lock",
 ]
@@ -44,14 +44,23 @@ def async_state_lock() -> AbstractContextManager[Any]:
     return nullcontext()
 
 
-async def async_iterate(source: Iterable[T] | AsyncIterable[T]) -> AsyncIterator[T]:
-    """Iterate a plain or an async iterable."""
+async def async_batches(source: Iterable[T] | AsyncIterable[T], n: int) -> AsyncIterator[list[T]]:
+    """Lists of up to ``n`` items of a plain or an async iterable."""
+    batch: list[T] = []
     if isinstance(source, AsyncIterable):
         async for item in source:
-            yield item
+            batch.append(item)
+            if len(batch) >= n:
+                yield batch
+                batch = []
     else:
         for item in source:
-            yield item
+            batch.append(item)
+            if len(batch) >= n:
+                yield batch
+                batch = []
+    if batch:
+        yield batch
 
 
 class AsyncWorkers:
@@ -110,8 +119,16 @@ def state_lock() -> AbstractContextManager[Any]:
     return threading.Lock()
 
 
-def iterate(source: Iterable[T]) -> Iterator[T]:
-    yield from source
+def batches(source: Iterable[T], n: int) -> Iterator[list[T]]:
+    """Lists of up to ``n`` items of ``source``."""
+    batch: list[T] = []
+    for item in source:
+        batch.append(item)
+        if len(batch) >= n:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 class Workers:
