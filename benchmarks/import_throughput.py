@@ -3,8 +3,9 @@
 For each size (10,000 by default; 10,000 and 100,000 with ``--full``) on a fresh
 ``jmapchat serve --port 0 --db FILE`` subprocess:
 
-- baseline: raw batched ``Message/set`` requests of ``maxObjectsInSet`` messages over
-  httpx, one after another, no journal (what a hand-written loop does);
+- baseline: the same messages (replies included) as raw batched ``Message/set``
+  requests of ``maxObjectsInSet`` over httpx, one after another, no journal and no
+  typed parsing (what a hand-written loop does);
 - candidate: ``jmapchat --json import FILE`` in a subprocess (journal, exactly-once,
   several envelopes in flight): messages/s over the process's wall time, and over the
   importer's own run (without interpreter start-up), HTTP requests (counted in the
@@ -37,20 +38,25 @@ USING = ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:chat"]
 POST = "POST /jmap/api"
 
 
+def message(i: int) -> dict[str, Any]:
+    """Record ``i`` of the source; every tenth replies to the one before it."""
+    line: dict[str, Any] = {
+        "type": "message",
+        "id": f"m{i}",
+        "chat": "C",
+        "body": f"benchmark message {i} " + "lorem ipsum " * 4,
+        "sentAt": f"2024-01-01T{i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z",
+    }
+    if i % 10 == 9:
+        line["replyTo"] = f"m{i - 1}"
+    return line
+
+
 def write_source(path: Path, n: int) -> None:
     with path.open("w", encoding="utf-8") as out:
         out.write(json.dumps({"type": "chat", "id": "C", "kind": "group", "name": "bench"}) + "\n")
         for i in range(n):
-            line: dict[str, Any] = {
-                "type": "message",
-                "id": f"m{i}",
-                "chat": "C",
-                "body": f"benchmark message {i} " + "lorem ipsum " * 4,
-                "sentAt": f"2024-01-01T{i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z",
-            }
-            if i % 10 == 9:
-                line["replyTo"] = f"m{i - 1}"
-            out.write(json.dumps(line) + "\n")
+            out.write(json.dumps(message(i)) + "\n")
 
 
 class Server:
@@ -96,21 +102,24 @@ def baseline(server: Server, n: int) -> float:
             out: dict[str, Any] = reply.json()["methodResponses"][0][1]
             return out
 
-        chat = call("Chat/set", {"create": {"c": {"kind": "group", "name": "raw", "memberIds": []}}})
+        chat = call(
+            "Chat/set", {"create": {"c": {"kind": "group", "name": "raw", "memberIds": []}}}
+        )
         chat_id = chat["created"]["c"]["id"]
         started = time.perf_counter()
+        ids: dict[str, str] = {}
         for start in range(0, n, batch):
-            create = {
-                f"m{i}": {
-                    "chatId": chat_id,
-                    "body": f"benchmark message {i} " + "lorem ipsum " * 4,
-                    "bodyType": "text/plain",
-                    "sentAt": "2024-01-01T00:00:00Z",
-                }
-                for i in range(start, min(n, start + batch))
-            }
+            create = {}
+            for i in range(start, min(n, start + batch)):
+                msg = message(i)  # the same messages as the JSON Lines source
+                msg.update(chatId=chat_id, bodyType="text/plain")
+                if "replyTo" in msg:
+                    parent = msg["replyTo"]
+                    msg["replyTo"] = ids.get(parent, "#" + parent)
+                create[f"m{i}"] = {k: v for k, v in msg.items() if k not in ("type", "id", "chat")}
             created = call("Message/set", {"create": create})["created"]
             assert len(created) == len(create)
+            ids.update({k: v["id"] for k, v in created.items()})
         return n / (time.perf_counter() - started)
 
 

@@ -66,7 +66,8 @@ async def async_batches(source: Iterable[T] | AsyncIterable[T], n: int) -> Async
 class AsyncWorkers:
     """At most ``n`` coroutines at once; ``start`` waits for a free slot.
 
-    The first failure cancels the others and is raised on exit (unwrapped from its group).
+    The first failure of a coroutine cancels the others and is raised on exit (unwrapped
+    from its group); an error in the ``async with`` body waits for them instead.
     """
 
     def __init__(self, n: int) -> None:
@@ -92,6 +93,10 @@ class AsyncWorkers:
     async def __aexit__(
         self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
+        if isinstance(e, Exception):
+            # An error in the caller (a bad source line): let the envelopes in flight
+            # finish, so that their outcome is recorded, then raise it.
+            et, e, tb = None, None, None
         try:
             await self._group.__aexit__(et, e, tb)
         except BaseExceptionGroup as group:

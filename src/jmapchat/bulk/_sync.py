@@ -22,7 +22,6 @@ from jmapchat._core import (
     RateLimited,
     RemoteProtocolError,
     RequestRejected,
-    ServerFail,
     ServerUnavailable,
     SetError,
     TransportError,
@@ -58,6 +57,7 @@ __all__ = ["Importer", "export_jsonl"]
 
 _RECONCILE_PAGE = 200
 _LOOKUP_BATCH = 256
+_MAX_UNKNOWN = 8
 
 
 class Importer:
@@ -194,6 +194,7 @@ class Importer:
         todo = items
         attempt = 0
         known: dict[str, str] = {}  # creation id -> message id, for replies resent later
+        unknown = 0  # attempts in a row whose outcome was unknown
         while todo:
             self._journal.mark_sending((it.source_id, *it.fingerprint) for it in todo)
             try:
@@ -208,6 +209,12 @@ class Importer:
                 self._journal.record_outcomes((), forget=[it.source_id for it in todo])
                 raise ImportAborted(f"the server refused the import: {exc}") from exc
             except (TransportError, HTTPStatusError, RemoteProtocolError) as exc:
+                unknown += 1
+                if unknown > _MAX_UNKNOWN:
+                    raise ImportAborted(
+                        f"{_MAX_UNKNOWN} attempts in a row ended without an answer: {exc}; "
+                        "run the import again later (nothing will be sent twice)"
+                    ) from exc
                 matched = self._reconcile(
                     [SendingRow(it.source_id, *it.fingerprint, time.time()) for it in todo],
                     cause=exc,
@@ -218,6 +225,8 @@ class Importer:
                     report.reconciled += len(matched)
                 todo = [it for it in todo if it.source_id not in matched]
                 self._tick()
+                if todo:
+                    sleep(min(5.0, self._backoff * 2**unknown))
                 continue
             self._journal.record_outcomes(
                 created.items(), failed.items(), forget=[it.source_id for it, _ in limited]
@@ -269,10 +278,9 @@ class Importer:
         for call, keys in calls:
             try:
                 result = call.result
-            except (ServerUnavailable, ServerFail) as exc:
+            except ServerUnavailable:
                 # The method did not run (RFC 8620 §3.6.2): resend its records later.
                 limited.extend((item, self._backoff) for item in keys.values())
-                del exc
                 continue
             except MethodError as exc:
                 error = SetError(type=exc.type, description=str(exc))
