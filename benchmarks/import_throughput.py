@@ -65,8 +65,22 @@ class Server:
         tokens = tmp / "tokens.json"
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "jmapchat", "serve", "--db", str(tmp / "chat.sqlite")]
-                + ["--port", "0", "--user", "alice", "--user", "bob", "--token-file", str(tokens)],
+                [
+                    sys.executable,
+                    "-m",
+                    "jmapchat",
+                    "serve",
+                    "--db",
+                    str(tmp / "chat.sqlite"),
+                    "--port",
+                    "0",
+                    "--user",
+                    "alice",
+                    "--user",
+                    "bob",
+                    "--token-file",
+                    str(tokens),
+                ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
@@ -128,13 +142,22 @@ def run_import(server: Server, source: Path, journal: Path) -> tuple[dict[str, A
     env = {**os.environ, "JMAPCHAT_URL": server.url, "JMAPCHAT_TOKEN": server.token}
     started = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jmapchat", "--json", "import", str(source)]
-        + ["--journal", str(journal)],
+        [
+            sys.executable,
+            "-m",
+            "jmapchat",
+            "--json",
+            "import",
+            str(source),
+            "--journal",
+            str(journal),
+        ],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout is not None
+    assert proc.stderr is not None
     out = proc.stdout.read()
     err = proc.stderr.read()
     _, status, usage = os.wait4(proc.pid, 0)
