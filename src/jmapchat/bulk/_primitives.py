@@ -46,19 +46,16 @@ def async_state_lock() -> AbstractContextManager[Any]:
 
 async def async_batches(source: Iterable[T] | AsyncIterable[T], n: int) -> AsyncIterator[list[T]]:
     """Lists of up to ``n`` items of a plain or an async iterable."""
+    if not isinstance(source, AsyncIterable):
+        for plain in batches(source, n):
+            yield plain
+        return
     batch: list[T] = []
-    if isinstance(source, AsyncIterable):
-        async for item in source:
-            batch.append(item)
-            if len(batch) >= n:
-                yield batch
-                batch = []
-    else:
-        for item in source:
-            batch.append(item)
-            if len(batch) >= n:
-                yield batch
-                batch = []
+    async for item in source:
+        batch.append(item)
+        if len(batch) >= n:
+            yield batch
+            batch = []
     if batch:
         yield batch
 

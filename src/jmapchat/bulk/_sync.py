@@ -15,6 +15,7 @@ from typing import IO, Any
 
 from jmapchat import Client, Request
 from jmapchat._core import (
+    NOT_GIVEN,
     AuthenticationError,
     Comparator,
     HTTPStatusError,
@@ -24,6 +25,7 @@ from jmapchat._core import (
     RequestRejected,
     ServerUnavailable,
     SetError,
+    Timeout,
     TransportError,
 )
 from jmapchat.models import ChatCreate, MessageFilter
@@ -69,6 +71,12 @@ class Importer:
     Run it again with the same journal after any crash: done records are skipped,
     records whose envelope's outcome is unknown are found on the server (by chat,
     ``sentAt`` and body hash) before anything is resent.
+
+    ``concurrency``: envelopes in flight (default: ``maxConcurrentRequests``, at most 4);
+    ``envelope_size``: records per envelope at most; ``max_outage``: how long to wait for
+    an unreachable server; ``reconcile_window``: how far before an envelope's send time
+    to look for its messages (clock skew); ``timeout_grace``: how long to let a server
+    finish a timed-out request before looking; ``backoff``: the first retry delay.
     """
 
     def __init__(
@@ -82,6 +90,7 @@ class Importer:
         max_outage: float = 300.0,
         reconcile_window: float = 600.0,
         backoff: float = 0.5,
+        timeout_grace: float = 30.0,
     ) -> None:
         self._client = client
         self._journal = Journal(journal)
@@ -91,6 +100,7 @@ class Importer:
         self._max_outage = max_outage
         self._window = reconcile_window
         self._backoff = backoff
+        self._timeout_grace = timeout_grace
         self._lock = state_lock()
         self._chats: dict[str, str] = {}
         self._contacts: dict[str, str] | None = None
@@ -215,6 +225,10 @@ class Importer:
                         f"{_MAX_UNKNOWN} attempts in a row ended without an answer: {exc}; "
                         "run the import again later (nothing will be sent twice)"
                     ) from exc
+                if isinstance(exc, Timeout):
+                    # The server may still be working on it: give it time to finish before
+                    # looking, or the look could miss what it is about to store.
+                    sleep(self._timeout_grace)
                 matched = self._reconcile(
                     [SendingRow(it.source_id, *it.fingerprint, time.time()) for it in todo],
                     cause=exc,
@@ -266,7 +280,7 @@ class Importer:
                         f"reactions/{reaction_id(e)}": {"emoji": e, "sentAt": item.wire["sentAt"]}
                         for e in dict.fromkeys(item.reactions)
                     }
-            call = req.message.set(create=create, update=update or {})
+            call = req.message.set(create=create, update=update or NOT_GIVEN)
             calls.append((call, keys))
         with self._lock:
             self._report.requests += 1
