@@ -601,6 +601,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     command = typer.main.get_command(app)
     args = list(sys.argv[1:] if argv is None else argv)
+    # ``jmapchat chats --json`` works as well as ``jmapchat --json chats``
+    end = args.index("--") if "--" in args else len(args)
+    if "--json" in args[1:end]:
+        args = ["--json", *[a for i, a in enumerate(args) if a != "--json" or i >= end]]
     try:
         result = command.main(args=args, prog_name="jmapchat", standalone_mode=False)
     except typer.Exit as exc:

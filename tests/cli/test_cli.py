@@ -89,7 +89,7 @@ def test_session_chats_send_history_with_json(served: ServeProcess) -> None:
     )
     table = jmapchat("chats", env={**env, "COLUMNS": "200"})
     assert chat_id in table.stdout and "direct" in table.stdout
-    listed = json.loads(jmapchat("--json", "chats", env=env).stdout)
+    listed = json.loads(jmapchat("chats", "--json", env=env).stdout)  # --json after works too
     assert chat_id in {c["id"] for c in listed}
 
 
