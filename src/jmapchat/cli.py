@@ -77,7 +77,10 @@ def _root(
     ] = None,
     token_file: Annotated[
         Path | None,
-        typer.Option(help="A file holding the token, or the JSON {user: token} of serve."),
+        typer.Option(
+            help="A file holding the token, or the JSON {user: token} of serve "
+            "(wins over JMAPCHAT_TOKEN)."
+        ),
     ] = None,
     user: Annotated[
         str | None, typer.Option(help="Which user's token to take from a JSON --token-file.")
@@ -95,9 +98,10 @@ def _root(
 
 
 def _token(opts: Options) -> str:
-    if opts.token:
-        return opts.token
+    """The token: from ``--token-file`` when given, else ``--token`` / JMAPCHAT_TOKEN."""
     if opts.token_file is None:
+        if opts.token:
+            return opts.token
         raise CLIError("no token: pass --token, --token-file or set JMAPCHAT_TOKEN")
     try:
         text = opts.token_file.read_text(encoding="utf-8").strip()

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import socket
@@ -177,19 +178,42 @@ def test_tail_prints_new_messages(served: ServeProcess) -> None:
     assert json.loads(out.splitlines()[0])["body"] == "tail me"
 
 
-def test_errors_are_one_line_and_non_zero(served: ServeProcess, tmp_path: Path) -> None:
-    no_url = {"JMAPCHAT_URL": "", "JMAPCHAT_TOKEN": ""}
-    one_line_error(jmapchat("chats", env=no_url), "no server")
+def test_errors_are_one_line_and_non_zero(served: ServeProcess) -> None:
+    """Over the wire, as a user meets them: a wrong token, a server that is not there."""
     bad_token = {**served.env(), "JMAPCHAT_TOKEN": "wrong"}
     one_line_error(jmapchat("chats", env=bad_token), "401")
-    one_line_error(
-        jmapchat("chats", env={"JMAPCHAT_URL": "http://127.0.0.1:9", "JMAPCHAT_TOKEN": "t"}),
-        "",
-    )
-    one_line_error(jmapchat("import", str(tmp_path / "missing.jsonl"), env=served.env()), "missing")
+    refused = jmapchat("chats", env={"JMAPCHAT_URL": "http://127.0.0.1:9", "JMAPCHAT_TOKEN": "t"})
+    one_line_error(refused, "127.0.0.1:9")
+
+
+def test_bad_input_is_one_line_in_process(
+    served: ServeProcess,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The same ``main()`` in-process (fast): each bad input is one line and exit 1 or 2."""
+    from jmapchat.cli import main
+
+    def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        code = main(list(args))
+        out = capsys.readouterr()
+        return subprocess.CompletedProcess(list(args), code, out.out, out.err)
+
+    for name, value in served.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("JMAPCHAT_URL", "")
+    one_line_error(run("chats"), "no server")
+    monkeypatch.setenv("JMAPCHAT_URL", served.url)
+    one_line_error(run("import", str(tmp_path / "missing.jsonl")), "missing")
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"type": "message", "id": "m"}\n{not json\n')
-    one_line_error(jmapchat("import", str(bad), env=served.env()), "bad.jsonl:1")
-    one_line_error(jmapchat("call", env=served.env(), input="[1, 2]"), "methodCalls")
-    usage = jmapchat("history")
-    assert usage.returncode == 2 and "Traceback" not in usage.stderr
+    one_line_error(run("import", str(bad)), "bad.jsonl:1")
+    one_line_error(run("call", stdin="[1, 2]"), "methodCalls")
+    one_line_error(run("call", stdin="{nope"), "not JSON")
+    one_line_error(run("--token-file", str(tmp_path / "none.json"), "chats"), "none.json")
+    usage = run("history")
+    assert usage.returncode == 2
+    assert "Traceback" not in usage.stderr
+    assert "Missing argument" in usage.stderr
