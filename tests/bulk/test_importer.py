@@ -313,6 +313,11 @@ def slack_export(root: Path) -> None:
     (root / "channels.json").write_text(json.dumps(channels))
     (root / "general").mkdir()
     (root / "general" / "2024-01-02.json").write_text(json.dumps(day))
+    # a DM lists both people: the chat goes to whichever is a contact of the importer
+    (root / "dms.json").write_text(json.dumps([{"id": "D1", "members": ["UA", "UB"]}]))
+    (root / "D1").mkdir()
+    dm = [{"type": "message", "user": "UB", "text": "psst", "ts": "1704164900.000400"}]
+    (root / "D1" / "2024-01-02.json").write_text(json.dumps(dm))
 
 
 @pytest.mark.parametrize("as_zip", [False, True])
@@ -329,8 +334,12 @@ async def test_slack_export_directory_or_zip(
                 z.write(file, f"export/{file.relative_to(root)}")
     async with connect(server) as client:
         report = await AsyncImporter(client, tmp_path / "j.sqlite").run(read_slack_export(source))
-        assert report.written == 3
-        (chat,) = (await client.chat.get(None)).list
+        assert report.written == 4
+        chats = {c.kind: c for c in (await client.chat.get(None)).list}
+        assert set(chats) == {"group", "direct"}
+        assert chats["direct"].contact_id == "bob"
+        assert [m.body for m in await all_messages(client, chats["direct"].id)] == ["Bobby: psst"]
+        chat = chats["group"]
         assert chat.name == "general" and {m.id for m in chat.members or []} == {"alice", "bob"}
         by_body = {m.body: m for m in await all_messages(client, chat.id)}
         assert set(by_body) == {"Alice A: hello @Bobby", "Bobby: thread root", "Alice A: a reply"}

@@ -217,3 +217,25 @@ def test_bad_input_is_one_line_in_process(
     assert usage.returncode == 2
     assert "Traceback" not in usage.stderr
     assert "Missing argument" in usage.stderr
+
+
+def test_import_a_slack_export_directory_in_process(
+    served: ServeProcess,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``jmapchat import DIR`` recognises a Slack export; the journal lands next to it."""
+    from jmapchat.cli import main
+
+    from ..bulk.test_importer import slack_export
+
+    slack_export(tmp_path / "slack")
+    for name, value in served.env().items():
+        monkeypatch.setenv(name, value)
+    assert main(["import", str(tmp_path / "slack"), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["written"] == 4
+    assert report["journal"] == str(tmp_path / "slack.journal.sqlite")
+    assert main(["--json", "import", str(tmp_path / "slack")]) == 0
+    assert json.loads(capsys.readouterr().out)["skipped"] == 4

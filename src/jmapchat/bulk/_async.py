@@ -439,8 +439,12 @@ class AsyncImporter:
             self._chats[ref.key] = row[1]
             return row[1]
         if ref.kind == "direct":
-            contact = (await self._resolve_logins([ref.contact or ""]) or [ref.contact or ""])[0]
-            create = ChatCreate.direct(contact)
+            # ``contact``, or the first member who is a contact (the account owner is not)
+            candidates = [ref.contact] if ref.contact else list(ref.members)
+            resolved = await self._resolve_logins(candidates)
+            if not resolved and not candidates:
+                raise ImportAborted(f"direct chat {ref.key!r} names no contact")
+            create = ChatCreate.direct(resolved[0] if resolved else candidates[0])
         else:
             members = await self._resolve_logins(ref.members)
             create = ChatCreate.group(ref.name or ref.key, members)

@@ -45,7 +45,8 @@ class ChatRef:
 
     ``key`` is the source's chat id (the journal maps it to the server's). Either
     ``chat_id`` (an existing chat on the server), or ``kind="group"`` with ``name`` and
-    ``members`` (contact logins), or ``kind="direct"`` with ``contact`` (a login).
+    ``members`` (contact logins), or ``kind="direct"`` with ``contact`` (a login; without
+    one, the first of ``members`` who is a contact — a Slack DM lists both people).
     """
 
     key: str

@@ -255,7 +255,7 @@ def read_slack_export(path: str | Path, *, attribute: bool = True) -> Iterator[R
                 kind=kind,
                 name=channel.get("name") or cid,
                 members=members,
-                contact=members[-1] if kind == "direct" and members else None,
+                # a DM's other person is whichever member is a contact of the importer
             )
             for day in export.names(folder):
                 for msg in export.load(f"{folder}/{day}", []) or []:
