@@ -372,17 +372,14 @@ def import_(
         def on_progress(p: Progress) -> None:
             update(p.done, p.total, p.waiting)
 
-        importer = Importer(
+        with Importer(
             client,
             journal_path,
             concurrency=concurrency,
             envelope_size=envelope_size,
             progress=on_progress,
-        )
-        try:
+        ) as importer:
             report = importer.run(records, total=total)
-        finally:
-            importer.close()
     if opts.json:
         _print_json({**report.to_dict(), "journal": str(journal_path)})
     else:

@@ -20,8 +20,10 @@ from jmapchat._core import SetError
 from jmapchat.bulk import (
     AsyncImporter,
     Importer,
+    Journal,
     Progress,
     Record,
+    Report,
     SourceError,
     async_export_jsonl,
     export_jsonl,
@@ -94,6 +96,12 @@ def jsonl(n: int, *, chat: str = "C1") -> list[str]:
     return [json.dumps(x, ensure_ascii=False) for x in lines]
 
 
+async def import_once(client: AsyncClient, journal: Path, records: Any, **kw: Any) -> Report:
+    """One run with a fresh importer, its journal closed afterwards."""
+    async with AsyncImporter(client, journal, **kw) as importer:
+        return await importer.run(records)
+
+
 async def all_messages(client: AsyncClient, chat_id: str) -> list[Any]:
     return [m async for m in client.query_iter("Message", filter=MessageFilter(chat_id=chat_id))]
 
@@ -104,8 +112,8 @@ async def test_import_packs_by_limits_maps_replies_and_skips_on_rerun(
     log = Log()
     seen: list[Progress] = []
     async with connect(server, log) as client:
-        importer = AsyncImporter(client, tmp_path / "j.sqlite", progress=seen.append)
-        report = await importer.run(read_jsonl(jsonl(45)), total=45)
+        async with AsyncImporter(client, tmp_path / "j.sqlite", progress=seen.append) as importer:
+            report = await importer.run(read_jsonl(jsonl(45)), total=45)
         assert (report.written, report.skipped, report.failed) == (45, 0, {})
         # 10 objects per set, half kept for reactions: 5 per call, 2 calls: 10 per envelope
         creates = [
@@ -136,7 +144,7 @@ async def test_import_packs_by_limits_maps_replies_and_skips_on_rerun(
         assert {r.emoji for r in (by_body["message 4"].reactions or {}).values()} == {"👍", "🎉"}
         # a re-run writes nothing, and sends no Message/set at all
         log.reset()
-        again = await AsyncImporter(client, tmp_path / "j.sqlite").run(read_jsonl(jsonl(45)))
+        again = await import_once(client, tmp_path / "j.sqlite", read_jsonl(jsonl(45)))
         assert (again.written, again.skipped) == (0, 45)
         assert not any("Message/set" in json.dumps(b) for b in log.api_bodies)
         assert len(await all_messages(client, chat.id)) == 45
@@ -156,7 +164,7 @@ async def test_lost_reply_is_reconciled_not_resent(server: ChatServer, tmp_path:
 
     log.after.append(drop_reply)
     async with connect(server, log) as client:
-        report = await AsyncImporter(client, tmp_path / "j.sqlite").run(read_jsonl(jsonl(30)))
+        report = await import_once(client, tmp_path / "j.sqlite", read_jsonl(jsonl(30)))
         assert lost == 2
         assert report.reconciled == 20 and report.written == 10 and not report.failed
         (chat,) = (await client.chat.get(None)).list
@@ -181,7 +189,7 @@ async def test_http_429_is_waited_out_then_resent(server: ChatServer, tmp_path: 
 
     log.before.append(too_many)
     async with connect(server, log, retries=RetryPolicy(retries=0)) as client:
-        report = await AsyncImporter(client, tmp_path / "j.sqlite").run(read_jsonl(jsonl(8)))
+        report = await import_once(client, tmp_path / "j.sqlite", read_jsonl(jsonl(8)))
         assert refused == 1 and report.waits == [0.2] and report.written == 8
 
 
@@ -213,7 +221,7 @@ async def test_slow_mode_waits_and_resends_only_refused(server: ChatServer, tmp_
         for i in range(3)
     ]
     async with connect(server, log, user="bob") as bob:
-        report = await AsyncImporter(bob, tmp_path / "j.sqlite").run(records)
+        report = await import_once(bob, tmp_path / "j.sqlite", records)
         assert report.written == 3 and not report.failed
         assert report.rate_limited == 3  # 2 refused in the first envelope, 1 in the second
         assert len(report.waits) == 2 and all(0 < w <= 1.0 for w in report.waits)
@@ -229,8 +237,9 @@ async def test_slow_mode_waits_and_resends_only_refused(server: ChatServer, tmp_
             "slow 1",
             "slow 2",
         ]
-        journal = AsyncImporter(bob, tmp_path / "j.sqlite").journal
+        journal = Journal(tmp_path / "j.sqlite")
         assert journal.counts() == {"done": 3}
+        journal.close()
 
 
 async def test_per_record_failures_are_kept_with_their_set_error(
@@ -242,12 +251,12 @@ async def test_per_record_failures_are_kept_with_their_set_error(
             Record(source_id="ok", create=MessageCreate(chat_id=chat.id, body="fine")),
             Record(source_id="bad", create=MessageCreate(chat_id="nosuchchat", body="lost")),
         ]
-        importer = AsyncImporter(client, tmp_path / "j.sqlite")
-        report = await importer.run(records)
-        assert report.written == 1 and list(report.failed) == ["bad"]
-        error = report.failed["bad"]
-        assert error.type in {"notFound", "invalidProperties", "forbidden"}
-        assert importer.journal.failures() == {"bad": error}
+        async with AsyncImporter(client, tmp_path / "j.sqlite") as importer:
+            report = await importer.run(records)
+            assert report.written == 1 and list(report.failed) == ["bad"]
+            error = report.failed["bad"]
+            assert error.type in {"notFound", "invalidProperties", "forbidden"}
+            assert importer.journal.failures() == {"bad": error}
         assert report.to_dict()["failed"]["bad"]["type"] == error.type
 
 
@@ -258,12 +267,12 @@ async def test_export_then_import_round_trips(tmp_path: Path) -> None:
         ChatServer(users=["alice", "bob"], limits=LIMITS) as b,
     ):
         async with connect(a) as client:
-            await AsyncImporter(client, tmp_path / "a.sqlite").run(read_jsonl(jsonl(25)))
+            await import_once(client, tmp_path / "a.sqlite", read_jsonl(jsonl(25)))
             first = io.StringIO()
             assert await async_export_jsonl(client, first) == 25
         async with connect(b) as client:
-            report = await AsyncImporter(client, tmp_path / "b.sqlite").run(
-                read_jsonl(first.getvalue().splitlines())
+            report = await import_once(
+                client, tmp_path / "b.sqlite", read_jsonl(first.getvalue().splitlines())
             )
             assert report.written == 25
             second = io.StringIO()
@@ -333,7 +342,7 @@ async def test_slack_export_directory_or_zip(
             for file in root.rglob("*.json"):
                 z.write(file, f"export/{file.relative_to(root)}")
     async with connect(server) as client:
-        report = await AsyncImporter(client, tmp_path / "j.sqlite").run(read_slack_export(source))
+        report = await import_once(client, tmp_path / "j.sqlite", read_slack_export(source))
         assert report.written == 4
         chats = {c.kind: c for c in (await client.chat.get(None)).list}
         assert set(chats) == {"group", "direct"}
@@ -369,10 +378,10 @@ def test_blocking_importer_over_a_socket(tmp_path: Path) -> None:
         serve_in_thread(srv) as url,
         Client.connect(url, token=srv.tokens["alice"]) as client,
     ):
-        importer = Importer(client, tmp_path / "j.sqlite", concurrency=3)
-        report = importer.run(read_jsonl(jsonl(40)))
-        assert report.written == 40 and report.envelopes >= 4
-        assert importer.run(read_jsonl(jsonl(40))).skipped == 40
+        with Importer(client, tmp_path / "j.sqlite", concurrency=3) as importer:
+            report = importer.run(read_jsonl(jsonl(40)))
+            assert report.written == 40 and report.envelopes >= 4
+            assert importer.run(read_jsonl(jsonl(40))).skipped == 40
         out = io.StringIO()
         assert export_jsonl(client, out) == 40
 
@@ -383,7 +392,7 @@ async def test_async_iterable_source(server: ChatServer, tmp_path: Path) -> None
             yield record
 
     async with connect(server) as client:
-        report = await AsyncImporter(client, tmp_path / "j.sqlite").run(records())
+        report = await import_once(client, tmp_path / "j.sqlite", records())
         assert report.written == 300
 
 

@@ -104,6 +104,7 @@ class AsyncImporter:
         self._lock = async_state_lock()
         self._chats: dict[str, str] = {}
         self._contacts: dict[str, str] | None = None
+        self._looked_up = False
         self._inflight: dict[str, AsyncEvent] = {}
         self._report = Report()
         self._total: int | None = None
@@ -115,7 +116,14 @@ class AsyncImporter:
         return self._journal
 
     def close(self) -> None:
+        """Close the journal (``async with AsyncImporter(...) as importer`` does it)."""
         self._journal.close()
+
+    async def __aenter__(self) -> AsyncImporter:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.close()
 
     # --- the run --------------------------------------------------------------------------
 
@@ -422,9 +430,11 @@ class AsyncImporter:
         return mapping
 
     async def _resolve_logins(self, logins: Iterable[str]) -> list[str]:
+        """Contact ids of ``logins``; unknown ones are left out (looked up once per run)."""
         wanted = list(logins)
         contacts = await self._contact_ids()
-        if any(login not in contacts for login in wanted):
+        if any(login not in contacts for login in wanted) and not self._looked_up:
+            self._looked_up = True
             contacts = await self._lookup_contacts()
         return [contacts[login] for login in wanted if login in contacts]
 

@@ -104,6 +104,7 @@ class Importer:
         self._lock = state_lock()
         self._chats: dict[str, str] = {}
         self._contacts: dict[str, str] | None = None
+        self._looked_up = False
         self._inflight: dict[str, Event] = {}
         self._report = Report()
         self._total: int | None = None
@@ -115,7 +116,14 @@ class Importer:
         return self._journal
 
     def close(self) -> None:
+        """Close the journal (``with Importer(...) as importer`` does it)."""
         self._journal.close()
+
+    def __enter__(self) -> Importer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     # --- the run --------------------------------------------------------------------------
 
@@ -420,9 +428,11 @@ class Importer:
         return mapping
 
     def _resolve_logins(self, logins: Iterable[str]) -> list[str]:
+        """Contact ids of ``logins``; unknown ones are left out (looked up once per run)."""
         wanted = list(logins)
         contacts = self._contact_ids()
-        if any(login not in contacts for login in wanted):
+        if any(login not in contacts for login in wanted) and not self._looked_up:
+            self._looked_up = True
             contacts = self._lookup_contacts()
         return [contacts[login] for login in wanted if login in contacts]
 
