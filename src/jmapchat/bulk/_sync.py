@@ -385,7 +385,9 @@ class Importer:
                 key = (row.chat_id, row.sent_at, row.body_hash)
                 wanted.setdefault(key, []).append(row.source_id)
             since = min(r.batch_at for r in group) - self._window
-            found: list[tuple[str, tuple[str, str, str]]] = []
+            found: list[tuple[str, tuple[str, str, str]]] = []  # not owned by done records
+            page: list[tuple[str, tuple[str, str, str]]] = []
+            need = {fp: len(ids) for fp, ids in wanted.items()}
             pages = 1
             for msg in self._client.query_iter(
                 "Message",
@@ -394,21 +396,37 @@ class Importer:
                 page_size=_RECONCILE_PAGE,
                 properties=["id", "chatId", "sentAt", "body", "receivedAt"],
             ):
-                if len(found) >= pages * _RECONCILE_PAGE:
-                    pages += 1
                 if msg.received_at and epoch(msg.received_at) < since:
                     break
-                found.append((msg.id, fingerprint(chat_id, msg.sent_at or "", msg.body or "")))
+                page.append((msg.id, fingerprint(chat_id, msg.sent_at or "", msg.body or "")))
+                if len(page) == _RECONCILE_PAGE:
+                    pages += 1
+                    self._unowned(page, found, need)
+                    page = []
+                    if not any(need.values()):
+                        break  # newest first: every record has its match, stop reading
+            self._unowned(page, found, need)
             with self._lock:
                 self._report.requests += pages
-            known = self._journal.known_message_ids([mid for mid, _ in found])
             for mid, fp in reversed(found):  # oldest first: duplicates match in order
-                if mid in known:
-                    continue
                 ids = wanted.get(fp)
                 if ids:
                     matched[ids.pop(0)] = mid
         return matched
+
+    def _unowned(
+        self,
+        page: list[tuple[str, tuple[str, str, str]]],
+        found: list[tuple[str, tuple[str, str, str]]],
+        need: dict[tuple[str, str, str], int],
+    ) -> None:
+        """Add ``page``'s messages no done record owns to ``found``; count down ``need``."""
+        known = self._journal.known_message_ids([mid for mid, _ in page])
+        for mid, fp in page:
+            if mid not in known:
+                found.append((mid, fp))
+                if need.get(fp):
+                    need[fp] -= 1
 
     # --- chats and contacts, created or looked up once -----------------------------------------
 
