@@ -413,3 +413,34 @@ def test_server_retry_after_reads_a_utc_date_or_seconds() -> None:
         {"type": "rateLimit", "serverRetryAfter": "2000-01-01T00:00:00Z"}
     )
     assert past.server_retry_after == 0.0
+
+
+async def test_identical_messages_are_reconciled_one_for_one(
+    server: ChatServer, tmp_path: Path
+) -> None:
+    """Same chat, sentAt and body three times: after a lost reply each record gets its own
+    message, none is resent, and a later run of the same source skips them all."""
+    log = Log()
+    lost: list[bool] = []
+
+    def drop_first_set(request: httpx.Request, response: httpx.Response, body: bytes) -> Any:
+        if b"Message/set" in request.content and not lost:
+            lost.append(True)
+            return httpx.ReadError("connection reset", request=request)
+        return None
+
+    log.after.append(drop_first_set)
+    async with connect(server, log) as client:
+        chat = (await client.chat.set(create={"c": ChatCreate.direct("bob")})).created["c"]
+        same = {"chat_id": chat.id, "body": "ok", "sent_at": "2024-02-02T02:02:02Z"}
+        records = [Record(source_id=f"dup{i}", create=MessageCreate(**same)) for i in range(3)]
+        report = await import_once(client, tmp_path / "j.sqlite", records)
+        assert (report.reconciled, report.written) == (3, 0)
+        again = await import_once(client, tmp_path / "j.sqlite", records)
+        assert again.skipped == 3
+        msgs = await all_messages(client, chat.id)
+        assert [m.body for m in msgs] == ["ok", "ok", "ok"]
+        journal = Journal(tmp_path / "j.sqlite")
+        ids = {journal.state(f"dup{i}") for i in range(3)}
+        journal.close()
+        assert ids == {("done", m.id) for m in msgs}
