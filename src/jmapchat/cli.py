@@ -40,7 +40,11 @@ app = typer.Typer(
 
 
 class CLIError(Exception):
-    """An error to report as one line (exit status 1)."""
+    """An error to report as one line, with its exit status (1 unless said otherwise)."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass
@@ -544,7 +548,7 @@ def run_server(
     from hypercorn.config import Config
     from hypercorn.trio import serve as hypercorn_serve
 
-    from .server import ChatServer, ServerLimits
+    from .server import ChatServer, SchemaMismatch, ServerLimits
 
     tokens: dict[str, str] = {}
     if token_file is not None and token_file.exists():
@@ -553,12 +557,14 @@ def run_server(
         except ValueError:
             loaded = None
         if not isinstance(loaded, dict) or not all(isinstance(v, str) for v in loaded.values()):
-            raise CLIError(f"{token_file}: expected a JSON object of user -> token")
+            raise CLIError(f"{token_file}: expected a JSON object of user -> token", 2)
         tokens = {str(k): v for k, v in loaded.items()}
     try:
         server = ChatServer(
             db=db, users=list(dict.fromkeys(users)), tokens=tokens, limits=ServerLimits(**limits)
         )
+    except SchemaMismatch as exc:  # an old or foreign database file: refused, exit 2
+        raise CLIError(str(exc), 2) from None
     except ValueError as exc:
         raise CLIError(str(exc)) from None
     with server:
@@ -617,7 +623,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except typer.TyperException as exc:  # usage errors
         _error(exc.format_message())
         return exc.exit_code
-    except (CLIError, JMAPError, ValueError) as exc:
+    except CLIError as exc:
+        _error(str(exc))
+        return exc.code
+    except (JMAPError, ValueError) as exc:
         _error(str(exc))
         return 1
     except OSError as exc:

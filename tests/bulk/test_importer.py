@@ -8,7 +8,6 @@ import io
 import json
 import zipfile
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,6 @@ import httpx
 import pytest
 
 from jmapchat import AsyncClient, Client, RetryPolicy
-from jmapchat._core import SetError
 from jmapchat.bulk import (
     AsyncImporter,
     Importer,
@@ -394,25 +392,6 @@ async def test_async_iterable_source(server: ChatServer, tmp_path: Path) -> None
     async with connect(server) as client:
         report = await import_once(client, tmp_path / "j.sqlite", records())
         assert report.written == 300
-
-
-def test_server_retry_after_reads_a_utc_date_or_seconds() -> None:
-    soon = (datetime.now(UTC) + timedelta(seconds=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    from_date = SetError.model_validate({"type": "rateLimited", "serverRetryAfter": soon})
-    assert from_date.server_retry_after is not None
-    assert 25 <= from_date.server_retry_after <= 30
-    assert (
-        SetError.model_validate({"type": "rateLimit", "serverRetryAfter": 2}).server_retry_after
-        == 2
-    )
-    assert (
-        SetError.model_validate({"type": "rateLimit", "serverRetryAfter": "1.5"}).server_retry_after
-        == 1.5
-    )
-    past = SetError.model_validate(
-        {"type": "rateLimit", "serverRetryAfter": "2000-01-01T00:00:00Z"}
-    )
-    assert past.server_retry_after == 0.0
 
 
 async def test_identical_messages_are_reconciled_one_for_one(

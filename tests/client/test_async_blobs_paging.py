@@ -149,6 +149,52 @@ async def test_query_iter_by_position(
         assert wire.api == 3  # 5 + 5 + 2, one request (query + get) per page
 
 
+async def test_blob_methods_in_one_request(make_client: MakeClient, wire: Log) -> None:
+    """Blob/upload, Blob/get and Blob/copy through the typed namespace, one round trip."""
+    from jmapchat.models import BlobSlice
+
+    async with make_client() as client:
+        acc = client.account_id
+        req = client.request()
+        up = req.blob.upload(["hello ", b"world"], type="text/plain", creation_id="hw")
+        part = req.blob.upload([BlobSlice(blob_id="#hw", offset=6, length=5)], creation_id="w")
+        got = req.blob.get(["#hw", "#w"], properties=["data", "size", "digest:sha-256"])
+        copied = req.blob.copy(acc, ["#w"])
+        wire.reset()
+        await client.send(req)
+        assert wire.api == 1
+        created = up.result.created
+        assert created is not None
+        assert created["hw"].size == 11
+        assert part.result.created is not None
+        word_id = part.result.created["w"].id
+        items = {b.id: b for b in got.result.list}
+        assert items[created["hw"].id].content == b"hello world"
+        assert items[word_id].data_as_text == "world"
+        assert items[word_id].digest_sha256 is not None
+        assert copied.result.copied == {word_id: word_id}
+        # one-call helpers mirror the namespace
+        again = await client.blob.get([word_id], properties=["data:asBase64"])
+        assert again.list[0].content == b"world"
+
+
+async def test_blob_convert_through_the_namespace(make_client: MakeClient) -> None:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 32), (0, 90, 200)).save(buf, format="PNG")
+    async with make_client() as client:
+        up = await client.upload(buf.getvalue(), type="image/png")
+        res = await client.blob.convert(up.blob_id, "image/webp", width=16, creation_id="t")
+        assert res.created is not None
+        thumb = res.created["t"]
+        assert thumb.type == "image/webp"
+        with Image.open(io.BytesIO(await client.download(thumb.id))) as img:
+            assert img.size == (16, 8)
+
+
 async def test_namespace_query_iter_is_typed_and_built_through_the_namespace(
     make_client: MakeClient, server: ChatServer, wire: Log
 ) -> None:

@@ -209,6 +209,20 @@ def test_repr_redacts_secrets(make_sync: MakeSync, server: ChatServer) -> None:
     assert "u" in repr(basic)
 
 
+def test_blob_upload_get_copy_blocking(client: Client) -> None:
+    """The blocking client has the same Blob/upload, Blob/get and Blob/copy helpers."""
+    up = client.blob.upload(["blocking ", b"blob"], type="text/plain", creation_id="b")
+    assert up.created is not None
+    blob_id = up.created["b"].id
+    got = client.blob.get([blob_id], properties=["data:asText", "size"])
+    assert got.list[0].data_as_text == "blocking blob"
+    assert got.list[0].size == 13
+    copied = client.blob.copy(client.account_id, [blob_id, "Bmissing"])
+    assert copied.copied == {blob_id: blob_id}
+    assert copied.not_copied is not None
+    assert copied.not_copied["Bmissing"].type == "notFound"
+
+
 @pytest.mark.parametrize("cls", [Client, jmapchat.AsyncClient])
 def test_connect_keywords_are_the_constructors(cls: Any, server: ChatServer) -> None:
     """``connect`` takes exactly the constructor's keywords (spelled once, `ConnectOptions`)."""

@@ -7,13 +7,14 @@ Per-type models (Message, Chat, …) plug into these as type parameters, so
 from __future__ import annotations
 
 import builtins
+from datetime import UTC, datetime
 from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import Field, field_validator
 
 from ._errors import RateLimited, SetErrors
 from ._model import JMAPInput, JMAPModel
-from ._types import NOT_GIVEN, NotGiven
+from ._types import NOT_GIVEN, NotGiven, UTCDate
 
 __all__ = [
     "AddedItem",
@@ -44,28 +45,22 @@ class SetError(JMAPModel):
     description: str | None = None
     properties: list[str] | None = None
     existing_id: str | None = None
-    server_retry_after: float | None = None
-    """Seconds to wait. The chat drafts send a UTCDate (when to retry); some servers send
-    seconds: both are read as seconds from now."""
+    server_retry_after: float | UTCDate | None = Field(
+        None, description="When the object may be retried: a UTCDate, or seconds (older servers)."
+    )
 
-    @field_validator("server_retry_after", mode="before")
-    @classmethod
-    def _retry_after_seconds(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            from datetime import UTC, datetime
-
-            try:
-                return float(value)
-            except ValueError:
-                pass
-            try:
-                when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-            except ValueError:
-                return None  # unreadable: treated as "not given", the error stays usable
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=UTC)
-            return max(0.0, (when - datetime.now(UTC)).total_seconds())
-        return value
+    def retry_after_seconds(self, now: datetime | None = None) -> float | None:
+        """``server_retry_after`` as seconds from ``now`` (default: the current time)."""
+        value = self.server_retry_after
+        if value is None or isinstance(value, float | int):
+            return value
+        try:
+            when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 class GetList(JMAPModel, Generic[T]):
@@ -150,7 +145,7 @@ class SetOutcome(JMAPModel, Generic[T]):
         }
         if not limited:
             return None
-        waits = [e.server_retry_after for e in limited.values() if e.server_retry_after is not None]
+        waits = [w for e in limited.values() if (w := e.retry_after_seconds()) is not None]
         retry_after = max(waits) if waits else None
         keys = ", ".join(builtins.list(limited)[:5])
         return RateLimited(

@@ -316,7 +316,7 @@ class Importer:
                         type="serverFail", description="neither created nor refused"
                     )
                     if err.type in ("rateLimit", "rateLimited"):
-                        limited.append((item, err.server_retry_after))
+                        limited.append((item, err.retry_after_seconds()))
                     else:
                         failed[item.source_id] = err
             with self._lock:
