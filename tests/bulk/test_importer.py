@@ -423,3 +423,17 @@ async def test_identical_messages_are_reconciled_one_for_one(
         ids = {journal.state(f"dup{i}") for i in range(3)}
         journal.close()
         assert ids == {("done", m.id) for m in msgs}
+
+
+async def test_a_record_over_max_size_request_fails_alone(tmp_path: Path) -> None:
+    with ChatServer(users=["alice", "bob"], limits=ServerLimits(max_size_request=8000)) as srv:
+        async with connect(srv) as client:
+            chat = (await client.chat.set(create={"c": ChatCreate.direct("bob")})).created["c"]
+            records = [
+                Record(source_id=f"r{i}", create=MessageCreate(chat_id=chat.id, body=body))
+                for i, body in enumerate(["small", "x" * 9000, "small too"])
+            ]
+            report = await import_once(client, tmp_path / "j.sqlite", records)
+            assert report.written == 2
+            assert list(report.failed) == ["r1"]
+            assert report.failed["r1"].type == "tooLarge"

@@ -26,7 +26,6 @@ __all__ = [
     "RecordSource",
     "Report",
     "body_hash",
-    "chunks",
     "creation_key",
     "epoch",
     "fingerprint",
@@ -156,16 +155,12 @@ class Packer:
         self.budget = max(1024, int(self.max_bytes * 0.9) - 512)
 
     def fits(self, item: Pending) -> bool:
+        """Whether ``item`` joins this envelope (an empty one takes anything under budget)."""
         if not self.items:
             return True
         return len(self.items) < self.capacity and self._bytes + item.size <= self.budget
 
     def add(self, item: Pending) -> None:
-        if item.size > self.budget:
-            raise ValueError(
-                f"record {item.source_id!r} is {item.size} bytes: over the server's "
-                f"maxSizeRequest ({self.max_bytes})"
-            )
         self.items.append(item)
         self._bytes += item.size
 
@@ -240,10 +235,6 @@ class Report:
 
 
 ProgressCallback: TypeAlias = Callable[[Progress], None]
-
-
-def chunks(items: list[Pending], size: int) -> list[list[Pending]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def creation_key(source_id: str) -> str:

@@ -40,7 +40,6 @@ from ._plan import (
     ProgressCallback,
     RecordSource,
     Report,
-    chunks,
     creation_key,
     epoch,
     fingerprint,
@@ -137,7 +136,7 @@ class Importer:
         self._started = time.monotonic()
         core = self._client.session.core
         self._journal.bind_account(self._client.account_id)
-        packer = Packer(
+        self._packer = packer = Packer(
             core.max_objects_in_set,
             core.max_calls_in_request,
             core.max_size_request,
@@ -169,6 +168,9 @@ class Importer:
                             item = item.replying_to(self._parent(record.reply_to))
                     elif record.reply_to is not None:
                         item = item.replying_to(self._parent(record.reply_to))
+                    if item.size > packer.budget:
+                        self._refuse(item, "tooLarge", "over the server's maxSizeRequest")
+                        continue
                     if not packer.fits(item):
                         self._launch(workers, packer.take(), queued)
                     packer.add(item)
@@ -179,6 +181,15 @@ class Importer:
         report.seconds = time.monotonic() - self._started
         self._tick()
         return report
+
+    def _refuse(self, item: Pending, kind: str, why: str) -> None:
+        """Fail one record without sending it (kept in the journal and the report)."""
+        error = SetError(type=kind, description=f"{why} ({item.size} bytes)")
+        self._journal.mark_sending([(item.source_id, *item.fingerprint)])
+        self._journal.record_outcomes((), [(item.source_id, error)])
+        with self._lock:
+            self._report.failed[item.source_id] = error
+        self._tick()
 
     def _launch(self, workers: Workers, items: list[Pending], queued: set[str]) -> None:
         if not items:
@@ -275,7 +286,7 @@ class Importer:
         """
         req = Request(created_ids=known)
         calls = []
-        for chunk in chunks(items, self._calls_size()):
+        for chunk in self._packer.calls(items):
             create: dict[str, Any] = {}
             update: dict[str, Any] = {}
             keys: dict[str, Pending] = {}
@@ -329,10 +340,6 @@ class Importer:
                 del failed[item.source_id]
                 limited.append((item, None))
         return created, failed, limited
-
-    def _calls_size(self) -> int:
-        core = self._client.session.core
-        return max(1, core.max_objects_in_set // 2)
 
     def _wait_rate_limit(self, seconds: float) -> None:
         with self._lock:
