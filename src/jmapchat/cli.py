@@ -356,6 +356,9 @@ def import_(
     ] = None,
     concurrency: Annotated[int | None, typer.Option(min=1, help="Envelopes in flight.")] = None,
     envelope_size: Annotated[int, typer.Option(min=1, help="Records per envelope.")] = 500,
+    attribute: Annotated[
+        bool, typer.Option(help="Slack: start each body with its author's name.")
+    ] = True,
 ) -> None:
     """Import messages exactly once; re-run with the same journal after any failure."""
     from .bulk import Importer, Progress, read_jsonl, read_slack_export
@@ -369,7 +372,9 @@ def import_(
     if kind not in ("jsonl", "slack"):
         raise CLIError(f"unknown format {format!r}: use jsonl, slack or auto")
     total = _count_lines(source) if kind == "jsonl" else None
-    records = read_jsonl(source) if kind == "jsonl" else read_slack_export(source)
+    records = (
+        read_jsonl(source) if kind == "jsonl" else read_slack_export(source, attribute=attribute)
+    )
     journal_path = journal or source.with_name(source.name + ".journal.sqlite")
     with _client(opts) as client, _progress_bar(opts.json, "importing", total) as update:
 
