@@ -219,6 +219,12 @@ def main() -> None:
         "re-run requests",
     )
     print(table(rows, header))
+    for row in rows:
+        print(
+            f"RESULT import_throughput {row[0]} messages = {row[1]} messages/s "
+            f"({row[4]} of the raw loop), {row[5]} HTTP requests, peak RSS {row[6]}, "
+            f"re-run {row[7]}"
+        )
 
 
 if __name__ == "__main__":
