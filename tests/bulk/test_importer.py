@@ -17,6 +17,7 @@ import pytest
 from jmapchat import AsyncClient, Client, RetryPolicy
 from jmapchat.bulk import (
     AsyncImporter,
+    ImportAborted,
     Importer,
     Journal,
     Progress,
@@ -437,3 +438,11 @@ async def test_a_record_over_max_size_request_fails_alone(tmp_path: Path) -> Non
             assert report.written == 2
             assert list(report.failed) == ["r1"]
             assert report.failed["r1"].type == "tooLarge"
+
+
+async def test_a_journal_belongs_to_one_account(server: ChatServer, tmp_path: Path) -> None:
+    async with connect(server) as alice:
+        await import_once(alice, tmp_path / "j.sqlite", read_jsonl(jsonl(3)))
+    async with connect(server, user="bob") as bob:
+        with pytest.raises(ImportAborted, match="belongs to account"):
+            await import_once(bob, tmp_path / "j.sqlite", read_jsonl(jsonl(3)))

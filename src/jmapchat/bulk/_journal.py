@@ -20,6 +20,8 @@ from typing import Any
 
 from jmapchat._core import SetError
 
+from ._plan import ImportAborted
+
 __all__ = ["Journal", "SendingRow"]
 
 _SCHEMA = """
@@ -91,7 +93,7 @@ class Journal:
             with self._tx() as db:
                 db.execute("INSERT INTO meta VALUES ('account', ?)", (account_id,))
         elif row[0] != account_id:
-            raise ValueError(
+            raise ImportAborted(
                 f"journal {self.path} belongs to account {row[0]}, not {account_id}: "
                 "use a new journal file for another account or server"
             )
