@@ -269,6 +269,11 @@ async def test_export_then_import_round_trips(tmp_path: Path) -> None:
             await import_once(client, tmp_path / "a.sqlite", read_jsonl(jsonl(25)))
             first = io.StringIO()
             assert await async_export_jsonl(client, first) == 25
+            (chat,) = (await client.chat.get(None)).list
+            only = io.StringIO()
+            assert await async_export_jsonl(client, only, chat_ids=[chat.id]) == 25
+            assert only.getvalue() == first.getvalue()
+            assert await async_export_jsonl(client, io.StringIO(), chat_ids=["nosuch"]) == 0
         async with connect(b) as client:
             report = await import_once(
                 client, tmp_path / "b.sqlite", read_jsonl(first.getvalue().splitlines())
