@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from jmapchat import __version__
+from jmapchat import Client, __version__
+from jmapchat.models import ChatCreate
 
 from ._serve import ServeProcess, jmapchat
 
@@ -61,8 +62,6 @@ def test_session_chats_send_history_with_json(served: ServeProcess) -> None:
     session = jmapchat("--json", "session", env=env)
     assert session.returncode == 0, session.stderr
     assert json.loads(session.stdout)["username"] == "alice"
-    human = jmapchat("session", env=env)
-    assert "maxObjectsInSet" in human.stdout and "alice" in human.stdout
     call = jmapchat(
         "--json",
         "call",
@@ -88,10 +87,31 @@ def test_session_chats_send_history_with_json(served: ServeProcess) -> None:
         message_id,
         "hello from the CLI",
     )
-    table = jmapchat("chats", env={**env, "COLUMNS": "200"})
-    assert chat_id in table.stdout and "direct" in table.stdout
     listed = json.loads(jmapchat("chats", "--json", env=env).stdout)  # --json after works too
     assert chat_id in {c["id"] for c in listed}
+
+
+def test_human_output_is_rich_tables_in_process(
+    served: ServeProcess, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from jmapchat.cli import main
+
+    for name, value in served.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("COLUMNS", "200")
+    with Client.connect(served.url, token=served.env()["JMAPCHAT_TOKEN"]) as client:
+        made = client.chat.set(create={"c": ChatCreate.direct("bob")})
+        chat_id = made.created["c"].id if "c" in made.created else next(iter(made.updated))
+    assert main(["session"]) == 0
+    out = capsys.readouterr().out
+    assert "maxObjectsInSet" in out and "alice" in out
+    assert main(["send", chat_id, "a table row"]) == 0
+    assert main(["chats"]) == 0
+    out = capsys.readouterr().out
+    assert chat_id in out and "direct" in out
+    assert main(["history", chat_id, "--limit", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "a table row" in out and "received" in out
 
 
 def test_call_explain_sends_nothing(served: ServeProcess, tmp_path: Path) -> None:
@@ -156,8 +176,9 @@ def test_import_export_round_trip_and_rerun(served: ServeProcess, tmp_path: Path
 
 def test_tail_prints_new_messages(served: ServeProcess) -> None:
     env = served.env()
-    chats = json.loads(jmapchat("--json", "chats", env=env).stdout)
-    chat_id = chats[0]["id"]
+    with Client.connect(served.url, token=env["JMAPCHAT_TOKEN"]) as client:
+        made = client.chat.set(create={"c": ChatCreate.direct("bob")})
+        chat_id = made.created["c"].id if "c" in made.created else next(iter(made.updated))
     tail = subprocess.Popen(
         [sys.executable, "-m", "jmapchat", "--json", "tail", "--count", "1", "--interval", "0.1"],
         env={**os.environ, **env},
