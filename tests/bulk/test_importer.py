@@ -431,18 +431,32 @@ async def test_identical_messages_are_reconciled_one_for_one(
         assert ids == {("done", m.id) for m in msgs}
 
 
-async def test_a_record_over_max_size_request_fails_alone(tmp_path: Path) -> None:
+async def test_envelopes_fit_max_size_request_and_an_oversize_record_fails_alone(
+    tmp_path: Path,
+) -> None:
+    log = Log()
     with ChatServer(users=["alice", "bob"], limits=ServerLimits(max_size_request=8000)) as srv:
-        async with connect(srv) as client:
+        async with connect(srv, log) as client:
             chat = (await client.chat.set(create={"c": ChatCreate.direct("bob")})).created["c"]
+            bodies = ["y" * 900] * 20 + ["x" * 9000, "small"]
             records = [
-                Record(source_id=f"r{i}", create=MessageCreate(chat_id=chat.id, body=body))
-                for i, body in enumerate(["small", "x" * 9000, "small too"])
+                Record(
+                    source_id=f"r{i}",
+                    create=MessageCreate(
+                        chat_id=chat.id, body=body, sent_at=f"2024-01-01T00:00:{i:02d}Z"
+                    ),
+                    reactions=("👍",) if i % 2 else (),
+                )
+                for i, body in enumerate(bodies)
             ]
             report = await import_once(client, tmp_path / "j.sqlite", records)
-            assert report.written == 2
-            assert list(report.failed) == ["r1"]
-            assert report.failed["r1"].type == "tooLarge"
+            assert report.written == 21
+            assert list(report.failed) == ["r20"]
+            assert report.failed["r20"].type == "tooLarge"
+            sets = [b for b in log.api_bodies if "Message/set" in json.dumps(b)]
+            assert len(sets) >= 3  # 20 x ~1 kB do not fit one 8 kB request
+            assert all(len(json.dumps(b).encode()) <= 8000 for b in sets)
+            assert report.envelopes == len(sets)  # never split by the executor
 
 
 async def test_a_journal_belongs_to_one_account(server: ChatServer, tmp_path: Path) -> None:

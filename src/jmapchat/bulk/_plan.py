@@ -129,7 +129,9 @@ class Pending:
         wire = create.to_wire()
         if chat_id is not None:
             wire["chatId"] = chat_id
-        size = len(json.dumps(wire, ensure_ascii=False).encode()) + 32 + 64 * len(reactions)
+        # + the creation id and punctuation; + per reaction its update entry
+        size = len(json.dumps(wire, ensure_ascii=False).encode()) + 40
+        size += sum(110 + len(e.encode()) * 6 for e in reactions)
         return cls(source_id, wire, reactions, size)
 
 

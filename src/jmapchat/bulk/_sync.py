@@ -284,7 +284,8 @@ class Importer:
         ``known`` (creation id -> id) goes out as ``createdIds``, so that a reply resent
         without its parent still finds it.
         """
-        req = Request(created_ids=known)
+        wanted = {str(it.wire.get("replyTo", ""))[1:] for it in items}
+        req = Request(created_ids={k: v for k, v in known.items() if k in wanted})
         calls = []
         for chunk in self._packer.calls(items):
             create: dict[str, Any] = {}
