@@ -608,7 +608,8 @@ def run_server(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command; returns the exit status. Errors are one line on stderr."""
+    """Run the ``jmapchat`` command line with ``argv`` (default ``sys.argv``); returns the
+    exit status. Errors are one line on stderr, never a traceback."""
     from ._core import JMAPError
 
     command = typer.main.get_command(app)

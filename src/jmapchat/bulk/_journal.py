@@ -66,6 +66,7 @@ class Journal:
         self._db.executescript(_SCHEMA)
 
     def close(self) -> None:
+        """Close the database (everything was committed as it happened)."""
         with self._lock:
             self._db.close()
 
@@ -181,6 +182,7 @@ class Journal:
         return {sid: SetError.model_validate(json.loads(err)) for sid, err in rows}
 
     def counts(self) -> dict[str, int]:
+        """How many records are in each state (``sending``, ``done``, ``failed``)."""
         with self._lock:
             rows = self._db.execute("SELECT state, count(*) FROM record GROUP BY state").fetchall()
         return dict(rows)
@@ -193,13 +195,16 @@ class Journal:
         return None if row is None else (row[0], row[1])
 
     def set_chat(self, key: str, state: str, chat_id: str | None = None) -> None:
+        """Record a source chat's state (``pending`` before creating it, then ``done``)."""
         with self._tx() as db:
             db.execute("INSERT OR REPLACE INTO chat VALUES (?, ?, ?)", (key, chat_id, state))
 
     def contacts(self) -> dict[str, str]:
+        """The login -> contact id mapping looked up from the server."""
         with self._lock:
             return dict(self._db.execute("SELECT login, contact_id FROM contact").fetchall())
 
     def set_contacts(self, mapping: dict[str, str]) -> None:
+        """Remember login -> contact id mappings (so a re-run need not look them up)."""
         with self._tx() as db:
             db.executemany("INSERT OR REPLACE INTO contact VALUES (?, ?)", list(mapping.items()))

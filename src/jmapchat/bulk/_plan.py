@@ -218,9 +218,11 @@ class Report:
 
     @property
     def done(self) -> int:
+        """Records that are on the server: written, skipped or reconciled."""
         return self.written + self.skipped + self.reconciled
 
     def to_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready data (what ``jmapchat --json import`` prints)."""
         return {
             "written": self.written,
             "skipped": self.skipped,

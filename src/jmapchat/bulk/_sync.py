@@ -112,6 +112,7 @@ class Importer:
 
     @property
     def journal(self) -> Journal:
+        """The import's journal: states, failures and the chat and contact mappings."""
         return self._journal
 
     def close(self) -> None:
