@@ -40,8 +40,9 @@ from jmapchat.models import (
     SpaceUpdate,
 )
 from jmapchat.server import ChatServer, ServerLimits, serve_in_thread
-
-from ..client._wire import FAST, AsyncWire, Log
+from jmapchat.testing import NO_BACKOFF as FAST
+from jmapchat.testing import AsyncFaultTransport
+from jmapchat.testing import Wire as Log
 
 pytestmark = pytest.mark.anyio
 
@@ -67,7 +68,7 @@ def connect(
 ) -> AsyncClient:
     transport: httpx.AsyncBaseTransport = httpx.ASGITransport(app=server.app)
     if log is not None:
-        transport = AsyncWire(transport, log)
+        transport = AsyncFaultTransport(transport, log)
     kw.setdefault("retries", FAST)
     return AsyncClient.connect(
         "http://testserver", token=server.tokens[user], transport=transport, **kw
