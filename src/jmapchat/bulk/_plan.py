@@ -76,15 +76,19 @@ RecordSource: TypeAlias = Iterable[Record]
 AsyncRecordSource: TypeAlias = Iterable[Record] | AsyncIterable[Record]
 
 
-def normalise_date(value: str) -> str:
-    """A UTCDate in one canonical spelling, so that fingerprints compare dates, not text."""
+def _parse_date(value: str) -> datetime | None:
+    """A UTCDate (or any ISO 8601 date-time; naive means UTC) as an aware datetime."""
     try:
         when = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        return value
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+        return None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when
+
+
+def normalise_date(value: str) -> str:
+    """A UTCDate in one canonical spelling, so that fingerprints compare dates, not text."""
+    when = _parse_date(value)
+    return value if when is None else when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
 def body_hash(body: str) -> str:
@@ -252,10 +256,6 @@ def reaction_id(emoji: str) -> str:
 
 
 def epoch(value: str) -> float:
-    try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return float("inf")
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when.timestamp()
+    """A UTCDate as POSIX seconds (unreadable: infinitely late, so never "too old")."""
+    when = _parse_date(value)
+    return float("inf") if when is None else when.timestamp()
