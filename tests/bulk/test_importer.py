@@ -220,9 +220,12 @@ async def test_slow_mode_waits_and_resends_only_refused(server: ChatServer, tmp_
         Record(source_id=f"s{i}", create=MessageCreate(chat_id=channel, body=f"slow {i}"))
         for i in range(3)
     ]
+    seen: list[Progress] = []
     async with connect(server, log, user="bob") as bob:
-        report = await import_once(bob, tmp_path / "j.sqlite", records)
+        report = await import_once(bob, tmp_path / "j.sqlite", records, progress=seen.append)
         assert report.written == 3 and not report.failed
+        # the progress callback shows the waits as they happen
+        assert [p.waiting for p in seen if p.waiting] == report.waits
         assert report.rate_limited == 3  # 2 refused in the first envelope, 1 in the second
         assert len(report.waits) == 2 and all(0 < w <= 1.0 for w in report.waits)
         sent = [
