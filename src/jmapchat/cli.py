@@ -414,9 +414,12 @@ def import_(
 
 def _count_lines(path: Path) -> int | None:
     """Messages in a JSON Lines file (for the ETA): a quick byte scan, no parsing."""
+    import re
+
+    other = re.compile(rb'"type"\s*:\s*"(?:chat|contact)"')
     try:
         with path.open("rb") as f:
-            return sum(1 for line in f if b'"type": "chat"' not in line and line.strip()) or None
+            return sum(1 for line in f if line.strip() and not other.search(line)) or None
     except OSError:
         return None
 
