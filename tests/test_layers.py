@@ -186,7 +186,7 @@ def _function_level_imports(path: Path) -> list[str]:
 
 # Imported inside functions on purpose: optional at run time (trio only under trio, the
 # hypercorn server only for a real socket, Pillow only to check an image).
-OPTIONAL_IN_SERVER = {"trio", "hypercorn.config", "hypercorn.trio", "io", "PIL"}
+OPTIONAL_IN_SERVER = {"trio", "hypercorn.config", "hypercorn.trio", "PIL"}
 
 
 def test_the_server_imports_at_module_level() -> None:
