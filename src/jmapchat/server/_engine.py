@@ -104,6 +104,16 @@ class Core:
         self.users_by_account: dict[str, str] = {}  # accountId -> username
         self.typing_seen: dict[tuple[str, str], float] = {}
         self.slow_mode_seen: dict[tuple[str, str], float] = {}
+        store.blob_ref_visible = self.blob_ref_visible
+
+    def blob_ref_visible(self, store: Store, account: str, scope: str, type: str, oid: str) -> bool:
+        """May ``account`` read object ``oid`` (so download the blobs it references)?"""
+        user = self.users_by_account.get(account)
+        dt = self.types.get(type)
+        if user is None or dt is None:
+            return False
+        ctx = Ctx(self, user, {}, store)
+        return scope == dt.scope(ctx) and dt.load_one(ctx, oid) is not None
 
     def account_of(self, username: str) -> str | None:
         return self.accounts.get(username)
@@ -148,9 +158,11 @@ class Core:
 class Ctx:
     """One method call's view: the caller, their account, the request's creation ids."""
 
-    def __init__(self, core: Core, user: str, created_ids: dict[str, str]) -> None:
+    def __init__(
+        self, core: Core, user: str, created_ids: dict[str, str], store: Store | None = None
+    ) -> None:
         self.core = core
-        self.store = core.store
+        self.store = core.store if store is None else store
         self.limits = core.limits
         self.user = user
         self.account_id = core.accounts[user]

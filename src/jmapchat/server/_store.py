@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
@@ -46,6 +46,48 @@ CREATE TABLE IF NOT EXISTS blobs(
   sha256 TEXT NOT NULL, data BLOB NOT NULL, created TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS blob_access(
   account TEXT NOT NULL, blob_id TEXT NOT NULL, PRIMARY KEY(account, blob_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS blob_refs(
+  blob_id TEXT NOT NULL, scope TEXT NOT NULL, type TEXT NOT NULL, id TEXT NOT NULL,
+  PRIMARY KEY(blob_id, scope, type, id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS blob_refs_obj ON blob_refs(scope, type, id);
+CREATE TRIGGER IF NOT EXISTS objects_blob_refs_in AFTER INSERT ON objects
+WHEN NEW.type IN ('Message', 'Chat', 'Space', 'CustomEmoji') AND instr(NEW.data, 'lobId') > 0
+BEGIN
+  INSERT OR IGNORE INTO blob_refs(blob_id, scope, type, id)
+  SELECT v, NEW.scope, NEW.type, NEW.id FROM (
+    SELECT json_extract(value, '$.blobId') AS v FROM json_each(NEW.data, '$.attachments')
+      WHERE NEW.type = 'Message'
+    UNION ALL SELECT json_extract(NEW.data, '$.avatarBlobId') WHERE NEW.type = 'Chat'
+    UNION ALL SELECT json_extract(NEW.data, '$.iconBlobId') WHERE NEW.type = 'Space'
+    UNION ALL SELECT json_extract(NEW.data, '$.blobId') WHERE NEW.type = 'CustomEmoji'
+  ) WHERE typeof(v) = 'text';
+END;
+CREATE TRIGGER IF NOT EXISTS objects_blob_refs_out AFTER DELETE ON objects
+WHEN OLD.type IN ('Message', 'Chat', 'Space', 'CustomEmoji') AND instr(OLD.data, 'lobId') > 0
+BEGIN
+  DELETE FROM blob_refs WHERE scope = OLD.scope AND type = OLD.type AND id = OLD.id;
+END;
+"""
+
+# Blob access before schema 2 was a grant table that outlived the objects: drop the
+# grants no upload made (server-wide ones, copies delivered to recipients) and index the
+# references the stored objects hold.
+_BLOB_REFS_MIGRATION = """
+DELETE FROM blob_access WHERE account = '';
+DELETE FROM blob_access WHERE EXISTS (
+  SELECT 1 FROM objects o, json_each(o.data, '$.attachments') a
+  WHERE o.scope = blob_access.account AND o.type = 'Message'
+    AND json_extract(o.data, '$.senderId') != 'self'
+    AND json_extract(a.value, '$.blobId') = blob_access.blob_id);
+INSERT OR IGNORE INTO blob_refs(blob_id, scope, type, id)
+  SELECT json_extract(a.value, '$.blobId'), o.scope, o.type, o.id
+    FROM objects o, json_each(o.data, '$.attachments') a WHERE o.type = 'Message'
+  UNION ALL SELECT json_extract(data, '$.avatarBlobId'), scope, type, id FROM objects
+    WHERE type = 'Chat' AND typeof(json_extract(data, '$.avatarBlobId')) = 'text'
+  UNION ALL SELECT json_extract(data, '$.iconBlobId'), scope, type, id FROM objects
+    WHERE type = 'Space' AND typeof(json_extract(data, '$.iconBlobId')) = 'text'
+  UNION ALL SELECT json_extract(data, '$.blobId'), scope, type, id FROM objects
+    WHERE type = 'CustomEmoji' AND typeof(json_extract(data, '$.blobId')) = 'text';
 """
 
 
@@ -142,11 +184,22 @@ class Store:
         self._unexecuted = 0  # open savepoints whose SAVEPOINT has not run yet
         self._modseqs: dict[tuple[str, str], int] = {}
         self._objects: dict[tuple[str, str, str], bytes | None] = {}
+        # (store, account, scope, type, id) -> may that account read that object? Set by
+        # the engine (object visibility is a data-type rule); None: no reference grants.
+        self.blob_ref_visible: Callable[[Store, str, str, str, str], bool] | None = None
         with self.lock:
             if path != ":memory:":
                 self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
+            # REPLACE fires the delete trigger only with recursive triggers on: that is
+            # how a rewritten object drops the blob references it no longer holds
+            self._conn.execute("PRAGMA recursive_triggers=ON")
             self._conn.executescript(_SCHEMA)
+            if self.meta_get("blob_refs") is None:
+                self._conn.executescript(
+                    "BEGIN;" + _BLOB_REFS_MIGRATION + "INSERT OR REPLACE INTO meta VALUES"
+                    "('blob_refs', '1'); COMMIT;"
+                )
 
     def close(self) -> None:
         with self.lock:
@@ -533,18 +586,34 @@ class Store:
         )
 
     def blob_meta(self, account: str | None, blob_id: str) -> tuple[str, int, str] | None:
-        """(type, size, sha256) if the blob exists and ``account`` may read it (None = any)."""
+        """(type, size, sha256) if the blob exists and ``account`` may read it (None = any).
+
+        An account may read a blob it uploaded (or copied in), and a blob that an object
+        it can read references (`blob_ref_visible` decides, per object): a Message's
+        attachment, a Chat's avatar, a Space's icon, a CustomEmoji's image. The
+        references are kept by triggers on ``objects``, so none outlives its object.
+        """
+        row = self.execute(
+            "SELECT type, size, sha256 FROM blobs WHERE blob_id=?", (blob_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        meta = (str(row[0]), int(row[1]), str(row[2]))
         if account is None:
-            row = self.execute(
-                "SELECT type, size, sha256 FROM blobs WHERE blob_id=?", (blob_id,)
-            ).fetchone()
-        else:
-            row = self.execute(
-                "SELECT b.type, b.size, b.sha256 FROM blobs b JOIN blob_access a "
-                "ON a.blob_id=b.blob_id WHERE b.blob_id=? AND (a.account=? OR a.account='')",
-                (blob_id, account),
-            ).fetchone()
-        return None if row is None else (str(row[0]), int(row[1]), str(row[2]))
+            return meta
+        if self.execute(
+            "SELECT 1 FROM blob_access WHERE account=? AND blob_id=?", (account, blob_id)
+        ).fetchone():
+            return meta
+        refs = self.execute(
+            "SELECT scope, type, id FROM blob_refs WHERE blob_id=? AND scope IN (?, '')",
+            (blob_id, account),
+        ).fetchall()
+        check = self.blob_ref_visible
+        for scope, type, oid in refs:
+            if check is not None and check(self, account, str(scope), str(type), str(oid)):
+                return meta
+        return None
 
     def blob_data(self, blob_id: str) -> bytes | None:
         row = self.execute("SELECT data FROM blobs WHERE blob_id=?", (blob_id,)).fetchone()

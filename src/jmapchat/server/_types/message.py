@@ -29,6 +29,7 @@ from ._common import (
     invalid_props,
     is_blocked,
     only_keys,
+    readable_blob,
 )
 from .chat import chat_participants, ensure_direct_copy, load_group, refresh_chats
 
@@ -185,10 +186,7 @@ def _check_attachments(ctx: Ctx, value: Any) -> list[dict[str, Any]]:
         if not _MIME_RE.match(ctype):
             raise invalid_props("contentType is not a MIME type", "attachments")
         blob_id = ctx.ref(blob_id)
-        meta = ctx.store.blob_meta(ctx.account_id, blob_id)
-        if meta is None:
-            raise invalid_props(f"blob {blob_id!r} not found", "attachments")
-        _, size, sha = meta
+        _, size, sha = readable_blob(ctx, blob_id, "attachments")
         if size > ctx.core.chat.max_attachment_bytes:
             raise SetErr(
                 "tooLarge", "attachment larger than maxAttachmentBytes", properties=["attachments"]
@@ -580,8 +578,6 @@ class MessageType(DataType):
         if thread_root is not None:
             own_root = ctx.store.get(ctx.account_id, self.name, thread_root)
             root = self._local_id(ctx, acc, own_root["senderMsgId"]) if own_root else None
-        for a in base["attachments"]:
-            ctx.store.grant_blob(acc, a["blobId"])
         copy = {
             "id": new_id(),
             **base,
