@@ -32,6 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--user", action="append", default=[], help="a username (repeatable)")
     serve.add_argument(
+        "--public-url",
+        help="base URL clients reach the server at (behind a proxy); session URLs use it",
+    )
+    serve.add_argument(
         "--token-file", help="JSON {user: token}; created if missing, reused if present"
     )
     for flag in (
@@ -49,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .server import ChatServer, ServerLimits
+    from .server import ChatServer, ServerLimits, write_token_file
 
     limit_args = {
         name: getattr(args, name)
@@ -74,15 +78,22 @@ def _serve(args: argparse.Namespace) -> int:
             return 2
         tokens = {str(k): v for k, v in loaded.items()}
     users = list(dict.fromkeys(args.user))
-    with ChatServer(db=args.db, users=users, tokens=tokens, limits=limits) as server:
+    try:
+        server = ChatServer(
+            db=args.db, users=users, tokens=tokens, limits=limits, public_url=args.public_url
+        )
+    except ValueError as exc:
+        print(f"jmapchat serve: {exc}", file=sys.stderr)
+        return 2
+    with server:
         all_tokens = server.tokens
         if token_path is not None:
-            merged = {**tokens, **all_tokens}
-            token_path.write_text(json.dumps(merged, indent=2) + "\n", encoding="utf-8")
+            write_token_file(token_path, {**tokens, **all_tokens})
         print("jmapchat reference server: for development and tests, NOT for production use")
         for user, token in all_tokens.items():
             print(f"  {user}: {token}")
-        print(f"session: http://{args.host}:{args.port}/.well-known/jmap", flush=True)
+        base = server.public_url or f"http://{args.host}:{args.port}"
+        print(f"session: {base}/.well-known/jmap", flush=True)
         _run_hypercorn(server, args.host, args.port)
     return 0
 

@@ -232,7 +232,7 @@ async def test_restart_keeps_data(tmp_path: Path) -> None:
             chat = await a.create("Chat", {"kind": "direct", "contactId": "bob"})
             m = await a.send(chat["id"], "persisted")
             state = (await a.ok("Message/get", {"ids": []}))["state"]
-    with ChatServer(db=db, users=["alice", "bob", "carol"]) as s2:
+    with ChatServer(db=db, users=["alice", "bob", "carol"], tokens=tokens) as s2:
         assert s2.tokens["alice"] == tokens["alice"] and s2.account_ids["bob"] == accounts["bob"]
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=s2.app), base_url="http://t"

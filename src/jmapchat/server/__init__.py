@@ -13,6 +13,6 @@ with ChatServer(users=["alice", "bob"]) as server:
 
 from __future__ import annotations
 
-from ._server import ChatServer, ServerLimits, serve_in_thread
+from ._server import ChatServer, ServerLimits, serve_in_thread, write_token_file
 
-__all__ = ["ChatServer", "ServerLimits", "serve_in_thread"]
+__all__ = ["ChatServer", "ServerLimits", "serve_in_thread", "write_token_file"]

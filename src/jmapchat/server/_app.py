@@ -94,7 +94,15 @@ def build_app(server: ChatServer) -> Starlette:
         )
 
     def base_url(request: Request) -> str:
-        return f"{request.url.scheme}://{request.url.netloc}"
+        """The configured public URL, else the address the server is bound to: never the
+        request's Host header, which any client may set."""
+        if server.public_url is not None:
+            return server.public_url
+        scheme = "https" if request.url.scheme in ("https", "wss") else "http"
+        host, port = request.scope.get("server") or ("localhost", None)
+        host = f"[{host}]" if ":" in str(host) else str(host)
+        default = 443 if scheme == "https" else 80
+        return f"{scheme}://{host}" if port in (None, default) else f"{scheme}://{host}:{port}"
 
     async def read_limited(request: Request, limit: int, name: str) -> bytes:
         cl = request.headers.get("content-length")

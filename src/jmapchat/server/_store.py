@@ -10,6 +10,7 @@ on each request. ``changes`` is the per-(account, type) change log behind state 
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -18,7 +19,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["CREATED", "DESTROYED", "GLOBAL", "UPDATED", "Store"]
+__all__ = ["CREATED", "DESTROYED", "GLOBAL", "UPDATED", "Store", "token_digest"]
 
 GLOBAL = ""
 CREATED, UPDATED, DESTROYED = 0, 1, 2
@@ -99,6 +100,11 @@ _STATE = (
     "INSERT INTO states(account, type, modseq) VALUES(?,?,?) "
     "ON CONFLICT(account, type) DO UPDATE SET modseq=excluded.modseq"
 )
+
+
+def token_digest(token: str) -> str:
+    """The SHA-256 hex digest under which a bearer token is stored (never the token)."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _dumps(obj: Any) -> bytes:
@@ -195,6 +201,17 @@ class Store:
             # how a rewritten object drops the blob references it no longer holds
             self._conn.execute("PRAGMA recursive_triggers=ON")
             self._conn.executescript(_SCHEMA)
+            if self.meta_get("token_digests") is None:
+                # tokens used to be stored in plaintext: keep only their SHA-256 digests
+                self._conn.execute("BEGIN")
+                for user, token in self._conn.execute(
+                    "SELECT username, token FROM users"
+                ).fetchall():
+                    self._conn.execute(
+                        "UPDATE users SET token=? WHERE username=?", (token_digest(token), user)
+                    )
+                self._conn.execute("INSERT OR REPLACE INTO meta VALUES('token_digests', '1')")
+                self._conn.execute("COMMIT")
             if self.meta_get("blob_refs") is None:
                 self._conn.executescript(
                     "BEGIN;" + _BLOB_REFS_MIGRATION + "INSERT OR REPLACE INTO meta VALUES"
@@ -357,6 +374,7 @@ class Store:
         self.execute("INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", (key, value))
 
     def users(self) -> list[tuple[str, str, str]]:
+        """(username, account id, token digest) of every user."""
         rows = self.execute(
             "SELECT username, account_id, token FROM users ORDER BY created, username"
         )
