@@ -42,7 +42,8 @@ def test_plaintext_tokens_of_an_older_database_are_replaced_by_digests(tmp_path:
     with ChatServer(db=str(db)) as server:
         assert server._user_for_token(token) == "alice"
         rows = server.store.execute("SELECT token FROM users").fetchall()
-        assert rows and rows[0][0] != token
+        assert rows
+        assert rows[0][0] != token
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
@@ -88,4 +89,5 @@ def test_cli_token_file_is_private(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         )
     finally:
         os.umask(old)
-    assert rc == 0 and seen["mode"] == 0o600
+    assert rc == 0
+    assert seen["mode"] == 0o600
