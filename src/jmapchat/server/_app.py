@@ -106,7 +106,9 @@ def build_app(server: ChatServer) -> Starlette:
 
     async def read_limited(request: Request, limit: int, name: str) -> bytes:
         cl = request.headers.get("content-length")
-        if cl is not None and cl.isdigit() and int(cl) > limit:
+        if cl is not None and not (cl.isascii() and cl.isdigit()):
+            raise Problem("about:blank", "Content-Length must be a non-negative integer")
+        if cl is not None and int(cl) > limit:
             raise limit_problem(
                 name,
                 f"the body is larger than {name} ({limit} bytes)",
@@ -211,10 +213,10 @@ def build_app(server: ChatServer) -> Starlette:
                 raise Problem(NotJSON.urn, "Content-Type must be application/json")
             with slots.take("api", user, limits.max_concurrent_requests, "maxConcurrentRequests"):
                 body = await read_limited(request, limits.max_size_request, "maxSizeRequest")
-                result = server.engine.handle(user, body)
+                result = server.engine.handle_bytes(user, body)
         except Problem as p:
             return _problem(p)
-        return _json(result)
+        return Response(result, media_type="application/json")
 
     async def upload(request: Request) -> Response:
         user = auth(request)
@@ -277,9 +279,15 @@ def build_app(server: ChatServer) -> Starlette:
         types_raw = q.get("types", "*") or "*"
         closeafter = q.get("closeafter", "no") or "no"
         ping_raw = q.get("ping", "0") or "0"
-        if closeafter not in ("state", "no") or not ping_raw.isdigit():
+        # isascii: "²".isdigit() is True but int("²") fails; "٣" would parse as 3
+        if (
+            closeafter not in ("state", "no")
+            or not (ping_raw.isascii() and ping_raw.isdigit())
+            or len(ping_raw) > 16
+            or int(ping_raw) > 2**53 - 1
+        ):
             return _plain_problem(
-                400, "closeafter must be state|no and ping a non-negative integer"
+                400, "closeafter must be state|no and ping an UnsignedInt (ASCII digits)"
             )
         ping = int(ping_raw)
         if ping:

@@ -20,6 +20,7 @@ import orjson
 from .._core._capabilities import BLOB2, CHAT, CHAT_PUSH, CORE, QUOTA
 from .._core._errors import LimitExceeded, NotJSON, NotRequest, UnknownCapability
 from .._core._resolve import ReferenceResolutionError, resolve_result_references
+from ._bounds import MAX_ARGS_DEPTH, too_deep
 from ._store import GLOBAL, Store
 from ._util import MethodErr, now_utc
 
@@ -332,6 +333,27 @@ class Engine:
             out["createdIds"] = created_ids
         return out
 
+    def handle_bytes(self, user: str, body: bytes) -> bytes:
+        """`handle`, encoded. A result that cannot be encoded (one stored before input
+        bounds existed) turns its own call into ``serverFail``; the others survive."""
+        out = self.handle(user, body)
+        try:
+            return orjson.dumps(out)
+        except orjson.JSONEncodeError:
+            pass
+        responses = out["methodResponses"]
+        for i, (name, args, call_id) in enumerate(responses):
+            try:
+                orjson.dumps({"methodResponses": [[name, args, call_id]]})  # as nested as in out
+            except orjson.JSONEncodeError as exc:
+                log.error("the result of %s could not be encoded: %s", name, exc)
+                responses[i] = [
+                    "error",
+                    {"type": "serverFail", "description": "the result could not be encoded"},
+                    call_id,
+                ]
+        return orjson.dumps(out)
+
     def _call(
         self,
         user: str,
@@ -342,6 +364,16 @@ class Engine:
         responses: list[tuple[str, dict[str, Any], str]],
     ) -> list[tuple[str, dict[str, Any]]]:
         core = self.core
+        if too_deep(raw_args, MAX_ARGS_DEPTH):
+            return [
+                (
+                    "error",
+                    {
+                        "type": "invalidArguments",
+                        "description": f"the arguments nest deeper than {MAX_ARGS_DEPTH} levels",
+                    },
+                )
+            ]
         try:
             args = resolve_result_references(raw_args, responses)
         except ReferenceResolutionError as exc:

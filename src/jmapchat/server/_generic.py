@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._core._capabilities import CHAT
+from ._bounds import check_object
 from ._store import CREATED, DESTROYED, GLOBAL
 from ._util import CHECKS, MethodErr, SetErr, check_args
 
@@ -32,7 +33,8 @@ COLLATIONS = ("i;unicode-casemap", "i;ascii-casemap", "i;octet", "i;ascii-numeri
 
 
 def parse_state(state: object) -> int | None:
-    if not isinstance(state, str) or not state.isdigit() or len(state) > 18:
+    """A state string's modseq, or None (ASCII digits only: ``"²".isdigit()`` is True)."""
+    if not isinstance(state, str) or not state.isascii() or not state.isdigit() or len(state) > 18:
         return None
     return int(state)
 
@@ -266,6 +268,7 @@ def std_set(dt: DataType, ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
                 raise SetErr("invalidProperties", "a create must be an object")
             if dt.create_forbidden:
                 raise SetErr("forbidden", f"{dt.name} objects cannot be created")
+            check_object(data)
             with ctx.store.savepoint():
                 obj = dt.create(ctx, cid, data)
             if obj.get("_existing"):
@@ -286,6 +289,7 @@ def std_set(dt: DataType, ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
                 raise SetErr("invalidPatch", "a patch must be an object")
             if dt.update_forbidden:
                 raise SetErr("forbidden", f"{dt.name} objects cannot be updated")
+            check_object(patch)
             target = dt.load_one(ctx, oid)
             if target is None:
                 raise SetErr("notFound", f"no {dt.name} {oid!r}")
@@ -382,6 +386,18 @@ def _sort_spec(
     return out
 
 
+def _ascii_numeric(value: str) -> tuple[int, int, str]:
+    """RFC 4790 i;ascii-numeric: the number in the string's leading ASCII digits, compared
+    without int() (any length), and +infinity when there is none."""
+    end = 0
+    while end < len(value) and "0" <= value[end] <= "9":
+        end += 1
+    if end == 0:
+        return (1, 0, "")
+    digits = value[:end].lstrip("0")
+    return (0, len(digits), digits)
+
+
 def _collate(value: Any, coll: str) -> Any:
     if isinstance(value, str):
         if coll == "i;unicode-casemap":
@@ -389,8 +405,7 @@ def _collate(value: Any, coll: str) -> Any:
         if coll == "i;ascii-casemap":
             return value.lower()
         if coll == "i;ascii-numeric":
-            digits = "".join(ch for ch in value if ch.isdigit())
-            return int(digits) if digits else float("inf")
+            return _ascii_numeric(value)
     if isinstance(value, bool):
         return int(value)
     return value
