@@ -144,10 +144,12 @@ async def test_eventsource_state_asgi(alice: Api, bob: Api) -> None:
         )
         result["text"] = r.text
 
+    # the chat exists first: the one state change the listener reports is the message's
+    # (requests run on worker threads, so the listener may wake between two of them)
+    chat = await alice.create("Chat", {"kind": "direct", "contactId": "bob"})
     async with anyio.create_task_group() as tg:
         tg.start_soon(listen)
         await anyio.sleep(0.05)
-        chat = await alice.create("Chat", {"kind": "direct", "contactId": "bob"})
         await alice.send(chat["id"], "ping")
     text = result["text"]
     assert "event: state" in text

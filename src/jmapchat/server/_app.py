@@ -213,7 +213,8 @@ def build_app(server: ChatServer) -> Starlette:
                 raise Problem(NotJSON.urn, "Content-Type must be application/json")
             with slots.take("api", user, limits.max_concurrent_requests, "maxConcurrentRequests"):
                 body = await read_limited(request, limits.max_size_request, "maxSizeRequest")
-                result = server.engine.handle_bytes(user, body)
+                # off the event loop: one slow request must not stall every user
+                result = await anyio.to_thread.run_sync(server.engine.handle_bytes, user, body)
         except Problem as p:
             return _problem(p)
         return Response(result, media_type="application/json")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from .._core._capabilities import BLOB2, CHAT, CHAT_PUSH, CORE, QUOTA
 from .._core._errors import LimitExceeded, NotJSON, NotRequest, UnknownCapability
 from .._core._resolve import ReferenceResolutionError, resolve_result_references
 from ._bounds import MAX_ARGS_DEPTH, too_deep
-from ._store import GLOBAL, Store
+from ._store import GLOBAL, ReadOnlyStore, Store
 from ._util import MethodErr, now_utc
 
 if TYPE_CHECKING:
@@ -116,6 +117,25 @@ class Core:
         ctx = Ctx(self, user, {}, store)
         return scope == dt.scope(ctx) and dt.load_one(ctx, oid) is not None
 
+    def backfill_sort_keys(self) -> None:
+        """Index sort keys of objects stored before the k3 column existed (once)."""
+        store = self.store
+        if store.meta_get("sort_keys") is not None:
+            return
+        with store.transaction():
+            for dt in self.types.values():
+                rows = store.execute(
+                    "SELECT scope, id, data FROM objects WHERE type=? AND k3 IS NULL", (dt.name,)
+                ).fetchall()
+                updates = []
+                for scope, oid, data in rows:
+                    k3 = dt.sort_key(orjson.loads(data))
+                    if k3 is not None:
+                        updates.append((k3, scope, dt.name, oid))
+                for row in updates:
+                    store.execute("UPDATE objects SET k3=? WHERE scope=? AND type=? AND id=?", row)
+            store.meta_set("sort_keys", "1")
+
     def account_of(self, username: str) -> str | None:
         return self.accounts.get(username)
 
@@ -199,14 +219,15 @@ class Ctx:
         if isinstance(dt, str):
             dt = self.type(dt)
         k1, k2, exp = dt.keys(obj)
+        k3 = dt.sort_key(obj)
         if dt.scope_global:
-            self.store.put(GLOBAL, dt.name, obj, k1=k1, k2=k2, expires=exp)
+            self.store.put(GLOBAL, dt.name, obj, k1=k1, k2=k2, expires=exp, k3=k3)
             for acc in sorted(set(notify or ())):
                 self.store.log_change(acc, dt.name, obj["id"], kind)
                 self.touched.add(acc)
         else:
             acc = account or self.account_id
-            self.store.put(acc, dt.name, obj, k1=k1, k2=k2, expires=exp)
+            self.store.put(acc, dt.name, obj, k1=k1, k2=k2, expires=exp, k3=k3)
             self.store.log_change(acc, dt.name, obj["id"], kind)
             self.touched.add(acc)
 
@@ -258,9 +279,62 @@ class Ctx:
         self.message_pushes = []
 
 
+_READ_SUFFIXES = ("/get", "/query", "/changes", "/queryChanges", "/lookup")
+
+
+def _is_read_only(name: str) -> bool:
+    return name == "Core/echo" or name.endswith(_READ_SUFFIXES)
+
+
+class _Readers:
+    """A pool of read-only connections to the writer's database file (none for
+    ``:memory:``, which one connection owns: there every call runs on the writer)."""
+
+    def __init__(self, core: Core) -> None:
+        self._core = core
+        self._lock = threading.Lock()
+        self._idle: list[Store] = []
+        self._all: list[Store] = []
+        self._closed = False
+        path = core.store.path
+        self._enabled = path not in ("", ":memory:") and not path.startswith("file::memory:")
+
+    def acquire(self) -> Store | None:
+        if not self._enabled:
+            return None
+        with self._lock:
+            if self._closed:
+                return None
+            if self._idle:
+                return self._idle.pop()
+        reader = Store(self._core.store.path, readonly=True)
+        reader.blob_ref_visible = self._core.blob_ref_visible
+        with self._lock:
+            self._all.append(reader)
+        return reader
+
+    def release(self, reader: Store) -> None:
+        with self._lock:
+            if self._closed:
+                reader.close()
+            else:
+                self._idle.append(reader)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            readers, self._all, self._idle = self._all, [], []
+        for reader in readers:
+            reader.close()
+
+
 class Engine:
     def __init__(self, core: Core) -> None:
         self.core = core
+        self._readers = _Readers(core)
+
+    def close(self) -> None:
+        self._readers.close()
 
     def session_state(self, user: str) -> str:
         lim = self.core.limits
@@ -333,6 +407,28 @@ class Engine:
             out["createdIds"] = created_ids
         return out
 
+    def _run(
+        self, name: str, fn: Handler, user: str, created_ids: dict[str, str], args: dict[str, Any]
+    ) -> tuple[Any, Ctx]:
+        """Run one call: a read-only one on a reader connection (concurrent with the
+        writer and other readers, as SQLite WAL allows), anything else on the writer.
+        A "read-only" call that turns out to write is rerun on the writer."""
+        core = self.core
+        if _is_read_only(name):
+            reader = self._readers.acquire()
+            if reader is not None:
+                try:
+                    ctx = Ctx(core, user, created_ids, reader)
+                    with reader.transaction():
+                        return fn(ctx, args), ctx
+                except ReadOnlyStore:
+                    pass
+                finally:
+                    self._readers.release(reader)
+        ctx = Ctx(core, user, created_ids)
+        with core.store.transaction():
+            return fn(ctx, args), ctx
+
     def handle_bytes(self, user: str, body: bytes) -> bytes:
         """`handle`, encoded. A result that cannot be encoded (one stored before input
         bounds existed) turns its own call into ``serverFail``; the others survive."""
@@ -397,11 +493,9 @@ class Engine:
                     {"type": "unknownMethod", "description": f"{name} needs {capability} in using"},
                 )
             ]
-        ctx = Ctx(core, user, created_ids)
         snapshot = dict(created_ids)
         try:
-            with core.store.transaction():
-                result = fn(ctx, args)
+            result, ctx = self._run(name, fn, user, created_ids, args)
         except MethodErr as exc:
             created_ids.clear()
             created_ids.update(snapshot)

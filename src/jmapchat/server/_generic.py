@@ -59,6 +59,10 @@ class DataType:
     def keys(self, obj: dict[str, Any]) -> tuple[str | None, str | None, float | None]:
         return None, None, None
 
+    def sort_key(self, obj: dict[str, Any]) -> float | None:
+        """A numeric key stored in the indexed ``k3`` column (None: not indexed)."""
+        return None
+
     def scope(self, ctx: Ctx) -> str:
         return GLOBAL if self.scope_global else ctx.account_id
 
@@ -117,6 +121,18 @@ class DataType:
 
     def sort_value(self, ctx: Ctx, obj: dict[str, Any], prop: str) -> Any:
         return obj.get(prop)
+
+    def query_page(
+        self,
+        ctx: Ctx,
+        flt: dict[str, Any] | None,
+        spec: list[tuple[str, bool, str]],
+        position: int,
+        limit: int | None,
+    ) -> tuple[list[str], int, int] | None:
+        """An index-backed /query page: (ids, start, total), or None to load and sort
+        every candidate instead. ``flt`` and ``spec`` are already validated."""
+        return None
 
     def effective_default_sort(
         self, ctx: Ctx, flt: dict[str, Any] | None
@@ -463,7 +479,33 @@ _QUERY_ARGS = {
 def std_query(dt: DataType, ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
     args = check_args(args, _QUERY_ARGS)
     _account(ctx, args)
-    ids = _run_query(dt, ctx, args.get("filter"), args.get("sort"))
+    flt = args.get("filter")
+    if flt is not None:
+        _check_filter(dt, ctx, flt)
+    page = None
+    if args.get("anchor") is None:
+        page = dt.query_page(
+            ctx,
+            flt,
+            _sort_spec(dt, ctx, args.get("sort"), flt),
+            args.get("position", 0),
+            args.get("limit"),
+        )
+    if page is not None:
+        window, start, total = page
+        out: dict[str, Any] = {
+            "accountId": ctx.account_id,
+            "queryState": state_of(ctx, dt),
+            "canCalculateChanges": True,
+            "position": start,
+            "ids": window,
+        }
+        if args.get("calculateTotal"):
+            out["total"] = total
+        if args.get("limit") is not None:
+            out["limit"] = args["limit"]
+        return out
+    ids = _run_query(dt, ctx, flt, args.get("sort"))
     total = len(ids)
     anchor = args.get("anchor")
     if anchor is not None:
@@ -478,7 +520,7 @@ def std_query(dt: DataType, ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
         start = max(0, total + pos) if pos < 0 else pos
     limit = args.get("limit")
     window = ids[start:] if limit is None else ids[start : start + limit]
-    out: dict[str, Any] = {
+    out = {
         "accountId": ctx.account_id,
         "queryState": state_of(ctx, dt),
         "canCalculateChanges": True,

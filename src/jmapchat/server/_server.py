@@ -70,6 +70,11 @@ class ChatServer:
         self.store = Store(str(db))
         self.core = Core(self.store, self.limits, Hub(), PushSender())
         register_all(self.core)
+        try:
+            self.core.backfill_sort_keys()
+        except BaseException:
+            self.store.close()
+            raise
         self.engine = Engine(self.core)
         self._tokens: dict[str, str] = {}  # plaintext, only for tokens seen in this process
         self._digests: dict[str, str] = {}  # username -> token digest
@@ -181,6 +186,7 @@ class ChatServer:
     # --- lifecycle -----------------------------------------------------------------------
 
     def close(self) -> None:
+        self.engine.close()
         self.core.hub.close()
         self.core.pusher.close()
         self.store.close()

@@ -19,7 +19,15 @@ from typing import Any
 
 import orjson
 
-__all__ = ["CREATED", "DESTROYED", "GLOBAL", "UPDATED", "Store", "token_digest"]
+__all__ = [
+    "CREATED",
+    "DESTROYED",
+    "GLOBAL",
+    "UPDATED",
+    "ReadOnlyStore",
+    "Store",
+    "token_digest",
+]
 
 GLOBAL = ""
 CREATED, UPDATED, DESTROYED = 0, 1, 2
@@ -31,7 +39,7 @@ CREATE TABLE IF NOT EXISTS users(
   created TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS objects(
   scope TEXT NOT NULL, type TEXT NOT NULL, id TEXT NOT NULL,
-  k1 TEXT, k2 TEXT, expires REAL, data BLOB NOT NULL,
+  k1 TEXT, k2 TEXT, expires REAL, data BLOB NOT NULL, k3 REAL,
   PRIMARY KEY(scope, type, id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS objects_k1 ON objects(scope, type, k1, id);
 CREATE INDEX IF NOT EXISTS objects_k2 ON objects(type, k2) WHERE k2 IS NOT NULL;
@@ -93,7 +101,13 @@ INSERT OR IGNORE INTO blob_refs(blob_id, scope, type, id)
 
 
 _PUT = (
-    "INSERT OR REPLACE INTO objects(scope, type, id, k1, k2, expires, data) VALUES(?,?,?,?,?,?,?)"
+    "INSERT OR REPLACE INTO objects(scope, type, id, k1, k2, expires, data, k3) "
+    "VALUES(?,?,?,?,?,?,?,?)"
+)
+# k3: a type's numeric sort key (Message: receivedAt as epoch seconds), so /query pages
+# come from this index instead of loading and sorting every object
+_K3_INDEX = (
+    "CREATE INDEX IF NOT EXISTS objects_k3 ON objects(scope, type, k1, k3, id) WHERE k3 IS NOT NULL"
 )
 _CHANGE = "INSERT INTO changes(account, type, modseq, id, kind) VALUES(?,?,?,?,?)"
 _STATE = (
@@ -114,6 +128,10 @@ def _dumps(obj: Any) -> bytes:
 def _loads(data: bytes | str) -> dict[str, Any]:
     out: dict[str, Any] = orjson.loads(data)
     return out
+
+
+class ReadOnlyStore(Exception):
+    """A write through a reader: the engine reruns that method call on the writer."""
 
 
 class _Segment:
@@ -178,7 +196,9 @@ class Store:
     until it ends.
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, readonly: bool = False) -> None:
+        self.path = path
+        self.readonly = readonly
         self.lock = threading.RLock()
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._depth = 0
@@ -193,6 +213,10 @@ class Store:
         # (store, account, scope, type, id) -> may that account read that object? Set by
         # the engine (object visibility is a data-type rule); None: no reference grants.
         self.blob_ref_visible: Callable[[Store, str, str, str, str], bool] | None = None
+        if readonly:
+            # a reader next to the writer's connection (WAL: readers never block it)
+            self._conn.execute("PRAGMA query_only=ON")
+            return
         with self.lock:
             if path != ":memory:":
                 self._conn.execute("PRAGMA journal_mode=WAL")
@@ -201,6 +225,10 @@ class Store:
             # how a rewritten object drops the blob references it no longer holds
             self._conn.execute("PRAGMA recursive_triggers=ON")
             self._conn.executescript(_SCHEMA)
+            columns = {r[1] for r in self._conn.execute("PRAGMA table_info(objects)")}
+            if "k3" not in columns:
+                self._conn.execute("ALTER TABLE objects ADD COLUMN k3 REAL")
+            self._conn.execute(_K3_INDEX)
             if self.meta_get("token_digests") is None:
                 # tokens used to be stored in plaintext: keep only their SHA-256 digests
                 self._conn.execute("BEGIN")
@@ -235,7 +263,7 @@ class Store:
         """Outermost: BEGIN IMMEDIATE … COMMIT (ROLLBACK on error); nested: a savepoint."""
         with self.lock:
             if self._depth == 0:
-                self._conn.execute("BEGIN IMMEDIATE")
+                self._conn.execute("BEGIN" if self.readonly else "BEGIN IMMEDIATE")
                 self._depth = 1
                 try:
                     yield
@@ -351,6 +379,8 @@ class Store:
 
     def _write(self, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor:
         """A write: buffered writes and pending savepoints reach the database first."""
+        if self.readonly:
+            raise ReadOnlyStore(sql[:40])
         with self.lock:
             if self._pending or self._unexecuted:
                 self._flush()
@@ -483,6 +513,26 @@ class Store:
             ).fetchone()
         return int(row[0])
 
+    def count_sorted(self, scope: str, type: str, k1: str) -> int:
+        """How many ``k1`` objects have a sort key (an index-only count)."""
+        row = self._read(
+            "SELECT COUNT(*) FROM objects WHERE scope=? AND type=? AND k1=? AND k3 IS NOT NULL",
+            (scope, type, k1),
+        ).fetchone()
+        return int(row[0])
+
+    def page_sorted(
+        self, scope: str, type: str, k1: str, ascending: bool, offset: int, limit: int | None
+    ) -> list[str]:
+        """Ids of ``k1`` objects ordered by (k3, id), a window of them (from the index)."""
+        order = "ASC" if ascending else "DESC"
+        rows = self._read(
+            "SELECT id FROM objects WHERE scope=? AND type=? AND k1=? AND k3 IS NOT NULL "
+            f"ORDER BY k3 {order}, id {order} LIMIT ? OFFSET ?",
+            (scope, type, k1, -1 if limit is None else limit, offset),
+        ).fetchall()
+        return [str(r[0]) for r in rows]
+
     def last_by_k1(self, scope: str, type: str, k1: str) -> dict[str, Any] | None:
         row = self._read(
             "SELECT data FROM objects WHERE scope=? AND type=? AND k1=? ORDER BY id DESC LIMIT 1",
@@ -505,16 +555,19 @@ class Store:
         k1: str | None = None,
         k2: str | None = None,
         expires: float | None = None,
+        k3: float | None = None,
     ) -> None:
+        if self.readonly:
+            raise ReadOnlyStore(type)
         data = _dumps(obj)
         oid = obj["id"]
         with self.lock:
             if self._depth:
-                self._segments[-1].puts.append((scope, type, oid, k1, k2, expires, data))
+                self._segments[-1].puts.append((scope, type, oid, k1, k2, expires, data, k3))
                 self._objects[(scope, type, oid)] = data
                 self._pending = True
             else:
-                self._conn.execute(_PUT, (scope, type, oid, k1, k2, expires, data))
+                self._conn.execute(_PUT, (scope, type, oid, k1, k2, expires, data, k3))
 
     def delete(self, scope: str, type: str, id: str) -> bool:
         with self.lock:
@@ -556,6 +609,8 @@ class Store:
 
     def log_change(self, account: str, type: str, id: str, kind: int) -> int:
         """Bump the (account, type) state and record that ``id`` changed at the new modseq."""
+        if self.readonly:
+            raise ReadOnlyStore(type)
         with self.lock:
             if not self._depth:
                 row = self._conn.execute(
