@@ -22,7 +22,7 @@ from .._core._capabilities import BLOB2, CHAT, CHAT_PUSH, CORE, QUOTA
 from .._core._errors import LimitExceeded, NotJSON, NotRequest, UnknownCapability
 from .._core._resolve import ReferenceResolutionError, resolve_result_references
 from ._bounds import MAX_ARGS_DEPTH, too_deep
-from ._store import GLOBAL, ReadOnlyStore, Store
+from ._store import CREATED, GLOBAL, ReadOnlyStore, Store
 from ._util import MethodErr, now_utc
 
 if TYPE_CHECKING:
@@ -227,7 +227,9 @@ class Ctx:
                 self.touched.add(acc)
         else:
             acc = account or self.account_id
-            self.store.put(acc, dt.name, obj, k1=k1, k2=k2, expires=exp, k3=k3)
+            self.store.put(
+                acc, dt.name, obj, k1=k1, k2=k2, expires=exp, k3=k3, fresh=kind == CREATED
+            )
             self.store.log_change(acc, dt.name, obj["id"], kind)
             self.touched.add(acc)
 

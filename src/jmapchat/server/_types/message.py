@@ -383,7 +383,18 @@ class MessageType(DataType):
             return [], max(0, position), 0
         total = ctx.store.count_sorted(ctx.account_id, self.name, chat_id)
         start = max(0, total + position) if position < 0 else position
-        ids = ctx.store.page_sorted(ctx.account_id, self.name, chat_id, spec[0][1], start, limit)
+        asc = spec[0][1]
+        end = total if limit is None else min(total, start + limit)
+        if start >= end:
+            return [], start, total
+        if start > total - end:
+            # nearer the end (the newest page): walk the index from that side, so the
+            # OFFSET SQLite must skip stays small
+            ids = ctx.store.page_sorted(
+                ctx.account_id, self.name, chat_id, not asc, total - end, end - start
+            )
+            return ids[::-1], start, total
+        ids = ctx.store.page_sorted(ctx.account_id, self.name, chat_id, asc, start, end - start)
         return ids, start, total
 
     def sort_value(self, ctx: Ctx, obj: dict[str, Any], prop: str) -> Any:
