@@ -213,3 +213,18 @@ def test_sort_keys_of_an_older_database_are_indexed(tmp_path: Path) -> None:
     with ChatServer(db=db) as server:
         n = server.store.count_sorted(acc, "Message", chat_id)
         assert n == 1
+
+
+async def test_page_total_follows_removed_messages(apis: tuple[Api, Api, Api]) -> None:
+    alice, bob, _carol = apis
+    chat = await alice.create("Chat", {"kind": "direct", "contactId": "bob"})
+    for i in range(3):
+        await alice.send(chat["id"], f"burn {i}", burnOnRead=True)
+    page = await bob.ok("Message/query", {"filter": {"chatId": chat["id"]}, "calculateTotal": True})
+    assert page["total"] == 3
+    await bob.ok("Message/set", {"update": {page["ids"][0]: {"readAt": "2030-01-01T00:00:00Z"}}})
+    after = await bob.ok(
+        "Message/query", {"filter": {"chatId": chat["id"]}, "calculateTotal": True}
+    )
+    assert after["ids"] == page["ids"][1:]
+    assert after["total"] == 2

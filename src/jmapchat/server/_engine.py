@@ -134,6 +134,7 @@ class Core:
                         updates.append((k3, scope, dt.name, oid))
                 for row in updates:
                     store.execute("UPDATE objects SET k3=? WHERE scope=? AND type=? AND id=?", row)
+            store.recount_sorted()
             store.meta_set("sort_keys", "1")
 
     def account_of(self, username: str) -> str | None:
@@ -221,7 +222,9 @@ class Ctx:
         k1, k2, exp = dt.keys(obj)
         k3 = dt.sort_key(obj)
         if dt.scope_global:
-            self.store.put(GLOBAL, dt.name, obj, k1=k1, k2=k2, expires=exp, k3=k3)
+            self.store.put(
+                GLOBAL, dt.name, obj, k1=k1, k2=k2, expires=exp, k3=k3, fresh=kind == CREATED
+            )
             for acc in sorted(set(notify or ())):
                 self.store.log_change(acc, dt.name, obj["id"], kind)
                 self.touched.add(acc)

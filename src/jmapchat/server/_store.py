@@ -59,6 +59,9 @@ CREATE TABLE IF NOT EXISTS blob_refs(
   blob_id TEXT NOT NULL, scope TEXT NOT NULL, type TEXT NOT NULL, id TEXT NOT NULL,
   PRIMARY KEY(blob_id, scope, type, id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS blob_refs_obj ON blob_refs(scope, type, id);
+CREATE TABLE IF NOT EXISTS sorted_counts(
+  scope TEXT NOT NULL, type TEXT NOT NULL, k1 TEXT NOT NULL, n INTEGER NOT NULL,
+  PRIMARY KEY(scope, type, k1)) WITHOUT ROWID;
 """
 
 # Which blobs an object references (kept in blob_refs by `Store.put` / `Store.delete`;
@@ -66,6 +69,13 @@ CREATE INDEX IF NOT EXISTS blob_refs_obj ON blob_refs(scope, type, id);
 _REF_FIELDS = {"Chat": "avatarBlobId", "Space": "iconBlobId", "CustomEmoji": "blobId"}
 _UNREF = "DELETE FROM blob_refs WHERE scope=? AND type=? AND id=?"
 _REF = "INSERT OR IGNORE INTO blob_refs(blob_id, scope, type, id) VALUES(?,?,?,?)"
+# how many objects of (scope, type, k1) have a sort key: an O(1) total for a /query page
+_COUNT = (
+    "INSERT INTO sorted_counts(scope, type, k1, n) VALUES(?,?,?,?) "
+    "ON CONFLICT(scope, type, k1) DO UPDATE SET n=n+excluded.n"
+)
+_OPS = (_UNREF, _REF, _COUNT)
+UNREF, REF, COUNT = 0, 1, 2
 
 
 def _blob_refs(type: str, obj: dict[str, Any]) -> list[str]:
@@ -132,15 +142,15 @@ def _loads(data: bytes | str) -> dict[str, Any]:
     return out
 
 
-def _write_refs(conn: sqlite3.Connection, ops: list[tuple[bool, tuple[str, ...]]]) -> None:
-    """Apply blob_refs changes in order, consecutive ones of a kind in one executemany."""
+def _write_refs(conn: sqlite3.Connection, ops: list[tuple[int, tuple[Any, ...]]]) -> None:
+    """Apply side-table changes in order, consecutive ones of a kind in one executemany."""
     i = 0
     while i < len(ops):
         kind = ops[i][0]
         j = i
         while j < len(ops) and ops[j][0] == kind:
             j += 1
-        conn.executemany(_UNREF if kind else _REF, [row for _, row in ops[i:j]])
+        conn.executemany(_OPS[kind], [row for _, row in ops[i:j]])
         i = j
 
 
@@ -156,8 +166,9 @@ class _Segment:
     def __init__(self, sp: str | None) -> None:
         self.sp = sp
         self.puts: list[tuple[Any, ...]] = []
-        # blob_refs rows, in order: (True, (scope, type, id)) unref, (False, row) ref
-        self.refs: list[tuple[bool, tuple[str, ...]]] = []
+        # side-table rows, in order: (UNREF, (scope, type, id)), (REF, (blob, scope, type,
+        # id)), (COUNT, (scope, type, k1, +1))
+        self.refs: list[tuple[int, tuple[Any, ...]]] = []
         self.changes: list[tuple[str, str, int, str, int]] = []
         self.states: dict[tuple[str, str], int] = {}
 
@@ -531,12 +542,19 @@ class Store:
         return int(row[0])
 
     def count_sorted(self, scope: str, type: str, k1: str) -> int:
-        """How many ``k1`` objects have a sort key (an index-only count)."""
+        """How many ``k1`` objects have a sort key (a kept counter: O(1))."""
         row = self._read(
-            "SELECT COUNT(*) FROM objects WHERE scope=? AND type=? AND k1=? AND k3 IS NOT NULL",
-            (scope, type, k1),
+            "SELECT n FROM sorted_counts WHERE scope=? AND type=? AND k1=?", (scope, type, k1)
         ).fetchone()
-        return int(row[0])
+        return 0 if row is None else int(row[0])
+
+    def recount_sorted(self) -> None:
+        """Rebuild the sort-key counters from the objects (after a migration)."""
+        self.execute("DELETE FROM sorted_counts")
+        self.execute(
+            "INSERT INTO sorted_counts(scope, type, k1, n) SELECT scope, type, k1, COUNT(*) "
+            "FROM objects WHERE k3 IS NOT NULL AND k1 IS NOT NULL GROUP BY scope, type, k1"
+        )
 
     def page_sorted(
         self, scope: str, type: str, k1: str, ascending: bool, offset: int, limit: int | None
@@ -578,12 +596,16 @@ class Store:
         if self.readonly:
             raise ReadOnlyStore(type)
         data = _dumps(obj)
-        refs: list[tuple[bool, tuple[str, ...]]] | None = None
+        refs: list[tuple[int, tuple[Any, ...]]] | None = None
         if type == "Message" or type in _REF_FIELDS:
             found = _blob_refs(type, obj)
             # a new message has no old references to drop (its id is fresh)
-            refs = [] if fresh and type == "Message" else [(True, (scope, type, obj["id"]))]
-            refs += [(False, (b, scope, type, obj["id"])) for b in found]
+            refs = [] if fresh and type == "Message" else [(UNREF, (scope, type, obj["id"]))]
+            refs += [(REF, (b, scope, type, obj["id"])) for b in found]
+        if fresh and k3 is not None and k1 is not None:
+            # only a fresh object is counted: a rewrite keeps its place
+            refs = refs or []
+            refs.append((COUNT, (scope, type, k1, 1)))
         oid = obj["id"]
         with self.lock:
             if self._depth:
@@ -601,13 +623,18 @@ class Store:
     def delete(self, scope: str, type: str, id: str) -> bool:
         with self.lock:
             cur = self._write(
-                "DELETE FROM objects WHERE scope=? AND type=? AND id=?", (scope, type, id)
+                "DELETE FROM objects WHERE scope=? AND type=? AND id=? RETURNING k1, k3",
+                (scope, type, id),
             )
+            gone = cur.fetchall()
             if type == "Message" or type in _REF_FIELDS:
                 self._conn.execute(_UNREF, (scope, type, id))
+            for k1, k3 in gone:
+                if k1 is not None and k3 is not None:
+                    self._conn.execute(_COUNT, (scope, type, k1, -1))
             if self._depth:
                 self._objects[(scope, type, id)] = None
-            return cur.rowcount > 0
+            return bool(gone)
 
     def expired(self, now: float) -> list[tuple[str, str, str]]:
         rows = self._read(
