@@ -172,21 +172,3 @@ async def test_blob_lookup_does_not_reveal_unreadable_blobs(alice: Api, carol: A
         using=["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:blob2"],
     )
     assert res["notFound"] == [secret]
-
-
-def test_grants_left_by_an_older_database_are_dropped(tmp_path: Any) -> None:
-    """A database written before reference-based access had server-wide grants (icons,
-    emoji) and per-recipient grants; opening it keeps only the uploads' grants."""
-    from jmapchat.server import ChatServer
-
-    db = str(tmp_path / "old.sqlite")
-    with ChatServer(db=db, users=["alice", "bob"]) as server:
-        store = server.store
-        store.put_blob("Bold", "text/plain", b"old", "0" * 64, "2025-01-01T00:00:00Z")
-        store.grant_blob("", "Bold")  # what Space/set iconBlobId used to leave behind
-        store.grant_blob(server.account_ids["alice"], "Bold")  # alice's upload
-        store.execute("DELETE FROM meta WHERE key='blob_refs'")
-        assert store.blob_meta(server.account_ids["bob"], "Bold") is None  # ignored already
-    with ChatServer(db=db, users=["alice", "bob"]) as server:
-        rows = server.store.execute("SELECT account FROM blob_access").fetchall()
-        assert rows == [(server.account_ids["alice"],)]

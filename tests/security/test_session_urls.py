@@ -58,8 +58,22 @@ def test_host_header_over_a_real_socket() -> None:
         assert r.json()[key].startswith(f"{base}/jmap/"), (key, r.json()[key])
 
 
-def test_cli_public_url_option() -> None:
-    from jmapchat.cli import build_parser
+def test_cli_public_url_option(monkeypatch: pytest.MonkeyPatch) -> None:
+    import trio
 
-    args = build_parser().parse_args(["serve", "--public-url", "https://chat.example.org"])
-    assert args.public_url == "https://chat.example.org"
+    import jmapchat.server
+    from jmapchat.cli import main
+
+    seen: dict[str, object] = {}
+
+    class Recording(ChatServer):
+        def __init__(self, *args: object, **kw: object) -> None:
+            seen["public_url"] = kw.get("public_url")
+            super().__init__(*args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(jmapchat.server, "ChatServer", Recording)
+    monkeypatch.setattr(trio, "run", lambda *a, **k: None)
+    argv = ["serve", "--db", ":memory:", "--public-url", "https://chat.example.org"]
+    assert main(argv) == 0
+    assert seen["public_url"] == "https://chat.example.org"
+    assert main(["serve", "--db", ":memory:", "--public-url", "ftp://x"]) != 0

@@ -191,30 +191,6 @@ async def test_a_page_does_not_load_the_chat(
     assert res["total"] == 30
 
 
-def test_sort_keys_of_an_older_database_are_indexed(tmp_path: Path) -> None:
-    db = str(tmp_path / "old.sqlite")
-    with ChatServer(db=db, users=["alice", "bob"]) as server:
-        acc = server.account_ids["alice"]
-        body = b'{"using":["urn:ietf:params:jmap:core","urn:ietf:params:jmap:chat"],"methodCalls":'
-        out = server.engine.handle(
-            "alice",
-            body + b'[["Chat/set",{"create":{"c":{"kind":"direct","contactId":"bob"}}},"0"]]}',
-        )
-        chat_id = out["methodResponses"][0][1]["created"]["c"]["id"]
-        server.engine.handle(
-            "alice",
-            body
-            + b'[["Message/set",{"create":{"m":{"chatId":"'
-            + chat_id.encode()
-            + b'","body":"x"}}},"0"]]}',
-        )
-        server.store.execute("UPDATE objects SET k3=NULL")  # as written before k3 existed
-        server.store.execute("DELETE FROM meta WHERE key='sort_keys'")
-    with ChatServer(db=db) as server:
-        n = server.store.count_sorted(acc, "Message", chat_id)
-        assert n == 1
-
-
 async def test_page_total_follows_removed_messages(apis: tuple[Api, Api, Api]) -> None:
     alice, bob, _carol = apis
     chat = await alice.create("Chat", {"kind": "direct", "contactId": "bob"})
@@ -228,3 +204,21 @@ async def test_page_total_follows_removed_messages(apis: tuple[Api, Api, Api]) -
     )
     assert after["ids"] == page["ids"][1:]
     assert after["total"] == 2
+
+
+def test_a_database_without_the_sort_key_column_is_refused(tmp_path: Path) -> None:
+    """Files written before the k3 column are refused (no half-indexed pages)."""
+    import sqlite3
+
+    from jmapchat.server import SchemaMismatch
+
+    db = tmp_path / "old.sqlite"
+    conn = sqlite3.connect(db)
+    conn.execute(
+        "CREATE TABLE objects(scope TEXT NOT NULL, type TEXT NOT NULL, id TEXT NOT NULL,"
+        " k1 TEXT, k2 TEXT, expires REAL, data BLOB NOT NULL, PRIMARY KEY(scope, type, id))"
+        " WITHOUT ROWID"
+    )
+    conn.close()
+    with pytest.raises(SchemaMismatch, match="objects"):
+        ChatServer(db=str(db))

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from jmapchat._core._errors import LocalProtocolError
-from jmapchat._core._standard import (
+from jmapchat._core import (
+    LocalProtocolError,
     Namespace,
     QueryChangesMethods,
     QueryMethods,
     SortArg,
     check_ids,
+    expect_success,
 )
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "QueryMethods",
     "SortArg",
     "check_ids",
+    "expect_success",
     "require_text",
 ]
 

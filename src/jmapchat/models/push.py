@@ -12,9 +12,7 @@ from typing import Any, Literal, TypeAlias
 
 from pydantic import Field
 
-from jmapchat._core._model import JMAPInput, JMAPModel
-from jmapchat._core._responses import GetList, SetOutcome
-from jmapchat._core._types import NOT_GIVEN, Id, NotGiven
+from jmapchat._core import NOT_GIVEN, GetList, Id, JMAPInput, JMAPModel, NotGiven, SetOutcome
 
 from ._common import UTCDateInput
 
@@ -143,6 +141,7 @@ class StateChange(PushPayload):
     push_state: str | None = Field(None, description="WebSocket (RFC 8887) only.")
 
     def model_post_init(self, context: Any, /) -> None:
+        """Mark the type discriminator as set, so ``to_wire()`` always sends it."""
         self.__pydantic_fields_set__.add("type_")
 
 
@@ -154,6 +153,7 @@ class PushVerification(PushPayload):
     verification_code: str = Field(repr=False)
 
     def model_post_init(self, context: Any, /) -> None:
+        """Mark the type discriminator as set, so ``to_wire()`` always sends it."""
         self.__pydantic_fields_set__.add("type_")
 
 
@@ -185,6 +185,7 @@ class ChatMessagePush(PushPayload):
     messages: list[ChatMessageEntry]
 
     def model_post_init(self, context: Any, /) -> None:
+        """Mark the type discriminator as set, so ``to_wire()`` always sends it."""
         self.__pydantic_fields_set__.add("type_")
 
 

@@ -117,26 +117,6 @@ class Core:
         ctx = Ctx(self, user, {}, store)
         return scope == dt.scope(ctx) and dt.load_one(ctx, oid) is not None
 
-    def backfill_sort_keys(self) -> None:
-        """Index sort keys of objects stored before the k3 column existed (once)."""
-        store = self.store
-        if store.meta_get("sort_keys") is not None:
-            return
-        with store.transaction():
-            for dt in self.types.values():
-                rows = store.execute(
-                    "SELECT scope, id, data FROM objects WHERE type=? AND k3 IS NULL", (dt.name,)
-                ).fetchall()
-                updates = []
-                for scope, oid, data in rows:
-                    k3 = dt.sort_key(orjson.loads(data))
-                    if k3 is not None:
-                        updates.append((k3, scope, dt.name, oid))
-                for row in updates:
-                    store.execute("UPDATE objects SET k3=? WHERE scope=? AND type=? AND id=?", row)
-            store.recount_sorted()
-            store.meta_set("sort_keys", "1")
-
     def account_of(self, username: str) -> str | None:
         return self.accounts.get(username)
 

@@ -70,11 +70,6 @@ class ChatServer:
         self.store = Store(str(db))
         self.core = Core(self.store, self.limits, Hub(), PushSender())
         register_all(self.core)
-        try:
-            self.core.backfill_sort_keys()
-        except BaseException:
-            self.store.close()
-            raise
         self.engine = Engine(self.core)
         self._tokens: dict[str, str] = {}  # plaintext, only for tokens seen in this process
         self._digests: dict[str, str] = {}  # username -> token digest
@@ -171,21 +166,25 @@ class ChatServer:
 
     @property
     def tokens(self) -> dict[str, str]:
-        """{user: token} for the tokens this process created or was given: the database
-        keeps only digests, so a restarted server knows a token only when given it again."""
+        """Bearer token per user name (a copy), for the tokens this process created or was
+        given: the database keeps only digests, so a restarted server knows a token only
+        when given it again."""
         return dict(self._tokens)
 
     @property
     def account_ids(self) -> dict[str, str]:
+        """Account id per user name."""
         return dict(self.core.accounts)
 
     @property
     def contact_ids(self) -> dict[str, str]:
+        """ChatContact id per user name, as other users see them."""
         return {u: u for u in self.core.accounts}
 
     # --- lifecycle -----------------------------------------------------------------------
 
     def close(self) -> None:
+        """Close the database and stop push delivery (``with ChatServer(...)`` does it)."""
         self.engine.close()
         self.core.hub.close()
         self.core.pusher.close()

@@ -25,6 +25,7 @@ __all__ = [
     "GLOBAL",
     "UPDATED",
     "ReadOnlyStore",
+    "SchemaMismatch",
     "Store",
     "token_digest",
 ]
@@ -44,6 +45,7 @@ CREATE TABLE IF NOT EXISTS objects(
 CREATE INDEX IF NOT EXISTS objects_k1 ON objects(scope, type, k1, id);
 CREATE INDEX IF NOT EXISTS objects_k2 ON objects(type, k2) WHERE k2 IS NOT NULL;
 CREATE INDEX IF NOT EXISTS objects_exp ON objects(expires) WHERE expires IS NOT NULL;
+CREATE INDEX IF NOT EXISTS objects_k3 ON objects(scope, type, k1, k3, id) WHERE k3 IS NOT NULL;
 CREATE TABLE IF NOT EXISTS states(
   account TEXT NOT NULL, type TEXT NOT NULL, modseq INTEGER NOT NULL,
   PRIMARY KEY(account, type)) WITHOUT ROWID;
@@ -90,36 +92,9 @@ def _blob_refs(type: str, obj: dict[str, Any]) -> list[str]:
     return [value] if isinstance(value, str) else []
 
 
-# Blob access before schema 2 was a grant table that outlived the objects: drop the
-# grants no upload made (server-wide ones, copies delivered to recipients) and index the
-# references the stored objects hold.
-_BLOB_REFS_MIGRATION = """
-DELETE FROM blob_access WHERE account = '';
-DELETE FROM blob_access WHERE EXISTS (
-  SELECT 1 FROM objects o, json_each(o.data, '$.attachments') a
-  WHERE o.scope = blob_access.account AND o.type = 'Message'
-    AND json_extract(o.data, '$.senderId') != 'self'
-    AND json_extract(a.value, '$.blobId') = blob_access.blob_id);
-INSERT OR IGNORE INTO blob_refs(blob_id, scope, type, id)
-  SELECT json_extract(a.value, '$.blobId'), o.scope, o.type, o.id
-    FROM objects o, json_each(o.data, '$.attachments') a WHERE o.type = 'Message'
-  UNION ALL SELECT json_extract(data, '$.avatarBlobId'), scope, type, id FROM objects
-    WHERE type = 'Chat' AND typeof(json_extract(data, '$.avatarBlobId')) = 'text'
-  UNION ALL SELECT json_extract(data, '$.iconBlobId'), scope, type, id FROM objects
-    WHERE type = 'Space' AND typeof(json_extract(data, '$.iconBlobId')) = 'text'
-  UNION ALL SELECT json_extract(data, '$.blobId'), scope, type, id FROM objects
-    WHERE type = 'CustomEmoji' AND typeof(json_extract(data, '$.blobId')) = 'text';
-"""
-
-
 _PUT = (
     "INSERT OR REPLACE INTO objects(scope, type, id, k1, k2, expires, data, k3) "
     "VALUES(?,?,?,?,?,?,?,?)"
-)
-# k3: a type's numeric sort key (Message: receivedAt as epoch seconds), so /query pages
-# come from this index instead of loading and sorting every object
-_K3_INDEX = (
-    "CREATE INDEX IF NOT EXISTS objects_k3 ON objects(scope, type, k1, k3, id) WHERE k3 IS NOT NULL"
 )
 _CHANGE = "INSERT INTO changes(account, type, modseq, id, kind) VALUES(?,?,?,?,?)"
 _STATE = (
@@ -131,6 +106,42 @@ _STATE = (
 def token_digest(token: str) -> str:
     """The SHA-256 hex digest under which a bearer token is stored (never the token)."""
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class SchemaMismatch(RuntimeError):
+    """The database file has tables whose columns differ from this server's schema (an
+    older or foreign file): refused at start, never patched over or half-used."""
+
+
+def _columns(conn: sqlite3.Connection) -> dict[str, list[str]]:
+    tables = [
+        str(r[0])
+        for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall()
+    ]
+    return {t: [str(c[1]) for c in conn.execute(f'PRAGMA table_info("{t}")')] for t in tables}
+
+
+def _expected_columns() -> dict[str, list[str]]:
+    fresh = sqlite3.connect(":memory:")
+    try:
+        fresh.executescript(_SCHEMA)
+        return _columns(fresh)
+    finally:
+        fresh.close()
+
+
+def _check_schema(conn: sqlite3.Connection, path: str) -> None:
+    """Compare the tables already in the file with the schema before creating anything."""
+    try:
+        have = _columns(conn)
+    except sqlite3.DatabaseError as exc:  # e.g. "file is not a database"
+        raise SchemaMismatch(f"{path}: not a usable SQLite database ({exc})") from exc
+    for table, cols in _expected_columns().items():
+        if table in have and have[table] != cols:
+            raise SchemaMismatch(
+                f"{path}: table {table!r} has columns {have[table]}, this server needs {cols};"
+                " use a new database file"
+            )
 
 
 def _dumps(obj: Any) -> bytes:
@@ -245,30 +256,15 @@ class Store:
             self._conn.execute("PRAGMA query_only=ON")
             return
         with self.lock:
-            if path != ":memory:":
-                self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.executescript(_SCHEMA)
-            columns = {r[1] for r in self._conn.execute("PRAGMA table_info(objects)")}
-            if "k3" not in columns:
-                self._conn.execute("ALTER TABLE objects ADD COLUMN k3 REAL")
-            self._conn.execute(_K3_INDEX)
-            if self.meta_get("token_digests") is None:
-                # tokens used to be stored in plaintext: keep only their SHA-256 digests
-                self._conn.execute("BEGIN")
-                for user, token in self._conn.execute(
-                    "SELECT username, token FROM users"
-                ).fetchall():
-                    self._conn.execute(
-                        "UPDATE users SET token=? WHERE username=?", (token_digest(token), user)
-                    )
-                self._conn.execute("INSERT OR REPLACE INTO meta VALUES('token_digests', '1')")
-                self._conn.execute("COMMIT")
-            if self.meta_get("blob_refs") is None:
-                self._conn.executescript(
-                    "BEGIN;" + _BLOB_REFS_MIGRATION + "INSERT OR REPLACE INTO meta VALUES"
-                    "('blob_refs', '1'); COMMIT;"
-                )
+            try:
+                _check_schema(self._conn, path)
+                if path != ":memory:":
+                    self._conn.execute("PRAGMA journal_mode=WAL")
+                self._conn.execute("PRAGMA synchronous=NORMAL")
+                self._conn.executescript(_SCHEMA)
+            except BaseException:
+                self._conn.close()
+                raise
 
     def close(self) -> None:
         with self.lock:
@@ -547,14 +543,6 @@ class Store:
             "SELECT n FROM sorted_counts WHERE scope=? AND type=? AND k1=?", (scope, type, k1)
         ).fetchone()
         return 0 if row is None else int(row[0])
-
-    def recount_sorted(self) -> None:
-        """Rebuild the sort-key counters from the objects (after a migration)."""
-        self.execute("DELETE FROM sorted_counts")
-        self.execute(
-            "INSERT INTO sorted_counts(scope, type, k1, n) SELECT scope, type, k1, COUNT(*) "
-            "FROM objects WHERE k3 IS NOT NULL AND k1 IS NOT NULL GROUP BY scope, type, k1"
-        )
 
     def page_sorted(
         self, scope: str, type: str, k1: str, ascending: bool, offset: int, limit: int | None
