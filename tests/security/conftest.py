@@ -9,6 +9,7 @@ from tests.server.conftest import (  # noqa: F401 - pytest fixtures
     bob,
     carol,
     client,
+    jmap_users,
     server,
 )
 
