@@ -15,6 +15,7 @@ A sync step is one request: per type ``T/changes(sinceState, maxChanges)`` then
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from jmapchat._core import (
@@ -34,7 +35,7 @@ from jmapchat.models import Message, MessageFilter
 from ._store import MirrorStore, TypeWrite
 from ._types import Diff, DiffBuilder, MirrorError, TypeSpec
 
-__all__ = ["MirrorCore", "OrderedView", "Flow"]
+__all__ = ["Flow", "MirrorCore", "OrderedView"]
 
 Flow = Generator[Request, None, Any]
 
@@ -84,6 +85,16 @@ class OrderedView:
             ids.insert(item.index, item.id)
         self._ids = ids
         self.query_state = state
+
+
+@dataclass
+class _Page:
+    """The first page of a type (or of one chat's messages) during a full load."""
+
+    type: str
+    filter: Any
+    query: QueryCall
+    get: GetCall[Any]
 
 
 class _Step:
@@ -145,6 +156,8 @@ class MirrorCore:
         while first or pending:
             req = request if first and request is not None else self.new_request()
             step = self._add_step(req, pending, views=first)
+            if not req.calls:
+                break  # just loaded, nothing to catch up
             yield req
             more, reload, requery = self._absorb_step(step, b)
             first = False
@@ -164,40 +177,59 @@ class MirrorCore:
 
         Each type's state is read *before* its objects (a ``/get`` of no ids first in
         the request), so whatever changes meanwhile is reported by the next ``/changes``.
-        Messages are found through the chats: per chat a ``Message/query`` (first
-        ``maxObjectsInGet`` ids, with the total) and a ``Message/get`` by reference;
-        chats with more messages are queried in full and the rest fetched by id.
+        A queryable type comes as ``/query`` (the first ``maxObjectsInGet`` ids, with the
+        total) + ``/get`` by reference, which the executor keeps in one envelope; one
+        with more objects is queried in full and the rest fetched by id. Messages are
+        found through the chats: the same pair per chat, in the second request.
         """
         req = self.new_request()
         probes: dict[str, GetCall[Any]] = {}
         gets: dict[str, GetCall[Any]] = {}
+        pages: list[_Page] = []
         chat_query: QueryCall | None = None
         for t in types:
             spec = self.specs[t]
             ns = self._ns(req, t)
-            if t == "Message" or spec.queryable:
-                probes[t] = ns.get(ids=[], properties=["id"])
-            if t == "Message":
-                continue
             if spec.queryable:
-                gets[t] = ns.get(ids=ns.query().ids, properties=self._props(t))
+                probes[t] = ns.get(ids=[], properties=["id"])
+                if t != "Message":
+                    pages.append(self._page(req, t, NOT_GIVEN))
             else:
                 gets[t] = ns.get(ids=None, properties=self._props(t))
-        if "Message" in types and "Chat" not in gets:
+        if "Message" in types and "Chat" not in types:
             chat_query = req.chat.query()
         yield req
 
         states = {t: (probes[t] if t in probes else gets[t]).result.state for t in types}
-        objects: dict[str, dict[str, JMAPModel]] = {
-            t: {o.id: o for o in g.result.list} for t, g in gets.items()
-        }
+        found: dict[str, dict[str, JMAPModel]] = {t: {} for t in types}
+        for t, g in gets.items():
+            found[t].update((o.id, o) for o in g.result.list)
+        big = self._absorb_pages(pages, found)
         if "Message" in types:
-            if chat_query is not None:
-                chat_ids = chat_query.result.ids
-            else:
-                chat_ids = list(objects["Chat"])
-            objects["Message"] = yield from self._load_messages(chat_ids)
-        writes = [TypeWrite(t, state=states[t], put=objects[t], replace=True) for t in types]
+            chat_ids = chat_query.result.ids if chat_query is not None else list(found["Chat"])
+            if chat_ids:
+                req = self.new_request()
+                pages = [self._page(req, "Message", MessageFilter(chat_id=c)) for c in chat_ids]
+                yield req
+                big += self._absorb_pages(pages, found)
+        if big:
+            req = self.new_request()
+            full = [(t, self._ns(req, t).query(filter=flt)) for t, flt in big]
+            yield req
+            rest: dict[str, list[str]] = {}
+            for t, q in full:
+                rest.setdefault(t, []).extend(i for i in q.result.ids if i not in found[t])
+            rest = {t: ids for t, ids in rest.items() if ids}
+            if rest:
+                req = self.new_request()
+                more = {
+                    t: self._ns(req, t).get(ids=ids, properties=self._props(t))
+                    for t, ids in rest.items()
+                }
+                yield req
+                for t, g in more.items():
+                    found[t].update((o.id, o) for o in g.result.list)
+        writes = [TypeWrite(t, state=states[t], put=found[t], replace=True) for t in types]
         for w in writes:
             for oid in {*self.store.ids(w.type), *w.put}:
                 b.touch(w.type, oid, self.store.get(w.type, oid), w.put.get(oid))
@@ -205,37 +237,23 @@ class MirrorCore:
         if reloading:
             b.reloaded.update(types)
 
-    def _load_messages(
-        self, chat_ids: Sequence[str]
-    ) -> Generator[Request, None, dict[str, JMAPModel]]:
-        found: dict[str, JMAPModel] = {}
-        if not chat_ids:
-            return found
-        req = self.new_request()
-        pages = []
-        for cid in chat_ids:
-            q = req.message.query(
-                filter=MessageFilter(chat_id=cid), limit=self.max_get, calculate_total=True
-            )
-            pages.append((cid, q, req.message.get(ids=q.ids, properties=self._props("Message"))))
-        yield req
-        big: list[str] = []
-        for cid, q, g in pages:
-            found.update((m.id, m) for m in g.result.list)
-            page = q.result
-            if page.total is None or page.total > len(page.ids):
-                big.append(cid)
-        if big:
-            req = self.new_request()
-            full = [req.message.query(filter=MessageFilter(chat_id=cid)) for cid in big]
-            yield req
-            rest = [i for q in full for i in q.result.ids if i not in found]
-            if rest:
-                req = self.new_request()
-                g = req.message.get(ids=rest, properties=self._props("Message"))
-                yield req
-                found.update((m.id, m) for m in g.result.list)
-        return found
+    def _page(self, req: Request, t: str, flt: Any) -> _Page:
+        ns = self._ns(req, t)
+        q = ns.query(filter=flt, limit=self.max_get, calculate_total=True)
+        return _Page(t, flt, q, ns.get(ids=q.ids, properties=self._props(t)))
+
+    @staticmethod
+    def _absorb_pages(
+        pages: Sequence[_Page], found: dict[str, dict[str, JMAPModel]]
+    ) -> list[tuple[str, Any]]:
+        """Keep the objects of first pages; return the (type, filter)s that have more."""
+        big: list[tuple[str, Any]] = []
+        for p in pages:
+            found[p.type].update((o.id, o) for o in p.get.result.list)
+            result = p.query.result
+            if result.total is None or result.total > len(result.ids):
+                big.append((p.type, p.filter))
+        return big
 
     def _add_step(self, req: Request, types: Sequence[str], *, views: bool) -> _Step:
         step = _Step()

@@ -63,7 +63,7 @@ class MirrorStore(ABC):
     def write(self, writes: Sequence[TypeWrite]) -> None:
         """Apply every write, objects and states, in one transaction."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional: only stores holding resources need it
         """Release resources (the data stays, for a store that persists)."""
 
 

@@ -93,11 +93,8 @@ def spec_of(type: str | type[JMAPModel]) -> TypeSpec:
     """The spec of a type given by name (``"Message"``) or model class (`Message`)."""
     spec = _BY_MODEL.get(type) if isinstance(type, builtins.type) else TYPES.get(type)
     if spec is None:
-        raise LocalProtocolError(
-            f"a mirror keeps one of {', '.join(TYPES)}; not {type!r}"
-        )
+        raise LocalProtocolError(f"a mirror keeps one of {', '.join(TYPES)}; not {type!r}")
     return spec
-
 
 
 @dataclass(frozen=True)
@@ -159,9 +156,7 @@ class Diff:
     @property
     def types(self) -> frozenset[str]:
         """The types with at least one created, updated or destroyed object."""
-        return frozenset(
-            t for t, d in self._types.items() if d.created or d.updated or d.destroyed
-        )
+        return frozenset(t for t, d in self._types.items() if d.created or d.updated or d.destroyed)
 
     # fmt: off
     @overload
