@@ -95,6 +95,18 @@ class SetOutcome(JMAPModel, Generic[T]):
     def _null_is_empty_map(cls, value: Any) -> Any:
         return {} if value is None else value
 
+    @field_validator("updated", mode="before")
+    @classmethod
+    def _updated_objects_get_their_id(cls, value: Any) -> Any:
+        # RFC 8620 §5.3: an ``updated`` value is null or only the server-changed
+        # properties, without ``id``; the key is the id, so the typed object gets it.
+        if isinstance(value, dict):
+            return {
+                k: {"id": k, **v} if isinstance(v, dict) and "id" not in v else v
+                for k, v in value.items()
+            }
+        return value
+
     @field_validator("destroyed", mode="before")
     @classmethod
     def _null_is_empty_list(cls, value: Any) -> Any:
