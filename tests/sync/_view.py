@@ -58,4 +58,3 @@ def server_view_sync(client: Client, types: tuple[str, ...] = TYPES) -> dict[str
 def mirror_view(mirror: Any, types: tuple[str, ...] = TYPES) -> dict[str, Any]:
     """The mirror's objects in the same shape as `server_view`."""
     return {t: {i: o.to_wire() for i, o in mirror.objects(t).items()} for t in types}
-

@@ -42,9 +42,7 @@ async def post(client: AsyncClient, chat_id: str, *bodies: str) -> list[str]:
     return [res.created[f"m{i}"].id for i in range(len(bodies))]
 
 
-async def test_load_then_one_request_per_step_with_typed_diffs(
-    make_client: Any, wire: Log
-) -> None:
+async def test_load_then_one_request_per_step_with_typed_diffs(make_client: Any, wire: Log) -> None:
     async with make_client() as alice, make_client("bob") as bob:
         chat = await group(alice)
         first, second = await post(alice, chat, "one", "two")
