@@ -128,6 +128,11 @@ class MirrorBase:
         return self._mirror
 
     @property
+    def types(self) -> tuple[str, ...]:
+        """The mirrored data types."""
+        return tuple(s.name for s in self._specs)
+
+    @property
     def store(self) -> MirrorStore:
         """The store holding the mirrored objects and their states."""
         return self._core().store

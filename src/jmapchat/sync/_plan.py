@@ -231,8 +231,9 @@ class MirrorCore:
                     found[t].update((o.id, o) for o in g.result.list)
         writes = [TypeWrite(t, state=states[t], put=found[t], replace=True) for t in types]
         for w in writes:
-            for oid in {*self.store.ids(w.type), *w.put}:
-                b.touch(w.type, oid, self.store.get(w.type, oid), w.put.get(oid))
+            old = self.store.get_many(w.type, self.store.ids(w.type))
+            for oid in {*old, *w.put}:
+                b.touch(w.type, oid, old.get(oid), w.put.get(oid))
         self.store.write(writes)
         if reloading:
             b.reloaded.update(types)
@@ -306,10 +307,11 @@ class MirrorCore:
                         f"({changes.new_state!r})"
                     )
                 more.append(t)
+            old = self.store.get_many(t, [*put, *delete])
             for oid, obj in put.items():
-                b.touch(t, oid, self.store.get(t, oid), obj)
+                b.touch(t, oid, old.get(oid), obj)
             for oid in delete:
-                b.touch(t, oid, self.store.get(t, oid), None)
+                b.touch(t, oid, old.get(oid), None)
             writes.append(TypeWrite(t, state=changes.new_state, put=put, delete=delete))
         self.store.write(writes)
         b.steps += 1

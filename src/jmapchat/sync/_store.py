@@ -59,6 +59,11 @@ class MirrorStore(ABC):
     @abstractmethod
     def ids(self, type: str) -> list[str]: ...
 
+    def get_many(self, type: str, ids: Iterable[str]) -> dict[str, JMAPModel]:
+        """The stored objects among ``ids`` (absent ones left out)."""
+        found = ((i, self.get(type, i)) for i in ids)
+        return {i: o for i, o in found if o is not None}
+
     @abstractmethod
     def write(self, writes: Sequence[TypeWrite]) -> None:
         """Apply every write, objects and states, in one transaction."""
@@ -196,6 +201,20 @@ class SQLiteStore(MirrorStore):
         if row is None:
             return None
         return self._models[type].model_validate_json(row[0])
+
+    def get_many(self, type: str, ids: Iterable[str]) -> dict[str, JMAPModel]:
+        wanted = list(ids)
+        model = self._models[type]
+        out: dict[str, JMAPModel] = {}
+        db = self._db()
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = db.execute(
+                f"SELECT id, data FROM objects WHERE type=? AND id IN ({marks})", (type, *chunk)
+            )
+            out.update((str(i), model.model_validate_json(d)) for i, d in rows)
+        return out
 
     def ids(self, type: str) -> list[str]:
         rows = self._db().execute("SELECT id FROM objects WHERE type=? ORDER BY id", (type,))
