@@ -137,6 +137,9 @@ class SQLiteStore(MirrorStore):
                 self.path, isolation_level=None, check_same_thread=False
             )
             self._conn.execute("PRAGMA journal_mode=WAL")
+            # WAL + NORMAL: a transaction is still all-or-nothing after a crash; only the
+            # last commits may be lost on power failure (then the mirror re-fetches them).
+            self._conn.execute("PRAGMA synchronous=NORMAL")
         except sqlite3.DatabaseError as exc:
             raise IncompatibleStore(f"{self.path}: not a mirror store ({exc})") from None
 
