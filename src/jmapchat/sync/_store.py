@@ -131,7 +131,7 @@ class SQLiteStore(MirrorStore):
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
         self._models: dict[str, type[JMAPModel]] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # one connection, shared by reads and writes
         try:
             self._conn: sqlite3.Connection | None = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False
@@ -191,16 +191,16 @@ class SQLiteStore(MirrorStore):
                 f"{self.path}: mirrors account {meta.get('account')!r}, not {account_id!r}"
             )
 
+    def _one(self, sql: str, params: tuple[Any, ...]) -> Any:
+        with self._lock:
+            return self._db().execute(sql, params).fetchone()
+
     def state(self, type: str) -> str | None:
-        row = self._db().execute("SELECT state FROM states WHERE type=?", (type,)).fetchone()
+        row = self._one("SELECT state FROM states WHERE type=?", (type,))
         return None if row is None else str(row[0])
 
     def get(self, type: str, id: str) -> JMAPModel | None:
-        row = (
-            self._db()
-            .execute("SELECT data FROM objects WHERE type=? AND id=?", (type, id))
-            .fetchone()
-        )
+        row = self._one("SELECT data FROM objects WHERE type=? AND id=?", (type, id))
         if row is None:
             return None
         return self._models[type].model_validate_json(row[0])
@@ -213,14 +213,21 @@ class SQLiteStore(MirrorStore):
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            rows = db.execute(
-                f"SELECT id, data FROM objects WHERE type=? AND id IN ({marks})", (type, *chunk)
-            )
+            with self._lock:
+                rows = db.execute(
+                    f"SELECT id, data FROM objects WHERE type=? AND id IN ({marks})",
+                    (type, *chunk),
+                ).fetchall()
             out.update((str(i), model.model_validate_json(d)) for i, d in rows)
         return out
 
     def ids(self, type: str) -> list[str]:
-        rows = self._db().execute("SELECT id FROM objects WHERE type=? ORDER BY id", (type,))
+        with self._lock:
+            rows = (
+                self._db()
+                .execute("SELECT id FROM objects WHERE type=? ORDER BY id", (type,))
+                .fetchall()
+            )
         return [str(r[0]) for r in rows]
 
     def write(self, writes: Sequence[TypeWrite]) -> None:
