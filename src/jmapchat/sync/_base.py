@@ -24,7 +24,7 @@ from ._store import MirrorStore, open_store
 from ._types import MirrorError, TypeSpec, iter_types, spec_of
 
 if TYPE_CHECKING:
-    from jmapchat._namespaces import Request
+    from jmapchat import Request
 
 __all__ = ["DEFAULT_TYPES", "MirrorBase", "Objects"]
 

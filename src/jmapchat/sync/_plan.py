@@ -18,6 +18,7 @@ from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from jmapchat import Request
 from jmapchat._core import (
     NOT_GIVEN,
     CannotCalculateChanges,
@@ -29,7 +30,6 @@ from jmapchat._core import (
     RemoteProtocolError,
     TooManyChanges,
 )
-from jmapchat._namespaces import Request
 from jmapchat.models import Message, MessageFilter
 
 from ._store import MirrorStore, TypeWrite

@@ -12,9 +12,9 @@ from contextlib import closing
 from types import TracebackType
 from typing import Any
 
+from jmapchat import Request
 from jmapchat._client._primitives import Lock, sleep
 from jmapchat._core import CapabilityNotSupported, Response
-from jmapchat._namespaces import Request
 
 from ._base import MirrorBase
 from ._plan import OrderedView
