@@ -94,7 +94,7 @@ def _strip_docstring(source: Path) -> str:
 
 
 def _ruff(args: list[str], text: str, target: Path) -> str:
-    # Formatted as if it were ``target`` (so ruff's per-path settings apply).
+    # Formatted as if it were ``target`` (so the project's ruff settings apply).
     out = subprocess.run(
         [sys.executable, "-m", "ruff", *args, "--stdin-filename", str(target), "-"],
         input=text,
@@ -117,8 +117,9 @@ def render(source: Path, target: Path, title: str, used: set[int]) -> str:
                 used.add(index)
         lines.append(line)
     text = DOCSTRING.format(title=title, command=COMMAND) + "".join(lines)
-    text = _ruff(["check", "--select", "I", "--fix", "--quiet", "--exit-zero"], text, target)
-    return _ruff(["format", "--quiet"], text, target)
+    ruff_as = source.with_name(target.name)  # in the tree, whatever ``target`` is
+    text = _ruff(["check", "--select", "I", "--fix", "--quiet", "--exit-zero"], text, ruff_as)
+    return _ruff(["format", "--quiet"], text, ruff_as)
 
 
 def main(argv: list[str] | None = None) -> int:
