@@ -187,15 +187,14 @@ class MirrorCore:
         gets: dict[str, GetCall[Any]] = {}
         pages: list[_Page] = []
         chat_query: QueryCall | None = None
+        for t in types:  # every state first: before any object is read
+            if self.specs[t].queryable:
+                probes[t] = self._ns(req, t).get(ids=[], properties=["id"])
         for t in types:
-            spec = self.specs[t]
-            ns = self._ns(req, t)
-            if spec.queryable:
-                probes[t] = ns.get(ids=[], properties=["id"])
-                if t != "Message":
-                    pages.append(self._page(req, t, NOT_GIVEN))
-            else:
-                gets[t] = ns.get(ids=None, properties=self._props(t))
+            if not self.specs[t].queryable:
+                gets[t] = self._ns(req, t).get(ids=None, properties=self._props(t))
+            elif t != "Message":
+                pages.append(self._page(req, t, NOT_GIVEN))
         if "Message" in types and "Chat" not in types:
             chat_query = req.chat.query()
         yield req
