@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import AsyncIterator
+from contextlib import aclosing, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
 
-from jmapchat import AsyncClient, LocalProtocolError
+from jmapchat import AsyncClient, CapabilityNotSupported, LocalProtocolError
 from jmapchat.models import ChatCreate, Message, MessageCreate, MessageFilter, StateChange
 from jmapchat.server import ChatServer
 from jmapchat.sync import (
@@ -347,3 +348,59 @@ async def test_properties_limit_what_is_kept(make_client: Any) -> None:
             await mirror.sync()
             (msg,) = mirror.objects("Message").values()
             assert msg.to_wire().keys() == {"id", "body"}
+
+
+class PushingClient:
+    """An `AsyncClient` with an ``events()`` (as the real-time API will add): the shape
+    `watch()` plugs into. ``events`` None: the server has no push."""
+
+    def __init__(self, client: AsyncClient, events: list[Any] | None) -> None:
+        self._client = client
+        self._events = events
+        self.asked: list[str] | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    @asynccontextmanager
+    async def events(self, *, types: list[str]) -> AsyncIterator[AsyncIterator[Any]]:
+        self.asked = types
+        if self._events is None:
+            raise CapabilityNotSupported("no push", capability="eventSource")
+
+        async def stream() -> AsyncIterator[Any]:
+            for event in self._events or []:
+                if callable(event):
+                    event = await event()
+                yield event
+
+        yield stream()
+
+
+async def test_watch_uses_client_events_and_polls_without_push(make_client: Any) -> None:
+    async with make_client() as alice:
+        chat = await group(alice)
+        account = alice.account_id
+
+        async def write_then_announce() -> StateChange:
+            await post(alice, chat, "pushed")
+            return StateChange(changed={account: {"Message": "new"}})
+
+        pushing = PushingClient(alice, [write_then_announce])
+        async with AsyncMirror(pushing, types=["Chat", "Message"]) as mirror:
+            got = [d async for d in mirror.watch()]
+            assert pushing.asked == ["Chat", "Message"]
+            assert [[m.body for m in d.created("Message")] for d in got[1:]] == [["pushed"]]
+
+        silent = PushingClient(alice, None)
+        async with AsyncMirror(silent, types=["Message"]) as mirror:
+            seen: list[str] = []
+            with anyio.fail_after(30):
+                async with aclosing(mirror.watch(interval=0.01)) as diffs:  # polling
+                    async for diff in diffs:
+                        seen += [m.body or "" for m in diff.created("Message")]
+                        if seen == ["pushed"]:
+                            await post(alice, chat, "polled")
+                        elif "polled" in seen:
+                            break
+            assert seen == ["pushed", "polled"]
