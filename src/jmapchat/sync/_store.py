@@ -9,7 +9,6 @@ written is harmless (objects are replaced by id).
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import threading
@@ -265,8 +264,8 @@ class SQLiteStore(MirrorStore):
 
 
 def _rows(type: str, items: Iterable[tuple[str, JMAPModel]]) -> Iterable[tuple[str, str, str]]:
-    for oid, obj in items:
-        yield type, oid, json.dumps(obj.to_wire(), separators=(",", ":"))
+    for oid, obj in items:  # the wire form (as to_wire()), serialised by pydantic-core
+        yield type, oid, obj.model_dump_json(by_alias=True, exclude_unset=True)
 
 
 def open_store(store: Any) -> tuple[MirrorStore, bool]:
