@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
@@ -64,7 +65,7 @@ class MirrorBase:
         client: Any,
         *,
         types: Sequence[str | type[JMAPModel]] = DEFAULT_TYPES,
-        store: MirrorStore | str | Any = None,
+        store: MirrorStore | str | os.PathLike[str] | None = None,
         properties: Mapping[str, Sequence[str]] | None = None,
         max_changes: int | None = None,
         view_max_changes: int = 256,

@@ -7,18 +7,23 @@ suite fails while this file is stale.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
+import os
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from contextlib import closing
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jmapchat import Request
 from jmapchat._client._primitives import Lock, sleep
-from jmapchat._core import CapabilityNotSupported, Response
+from jmapchat._core import CapabilityNotSupported, JMAPModel, Response
 
-from ._base import MirrorBase
+from ._base import DEFAULT_TYPES, MirrorBase
 from ._plan import OrderedView
+from ._store import MirrorStore
 from ._types import Diff
+
+if TYPE_CHECKING:
+    from jmapchat import Client
 
 __all__ = ["Mirror"]
 
@@ -41,11 +46,11 @@ class Mirror(MirrorBase):
 
     def __init__(
         self,
-        client: Any,
+        client: Client,
         *,
-        types: Any = ("ChatContact", "Chat", "Message"),
-        store: Any = None,
-        properties: Any = None,
+        types: Sequence[str | type[JMAPModel]] = DEFAULT_TYPES,
+        store: MirrorStore | str | os.PathLike[str] | None = None,
+        properties: Mapping[str, Sequence[str]] | None = None,
         max_changes: int | None = None,
         view_max_changes: int = 256,
     ) -> None:
