@@ -16,12 +16,13 @@ TYPES = ("ChatContact", "Chat", "Message")
 async def server_view(client: AsyncClient, types: tuple[str, ...] = TYPES) -> dict[str, Any]:
     """Every object of ``types`` as the server shows it now: {type: {id: wire dict}}."""
     out: dict[str, Any] = {}
-    chats = (await client.chat.get(ids=None)).list
+    chats = (await client.chat.get(ids=(await client.chat.query()).ids)).list
     if "Chat" in types:
         out["Chat"] = {c.id: c.to_wire() for c in chats}
     if "ChatContact" in types:
+        ids = (await client.chat_contact.query()).ids
         out["ChatContact"] = {
-            c.id: c.to_wire() for c in (await client.chat_contact.get(ids=None)).list
+            c.id: c.to_wire() for c in (await client.chat_contact.get(ids=ids)).list
         }
     if "Message" in types:
         msgs: dict[str, Any] = {}
@@ -38,11 +39,12 @@ async def server_view(client: AsyncClient, types: tuple[str, ...] = TYPES) -> di
 def server_view_sync(client: Client, types: tuple[str, ...] = TYPES) -> dict[str, Any]:
     """`server_view` with the blocking client."""
     out: dict[str, Any] = {}
-    chats = client.chat.get(ids=None).list
+    chats = client.chat.get(ids=client.chat.query().ids).list
     if "Chat" in types:
         out["Chat"] = {c.id: c.to_wire() for c in chats}
     if "ChatContact" in types:
-        out["ChatContact"] = {c.id: c.to_wire() for c in client.chat_contact.get(ids=None).list}
+        ids = client.chat_contact.query().ids
+        out["ChatContact"] = {c.id: c.to_wire() for c in client.chat_contact.get(ids=ids).list}
     if "Message" in types:
         msgs: dict[str, Any] = {}
         for chat in chats:

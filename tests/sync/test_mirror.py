@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 
 from jmapchat import AsyncClient, CapabilityNotSupported, LocalProtocolError
 from jmapchat.models import ChatCreate, Message, MessageCreate, MessageFilter, StateChange
-from jmapchat.server import ChatServer
+from jmapchat.server import ChatServer, ServerLimits
 from jmapchat.sync import (
     AsyncMirror,
     IncompatibleStore,
@@ -23,7 +24,7 @@ from jmapchat.sync import (
     TypeWrite,
 )
 
-from ..client._wire import Log
+from ..client._wire import AsyncWire, Log
 from ._view import mirror_view, server_view
 
 pytestmark = pytest.mark.anyio
@@ -404,3 +405,28 @@ async def test_watch_uses_client_events_and_polls_without_push(make_client: Any)
                         elif "polled" in seen:
                             break
             assert seen == ["pushed", "polled"]
+
+
+async def test_tight_server_limits_split_the_load_and_steps(wire: Log) -> None:
+    limits = ServerLimits(max_objects_in_get=5, max_calls_in_request=4)
+    with ChatServer(users=["alice", "bob"], limits=limits) as server:
+        transport = AsyncWire(httpx.ASGITransport(app=server.app), wire)
+        async with AsyncClient.connect(
+            "http://testserver", token=server.tokens["alice"], transport=transport
+        ) as alice:
+            chats = [await group(alice, f"g{i}") for i in range(7)]  # > one page of chats
+            await post(alice, chats[0], *(f"m{i}" for i in range(12)))  # > one page
+            async with AsyncMirror(alice) as mirror:
+                wire.reset()
+                diff = await mirror.sync()
+                assert len(diff.created("Message")) == 12
+                assert len(diff.created("Chat")) == 7
+                assert mirror_view(mirror) == await server_view(alice)
+                loaded_in = wire.api
+
+                await post(alice, chats[1], *(f"n{i}" for i in range(7)))
+                diff = await mirror.sync()
+                assert diff.steps == 2  # maxChanges is capped at maxObjectsInGet (5)
+                assert len(diff.created("Message")) == 7
+                assert mirror_view(mirror) == await server_view(alice)
+            assert loaded_in >= 4
