@@ -4,15 +4,16 @@ event hook.
 
 (a) A sync step after 1,000 changes across three types (500 new Messages, 400 updated
     Chats, 100 updated ChatContacts): the mirror's step (per type ``/changes`` + two
-    ``/get`` by back-reference, all types in one request, written to a SQLite store)
-    versus the naive way (per type, one ``/changes`` request, then one ``/get`` request
-    of the created and updated ids). Both start from the same states; best of 5,
-    interleaved.
+    ``/get`` by back-reference, all types in one request; written to a SQLite or a memory
+    store, with the typed diff computed) versus the naive way (per type, one ``/changes``
+    request, then one ``/get`` request of the created and updated ids; nothing stored).
+    All start from the same states; best of 5, interleaved; on plain loopback and with
+    a simulated round-trip time added to every request (``--rtt``, default 20 ms).
 (b) The initial load of N messages (default 5,000; ``--full``: 50,000) in one chat:
     requests, seconds and peak Python memory (tracemalloc, a separate run) of the
     mirror's load, versus paging ``client.query_iter`` (query + get per 500).
 
-    .venv/bin/python benchmarks/sync_step.py [--full]
+    .venv/bin/python benchmarks/sync_step.py [--full] [--rtt MS]
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from _common import machine, seed_messages, table
 import jmapchat
 from jmapchat.models import ChatContactUpdate, ChatCreate, ChatUpdate, MessageCreate
 from jmapchat.server import ChatServer, serve_in_thread
-from jmapchat.sync import Mirror
+from jmapchat.sync import MemoryStore, Mirror, TypeWrite
 
 TYPES = ["ChatContact", "Chat", "Message"]
 NAMESPACES = {"ChatContact": "chat_contact", "Chat": "chat", "Message": "message"}
@@ -51,16 +52,34 @@ class Counter:
         self.requests += request.method == "POST"
 
 
-def connect(url: str, token: str, counter: Counter) -> jmapchat.Client:
-    http = httpx.Client(event_hooks={"request": [counter]}, timeout=300)
+class Delayed(httpx.HTTPTransport):
+    """Adds a fixed round-trip time to every request (a simulated network)."""
+
+    def __init__(self, rtt: float) -> None:
+        super().__init__()
+        self.rtt = rtt
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        time.sleep(self.rtt)
+        return super().handle_request(request)
+
+
+def connect(url: str, token: str, counter: Counter, rtt: float = 0.0) -> jmapchat.Client:
+    http = httpx.Client(
+        event_hooks={"request": [counter]},
+        timeout=300,
+        transport=Delayed(rtt) if rtt else None,
+    )
     return jmapchat.Client.connect(url, token=token, http_client=http).open()
 
 
-def step_benchmark(tmp: Path) -> tuple[float, float, int, int]:
+def step_benchmark(tmp: Path, rtt: float) -> list[tuple[str, ...]]:
+    """Rows: (case, HTTP requests, ms on loopback, ms with ``rtt`` added per request)."""
     users = ["alice", *(f"u{i:03}" for i in range(100))]
     with ChatServer(users=users) as server, serve_in_thread(server) as url:
         counter = Counter()
         client = connect(url, server.tokens["alice"], counter)
+        slow = connect(url, server.tokens["alice"], counter, rtt)
         made = client.chat.set(
             create={f"g{i}": ChatCreate.group(name=f"g{i}", member_ids=[]) for i in range(400)}
         )
@@ -71,6 +90,10 @@ def step_benchmark(tmp: Path) -> tuple[float, float, int, int]:
         with Mirror(client, store=snapshot, types=TYPES) as mirror:
             mirror.sync()
             start = {t: mirror.state(t) for t in TYPES}
+            loaded = [
+                TypeWrite(t, state=start[t] or "", put=dict(mirror.objects(t)), replace=True)
+                for t in TYPES
+            ]
 
         req = client.request()
         req.message.set(
@@ -82,11 +105,8 @@ def step_benchmark(tmp: Path) -> tuple[float, float, int, int]:
         req.chat_contact.set(update={c: ChatContactUpdate(display_name="x") for c in contacts})
         client.send(req)
 
-        def mirror_step() -> tuple[int, float]:
-            copy = tmp / "step.sqlite"
-            copy.unlink(missing_ok=True)
-            shutil.copyfile(snapshot, copy)
-            with Mirror(client, store=copy, types=TYPES) as m:
+        def mirror_step(c: jmapchat.Client, store: Any) -> tuple[int, float]:
+            with Mirror(c, store=store, types=TYPES) as m:
                 before = counter.requests
                 t0 = time.perf_counter()
                 diff = m.sync()
@@ -98,33 +118,66 @@ def step_benchmark(tmp: Path) -> tuple[float, float, int, int]:
             assert changed == 1000, diff
             return n, seconds
 
-        def naive_step() -> tuple[int, float]:
+        def sqlite_step(c: jmapchat.Client) -> tuple[int, float]:
+            copy = tmp / "step.sqlite"
+            copy.unlink(missing_ok=True)
+            shutil.copyfile(snapshot, copy)
+            return mirror_step(c, copy)
+
+        def memory_step(c: jmapchat.Client) -> tuple[int, float]:
+            store = MemoryStore()
+            store.bind(c.account_id, {})
+            store.write(loaded)
+            return mirror_step(c, store)
+
+        def naive_step(c: jmapchat.Client) -> tuple[int, float]:
             before = counter.requests
             t0 = time.perf_counter()
             changed = 0
             for t in TYPES:
-                ns = getattr(client, NAMESPACES[t])
+                ns = getattr(c, NAMESPACES[t])
                 state = start[t]
                 assert state is not None
                 ch = ns.changes(since_state=state)
-                ids = [*ch.created, *ch.updated]
-                got = ns.get(ids=ids)
+                got = ns.get(ids=[*ch.created, *ch.updated])
                 changed += len(got.list)
             assert changed == 1000
             return counter.requests - before, time.perf_counter() - t0
 
-        cases: dict[str, Callable[[], tuple[int, float]]] = {
-            "mirror": mirror_step,
-            "naive": naive_step,
+        cases: dict[str, Callable[[jmapchat.Client], tuple[int, float]]] = {
+            "mirror step, SQLite store": sqlite_step,
+            "mirror step, memory store": memory_step,
+            "naive (/changes, /get per type)": naive_step,
         }
-        best = dict.fromkeys(cases, float("inf"))
+        best = {(name, c): float("inf") for name in cases for c in ("fast", "slow")}
         requests: dict[str, int] = {}
         for _ in range(REPEAT):
             for name, fn in cases.items():
-                requests[name], seconds = fn()
-                best[name] = min(best[name], seconds)
+                for which, c in (("fast", client), ("slow", slow)):
+                    requests[name], seconds = fn(c)
+                    best[name, which] = min(best[name, which], seconds)
         client.close()
-    return best["mirror"], best["naive"], requests["mirror"], requests["naive"]
+        slow.close()
+    rows = [
+        (
+            name,
+            str(requests[name]),
+            f"{best[name, 'fast'] * 1e3:.0f}",
+            f"{best[name, 'slow'] * 1e3:.0f}",
+        )
+        for name in cases
+    ]
+    naive = "naive (/changes, /get per type)"
+    for name in list(cases)[:2]:
+        rows.append(
+            (
+                f"ratio naive / {name.split(', ')[1]}",
+                f"{requests[naive] / requests[name]:.1f}×",
+                f"{best[naive, 'fast'] / best[name, 'fast']:.2f}×",
+                f"{best[naive, 'slow'] / best[name, 'slow']:.2f}×",
+            )
+        )
+    return rows
 
 
 def load_benchmark(count: int) -> list[tuple[str, ...]]:
@@ -180,27 +233,24 @@ def load_benchmark(count: int) -> list[tuple[str, ...]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--full", action="store_true", help="load 50,000 messages (default 5,000)")
+    parser.add_argument(
+        "--rtt", type=float, default=20.0, help="simulated round-trip time in ms (default 20)"
+    )
     args = parser.parse_args()
     count = 50_000 if args.full else 5_000
     print(machine())
     with tempfile.TemporaryDirectory() as tmp:
-        mirror_s, naive_s, mirror_n, naive_n = step_benchmark(Path(tmp))
-    print("\n(a) one sync step after 1,000 changes across 3 types (best of 5)")
-    print(
-        table(
-            [
-                ("mirror step", str(mirror_n), f"{mirror_s * 1000:.0f}"),
-                ("naive (/changes, /get per type)", str(naive_n), f"{naive_s * 1000:.0f}"),
-                ("ratio naive/mirror", f"{naive_n / mirror_n:.1f}×", f"{naive_s / mirror_s:.2f}×"),
-            ],
-            ("", "HTTP requests", "ms"),
-        )
-    )
+        rows = step_benchmark(Path(tmp), args.rtt / 1000)
+    print(f"\n(a) one sync step after 1,000 changes across 3 types (best of {REPEAT})")
+    print(table(rows, ("", "HTTP requests", "ms, loopback", f"ms, +{args.rtt:g} ms RTT")))
     print(f"\n(b) initial load of {count:,} messages in one chat")
     print(table(load_benchmark(count), ("", "HTTP requests", "seconds", "peak MB")))
+    sqlite_ratio, memory_ratio = rows[-2], rows[-1]
     print(
-        f"\nRESULT sync_step requests ratio = {naive_n / mirror_n:.1f}× "
-        f"({naive_n} vs {mirror_n}), time ratio = {naive_s / mirror_s:.2f}×"
+        f"\nRESULT sync_step requests ratio = {sqlite_ratio[1]} ({rows[2][1]} vs {rows[0][1]}); "
+        f"time ratio naive/mirror loopback = {sqlite_ratio[2]} (SQLite), {memory_ratio[2]} "
+        f"(memory); at +{args.rtt:g} ms RTT = {sqlite_ratio[3]} (SQLite), "
+        f"{memory_ratio[3]} (memory)"
     )
 
 
