@@ -40,6 +40,7 @@ USERS = st.sampled_from(["alice", "bob"])
 TEXT = st.text(
     st.characters(codec="utf-8", exclude_categories=["Cs", "Cc"]), min_size=1, max_size=12
 )
+NAME = TEXT.filter(str.strip)  # chat names must not be blank
 
 
 def pick(data: st.DataObject, items: list[str]) -> str:
@@ -158,7 +159,7 @@ def test_mirror_equals_the_server_after_every_sync(env: Env) -> None:
 
         # --- writes, by either user ---------------------------------------------------
 
-        @initialize(user=USERS, name=TEXT, bodies=st.lists(TEXT, min_size=1, max_size=3))
+        @initialize(user=USERS, name=NAME, bodies=st.lists(TEXT, min_size=1, max_size=3))
         def some_history(self, user: str, name: str, bodies: list[str]) -> None:
             self.new_group(user, name)
             chat = self.acc.chats(user)[-1]
@@ -189,14 +190,14 @@ def test_mirror_equals_the_server_after_every_sync(env: Env) -> None:
             if target := self._pick_message(user, data):
                 self.acc.writers[user].message.delete([target], for_all=for_all)
 
-        @rule(user=USERS, name=TEXT)
+        @rule(user=USERS, name=NAME)
         def new_group(self, user: str, name: str) -> None:
             other = self.acc.names["bob" if user == "alice" else "alice"]
             self.acc.writers[user].chat.set(
                 create={"g": ChatCreate.group(name=name, member_ids=[other])}
             )
 
-        @rule(user=USERS, data=st.data(), name=TEXT, muted=st.booleans())
+        @rule(user=USERS, data=st.data(), name=NAME, muted=st.booleans())
         def change_chat(self, user: str, data: st.DataObject, name: str, muted: bool) -> None:
             chats = self.acc.chats(user)
             if chats:
