@@ -430,3 +430,23 @@ async def test_tight_server_limits_split_the_load_and_steps(wire: Log) -> None:
                 assert len(diff.created("Message")) == 7
                 assert mirror_view(mirror) == await server_view(alice)
             assert loaded_in >= 4
+
+
+async def test_a_restarted_mirror_resumes_its_views(
+    make_client: Any, tmp_path: Path, wire: Log
+) -> None:
+    path = tmp_path / "m.sqlite"
+    async with make_client() as alice:
+        chat = await group(alice)
+        await post(alice, chat, "a", "b")
+        async with AsyncMirror(alice, store=path) as mirror:
+            await mirror.messages(chat)
+        await post(alice, chat, "c")
+        async with AsyncMirror(alice, store=path) as mirror:
+            wire.reset()
+            view = await mirror.messages(chat)
+            assert wire.api == 1
+            names = [c[0] for c in wire.api_bodies[0]["methodCalls"]]
+            assert "Message/queryChanges" in names  # resumed, not re-queried
+            assert "Message/query" not in names
+            assert [m.body for m in view] == ["a", "b", "c"]

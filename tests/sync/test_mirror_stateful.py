@@ -230,7 +230,7 @@ def test_mirror_equals_the_server_after_every_sync(env: Env) -> None:
             """Close the mirror and open a new one on the same store: it resumes."""
             self.acc.close_mirror(self.mirror)
             self.mirror = self.acc.new_mirror()
-            for chat in self.views:  # views live in memory: re-open them
+            for chat in self.views:  # resumed from the store
                 env.call(self.mirror.messages, chat)
 
         @invariant()

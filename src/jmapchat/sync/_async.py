@@ -108,12 +108,13 @@ class AsyncMirror(MirrorBase):
     async def messages(self, chat_id: str) -> OrderedView:
         """The messages of ``chat_id`` in order, kept current by every later step.
 
-        The first call for a chat queries it (in the same request as a catch-up step);
-        later steps splice ``Message/queryChanges`` into it, re-querying on
-        ``tooManyChanges`` or ``cannotCalculateChanges``.
+        The first call for a chat queries it (in the same request as a catch-up step), or
+        resumes the view the store kept from an earlier run; later steps splice
+        ``Message/queryChanges`` into it, re-querying on ``tooManyChanges`` or
+        ``cannotCalculateChanges``. Views are stored with the objects.
         """
-        view = self._view(chat_id)
-        if view.query_state is None:
+        view, new = self._view(chat_id)
+        if new:
             await self.sync()
         return view
 

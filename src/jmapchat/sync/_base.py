@@ -21,7 +21,7 @@ from jmapchat.models import (
 )
 
 from ._plan import MirrorCore, OrderedView
-from ._store import MirrorStore, open_store
+from ._store import MirrorStore, ViewWrite, open_store
 from ._types import MirrorError, TypeSpec, iter_types, spec_of
 
 if TYPE_CHECKING:
@@ -150,7 +150,8 @@ class MirrorBase:
             )
         return name
 
-    def _view(self, chat_id: str) -> OrderedView:
+    def _view(self, chat_id: str) -> tuple[OrderedView, bool]:
+        """The view of ``chat_id``, and whether it was just registered (it needs a step)."""
         core = self._core()
         if "Message" not in core.specs:
             raise MirrorError("ordered message views need 'Message' in the mirror's types")
@@ -159,7 +160,11 @@ class MirrorBase:
         view = core.views.get(chat_id)
         if view is None:
             view = core.views[chat_id] = OrderedView(chat_id, core.store)
-        return view
+            stored = core.store.view(chat_id)  # kept from an earlier run: resume it
+            if stored is not None:
+                view._set(ViewWrite(chat_id, *stored))
+            return view, True
+        return view, False
 
     def _concerns(self, event: Any) -> bool:
         """Does a pushed event (a StateChange) announce a state the mirror is not at?"""

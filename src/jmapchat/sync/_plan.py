@@ -32,7 +32,7 @@ from jmapchat._core import (
 )
 from jmapchat.models import Message, MessageFilter
 
-from ._store import MirrorStore, TypeWrite
+from ._store import MirrorStore, TypeWrite, ViewWrite
 from ._types import Diff, DiffBuilder, MirrorError, TypeSpec
 
 __all__ = ["Flow", "MirrorCore", "OrderedView"]
@@ -74,17 +74,17 @@ class OrderedView:
             raise MirrorError(f"message {self._ids[index]!r} is not in the mirror yet")
         return obj
 
-    def _reset(self, ids: Sequence[str], state: str) -> None:
-        self._ids = list(ids)
-        self.query_state = state
+    def _set(self, write: ViewWrite) -> None:
+        self._ids = list(write.ids)
+        self.query_state = write.state
 
-    def _splice(self, removed: Sequence[str], added: Sequence[Any], state: str) -> None:
+    def _spliced(self, removed: Sequence[str], added: Sequence[Any], state: str) -> ViewWrite:
+        """The view after a ``/queryChanges``: ``removed`` out, ``added`` in at their index."""
         gone = set(removed)
         ids = [i for i in self._ids if i not in gone]
         for item in sorted(added, key=lambda a: a.index):
             ids.insert(item.index, item.id)
-        self._ids = ids
-        self.query_state = state
+        return ViewWrite(self.chat_id, state, ids)
 
 
 @dataclass
@@ -312,8 +312,7 @@ class MirrorCore:
             for oid in delete:
                 b.touch(t, oid, old.get(oid), None)
             writes.append(TypeWrite(t, state=changes.new_state, put=put, delete=delete))
-        self.store.write(writes)
-        b.steps += 1
+        views: list[ViewWrite] = []
         requery: list[str] = []
         for cid, qc in step.view_changes.items():
             error = qc.error
@@ -323,15 +322,21 @@ class MirrorCore:
             if error is not None:
                 raise error
             r = qc.result
-            self.views[cid]._splice(r.removed, r.added, r.new_query_state)
+            views.append(self.views[cid]._spliced(r.removed, r.added, r.new_query_state))
         for cid, q in step.view_queries.items():
-            self.views[cid]._reset(q.result.ids, q.result.query_state)
+            views.append(ViewWrite(cid, q.result.query_state, q.result.ids))
+        self.store.write(writes, views)  # objects, states and views: one transaction
+        for v in views:
+            self.views[v.chat_id]._set(v)
+        b.steps += 1
         return more, reload, requery
 
     def _requery_flow(self, chat_ids: Sequence[str], b: DiffBuilder) -> Flow:
         req = self.new_request()
         queries = {cid: req.message.query(filter=MessageFilter(chat_id=cid)) for cid in chat_ids}
         yield req
-        for cid, q in queries.items():
-            self.views[cid]._reset(q.result.ids, q.result.query_state)
-            b.requeried.add(cid)
+        views = [ViewWrite(cid, q.result.query_state, q.result.ids) for cid, q in queries.items()]
+        self.store.write([], views)
+        for v in views:
+            self.views[v.chat_id]._set(v)
+            b.requeried.add(v.chat_id)

@@ -9,6 +9,7 @@ written is harmless (objects are replaced by id).
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import threading
@@ -21,7 +22,14 @@ from jmapchat._core import JMAPModel
 
 from ._types import IncompatibleStore, MirrorError
 
-__all__ = ["SCHEMA_VERSION", "MemoryStore", "MirrorStore", "SQLiteStore", "TypeWrite"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "MemoryStore",
+    "MirrorStore",
+    "SQLiteStore",
+    "TypeWrite",
+    "ViewWrite",
+]
 
 SCHEMA_VERSION = 1
 _SCHEMA_TAG = "jmapchat.sync"
@@ -39,6 +47,15 @@ class TypeWrite:
     put: dict[str, JMAPModel] = field(default_factory=dict)
     delete: list[str] = field(default_factory=list)
     replace: bool = False
+
+
+@dataclass
+class ViewWrite:
+    """The new content of one ordered view (a chat's message ids) and its query state."""
+
+    chat_id: str
+    state: str
+    ids: list[str]
 
 
 class MirrorStore(ABC):
@@ -64,8 +81,12 @@ class MirrorStore(ABC):
         return {i: o for i, o in found if o is not None}
 
     @abstractmethod
-    def write(self, writes: Sequence[TypeWrite]) -> None:
-        """Apply every write, objects and states, in one transaction."""
+    def view(self, chat_id: str) -> tuple[str, list[str]] | None:
+        """A stored ordered view: (query state, ids), or None."""
+
+    @abstractmethod
+    def write(self, writes: Sequence[TypeWrite], views: Sequence[ViewWrite] = ()) -> None:
+        """Apply every write, objects, states and views, in one transaction."""
 
     def close(self) -> None:  # noqa: B027 - optional: only stores holding resources need it
         """Release resources (the data stays, for a store that persists)."""
@@ -78,6 +99,7 @@ class MemoryStore(MirrorStore):
         self._account: str | None = None
         self._states: dict[str, str] = {}
         self._objects: dict[str, dict[str, JMAPModel]] = {}
+        self._views: dict[str, tuple[str, list[str]]] = {}
         self._lock = threading.Lock()
 
     def bind(self, account_id: str, models: Mapping[str, type[JMAPModel]]) -> None:
@@ -96,11 +118,18 @@ class MemoryStore(MirrorStore):
     def ids(self, type: str) -> list[str]:
         return list(self._objects.get(type, {}))
 
-    def write(self, writes: Sequence[TypeWrite]) -> None:
+    def view(self, chat_id: str) -> tuple[str, list[str]] | None:
+        found = self._views.get(chat_id)
+        return None if found is None else (found[0], list(found[1]))
+
+    def write(self, writes: Sequence[TypeWrite], views: Sequence[ViewWrite] = ()) -> None:
         # Build the new tables aside, then swap them in: all or nothing.
         with self._lock:
             objects = dict(self._objects)
             states = dict(self._states)
+            stored_views = dict(self._views)
+            for v in views:
+                stored_views[v.chat_id] = (v.state, list(v.ids))
             for w in writes:
                 table = {} if w.replace else dict(objects.get(w.type, {}))
                 for oid in w.delete:
@@ -108,7 +137,7 @@ class MemoryStore(MirrorStore):
                 table.update(w.put)
                 objects[w.type] = table
                 states[w.type] = w.state
-            self._objects, self._states = objects, states
+            self._objects, self._states, self._views = objects, states, stored_views
 
 
 _DDL = """
@@ -116,6 +145,7 @@ CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE states(type TEXT PRIMARY KEY, state TEXT NOT NULL);
 CREATE TABLE objects(type TEXT NOT NULL, id TEXT NOT NULL, data TEXT NOT NULL,
   PRIMARY KEY(type, id)) WITHOUT ROWID;
+CREATE TABLE views(chat_id TEXT PRIMARY KEY, state TEXT NOT NULL, ids TEXT NOT NULL);
 """
 
 
@@ -229,7 +259,11 @@ class SQLiteStore(MirrorStore):
             )
         return [str(r[0]) for r in rows]
 
-    def write(self, writes: Sequence[TypeWrite]) -> None:
+    def view(self, chat_id: str) -> tuple[str, list[str]] | None:
+        row = self._one("SELECT state, ids FROM views WHERE chat_id=?", (chat_id,))
+        return None if row is None else (str(row[0]), list(json.loads(row[1])))
+
+    def write(self, writes: Sequence[TypeWrite], views: Sequence[ViewWrite] = ()) -> None:
         db = self._db()
         with self._lock:
             db.execute("BEGIN IMMEDIATE")
@@ -237,6 +271,10 @@ class SQLiteStore(MirrorStore):
                 for w in writes:
                     self._write_objects(db, w)
                     self._write_state(db, w)
+                db.executemany(
+                    "INSERT OR REPLACE INTO views(chat_id, state, ids) VALUES(?, ?, ?)",
+                    [(v.chat_id, v.state, json.dumps(v.ids)) for v in views],
+                )
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
