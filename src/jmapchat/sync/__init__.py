@@ -15,7 +15,14 @@ async with jmapchat.sync.AsyncMirror(client, store="bot.sqlite",
 from ._async import AsyncMirror
 from ._base import Objects
 from ._plan import OrderedView
-from ._store import SCHEMA_VERSION, MemoryStore, MirrorStore, SQLiteStore, TypeWrite
+from ._store import (
+    SCHEMA_VERSION,
+    MemoryStore,
+    MirrorStore,
+    SQLiteStore,
+    TypeWrite,
+    ViewWrite,
+)
 from ._sync import Mirror
 from ._types import Diff, IncompatibleStore, MirrorError, TypeName, Updated
 
@@ -34,4 +41,5 @@ __all__ = [
     "TypeName",
     "TypeWrite",
     "Updated",
+    "ViewWrite",
 ]
