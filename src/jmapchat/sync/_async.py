@@ -127,29 +127,31 @@ class AsyncMirror(MirrorBase):
         of the mirrored types triggers a sync), else by ``client.events()`` when the
         client has it and the server pushes, else by polling every ``interval`` seconds.
         """
-        diff = await self.sync()
-        if diff:
-            yield diff
         opener = getattr(self._client, "events", None)
         if events is None and opener is not None:
             try:
+                # Subscribe first, then catch up: no change can fall in between.
                 async with opener(types=sorted(self._core().specs)) as pushed:
                     async for diff in self._follow(pushed):
                         yield diff
                 return
             except CapabilityNotSupported:
                 pass  # the server does not push: poll
-        elif events is not None:
+        if events is not None:
             async for diff in self._follow(events):
                 yield diff
             return
         while True:
-            await async_sleep(interval)
             diff = await self.sync()
             if diff:
                 yield diff
+            await async_sleep(interval)
 
     async def _follow(self, events: AsyncIterator[Any]) -> AsyncIterator[Diff]:
+        """Catch up, then sync after each event announcing a state the mirror is not at."""
+        diff = await self.sync()
+        if diff:
+            yield diff
         async for event in events:
             if self._concerns(event):
                 diff = await self.sync()

@@ -128,29 +128,31 @@ class Mirror(MirrorBase):
         of the mirrored types triggers a sync), else by ``client.events()`` when the
         client has it and the server pushes, else by polling every ``interval`` seconds.
         """
-        diff = self.sync()
-        if diff:
-            yield diff
         opener = getattr(self._client, "events", None)
         if events is None and opener is not None:
             try:
+                # Subscribe first, then catch up: no change can fall in between.
                 with opener(types=sorted(self._core().specs)) as pushed:
                     for diff in self._follow(pushed):
                         yield diff
                 return
             except CapabilityNotSupported:
                 pass  # the server does not push: poll
-        elif events is not None:
+        if events is not None:
             for diff in self._follow(events):
                 yield diff
             return
         while True:
-            sleep(interval)
             diff = self.sync()
             if diff:
                 yield diff
+            sleep(interval)
 
     def _follow(self, events: Iterator[Any]) -> Iterator[Diff]:
+        """Catch up, then sync after each event announcing a state the mirror is not at."""
+        diff = self.sync()
+        if diff:
+            yield diff
         for event in events:
             if self._concerns(event):
                 diff = self.sync()
