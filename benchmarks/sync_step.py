@@ -11,7 +11,9 @@ event hook.
     a simulated round-trip time added to every request (``--rtt``, default 20 ms).
 (b) The initial load of N messages (default 5,000; ``--full``: 50,000) in one chat:
     requests, seconds and peak Python memory (tracemalloc, a separate run) of the
-    mirror's load, versus paging ``client.query_iter`` (query + get per 500).
+    mirror's load, versus paging ``client.query_iter`` (query + get per 500; its peak
+    memory is skipped with ``--full``, where the server re-sorting 50,000 messages for
+    each of its 100 pages makes a second run too long).
 
     .venv/bin/python benchmarks/sync_step.py [--full] [--rtt MS]
 """
@@ -180,12 +182,12 @@ def step_benchmark(tmp: Path, rtt: float) -> list[tuple[str, ...]]:
     return rows
 
 
-def load_benchmark(count: int) -> list[tuple[str, ...]]:
+def load_benchmark(count: int, *, baseline_memory: bool) -> list[tuple[str, ...]]:
+    """Rows: (case, HTTP requests, seconds, peak MB). Peak memory (tracemalloc) comes from
+    a second, traced run; for the baseline only if ``baseline_memory``."""
     with ChatServer(users=["alice", "bob"]) as server:
         seed_messages(server, count)
         with serve_in_thread(server) as url:
-            rows: list[tuple[str, ...]] = []
-            results: dict[str, tuple[int, float, float]] = {}
 
             def mirror_load(counter: Counter) -> int:
                 with (
@@ -205,29 +207,36 @@ def load_benchmark(count: int) -> list[tuple[str, ...]]:
                             kept[m.id] = m
                     return len(kept)
 
-            for name, fn in (("mirror load", mirror_load), ("query_iter paging", paging_load)):
+            results: dict[str, tuple[int, float, float | None]] = {}
+            cases = (("mirror load", mirror_load, True), ("query_iter paging", paging_load, False))
+            for name, fn, traced in cases:
                 counter = Counter()
                 t0 = time.perf_counter()
                 got = fn(counter)
                 seconds = time.perf_counter() - t0
                 assert got == count, (name, got)
-                tracemalloc.start()
-                fn(Counter())
-                peak = tracemalloc.get_traced_memory()[1]
-                tracemalloc.stop()
-                results[name] = (counter.requests, seconds, peak / 1e6)
-            for name, (req, sec, mb) in results.items():
-                rows.append((name, str(req), f"{sec:.2f}", f"{mb:.0f}"))
-            m, p = results["mirror load"], results["query_iter paging"]
-            rows.append(
-                (
-                    "ratio paging/mirror",
-                    f"{p[0] / m[0]:.1f}×",
-                    f"{p[1] / m[1]:.2f}×",
-                    f"{p[2] / m[2]:.2f}×",
-                )
-            )
-            return rows
+                peak: float | None = None
+                if traced or baseline_memory:
+                    tracemalloc.start()
+                    fn(Counter())
+                    peak = tracemalloc.get_traced_memory()[1] / 1e6
+                    tracemalloc.stop()
+                results[name] = (counter.requests, seconds, peak)
+                print(f"  {name}: {counter.requests} requests, {seconds:.2f}s", flush=True)
+    rows = [
+        (name, str(req), f"{sec:.2f}", "-" if mb is None else f"{mb:.0f}")
+        for name, (req, sec, mb) in results.items()
+    ]
+    m, p = results["mirror load"], results["query_iter paging"]
+    rows.append(
+        (
+            "ratio paging/mirror",
+            f"{p[0] / m[0]:.1f}×",
+            f"{p[1] / m[1]:.2f}×",
+            "-" if p[2] is None or m[2] is None else f"{p[2] / m[2]:.2f}×",
+        )
+    )
+    return rows
 
 
 def main() -> None:
@@ -243,8 +252,9 @@ def main() -> None:
         rows = step_benchmark(Path(tmp), args.rtt / 1000)
     print(f"\n(a) one sync step after 1,000 changes across 3 types (best of {REPEAT})")
     print(table(rows, ("", "HTTP requests", "ms, loopback", f"ms, +{args.rtt:g} ms RTT")))
-    print(f"\n(b) initial load of {count:,} messages in one chat")
-    print(table(load_benchmark(count), ("", "HTTP requests", "seconds", "peak MB")))
+    print(f"\n(b) initial load of {count:,} messages in one chat", flush=True)
+    rows_b = load_benchmark(count, baseline_memory=not args.full)
+    print(table(rows_b, ("", "HTTP requests", "seconds", "peak MB")))
     sqlite_ratio, memory_ratio = rows[-2], rows[-1]
     print(
         f"\nRESULT sync_step requests ratio = {sqlite_ratio[1]} ({rows[2][1]} vs {rows[0][1]}); "
