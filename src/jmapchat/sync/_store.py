@@ -70,10 +70,12 @@ class MirrorStore(ABC):
         """The state the stored objects of ``type`` are at (None: never loaded)."""
 
     @abstractmethod
-    def get(self, type: str, id: str) -> JMAPModel | None: ...
+    def get(self, type: str, id: str) -> JMAPModel | None:
+        """The stored object ``id`` of ``type``, or None."""
 
     @abstractmethod
-    def ids(self, type: str) -> list[str]: ...
+    def ids(self, type: str) -> list[str]:
+        """Every stored id of ``type``."""
 
     def get_many(self, type: str, ids: Iterable[str]) -> dict[str, JMAPModel]:
         """The stored objects among ``ids`` (absent ones left out)."""
@@ -103,6 +105,7 @@ class MemoryStore(MirrorStore):
         self._lock = threading.Lock()
 
     def bind(self, account_id: str, models: Mapping[str, type[JMAPModel]]) -> None:
+        """Attach to ``account_id``; see `MirrorStore.bind`."""
         if self._account is not None and self._account != account_id:
             raise IncompatibleStore(
                 f"this store mirrors account {self._account!r}, not {account_id!r}"
@@ -110,19 +113,24 @@ class MemoryStore(MirrorStore):
         self._account = account_id
 
     def state(self, type: str) -> str | None:
+        """The stored state of ``type``, or None."""
         return self._states.get(type)
 
     def get(self, type: str, id: str) -> JMAPModel | None:
+        """The stored object, or None."""
         return self._objects.get(type, {}).get(id)
 
     def ids(self, type: str) -> list[str]:
+        """Every stored id of ``type``."""
         return list(self._objects.get(type, {}))
 
     def view(self, chat_id: str) -> tuple[str, list[str]] | None:
+        """A stored view: (query state, ids), or None."""
         found = self._views.get(chat_id)
         return None if found is None else (found[0], list(found[1]))
 
     def write(self, writes: Sequence[TypeWrite], views: Sequence[ViewWrite] = ()) -> None:
+        """All of ``writes`` and ``views`` in one transaction."""
         # Build the new tables aside, then swap them in: all or nothing.
         with self._lock:
             objects = dict(self._objects)
@@ -178,6 +186,7 @@ class SQLiteStore(MirrorStore):
         return self._conn
 
     def bind(self, account_id: str, models: Mapping[str, type[JMAPModel]]) -> None:
+        """Attach to ``account_id``; see `MirrorStore.bind`."""
         db = self._db()
         self._models.update(models)
         with self._lock:
@@ -225,16 +234,19 @@ class SQLiteStore(MirrorStore):
             return self._db().execute(sql, params).fetchone()
 
     def state(self, type: str) -> str | None:
+        """The stored state of ``type``, or None."""
         row = self._one("SELECT state FROM states WHERE type=?", (type,))
         return None if row is None else str(row[0])
 
     def get(self, type: str, id: str) -> JMAPModel | None:
+        """The stored object, or None."""
         row = self._one("SELECT data FROM objects WHERE type=? AND id=?", (type, id))
         if row is None:
             return None
         return self._models[type].model_validate_json(row[0])
 
     def get_many(self, type: str, ids: Iterable[str]) -> dict[str, JMAPModel]:
+        """The stored objects among ``ids``, read in chunks of 500."""
         wanted = list(ids)
         model = self._models[type]
         out: dict[str, JMAPModel] = {}
@@ -251,6 +263,7 @@ class SQLiteStore(MirrorStore):
         return out
 
     def ids(self, type: str) -> list[str]:
+        """Every stored id of ``type``."""
         with self._lock:
             rows = (
                 self._db()
@@ -260,10 +273,12 @@ class SQLiteStore(MirrorStore):
         return [str(r[0]) for r in rows]
 
     def view(self, chat_id: str) -> tuple[str, list[str]] | None:
+        """A stored view: (query state, ids), or None."""
         row = self._one("SELECT state, ids FROM views WHERE chat_id=?", (chat_id,))
         return None if row is None else (str(row[0]), list(json.loads(row[1])))
 
     def write(self, writes: Sequence[TypeWrite], views: Sequence[ViewWrite] = ()) -> None:
+        """All of ``writes`` and ``views`` in one transaction."""
         db = self._db()
         with self._lock:
             db.execute("BEGIN IMMEDIATE")
@@ -296,6 +311,7 @@ class SQLiteStore(MirrorStore):
         db.execute("INSERT OR REPLACE INTO states(type, state) VALUES(?, ?)", (w.type, w.state))
 
     def close(self) -> None:
+        """Close the connection (the file stays)."""
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()

@@ -106,6 +106,7 @@ class Updated(Generic[M]):
 
     @property
     def id(self) -> str:
+        """The object's id."""
         return str(self.new.id)  # type: ignore[attr-defined]
 
 
