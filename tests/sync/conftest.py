@@ -11,8 +11,7 @@ import pytest
 
 from jmapchat import AsyncClient
 from jmapchat.server import ChatServer
-
-from ..client._wire import FAST, AsyncWire, Log
+from jmapchat.testing import NO_BACKOFF, AsyncFaultTransport, Wire
 
 MakeClient = Callable[..., AsyncClient]
 
@@ -32,19 +31,19 @@ def server() -> Iterator[ChatServer]:
 
 
 @pytest.fixture
-def wire() -> Log:
-    return Log()
+def wire() -> Wire:
+    return Wire()
 
 
 @pytest.fixture
-def make_client(server: ChatServer, wire: Log) -> MakeClient:
+def make_client(server: ChatServer, wire: Wire) -> MakeClient:
     """An `AsyncClient` on the in-process server; alice's requests are logged in ``wire``."""
 
     def make(user: str = "alice", **kw: Any) -> AsyncClient:
-        kw.setdefault("retries", FAST)
+        kw.setdefault("retries", NO_BACKOFF)
         transport: httpx.AsyncBaseTransport = httpx.ASGITransport(app=server.app)
         if user == "alice":
-            transport = AsyncWire(transport, wire)
+            transport = AsyncFaultTransport(transport, wire)
         return AsyncClient.connect(
             "http://testserver", token=server.tokens[user], transport=transport, **kw
         )

@@ -23,8 +23,8 @@ from jmapchat.sync import (
     SQLiteStore,
     TypeWrite,
 )
+from jmapchat.testing import AsyncFaultTransport, Wire
 
-from ..client._wire import AsyncWire, Log
 from ._view import mirror_view, server_view
 
 pytestmark = pytest.mark.anyio
@@ -44,7 +44,9 @@ async def post(client: AsyncClient, chat_id: str, *bodies: str) -> list[str]:
     return [res.created[f"m{i}"].id for i in range(len(bodies))]
 
 
-async def test_load_then_one_request_per_step_with_typed_diffs(make_client: Any, wire: Log) -> None:
+async def test_load_then_one_request_per_step_with_typed_diffs(
+    make_client: Any, wire: Wire
+) -> None:
     async with make_client() as alice, make_client("bob") as bob:
         chat = await group(alice)
         first, second = await post(alice, chat, "one", "two")
@@ -90,7 +92,7 @@ async def test_load_then_one_request_per_step_with_typed_diffs(make_client: Any,
             assert mirror_view(mirror) == await server_view(alice)
 
 
-async def test_send_rides_the_catch_up_in_the_same_envelope(make_client: Any, wire: Log) -> None:
+async def test_send_rides_the_catch_up_in_the_same_envelope(make_client: Any, wire: Wire) -> None:
     async with make_client() as alice:
         chat = await group(alice)
         async with AsyncMirror(alice, types=["Chat", "Message"]) as mirror:
@@ -110,7 +112,7 @@ async def test_send_rides_the_catch_up_in_the_same_envelope(make_client: Any, wi
             assert diff.response[sent].created
 
 
-async def test_has_more_changes_repeats_the_step(make_client: Any, wire: Log) -> None:
+async def test_has_more_changes_repeats_the_step(make_client: Any, wire: Wire) -> None:
     async with make_client() as alice:
         chat = await group(alice)
         async with AsyncMirror(alice, types=["Message"], max_changes=2) as mirror:
@@ -124,7 +126,7 @@ async def test_has_more_changes_repeats_the_step(make_client: Any, wire: Log) ->
 
 
 async def test_cannot_calculate_changes_reloads_that_type(
-    make_client: Any, server: ChatServer, wire: Log
+    make_client: Any, server: ChatServer, wire: Wire
 ) -> None:
     async with make_client() as alice:
         chat = await group(alice)
@@ -152,7 +154,7 @@ async def test_cannot_calculate_changes_reloads_that_type(
 
 
 async def test_ordered_view_splices_and_requeries(
-    make_client: Any, server: ChatServer, wire: Log
+    make_client: Any, server: ChatServer, wire: Wire
 ) -> None:
     async with make_client() as alice:
         chat = await group(alice)
@@ -238,7 +240,7 @@ async def test_crash_between_objects_and_state_converges(make_client: Any, tmp_p
 
 
 async def test_restart_resumes_from_stored_states(
-    make_client: Any, tmp_path: Path, wire: Log
+    make_client: Any, tmp_path: Path, wire: Wire
 ) -> None:
     path = tmp_path / "m.sqlite"
     async with make_client() as alice:
@@ -407,10 +409,10 @@ async def test_watch_uses_client_events_and_polls_without_push(make_client: Any)
             assert seen == ["pushed", "polled"]
 
 
-async def test_tight_server_limits_split_the_load_and_steps(wire: Log) -> None:
+async def test_tight_server_limits_split_the_load_and_steps(wire: Wire) -> None:
     limits = ServerLimits(max_objects_in_get=5, max_calls_in_request=4)
     with ChatServer(users=["alice", "bob"], limits=limits) as server:
-        transport = AsyncWire(httpx.ASGITransport(app=server.app), wire)
+        transport = AsyncFaultTransport(httpx.ASGITransport(app=server.app), wire)
         async with AsyncClient.connect(
             "http://testserver", token=server.tokens["alice"], transport=transport
         ) as alice:
@@ -433,7 +435,7 @@ async def test_tight_server_limits_split_the_load_and_steps(wire: Log) -> None:
 
 
 async def test_a_restarted_mirror_resumes_its_views(
-    make_client: Any, tmp_path: Path, wire: Log
+    make_client: Any, tmp_path: Path, wire: Wire
 ) -> None:
     path = tmp_path / "m.sqlite"
     async with make_client() as alice:

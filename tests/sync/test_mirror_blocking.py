@@ -13,27 +13,27 @@ from jmapchat import Client
 from jmapchat.models import ChatCreate, StateChange
 from jmapchat.server import ChatServer, serve_in_thread
 from jmapchat.sync import Mirror
+from jmapchat.testing import NO_BACKOFF, FaultTransport, Wire
 
-from ..client._wire import FAST, Log, SyncWire
 from ._view import mirror_view, server_view_sync
 
 
 @pytest.fixture
-def alice(server: ChatServer, wire: Log) -> Iterator[Client]:
+def alice(server: ChatServer, wire: Wire) -> Iterator[Client]:
     with (
         serve_in_thread(server) as url,
         Client.connect(
             url,
             token=server.tokens["alice"],
-            transport=SyncWire(httpx.HTTPTransport(), wire),
-            retries=FAST,
+            transport=FaultTransport(httpx.HTTPTransport(), wire),
+            retries=NO_BACKOFF,
         ) as client,
     ):
         yield client
 
 
 def test_blocking_mirror_send_step_reload_and_events(
-    alice: Client, server: ChatServer, wire: Log, tmp_path: Path
+    alice: Client, server: ChatServer, wire: Wire, tmp_path: Path
 ) -> None:
     made = alice.chat.set(create={"g": ChatCreate.group(name="g", member_ids=["bob"])})
     chat = made.created["g"].id

@@ -32,8 +32,8 @@ from jmapchat import AsyncClient, Client
 from jmapchat.models import ChatCreate, ChatUpdate, MessageFilter
 from jmapchat.server import ChatServer, serve_in_thread
 from jmapchat.sync import AsyncMirror, MemoryStore, Mirror
+from jmapchat.testing import NO_BACKOFF, AsyncFaultTransport, FaultTransport, Wire
 
-from ..client._wire import FAST, AsyncWire, Log, SyncWire
 from ._view import mirror_view, server_view_sync
 
 USERS = st.sampled_from(["alice", "bob"])
@@ -58,7 +58,7 @@ class Env:
         self.url = stack.enter_context(serve_in_thread(self.server))
         self.backend, self.store_kind = variant.split("-")
         self.tmp = tmp
-        self.log = Log()
+        self.log = Wire()
         self.portal: Any = None
         if self.backend != "blocking":
             self.portal = stack.enter_context(start_blocking_portal(self.backend))
@@ -80,14 +80,14 @@ class Accounts:
         self.names = {"alice": f"alice{n}", "bob": f"bob{n}"}
         tokens = {u: env.server.add_user(name) for u, name in self.names.items()}
         self.writers = {
-            u: Client.connect(env.url, token=tokens[u], retries=FAST).open() for u in tokens
+            u: Client.connect(env.url, token=tokens[u], retries=NO_BACKOFF).open() for u in tokens
         }
         if env.backend == "blocking":
             self.client: Any = Client.connect(
                 env.url,
                 token=tokens["alice"],
-                transport=SyncWire(httpx.HTTPTransport(), env.log),
-                retries=FAST,
+                transport=FaultTransport(httpx.HTTPTransport(), env.log),
+                retries=NO_BACKOFF,
             ).open()
         else:
 
@@ -95,8 +95,8 @@ class Accounts:
                 client = AsyncClient.connect(
                     env.url,
                     token=tokens["alice"],
-                    transport=AsyncWire(httpx.AsyncHTTPTransport(), env.log),
-                    retries=FAST,
+                    transport=AsyncFaultTransport(httpx.AsyncHTTPTransport(), env.log),
+                    retries=NO_BACKOFF,
                 )
                 return await client.open()
 
