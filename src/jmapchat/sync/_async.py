@@ -6,28 +6,23 @@ The source of truth for both mirrors: ``scripts/unasync.py`` generates the block
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator, Generator, Mapping, Sequence
+from collections.abc import AsyncIterator, Generator
 from contextlib import closing
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from jmapchat import Request
+from jmapchat import AsyncClient, Request
 from jmapchat._client._primitives import AsyncLock, async_sleep
-from jmapchat._core import CapabilityNotSupported, JMAPModel, Response
+from jmapchat._core import CapabilityNotSupported, Response
 
-from ._base import DEFAULT_TYPES, MirrorBase
+from ._base import MirrorBase
 from ._plan import OrderedView
-from ._store import MirrorStore
 from ._types import Diff
-
-if TYPE_CHECKING:
-    from jmapchat import AsyncClient
 
 __all__ = ["AsyncMirror"]
 
 
-class AsyncMirror(MirrorBase):
+class AsyncMirror(MirrorBase[AsyncClient]):
     """A local copy of chosen data types of one account, kept current in one round trip
     per step::
 
@@ -43,25 +38,7 @@ class AsyncMirror(MirrorBase):
     One task at a time runs a step: `sync`, `send` and `messages` queue on a lock.
     """
 
-    def __init__(
-        self,
-        client: AsyncClient,
-        *,
-        types: Sequence[str | type[JMAPModel]] = DEFAULT_TYPES,
-        store: MirrorStore | str | os.PathLike[str] | None = None,
-        properties: Mapping[str, Sequence[str]] | None = None,
-        max_changes: int | None = None,
-        view_max_changes: int = 256,
-    ) -> None:
-        super().__init__(
-            client,
-            types=types,
-            store=store,
-            properties=properties,
-            max_changes=max_changes,
-            view_max_changes=view_max_changes,
-        )
-        self._lock = AsyncLock()
+    _new_lock = AsyncLock
 
     async def open(self) -> AsyncMirror:
         """Open the store; the first `sync` loads what it does not hold yet."""

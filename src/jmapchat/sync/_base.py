@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import builtins
 import os
-from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 
 from jmapchat._core import JMAPModel
 from jmapchat.models import (
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_TYPES", "MirrorBase", "Objects"]
 
 M = TypeVar("M", bound=JMAPModel)
+C = TypeVar("C")
 
 DEFAULT_TYPES = ("ChatContact", "Chat", "Message")
 
@@ -57,12 +58,15 @@ class Objects(Mapping[str, M]):
         return f"<Objects {self._type}: {len(self)}>"
 
 
-class MirrorBase:
-    """Setup and local reads of a mirror (no I/O)."""
+class MirrorBase(Generic[C]):
+    """Setup and local reads of a mirror (no I/O). ``C``: the client it drives."""
+
+    _new_lock: Callable[[], Any]
+    """The lock serialising steps (anyio's for the async mirror, threading's otherwise)."""
 
     def __init__(
         self,
-        client: Any,
+        client: C,
         *,
         types: Sequence[str | type[JMAPModel]] = DEFAULT_TYPES,
         store: MirrorStore | str | os.PathLike[str] | None = None,
@@ -70,7 +74,8 @@ class MirrorBase:
         max_changes: int | None = None,
         view_max_changes: int = 256,
     ) -> None:
-        self._client = client
+        self._client: Any = client
+        self._lock = self._new_lock()
         self._specs: list[TypeSpec] = list(iter_types(types))
         if not self._specs:
             raise MirrorError("a mirror needs at least one type")

@@ -7,28 +7,23 @@ suite fails while this file is stale.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Generator, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator
 from contextlib import closing
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from jmapchat import Request
+from jmapchat import Client, Request
 from jmapchat._client._primitives import Lock, sleep
-from jmapchat._core import CapabilityNotSupported, JMAPModel, Response
+from jmapchat._core import CapabilityNotSupported, Response
 
-from ._base import DEFAULT_TYPES, MirrorBase
+from ._base import MirrorBase
 from ._plan import OrderedView
-from ._store import MirrorStore
 from ._types import Diff
-
-if TYPE_CHECKING:
-    from jmapchat import Client
 
 __all__ = ["Mirror"]
 
 
-class Mirror(MirrorBase):
+class Mirror(MirrorBase[Client]):
     """A local copy of chosen data types of one account, kept current in one round trip
     per step::
 
@@ -44,25 +39,7 @@ class Mirror(MirrorBase):
     One task at a time runs a step: `sync`, `send` and `messages` queue on a lock.
     """
 
-    def __init__(
-        self,
-        client: Client,
-        *,
-        types: Sequence[str | type[JMAPModel]] = DEFAULT_TYPES,
-        store: MirrorStore | str | os.PathLike[str] | None = None,
-        properties: Mapping[str, Sequence[str]] | None = None,
-        max_changes: int | None = None,
-        view_max_changes: int = 256,
-    ) -> None:
-        super().__init__(
-            client,
-            types=types,
-            store=store,
-            properties=properties,
-            max_changes=max_changes,
-            view_max_changes=view_max_changes,
-        )
-        self._lock = Lock()
+    _new_lock = Lock
 
     def open(self) -> Mirror:
         """Open the store; the first `sync` loads what it does not hold yet."""
