@@ -452,3 +452,27 @@ async def test_a_restarted_mirror_resumes_its_views(
             assert "Message/queryChanges" in names  # resumed, not re-queried
             assert "Message/query" not in names
             assert [m.body for m in view] == ["a", "b", "c"]
+
+
+async def test_concurrent_steps_queue_on_the_lock(make_client: Any, wire: Wire) -> None:
+    async with make_client() as alice:
+        chat = await group(alice)
+        async with AsyncMirror(alice) as mirror:
+            await mirror.sync()
+            diffs: list[Any] = []
+
+            async def writer(i: int) -> None:
+                req = alice.request()
+                req.message.send(chat, f"w{i}")
+                diffs.append(await mirror.send(req))
+
+            async def syncer() -> None:
+                diffs.append(await mirror.sync())
+
+            async with anyio.create_task_group() as tg:
+                for i in range(3):
+                    tg.start_soon(writer, i)
+                    tg.start_soon(syncer)
+            created = [m.body for d in diffs for m in d.created("Message")]
+            assert sorted(created) == ["w0", "w1", "w2"]  # each reported exactly once
+            assert mirror_view(mirror) == await server_view(alice)
