@@ -21,6 +21,7 @@ SCRIPTS = [
     "request_build",
     "round_trips_saved",
     "server_bulk",
+    "import_throughput",
     "sync_step",
 ]
 

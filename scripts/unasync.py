@@ -1,6 +1,8 @@
-"""Generate the blocking twins from their async sources (see `FILES`): the `Client`
-(`_client/_sync.py`) from `AsyncClient` (`_client/_async.py`), and the `Mirror`
-(`sync/_sync.py`) from `AsyncMirror` (`sync/_async.py`).
+"""Generate the blocking twins from their async sources.
+
+``_client/_async.py`` -> ``_client/_sync.py`` (`AsyncClient` -> `Client`),
+``bulk/_async.py`` -> ``bulk/_sync.py`` (`AsyncImporter` -> `Importer`) and
+``sync/_async.py`` -> ``sync/_sync.py`` (`AsyncMirror` -> `Mirror`).
 
 Usage::
 
@@ -23,9 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "src" / "jmapchat"
-COMMAND = "python scripts/unasync.py"
-
-# (source, target, the generated file's docstring title): every file the script writes.
+# (source, target, what the generated file holds)
 FILES: list[tuple[Path, Path, str]] = [
     (
         PACKAGE / "_client" / "_async.py",
@@ -33,11 +33,19 @@ FILES: list[tuple[Path, Path, str]] = [
         "`Client`: the blocking driver for the sans-IO flows (same surface as `AsyncClient`).",
     ),
     (
+        PACKAGE / "bulk" / "_async.py",
+        PACKAGE / "bulk" / "_sync.py",
+        "`Importer` and `export_jsonl`: the blocking twins of `AsyncImporter` and "
+        "`async_export_jsonl`.",
+    ),
+    (
         PACKAGE / "sync" / "_async.py",
         PACKAGE / "sync" / "_sync.py",
         "`Mirror`: the blocking driver of the mirror flows (same surface as `AsyncMirror`).",
     ),
 ]
+SOURCE, TARGET = FILES[0][0], FILES[0][1]
+COMMAND = "python scripts/unasync.py"
 
 # (pattern, replacement): applied in order, each bounded by \b (or a line edge).
 RULES: list[tuple[str, str]] = [
@@ -61,7 +69,6 @@ RULES: list[tuple[str, str]] = [
     ("AsyncBaseTransport", "BaseTransport"),
     # jmapchat
     ("AsyncClient", "Client"),
-    ("AsyncMirror", "Mirror"),
     ("AsyncNamespaces", "SyncNamespaces"),
     ("_is_async = True", "_is_async = False"),
     # _primitives: the async name and its blocking twin
@@ -71,6 +78,16 @@ RULES: list[tuple[str, str]] = [
     ("async_bind_handles", "bind_handles"),
     ("async_upload_source", "upload_source"),
     ("async_upload_chunks", "upload_chunks"),
+    # bulk: the importer and its _primitives
+    ("AsyncImporter", "Importer"),
+    ("AsyncRecordSource", "RecordSource"),
+    ("AsyncWorkers", "Workers"),
+    ("AsyncEvent", "Event"),
+    ("async_batches", "batches"),
+    ("async_state_lock", "state_lock"),
+    ("async_export_jsonl", "export_jsonl"),
+    # sync: the mirror
+    ("AsyncMirror", "Mirror"),
 ]
 COMPILED = [(re.compile(r"(^|\b)" + pattern + r"($|\b)"), repl) for pattern, repl in RULES]
 
@@ -84,9 +101,8 @@ suite fails while this file is stale.
 '''
 
 
-def _strip_docstring(source: Path) -> str:
-    """``source``'s text without its module docstring (the generated file gets its own)."""
-    text = source.read_text()
+def _strip_docstring(text: str, source: Path) -> str:
+    """``text`` without its module docstring (the generated file gets its own)."""
     match = re.match(r'"""(?:.|\n)*?"""\n', text)
     if match is None:
         raise SystemExit(f"{source} must start with a module docstring")
@@ -94,7 +110,6 @@ def _strip_docstring(source: Path) -> str:
 
 
 def _ruff(args: list[str], text: str, target: Path) -> str:
-    # Formatted as if it were ``target`` (so the project's ruff settings apply).
     out = subprocess.run(
         [sys.executable, "-m", "ruff", *args, "--stdin-filename", str(target), "-"],
         input=text,
@@ -107,25 +122,25 @@ def _ruff(args: list[str], text: str, target: Path) -> str:
     return out.stdout
 
 
-def render(source: Path, target: Path, title: str, used: set[int]) -> str:
-    """The generated twin of ``source``; adds the index of every rule that matched to ``used``."""
+def render(used: set[int], source: Path = SOURCE, target: Path = TARGET, title: str = "") -> str:
+    """The generated file; adds the index of every rule that matched to ``used``."""
+    title = title or FILES[0][2]
     lines = []
-    for line in _strip_docstring(source).splitlines(keepends=True):
+    for line in _strip_docstring(source.read_text(), source).splitlines(keepends=True):
         for index, (regex, repl) in enumerate(COMPILED):
             line, count = regex.subn(repl, line)
             if count:
                 used.add(index)
         lines.append(line)
     text = DOCSTRING.format(title=title, command=COMMAND) + "".join(lines)
-    ruff_as = source.with_name(target.name)  # in the tree, whatever ``target`` is
-    text = _ruff(["check", "--select", "I", "--fix", "--quiet", "--exit-zero"], text, ruff_as)
-    return _ruff(["format", "--quiet"], text, ruff_as)
+    text = _ruff(["check", "--select", "I", "--fix", "--quiet", "--exit-zero"], text, target)
+    return _ruff(["format", "--quiet"], text, target)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     used: set[int] = set()
-    rendered = [(target, render(source, target, title, used)) for source, target, title in FILES]
+    rendered = [(target, render(used, source, target, title)) for source, target, title in FILES]
     status = 0
     unused = [RULES[i] for i in range(len(RULES)) if i not in used]
     if unused:

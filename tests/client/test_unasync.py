@@ -23,12 +23,6 @@ def _load_script() -> ModuleType:
     return module
 
 
-def test_generated_files_cover_the_client_and_the_mirror() -> None:
-    unasync = _load_script()
-    targets = {t.relative_to(ROOT).as_posix() for _, t, _ in unasync.FILES}
-    assert targets == {"src/jmapchat/_client/_sync.py", "src/jmapchat/sync/_sync.py"}
-
-
 def test_sync_client_is_generated_from_the_async_one() -> None:
     out = subprocess.run(
         [sys.executable, str(SCRIPT), "--check"], cwd=ROOT, capture_output=True, text=True
@@ -36,24 +30,31 @@ def test_sync_client_is_generated_from_the_async_one() -> None:
     assert out.returncode == 0, f"run: python scripts/unasync.py\n{out.stdout}{out.stderr}"
 
 
-@pytest.mark.parametrize("which", [0, 1], ids=["client", "mirror"])
+@pytest.mark.parametrize(
+    ("index", "good", "bad"),
+    [(0, "def send(", "def sent("), (1, "def run(", "def ran("), (2, "def send(", "def sent(")],
+    ids=["client", "importer", "mirror"],
+)
 def test_check_fails_with_a_diff_when_stale(
-    which: int,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    index: int,
+    good: str,
+    bad: str,
 ) -> None:
+    """Every generated file is checked: the blocking Client, Importer and Mirror."""
     unasync = _load_script()
-    source, target, title = unasync.FILES[which]
-    stale = tmp_path / "_sync.py"
-    stale.write_text(target.read_text().replace("def send(", "def sent("))
     files = list(unasync.FILES)
-    files[which] = (source, stale, title)
+    source, target, title = files[index]
+    stale = tmp_path / "_sync.py"
+    stale.write_text(target.read_text().replace(good, bad))
+    files[index] = (source, stale, title)
     monkeypatch.setattr(unasync, "FILES", files)
     assert unasync.main(["--check"]) == 1
     out = capsys.readouterr()
-    assert "-    def sent(" in out.out
-    assert "+    def send(" in out.out
+    assert f"-    {bad}" in out.out
+    assert f"+    {good}" in out.out
     assert "is stale" in out.err
 
 
