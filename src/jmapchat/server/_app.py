@@ -236,9 +236,14 @@ def build_app(server: ChatServer) -> Starlette:
             return _problem(p)
         sha = hashlib.sha256(data).hexdigest()
         blob_id = "B" + sha[:48]
-        with core.store.transaction():
-            core.store.put_blob(blob_id, ctype, data, sha, now_utc())
-            core.store.grant_blob(acc, blob_id)
+
+        def store_blob() -> None:
+            with core.store.transaction():
+                core.store.put_blob(blob_id, ctype, data, sha, now_utc())
+                core.store.grant_blob(acc, blob_id)
+
+        # the store's lock may be held by a writer thread: never wait for it on the loop
+        await anyio.to_thread.run_sync(store_blob)
         return _json(
             {"accountId": acc, "blobId": blob_id, "type": ctype, "size": len(data), "sha256": sha},
             status=201,
@@ -252,8 +257,12 @@ def build_app(server: ChatServer) -> Starlette:
         if acc != core.accounts[user]:
             return _plain_problem(404, "no such account")
         blob_id = request.path_params["blobId"]
-        meta = core.store.blob_meta(acc, blob_id)
-        data = core.store.blob_data(blob_id) if meta else None
+
+        def load() -> tuple[tuple[str, int, str] | None, bytes | None]:
+            meta = core.store.blob_meta(acc, blob_id)
+            return meta, core.store.blob_data(blob_id) if meta else None
+
+        meta, data = await anyio.to_thread.run_sync(load)  # off the loop, like the API
         if meta is None or data is None:
             return _plain_problem(404, "no such blob")
         wanted = request.query_params.get("type") or meta[0]
@@ -361,7 +370,7 @@ async def _event_stream(
     hub = server.core.hub
     sub = hub.subscribe(acc)
     try:
-        current = _states(server, acc, types)
+        current = await anyio.to_thread.run_sync(_states, server, acc, types)
         if last_event_id:
             prev = _parse_event_id(last_event_id)
             changed = {t: s for t, s in current.items() if prev.get(t) != s}
@@ -380,7 +389,7 @@ async def _event_stream(
                 return
             if sub.dirty:
                 sub.dirty = False
-                new = _states(server, acc, types)
+                new = await anyio.to_thread.run_sync(_states, server, acc, types)
                 changed = {t: s for t, s in new.items() if current.get(t) != s}
                 current = new
                 if changed:
