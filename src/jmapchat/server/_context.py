@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ._config import ChatPushSettings, ChatSettings
 from ._generic import std_changes, std_get, std_set
 from ._query import std_query, std_query_changes
-from ._store import DESTROYED, GLOBAL, Store
+from ._store import CREATED, DESTROYED, GLOBAL, Store
 from ._util import now_utc
 
 if TYPE_CHECKING:
@@ -45,6 +45,16 @@ class Core:
         self.users_by_account: dict[str, str] = {}  # accountId -> username
         self.typing_seen: dict[tuple[str, str], float] = {}
         self.slow_mode_seen: dict[tuple[str, str], float] = {}
+        store.blob_ref_visible = self.blob_ref_visible
+
+    def blob_ref_visible(self, store: Store, account: str, scope: str, type: str, oid: str) -> bool:
+        """May ``account`` read object ``oid`` (so download the blobs it references)?"""
+        user = self.users_by_account.get(account)
+        dt = self.types.get(type)
+        if user is None or dt is None:
+            return False
+        ctx = Ctx(self, user, {}, store)
+        return scope == dt.scope(ctx) and dt.load_one(ctx, oid) is not None
 
     def account_of(self, username: str) -> str | None:
         return self.accounts.get(username)
@@ -89,9 +99,11 @@ class Core:
 class Ctx:
     """One method call's view: the caller, their account, the request's creation ids."""
 
-    def __init__(self, core: Core, user: str, created_ids: dict[str, str]) -> None:
+    def __init__(
+        self, core: Core, user: str, created_ids: dict[str, str], store: Store | None = None
+    ) -> None:
         self.core = core
-        self.store = core.store
+        self.store = core.store if store is None else store
         self.limits = core.limits
         self.user = user
         self.account_id = core.accounts[user]
@@ -127,14 +139,19 @@ class Ctx:
         if isinstance(dt, str):
             dt = self.type(dt)
         k1, k2, exp = dt.keys(obj)
+        k3 = dt.sort_key(obj)
         if dt.scope_global:
-            self.store.put(GLOBAL, dt.name, obj, k1=k1, k2=k2, expires=exp)
+            self.store.put(
+                GLOBAL, dt.name, obj, k1=k1, k2=k2, expires=exp, k3=k3, fresh=kind == CREATED
+            )
             for acc in sorted(set(notify or ())):
                 self.store.log_change(acc, dt.name, obj["id"], kind)
                 self.touched.add(acc)
         else:
             acc = account or self.account_id
-            self.store.put(acc, dt.name, obj, k1=k1, k2=k2, expires=exp)
+            self.store.put(
+                acc, dt.name, obj, k1=k1, k2=k2, expires=exp, k3=k3, fresh=kind == CREATED
+            )
             self.store.log_change(acc, dt.name, obj["id"], kind)
             self.touched.add(acc)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
@@ -23,8 +24,10 @@ from .._core import (
     ReferenceResolutionError,
     resolve_result_references,
 )
-from ._context import Core, Ctx
+from ._bounds import MAX_ARGS_DEPTH, too_deep
+from ._context import Core, Ctx, Handler
 from ._core_caps import BLOB2, CHAT, CHAT_PUSH, CORE, QUOTA
+from ._store import ReadOnlyStore, Store
 from ._util import MethodErr
 
 __all__ = [
@@ -63,9 +66,62 @@ def limit_problem(limit: str, detail: str, status: int = 400) -> Problem:
     return Problem(ERROR_LIMIT, detail, status=status, limit=limit)
 
 
+_READ_SUFFIXES = ("/get", "/query", "/changes", "/queryChanges", "/lookup")
+
+
+def _is_read_only(name: str) -> bool:
+    return name == "Core/echo" or name.endswith(_READ_SUFFIXES)
+
+
+class _Readers:
+    """A pool of read-only connections to the writer's database file (none for
+    ``:memory:``, which one connection owns: there every call runs on the writer)."""
+
+    def __init__(self, core: Core) -> None:
+        self._core = core
+        self._lock = threading.Lock()
+        self._idle: list[Store] = []
+        self._all: list[Store] = []
+        self._closed = False
+        path = core.store.path
+        self._enabled = path not in ("", ":memory:") and not path.startswith("file::memory:")
+
+    def acquire(self) -> Store | None:
+        if not self._enabled:
+            return None
+        with self._lock:
+            if self._closed:
+                return None
+            if self._idle:
+                return self._idle.pop()
+        reader = Store(self._core.store.path, readonly=True)
+        reader.blob_ref_visible = self._core.blob_ref_visible
+        with self._lock:
+            self._all.append(reader)
+        return reader
+
+    def release(self, reader: Store) -> None:
+        with self._lock:
+            if self._closed:
+                reader.close()
+            else:
+                self._idle.append(reader)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            readers, self._all, self._idle = self._all, [], []
+        for reader in readers:
+            reader.close()
+
+
 class Engine:
     def __init__(self, core: Core) -> None:
         self.core = core
+        self._readers = _Readers(core)
+
+    def close(self) -> None:
+        self._readers.close()
 
     def session_state(self, user: str) -> str:
         lim = self.core.limits
@@ -135,6 +191,49 @@ class Engine:
             out["createdIds"] = created_ids
         return out
 
+    def _run(
+        self, name: str, fn: Handler, user: str, created_ids: dict[str, str], args: dict[str, Any]
+    ) -> tuple[Any, Ctx]:
+        """Run one call: a read-only one on a reader connection (concurrent with the
+        writer and other readers, as SQLite WAL allows), anything else on the writer.
+        A "read-only" call that turns out to write is rerun on the writer."""
+        core = self.core
+        if _is_read_only(name):
+            reader = self._readers.acquire()
+            if reader is not None:
+                try:
+                    ctx = Ctx(core, user, created_ids, reader)
+                    with reader.transaction():
+                        return fn(ctx, args), ctx
+                except ReadOnlyStore:
+                    pass
+                finally:
+                    self._readers.release(reader)
+        ctx = Ctx(core, user, created_ids)
+        with core.store.transaction():
+            return fn(ctx, args), ctx
+
+    def handle_bytes(self, user: str, body: bytes) -> bytes:
+        """`handle`, encoded. A result that cannot be encoded (one stored before input
+        bounds existed) turns its own call into ``serverFail``; the others survive."""
+        out = self.handle(user, body)
+        try:
+            return orjson.dumps(out)
+        except orjson.JSONEncodeError:
+            pass
+        responses = out["methodResponses"]
+        for i, (name, args, call_id) in enumerate(responses):
+            try:
+                orjson.dumps({"methodResponses": [[name, args, call_id]]})  # as nested as in out
+            except orjson.JSONEncodeError as exc:
+                log.error("the result of %s could not be encoded: %s", name, exc)
+                responses[i] = [
+                    "error",
+                    {"type": "serverFail", "description": "the result could not be encoded"},
+                    call_id,
+                ]
+        return orjson.dumps(out)
+
     def _call(
         self,
         user: str,
@@ -145,6 +244,16 @@ class Engine:
         responses: list[tuple[str, dict[str, Any], str]],
     ) -> list[tuple[str, dict[str, Any]]]:
         core = self.core
+        if too_deep(raw_args, MAX_ARGS_DEPTH):
+            return [
+                (
+                    "error",
+                    {
+                        "type": "invalidArguments",
+                        "description": f"the arguments nest deeper than {MAX_ARGS_DEPTH} levels",
+                    },
+                )
+            ]
         try:
             args = resolve_result_references(raw_args, responses)
         except ReferenceResolutionError as exc:
@@ -168,11 +277,9 @@ class Engine:
                     {"type": "unknownMethod", "description": f"{name} needs {capability} in using"},
                 )
             ]
-        ctx = Ctx(core, user, created_ids)
         snapshot = dict(created_ids)
         try:
-            with core.store.transaction():
-                result = fn(ctx, args)
+            result, ctx = self._run(name, fn, user, created_ids, args)
         except MethodErr as exc:
             created_ids.clear()
             created_ids.update(snapshot)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from ._bounds import check_object
 from ._core_caps import CHAT
 from ._store import CREATED, DESTROYED, GLOBAL
 from ._util import CHECKS, MethodErr, SetErr, check_args
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DataType",
     "account_arg",
+    "changes_floor",
     "parse_state",
     "state_of",
     "std_changes",
@@ -29,7 +31,8 @@ __all__ = [
 
 
 def parse_state(state: object) -> int | None:
-    if not isinstance(state, str) or not state.isdigit() or len(state) > 18:
+    """A state string's modseq, or None (ASCII digits only: ``"²".isdigit()`` is True)."""
+    if not isinstance(state, str) or not state.isascii() or not state.isdigit() or len(state) > 18:
         return None
     return int(state)
 
@@ -53,6 +56,10 @@ class DataType:
 
     def keys(self, obj: dict[str, Any]) -> tuple[str | None, str | None, float | None]:
         return None, None, None
+
+    def sort_key(self, obj: dict[str, Any]) -> float | None:
+        """A numeric key stored in the indexed ``k3`` column (None: not indexed)."""
+        return None
 
     def scope(self, ctx: Ctx) -> str:
         return GLOBAL if self.scope_global else ctx.account_id
@@ -113,6 +120,18 @@ class DataType:
     def sort_value(self, ctx: Ctx, obj: dict[str, Any], prop: str) -> Any:
         return obj.get(prop)
 
+    def query_page(
+        self,
+        ctx: Ctx,
+        flt: dict[str, Any] | None,
+        spec: list[tuple[str, bool, str]],
+        position: int,
+        limit: int | None,
+    ) -> tuple[list[str], int, int] | None:
+        """An index-backed /query page: (ids, start, total), or None to load and sort
+        every candidate instead. ``flt`` and ``spec`` are already validated."""
+        return None
+
     def effective_default_sort(
         self, ctx: Ctx, flt: dict[str, Any] | None
     ) -> list[tuple[str, bool]]:
@@ -132,6 +151,11 @@ def account_arg(ctx: Ctx, args: dict[str, Any]) -> None:
 
 def state_of(ctx: Ctx, dt: DataType) -> str:
     return str(ctx.store.modseq(ctx.account_id, dt.name))
+
+
+def changes_floor(ctx: Ctx, dt: DataType) -> int:
+    """States older than this were forgotten (`ChatServer.forget_changes`)."""
+    return ctx.store.changes_floor(ctx.account_id, dt.name)
 
 
 def std_get(dt: DataType, ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
@@ -185,7 +209,7 @@ def std_changes(dt: DataType, ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
     account_arg(ctx, args)
     since = parse_state(args["sinceState"])
     current = ctx.store.modseq(ctx.account_id, dt.name)
-    if since is None or since > current:
+    if since is None or since > current or since < changes_floor(ctx, dt):
         raise MethodErr("cannotCalculateChanges", "unknown sinceState")
     max_changes = args.get("maxChanges")
     if max_changes == 0:
@@ -263,6 +287,7 @@ def std_set(dt: DataType, ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
                 raise SetErr("invalidProperties", "a create must be an object")
             if dt.create_forbidden:
                 raise SetErr("forbidden", f"{dt.name} objects cannot be created")
+            check_object(data)
             with ctx.store.savepoint():
                 obj = dt.create(ctx, cid, data)
             if obj.get("_existing"):
@@ -283,6 +308,7 @@ def std_set(dt: DataType, ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
                 raise SetErr("invalidPatch", "a patch must be an object")
             if dt.update_forbidden:
                 raise SetErr("forbidden", f"{dt.name} objects cannot be updated")
+            check_object(patch)
             target = dt.load_one(ctx, oid)
             if target is None:
                 raise SetErr("notFound", f"no {dt.name} {oid!r}")

@@ -7,7 +7,7 @@ import functools
 from typing import TYPE_CHECKING, Any
 
 from ._config import COLLATIONS
-from ._generic import account_arg, parse_state, state_of
+from ._generic import account_arg, changes_floor, parse_state, state_of
 from ._util import MethodErr, check_args
 
 if TYPE_CHECKING:
@@ -72,6 +72,18 @@ def _sort_spec(
     return out
 
 
+def _ascii_numeric(value: str) -> tuple[int, int, str]:
+    """RFC 4790 i;ascii-numeric: the number in the string's leading ASCII digits, compared
+    without int() (any length), and +infinity when there is none."""
+    end = 0
+    while end < len(value) and "0" <= value[end] <= "9":
+        end += 1
+    if end == 0:
+        return (1, 0, "")
+    digits = value[:end].lstrip("0")
+    return (0, len(digits), digits)
+
+
 def _collate(value: Any, coll: str) -> Any:
     if isinstance(value, str):
         if coll == "i;unicode-casemap":
@@ -79,8 +91,7 @@ def _collate(value: Any, coll: str) -> Any:
         if coll == "i;ascii-casemap":
             return value.lower()
         if coll == "i;ascii-numeric":
-            digits = "".join(ch for ch in value if ch.isdigit())
-            return int(digits) if digits else float("inf")
+            return _ascii_numeric(value)
     if isinstance(value, bool):
         return int(value)
     return value
@@ -138,7 +149,33 @@ _QUERY_ARGS = {
 def std_query(dt: DataType, ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
     args = check_args(args, _QUERY_ARGS)
     account_arg(ctx, args)
-    ids = run_query(dt, ctx, args.get("filter"), args.get("sort"))
+    flt = args.get("filter")
+    if flt is not None:
+        _check_filter(dt, ctx, flt)
+    page = None
+    if args.get("anchor") is None:
+        page = dt.query_page(
+            ctx,
+            flt,
+            _sort_spec(dt, ctx, args.get("sort"), flt),
+            args.get("position", 0),
+            args.get("limit"),
+        )
+    if page is not None:
+        window, start, total = page
+        out: dict[str, Any] = {
+            "accountId": ctx.account_id,
+            "queryState": state_of(ctx, dt),
+            "canCalculateChanges": True,
+            "position": start,
+            "ids": window,
+        }
+        if args.get("calculateTotal"):
+            out["total"] = total
+        if args.get("limit") is not None:
+            out["limit"] = args["limit"]
+        return out
+    ids = run_query(dt, ctx, flt, args.get("sort"))
     total = len(ids)
     anchor = args.get("anchor")
     if anchor is not None:
@@ -153,7 +190,7 @@ def std_query(dt: DataType, ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
         start = max(0, total + pos) if pos < 0 else pos
     limit = args.get("limit")
     window = ids[start:] if limit is None else ids[start : start + limit]
-    out: dict[str, Any] = {
+    out = {
         "accountId": ctx.account_id,
         "queryState": state_of(ctx, dt),
         "canCalculateChanges": True,
@@ -183,7 +220,7 @@ def std_query_changes(dt: DataType, ctx: Ctx, args: dict[str, Any]) -> dict[str,
     account_arg(ctx, args)
     since = parse_state(args["sinceQueryState"])
     current = ctx.store.modseq(ctx.account_id, dt.name)
-    if since is None or since > current:
+    if since is None or since > current or since < changes_floor(ctx, dt):
         raise MethodErr("cannotCalculateChanges", "unknown sinceQueryState")
     ids = run_query(dt, ctx, args.get("filter"), args.get("sort"))
     changed: dict[str, int] = {}

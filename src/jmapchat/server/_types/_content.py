@@ -14,7 +14,7 @@ from jmapchat.models import RICH_BODY_TYPE, BroadcastScope, SpanType
 from .._util import SetErr, is_uint
 from ._access import channel_allows
 from ._chats import load_group
-from ._common import invalid_props
+from ._common import invalid_props, readable_blob
 
 if TYPE_CHECKING:
     from .._context import Ctx
@@ -156,10 +156,7 @@ def check_attachments(ctx: Ctx, value: Any) -> list[dict[str, Any]]:
         if not _MIME_RE.match(ctype):
             raise invalid_props("contentType is not a MIME type", "attachments")
         blob_id = ctx.ref(blob_id)
-        meta = ctx.store.blob_meta(ctx.account_id, blob_id)
-        if meta is None:
-            raise invalid_props(f"blob {blob_id!r} not found", "attachments")
-        _, size, sha = meta
+        _, size, sha = readable_blob(ctx, blob_id, "attachments")
         if size > ctx.core.chat.max_attachment_bytes:
             raise SetErr(
                 "tooLarge", "attachment larger than maxAttachmentBytes", properties=["attachments"]

@@ -31,6 +31,7 @@ from ._common import (
     is_blocked,
     only_keys,
     opt_utc,
+    readable_blob,
 )
 from ._messages import apply_expiry_policy
 from .space_channels import update_channel_via_chat
@@ -167,6 +168,8 @@ class ChatType(DataType):
             for key in ("description", "avatarBlobId"):
                 if data.get(key) is not None and not isinstance(data[key], str):
                     raise invalid_props(f"{key} must be a string", key)
+            if data.get("avatarBlobId") is not None:
+                readable_blob(ctx, data["avatarBlobId"], "avatarBlobId")
             mes = data.get("messageExpirySeconds")
             if mes is not None and not is_uint(mes):
                 raise invalid_props(
@@ -276,6 +279,8 @@ class ChatType(DataType):
             elif key in ("description", "avatarBlobId"):
                 if value is not None and not isinstance(value, str):
                     raise invalid_props(f"{key} must be a string or null", key)
+                if key == "avatarBlobId" and value is not None:
+                    readable_blob(ctx, value, key)
                 gdef[key] = value
             elif key == "addMembers":
                 if not isinstance(value, list):

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from jmapchat.models import ChatMessageEntryProperty, PushUrgency
 
+from .._bounds import check_object
 from .._core_caps import BLOB2, CHAT, CHAT_PUSH, CORE, QUOTA
 from .._generic import DataType
 from .._query import QUERY_CHANGES_ARGS, run_query, std_query
@@ -366,6 +367,7 @@ def push_set(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
         try:
             if not isinstance(data, dict):
                 raise SetErr("invalidProperties", "a create must be an object")
+            check_object(data)
             bad = sorted(
                 set(data) - {"deviceClientId", "url", "keys", "expires", "types", "chatPush"}
             )
@@ -436,6 +438,7 @@ def push_set(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
                 raise SetErr("notFound", "no such push subscription")
             if not isinstance(patch, dict):
                 raise SetErr("invalidPatch", "a patch must be an object")
+            check_object(patch)
             for k, v in patch.items():
                 if k == "verificationCode":
                     if not isinstance(v, str) or v != found["_code"]:

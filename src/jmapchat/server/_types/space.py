@@ -29,13 +29,23 @@ from ._access import (
     member_of,
     space_perms,
 )
-from ._common import CREATED, GLOBAL, UPDATED, accounts_of, invalid_props, only_keys
+from ._common import (
+    CREATED,
+    GLOBAL,
+    UPDATED,
+    accounts_of,
+    invalid_props,
+    only_keys,
+    readable_blob,
+)
 from ._spaces import drop_channel, entries, save_space, str_list
 from .space_channels import edit_categories, edit_channels, update_channel_via_chat
 
 if TYPE_CHECKING:
     from .._context import Core, Ctx
 
+# channel_allows … update_channel_via_chat: still imported from here by code written
+# before the access rules had their own module (`_access`, `space_channels`)
 __all__ = [
     "SpaceType",
     "channel_allows",
@@ -151,8 +161,8 @@ class SpaceType(DataType):
             "_channels": {},
             "_creator": ctx.user,
         }
-        if space["iconBlobId"]:
-            ctx.store.grant_blob(GLOBAL, space["iconBlobId"])
+        if space["iconBlobId"] is not None:
+            readable_blob(ctx, space["iconBlobId"], "iconBlobId")
         save_space(ctx, space, CREATED)
         return space
 
@@ -236,8 +246,8 @@ class _SpaceEdit:
             raise invalid_props(f"{key} must be a string or null", key)
         if key in ("isPublic", "isPubliclyPreviewable") and not isinstance(value, bool):
             raise invalid_props(f"{key} must be a boolean", key)
-        if key == "iconBlobId" and value:
-            ctx.store.grant_blob(GLOBAL, value)
+        if key == "iconBlobId" and value is not None:
+            readable_blob(ctx, value, key)
         space[key] = value
 
     def add_roles(self, key: str, value: Any) -> None:
