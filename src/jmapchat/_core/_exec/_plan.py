@@ -208,7 +208,9 @@ class Splitter(Absorber):
                 obj.key for _, obj in iter_nested(call.args) if isinstance(obj, CreationRef)
             )
             count = _objects(call.method, call.args)
-            st = CallState(call, keys, big=count is not None and count >= GC_PAUSE_MIN_ITEMS)
+            st = CallState(
+                call, keys, big=count is not None and count >= GC_PAUSE_MIN_ITEMS, objects=count
+            )
             self._states.append(st)
             self._by_id[call.id] = st
         self._queue: deque[CallState] = deque(self._states)
@@ -311,6 +313,8 @@ class Splitter(Absorber):
         if not server_refs:
             st.pending = deque(pieces)
             st.chunks_total = len(pieces)
+            if all(p.objects is not None for p in pieces):  # after references resolved
+                st.objects = sum(p.objects or 0 for p in pieces)
         return pieces
 
     def _pieces(self, st: CallState, method: str, args: dict[str, Any]) -> Any:
