@@ -37,6 +37,7 @@ from jmapchat._core import (
     download_request_flow,
     execute_flow,
     query_iter_flow,
+    redact_url,
     session_flow,
     upload_flow,
 )
@@ -409,7 +410,7 @@ class AsyncClient(AsyncNamespaces, ClientBase):
         content: Any = req.body
         if isinstance(content, UploadSource):
             content = _stream_upload(content, req.digest)
-        what = f"{req.method} {req.url}"
+        what = f"{req.method} {redact_url(req.url)}"
         started = time.perf_counter()
         with map_transport_errors(what):
             r = await http.request(

@@ -16,6 +16,7 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, TypedDict, TypeVar
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
 from pydantic import BaseModel
@@ -42,6 +43,7 @@ from jmapchat._core import (
     Timeout,
     TransportError,
     WriteError,
+    redact_url,
     session_url_for,
 )
 from jmapchat._namespaces import Request
@@ -102,21 +104,50 @@ def build_auth(
 @contextlib.contextmanager
 def map_transport_errors(what: str) -> Iterator[None]:
     """httpx transport failures → jmapchat `TransportError`s that say if the request left."""
+    what = redact_url(what)
     try:
         yield
     except httpx.TimeoutException as exc:
         sent = not isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
-        raise Timeout(f"{what}: {type(exc).__name__}: {exc}", sent=sent) from exc
+        raise Timeout(f"{what}: {type(exc).__name__}: {_shown(exc)}", sent=sent) from exc
     except httpx.ConnectError as exc:
-        raise ConnectError(f"{what}: could not connect: {exc}") from exc
+        raise ConnectError(f"{what}: could not connect: {_shown(exc)}") from exc
     except httpx.WriteError as exc:
-        raise WriteError(f"{what}: failed while sending: {exc}") from exc
+        raise WriteError(f"{what}: failed while sending: {_shown(exc)}") from exc
     except (httpx.ReadError, httpx.RemoteProtocolError, httpx.CloseError) as exc:
-        raise ReadError(f"{what}: failed while reading the reply: {exc}") from exc
+        raise ReadError(f"{what}: failed while reading the reply: {_shown(exc)}") from exc
     except httpx.TooManyRedirects as exc:
         raise RemoteProtocolError(f"{what}: too many redirects") from exc
+    except httpx.DecodingError as exc:
+        raise RemoteProtocolError(
+            f"{what}: the reply's body does not match its Content-Encoding: {_shown(exc)}"
+        ) from exc
+    except httpx.InvalidURL as exc:
+        raise RemoteProtocolError(f"{what}: unusable URL: {_shown(exc)}") from exc
+    except OverflowError as exc:  # the socket layer, on a port out of range
+        raise ConnectError(f"{what}: could not connect: {_shown(exc)}") from exc
     except httpx.TransportError as exc:
-        raise TransportError(f"{what}: {type(exc).__name__}: {exc}", sent=False) from exc
+        raise TransportError(f"{what}: {type(exc).__name__}: {_shown(exc)}", sent=False) from exc
+
+
+def _shown(exc: BaseException) -> str:
+    """An exception's message as we repeat it: no password from a URL's userinfo."""
+    return redact_url(str(exc))
+
+
+def split_userinfo(url: str | None) -> tuple[str | None, tuple[str, str] | None]:
+    """``http://bob:pw@host/x`` → (``http://host/x``, (``bob``, ``pw``)); else (url, None)."""
+    if not url or "@" not in url:
+        return url, None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url, None
+    if "@" not in parts.netloc:
+        return url, None
+    host = parts.netloc.rsplit("@", 1)[1]
+    creds = (unquote(parts.username or ""), unquote(parts.password or ""))
+    return urlunsplit(parts._replace(netloc=host)), creds
 
 
 def to_response(r: httpx.Response, body: bytes) -> HTTPResponse:
@@ -237,14 +268,18 @@ class ClientBase:
         session_url = options.get("session_url")
         if url is None and session_url is None:
             raise TypeError("pass the server url (or session_url=)")
+        # Credentials in the URL become Basic auth (as httpx would do), and leave the URL:
+        # then no repr, error message or log line (ours or httpx's) can show them.
+        url, url_creds = split_userinfo(url)
+        session_url, session_creds = split_userinfo(session_url)
+        creds = url_creds or session_creds
         self.url = url
         self._session_url = session_url or session_url_for(url or "")
-        self._auth = build_auth(
-            options.get("token"),
-            options.get("auth"),
-            options.get("username"),
-            options.get("password"),
-        )
+        username, password = options.get("username"), options.get("password")
+        explicit = any(options.get(k) is not None for k in ("token", "auth", "username"))
+        if creds is not None and not explicit:
+            username, password = creds
+        self._auth = build_auth(options.get("token"), options.get("auth"), username, password)
         self._timeout = options.get("timeout", 30.0)
         self._policy = as_policy(options.get("retries", 3))
         self._wanted_account = options.get("account_id")
@@ -284,7 +319,7 @@ class ClientBase:
             logging.INFO if first else logging.DEBUG,
             "jmapchat session %s: api %s, account %s, state %s",
             "fetched" if first else "refetched",
-            session.api_url,
+            redact_url(session.api_url),
             self._account_id,
             session.state,
         )
@@ -358,7 +393,7 @@ class ClientBase:
     # --- repr -------------------------------------------------------------------------
 
     def __repr__(self) -> str:
-        where = self.url or self._session_url
+        where = redact_url(self.url or self._session_url)
         acct = f" account={self._account_id!r}" if self._account_id else ""
         auth = f" auth={self._auth!r}" if self._auth is not None else ""
         state = "open" if self._session is not None else "not connected"

@@ -38,6 +38,7 @@ from jmapchat._core import (
     download_request_flow,
     execute_flow,
     query_iter_flow,
+    redact_url,
     session_flow,
     upload_flow,
 )
@@ -408,7 +409,7 @@ class Client(SyncNamespaces, ClientBase):
         content: Any = req.body
         if isinstance(content, UploadSource):
             content = _stream_upload(content, req.digest)
-        what = f"{req.method} {req.url}"
+        what = f"{req.method} {redact_url(req.url)}"
         started = time.perf_counter()
         with map_transport_errors(what):
             r = http.request(

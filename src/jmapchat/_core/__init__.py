@@ -70,7 +70,14 @@ from ._responses import (
     SetOutcome,
     SetResponse,
 )
-from ._session import Account, ChatAccountCapability, CoreCapability, Session, expand_template
+from ._session import (
+    Account,
+    ChatAccountCapability,
+    CoreCapability,
+    Session,
+    expand_template,
+    redact_url,
+)
 from ._standard import (
     ChangesMethods,
     CreateDestroySetMethods,
@@ -168,6 +175,7 @@ __all__ = [
     "parse_problem",
     "plan",
     "query_iter_flow",
+    "redact_url",
     "resolve_result_references",
     "session_flow",
     "session_url_for",

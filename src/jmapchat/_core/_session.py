@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote, urljoin
+from urllib.parse import quote, urljoin, urlsplit
 
 from pydantic import Field, ValidationError
 
@@ -20,6 +20,7 @@ __all__ = [
     "CoreCapability",
     "Session",
     "expand_template",
+    "redact_url",
 ]
 
 
@@ -109,11 +110,10 @@ class Session(JMAPModel):
             ) from None
         if CORE not in session.capabilities:
             raise RemoteProtocolError(f"session does not advertise {CORE}")
-        if base_url:
-            for field in ("api_url", "download_url", "upload_url", "event_source_url"):
-                value = getattr(session, field)
-                if value:
-                    setattr(session, field, urljoin(base_url, value))
+        for field in ("api_url", "download_url", "upload_url", "event_source_url"):
+            value = getattr(session, field)
+            if value:
+                setattr(session, field, _usable_url(field, value, base_url))
         return session
 
     @property
@@ -173,3 +173,40 @@ class Session(JMAPModel):
         return expand_template(
             self.event_source_url, {"types": types, "closeafter": closeafter, "ping": str(ping)}
         )
+
+
+_USERINFO_PASSWORD = re.compile(r"(//[^/?#@:]*):[^/?#@]*@")
+
+
+def redact_url(url: str) -> str:
+    """``url`` with the password of its userinfo (``//user:PASS@host``) shown as ``***``."""
+    return _USERINFO_PASSWORD.sub(r"\1:***@", url) if "@" in url else url
+
+
+def _usable_url(field: str, value: str, base_url: str | None) -> str:
+    """A session URL resolved against ``base_url`` and checked, or `RemoteProtocolError`.
+
+    A hostile or broken session document (``\x00`` in a URL, ``http://[::1``,
+    ``mailto:``, port 99999) is refused here, with a typed error, instead of failing
+    deep inside the HTTP library on the first request.
+    """
+    name = "".join(p if i == 0 else p.title() for i, p in enumerate(field.split("_")))
+    shown = redact_url(value)[:200]
+    if any(ord(c) < 0x21 or 0x7F <= ord(c) < 0xA0 for c in value):
+        raise RemoteProtocolError(
+            f"session {name} contains a space or control character: {shown!r}"
+        )
+    try:
+        url = urljoin(base_url, value) if base_url else value
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError when out of range
+    except ValueError as exc:
+        raise RemoteProtocolError(
+            f"session {name} is not a usable URL ({exc}): {shown!r}"
+        ) from None
+    if base_url or parts.scheme:
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise RemoteProtocolError(
+                f"session {name} must be an http(s) URL with a host: {shown!r}"
+            )
+    return url

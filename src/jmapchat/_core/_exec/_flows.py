@@ -27,7 +27,7 @@ from .._errors import (
 )
 from .._request import BaseRequest
 from .._response import Response
-from .._session import Session
+from .._session import Session, redact_url
 from ._envelope import Envelope
 from ._instructions import (
     Emit,
@@ -73,7 +73,7 @@ def session_flow(url: str, policy: RetryPolicy) -> Flow[Session]:
         replay_safe=True,
     )
     resp = yield from exchange(req, policy, "session")
-    raise_for_status(resp, f"GET {url}")
+    raise_for_status(resp, f"GET {redact_url(url)}")
     return Session.parse(resp.body, base_url=resp.url)
 
 
@@ -150,7 +150,7 @@ def _execute(
         attempt = 0
         while True:
             resp = yield from exchange(req, policy, "API request")
-            raise_for_status(resp, f"POST {api_url}")
+            raise_for_status(resp, f"POST {redact_url(api_url)}")
             if splitter.absorb(env, resp.body, resend_ok=attempt < policy.retries):
                 break
             attempt += 1  # serverUnavailable, and nothing in the envelope changed
