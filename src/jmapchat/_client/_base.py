@@ -12,6 +12,7 @@ import functools
 import inspect
 import logging
 import os
+import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -37,6 +38,7 @@ from jmapchat._core import (
     QueryCall,
     ReadError,
     RemoteProtocolError,
+    ResponseTooLarge,
     RetryPolicy,
     Session,
     SessionError,
@@ -244,6 +246,8 @@ class ClientOptions(TypedDict, total=False):
     ``httpx.Auth``); ``session_url`` skips ``/.well-known/jmap`` discovery; ``timeout``
     (default 30 s) is seconds or an ``httpx.Timeout``; ``retries`` (default 3) is a count
     or a `RetryPolicy`; ``account_id`` overrides the session's primary chat account.
+    ``max_session_bytes`` (default 4 MiB) and ``max_response_bytes`` (default 256 MiB)
+    cap the bodies read (`ResponseTooLarge` past them).
     """
 
     token: str | None
@@ -254,6 +258,14 @@ class ClientOptions(TypedDict, total=False):
     timeout: float | httpx.Timeout | None
     retries: int | RetryPolicy
     account_id: str | None
+    max_session_bytes: int
+    max_response_bytes: int
+
+
+MAX_SESSION_BYTES = 4 * 1024 * 1024
+"""Default cap on the session resource's body (real ones are a few kB)."""
+MAX_RESPONSE_BYTES = 256 * 1024 * 1024
+"""Default cap on an API (or upload) reply body: far over any sane envelope's reply."""
 
 
 class ClientBase:
@@ -282,6 +294,12 @@ class ClientBase:
         self._auth = build_auth(options.get("token"), options.get("auth"), username, password)
         self._timeout = options.get("timeout", 30.0)
         self._policy = as_policy(options.get("retries", 3))
+        self._max_session_bytes = _positive_int(
+            "max_session_bytes", options.get("max_session_bytes", MAX_SESSION_BYTES)
+        )
+        self._max_response_bytes = _positive_int(
+            "max_response_bytes", options.get("max_response_bytes", MAX_RESPONSE_BYTES)
+        )
         self._wanted_account = options.get("account_id")
         self._session: Session | None = None
         self._stale = False
@@ -398,6 +416,59 @@ class ClientBase:
         auth = f" auth={self._auth!r}" if self._auth is not None else ""
         state = "open" if self._session is not None else "not connected"
         return f"<{type(self).__name__} {where!r}{acct}{auth} ({state})>"
+
+
+def _positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise TypeError(f"{name} must be a positive int (bytes), not {value!r}")
+    return value
+
+
+def deadline_until(deadline: float | None) -> float | None:
+    """A per-send ``deadline`` (seconds from now) as a `time.monotonic` instant."""
+    if deadline is None:
+        return None
+    if (
+        isinstance(deadline, bool)
+        or not isinstance(deadline, int | float)
+        or not 0 < deadline < float("inf")
+    ):
+        raise TypeError(f"deadline must be a positive number of seconds, not {deadline!r}")
+    return time.monotonic() + deadline
+
+
+def past_deadline(what: str, *, sent: bool) -> Timeout:
+    return Timeout(f"{what}: the send's deadline passed", sent=sent)
+
+
+def timeout_until(base: httpx.Timeout, until: float) -> httpx.Timeout:
+    """``base`` with every phase cut to the time left before ``until`` (a deadline)."""
+    left = until - time.monotonic()
+    if left <= 0:
+        raise past_deadline("before sending", sent=False)
+
+    def cut(value: float | None) -> float:
+        return left if value is None else min(value, left)
+
+    return httpx.Timeout(
+        connect=cut(base.connect), read=cut(base.read), write=cut(base.write), pool=cut(base.pool)
+    )
+
+
+def body_cap(kind: str, *, session: int, response: int, declared: str | None) -> int:
+    """The byte cap for a reply of ``kind``; raises at once if ``Content-Length`` is over."""
+    limit = session if kind == "session" else response
+    if declared and declared.isascii() and declared.isdigit() and int(declared) > limit:
+        raise too_large(kind, limit)
+    return limit
+
+
+def too_large(kind: str, limit: int) -> ResponseTooLarge:
+    option = "max_session_bytes" if kind == "session" else "max_response_bytes"
+    return ResponseTooLarge(
+        f"the {kind} reply is over {limit:,} bytes ({option}=); not read further",
+        limit=limit,
+    )
 
 
 def _choose_account(session: Session, wanted: str | None) -> str:

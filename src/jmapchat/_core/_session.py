@@ -204,9 +204,6 @@ def _usable_url(field: str, value: str, base_url: str | None) -> str:
         raise RemoteProtocolError(
             f"session {name} is not a usable URL ({exc}): {shown!r}"
         ) from None
-    if base_url or parts.scheme:
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise RemoteProtocolError(
-                f"session {name} must be an http(s) URL with a host: {shown!r}"
-            )
+    if (base_url or parts.scheme) and (parts.scheme not in ("http", "https") or not parts.hostname):
+        raise RemoteProtocolError(f"session {name} must be an http(s) URL with a host: {shown!r}")
     return url
