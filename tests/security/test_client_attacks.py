@@ -107,17 +107,18 @@ def sleeps_while_sending(
     sleeps: list[float] = []
     body = json.dumps(problem or {}).encode()
     reply: Any = None
-    with pytest.raises(jmapchat.JMAPError):
-        while True:
+    while True:
+        try:
             instr = flow.send(reply)
-            reply = None
-            if isinstance(instr, HTTPRequest):
-                reply = HTTPResponse(status, {"retry-after": retry_after}, body, instr.url)
-            elif isinstance(instr, Sleep):
-                sleeps.append(instr.seconds)
-            elif isinstance(instr, FreshSession):
-                reply = session
-    return sleeps
+        except jmapchat.JMAPError:
+            return sleeps
+        reply = None
+        if isinstance(instr, HTTPRequest):
+            reply = HTTPResponse(status, {"retry-after": retry_after}, body, instr.url)
+        elif isinstance(instr, Sleep):
+            sleeps.append(instr.seconds)
+        elif isinstance(instr, FreshSession):
+            reply = session
 
 
 @pytest.mark.parametrize("retry_after", LONG_WAITS)
@@ -234,13 +235,15 @@ def test_userinfo_is_redacted_in_repr_errors_and_logs(caplog: pytest.LogCaptureF
     with client:
         echo(client)
         assert "S3CRET" not in repr(client)
-    assert seen_auth and seen_auth[0].startswith("Basic ")  # still used, as Basic auth
+    assert seen_auth
+    assert seen_auth[0].startswith("Basic ")  # still used, as Basic auth
     refused = Client.connect(
         "http://bob:S3CRET-PASS@127.0.0.1:9", retries=0, timeout=5.0
     )  # port 9 (discard): nothing listens on loopback
     with pytest.raises(jmapchat.TransportError) as info:
         refused.open()
-    assert "S3CRET" not in str(info.value) and "S3CRET" not in repr(info.value)
+    assert "S3CRET" not in str(info.value)
+    assert "S3CRET" not in repr(info.value)
     assert "S3CRET" not in caplog.text
     assert "S3CRET" not in "\n".join(str(r.args) for r in caplog.records)
 
@@ -274,11 +277,15 @@ def dripping_server() -> Iterator[str]:
                 data += chunk
             if data.startswith(b"GET"):
                 body = json.dumps(session_doc(base)).encode()
-                head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+                head = (
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+                )
                 conn.sendall(head.encode() + body)
                 return
             conn.sendall(
-                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n"
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 100000000\r\n\r\n"
             )
             while not stop.wait(0.5):
                 try:
@@ -345,16 +352,20 @@ def test_api_body_over_the_cap_declared_and_streamed() -> None:
     def declared(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, content=b"[" + b" " * 2_000_000 + b"]")
 
-    with client_for(declared, max_response_bytes=1_000_000) as client:
-        with pytest.raises(jmapchat.ResponseTooLarge, match="max_response_bytes"):
-            echo(client)
+    with (
+        client_for(declared, max_response_bytes=1_000_000) as client,
+        pytest.raises(jmapchat.ResponseTooLarge, match="max_response_bytes"),
+    ):
+        echo(client)
 
     def streamed(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, content=iter([b" " * 600_000] * 100))  # no Content-Length
 
-    with client_for(streamed, max_response_bytes=1_000_000) as client:
-        with pytest.raises(jmapchat.ResponseTooLarge):
-            echo(client)
+    with (
+        client_for(streamed, max_response_bytes=1_000_000) as client,
+        pytest.raises(jmapchat.ResponseTooLarge),
+    ):
+        echo(client)
 
 
 def test_gzip_bomb_is_capped_on_the_decoded_size() -> None:
@@ -363,9 +374,11 @@ def test_gzip_bomb_is_capped_on_the_decoded_size() -> None:
     def api(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, content=bomb, headers={"Content-Encoding": "gzip"})
 
-    with client_for(api, max_response_bytes=1_000_000) as client:
-        with pytest.raises(jmapchat.ResponseTooLarge):
-            echo(client)
+    with (
+        client_for(api, max_response_bytes=1_000_000) as client,
+        pytest.raises(jmapchat.ResponseTooLarge),
+    ):
+        echo(client)
 
 
 def test_caps_are_validated() -> None:
