@@ -51,7 +51,11 @@ def quiet_heap() -> None:
 
 
 def interleaved(
-    cases: dict[str, Callable[[], Any]], *, number: int, repeat: int = 9
+    cases: dict[str, Callable[[], Any]],
+    *,
+    number: int,
+    repeat: int = 9,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> dict[str, float]:
     """Best per-call seconds of each case; the cases take turns within every repeat.
 
@@ -64,15 +68,19 @@ def interleaved(
     best: dict[str, float] = dict.fromkeys(cases, float("inf"))
     for _ in range(repeat):
         for name, fn in cases.items():
-            t0 = time.perf_counter()
+            t0 = clock()
             for _ in range(number):
                 fn()
-            best[name] = min(best[name], (time.perf_counter() - t0) / number)
+            best[name] = min(best[name], (clock() - t0) / number)
     return best
 
 
 async def interleaved_async(
-    cases: dict[str, Callable[[], Awaitable[Any]]], *, number: int, repeat: int = 9
+    cases: dict[str, Callable[[], Awaitable[Any]]],
+    *,
+    number: int,
+    repeat: int = 9,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> dict[str, float]:
     """`interleaved` for coroutine functions, timed inside the running event loop."""
     for fn in cases.values():
@@ -81,10 +89,10 @@ async def interleaved_async(
     best: dict[str, float] = dict.fromkeys(cases, float("inf"))
     for _ in range(repeat):
         for name, fn in cases.items():
-            t0 = time.perf_counter()
+            t0 = clock()
             for _ in range(number):
                 await fn()
-            best[name] = min(best[name], (time.perf_counter() - t0) / number)
+            best[name] = min(best[name], (clock() - t0) / number)
     return best
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import cached_property
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
@@ -116,9 +117,11 @@ class Session(JMAPModel):
                 setattr(session, field, _usable_url(field, value, base_url))
         return session
 
-    @property
+    @cached_property
     def core(self) -> CoreCapability:
-        """The core limits (``maxCallsInRequest`` …), with RFC defaults for missing ones."""
+        """The core limits (``maxCallsInRequest`` …), with RFC defaults for missing ones.
+
+        Read on every send; validated once per session (a refetch is a new `Session`)."""
         try:
             return CoreCapability.model_validate(self.capabilities.get(CORE, {}))
         except ValidationError as exc:
