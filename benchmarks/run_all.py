@@ -15,7 +15,14 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["parse_cost", "round_trip", "request_build", "round_trips_saved", "server_bulk"]
+SCRIPTS = [
+    "parse_cost",
+    "round_trip",
+    "request_build",
+    "round_trips_saved",
+    "server_bulk",
+    "small_request",
+]
 
 
 def main() -> int:
