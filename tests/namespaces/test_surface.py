@@ -24,7 +24,7 @@ STANDARD = {"get", "changes", "set", "query", "query_changes", "comparator"}
 
 SURFACE: dict[str, set[str]] = {
     "chat_contact": STANDARD,
-    "chat": STANDARD | {"typing"},
+    "chat": STANDARD | {"typing", "open_direct"},
     "message": STANDARD | {"send", "react", "unreact", "edit", "mark_read", "delete"},
     "space": STANDARD | {"join"},
     "space_invite": {"get", "changes", "set"},
@@ -34,7 +34,7 @@ SURFACE: dict[str, set[str]] = {
     "presence_status": {"get", "changes", "set"},
     "push_subscription": {"get", "set"},
     "quota": {"get", "changes", "query", "query_changes", "comparator"},
-    "blob": {"lookup", "convert"},
+    "blob": {"lookup", "convert", "upload", "get", "copy"},
     "core": {"echo"},
 }
 

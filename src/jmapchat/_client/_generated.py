@@ -29,7 +29,10 @@ class BlobMirror(NamespaceMirror[M]):
     """``client.blob``."""
 
     convert = one_call(BlobMethods.convert)
+    copy = one_call(BlobMethods.copy)
+    get = one_call(BlobMethods.get)
     lookup = one_call(BlobMethods.lookup)
+    upload = one_call(BlobMethods.upload)
 
 
 class ChatMirror(NamespaceMirror[M]):
@@ -37,6 +40,7 @@ class ChatMirror(NamespaceMirror[M]):
 
     changes = one_call(ChatMethods.changes)
     get = one_call(ChatMethods.get)
+    open_direct = one_call(ChatMethods.open_direct)
     query = one_call(ChatMethods.query)
     query_changes = one_call(ChatMethods.query_changes)
     set = one_call(ChatMethods.set)

@@ -64,6 +64,9 @@ from ._responses import (
     FilterOperator,
     GetList,
     GetResponse,
+    InvokeResponse,
+    ListOrNull,
+    MapOrNull,
     QueryChangesResponse,
     QueryResponse,
     SetError,
@@ -90,8 +93,9 @@ from ._standard import (
     SortArg,
     UpdateOnlySetMethods,
     check_ids,
+    expect_success,
 )
-from ._types import NOT_GIVEN, CreationRef, Id, NotGiven, UTCDate
+from ._types import NOT_GIVEN, CreationRef, Id, NotGiven, UTCDate, parse_utc_date
 
 __all__ = [
     "BLOB",
@@ -132,8 +136,11 @@ __all__ = [
     "Id",
     "IdsArg",
     "Instruction",
+    "InvokeResponse",
     "JMAPInput",
     "JMAPModel",
+    "ListOrNull",
+    "MapOrNull",
     "MissingResponse",
     "Progress",
     "Namespace",
@@ -165,6 +172,7 @@ __all__ = [
     "changes_pages_flow",
     "check_download_response",
     "check_ids",
+    "expect_success",
     "download_request_flow",
     "dumps",
     "escape_token",
@@ -173,6 +181,7 @@ __all__ = [
     "loads",
     "parse_pointer",
     "parse_problem",
+    "parse_utc_date",
     "plan",
     "query_iter_flow",
     "redact_url",

@@ -27,15 +27,21 @@ JMAPError
 ├── RateLimited (.retry_after)      HTTP 429 Retry-After, or SetError serverRetryAfter
 ├── ProtocolError                   abstract: the conversation went wrong
 │   ├── LocalProtocolError          we built the request wrong (caught before any I/O)
+│   │   ├── BadReference            ``page.idz``: no such reference (also an AttributeError)
+│   │   └── InvalidInput            a value the session's limits or formats already refuse
 │   └── RemoteProtocolError         the server sent something malformed
+├── SetErrors (.errors, .response)  per-object /set failures, raised by one-object helpers
+│   └── SetRateLimited              every failure a rate limit (also a RateLimited)
 └── SessionError                    session resource problems
     ├── CapabilityNotSupported      a call needs a capability the server lacks
     └── AccountNotFound             no such account / no primary account for a capability
 ```
 
-Per-object `/set` failures are *data* (`SetError` in `not_created` …), not exceptions;
-`SetResponse.raise_for_errors()` turns them into `SetErrors`, a `MethodError`-free
-`JMAPError` carrying every failure.
+Per-object `/set` failures of a generic ``/set`` are *data* (`SetError` in
+`not_created` …), not exceptions; `SetResponse.raise_for_errors()` turns them into
+`SetErrors`, a `MethodError`-free `JMAPError` carrying every failure. Helpers that act on
+named objects (``message.send``, ``edit``, ``react`` …) mark their call
+``expects_success``: reading its ``.result`` raises `SetErrors` instead.
 """
 
 from __future__ import annotations
@@ -47,11 +53,13 @@ if TYPE_CHECKING:
     from ._call import Call
 
 __all__ = [
+    "RATE_LIMIT_TYPES",
     "AccountNotFound",
     "AccountNotSupportedByMethod",
     "AccountReadOnly",
     "AnchorNotFound",
     "AuthenticationError",
+    "BadReference",
     "CannotCalculateChanges",
     "CapabilityNotSupported",
     "ConnectError",
@@ -60,6 +68,7 @@ __all__ = [
     "FromAccountNotSupportedByMethod",
     "HTTPStatusError",
     "InvalidArguments",
+    "InvalidInput",
     "InvalidResultReference",
     "JMAPError",
     "LimitExceeded",
@@ -81,6 +90,7 @@ __all__ = [
     "ServerUnavailable",
     "SessionError",
     "SetErrors",
+    "SetRateLimited",
     "StateMismatch",
     "Timeout",
     "TooManyChanges",
@@ -90,8 +100,10 @@ __all__ = [
     "UnsupportedFilter",
     "UnsupportedSort",
     "WriteError",
+    "describe_set_failures",
     "method_error_from_response",
     "request_rejected_from_problem",
+    "set_errors",
 ]
 
 
@@ -179,14 +191,20 @@ class RequestRejected(JMAPError):
 
 
 class UnknownCapability(RequestRejected):
+    """The request's ``using`` names a capability the server does not know (RFC 8620 §3.6.1)."""
+
     urn = "urn:ietf:params:jmap:error:unknownCapability"
 
 
 class NotJSON(RequestRejected):
+    """The server could not parse the request as JSON (``urn:ietf:params:jmap:error:notJSON``)."""
+
     urn = "urn:ietf:params:jmap:error:notJSON"
 
 
 class NotRequest(RequestRejected):
+    """The JSON was not a valid JMAP Request object (``urn:ietf:params:jmap:error:notRequest``)."""
+
     urn = "urn:ietf:params:jmap:error:notRequest"
 
 
@@ -251,74 +269,112 @@ class MethodError(JMAPError):
 
 
 class ServerFail(MethodError):
+    """The server hit an unexpected error running the method; ``description`` may say more."""
+
     error_type = "serverFail"
 
 
 class ServerUnavailable(MethodError):
+    """A resource the method needs is temporarily unavailable: retry later."""
+
     error_type = "serverUnavailable"
 
 
 class ServerPartialFail(MethodError):
+    """Some, not all, changes of a ``/set`` were applied: refetch to see which."""
+
     error_type = "serverPartialFail"
 
 
 class UnknownMethod(MethodError):
+    """The server does not know the method name (a vendor method, or a typo)."""
+
     error_type = "unknownMethod"
 
 
 class InvalidArguments(MethodError):
+    """An argument was of the wrong type or otherwise invalid; ``description`` says which."""
+
     error_type = "invalidArguments"
 
 
 class InvalidResultReference(MethodError):
+    """A back-reference (``#arg``) could not be resolved by the server."""
+
     error_type = "invalidResultReference"
 
 
 class Forbidden(MethodError):
+    """The method or its arguments are not allowed for this account (ACL)."""
+
     error_type = "forbidden"
 
 
 class AccountNotSupportedByMethod(MethodError):
+    """The account does not support this method (a missing capability)."""
+
     error_type = "accountNotSupportedByMethod"
 
 
 class AccountReadOnly(MethodError):
+    """The method would modify state, but the account is read-only."""
+
     error_type = "accountReadOnly"
 
 
 class RequestTooLarge(MethodError):
+    """Too many ids or objects in one call (``maxObjectsInGet``/``Set``); jmapchat splits calls
+    by the session's limits, so this means the server under-advertised them.
+    """
+
     error_type = "requestTooLarge"
 
 
 class CannotCalculateChanges(MethodError):
+    """The server cannot compute changes since that state: resync from scratch."""
+
     error_type = "cannotCalculateChanges"
 
 
 class StateMismatch(MethodError):
+    """``ifInState`` did not match the current state: the ``/set`` was not applied."""
+
     error_type = "stateMismatch"
 
 
 class AnchorNotFound(MethodError):
+    """The ``/query`` anchor id is not in the results."""
+
     error_type = "anchorNotFound"
 
 
 class UnsupportedSort(MethodError):
+    """The server cannot sort on that property or with that collation."""
+
     error_type = "unsupportedSort"
 
 
 class UnsupportedFilter(MethodError):
+    """The server cannot process that filter (e.g. an unscoped ``Message/query``)."""
+
     error_type = "unsupportedFilter"
 
 
 class TooManyChanges(MethodError):
+    """More changes than ``maxChanges`` for ``/queryChanges``: query again instead."""
+
     error_type = "tooManyChanges"
 
 
 class FromAccountNotFound(MethodError):
+    """``/copy``: the ``fromAccountId`` is not an account of this user."""
+
     error_type = "fromAccountNotFound"
 
 
 class FromAccountNotSupportedByMethod(MethodError):
+    """``/copy``: the from-account does not support this data type."""
+
     error_type = "fromAccountNotSupportedByMethod"
 
 
@@ -348,6 +404,19 @@ class ProtocolError(JMAPError):
 
 class LocalProtocolError(ProtocolError):
     """The request was built wrong. Always raised before any I/O."""
+
+
+class BadReference(LocalProtocolError, AttributeError):
+    """A reference that the source call's response cannot have (``page.idz``).
+
+    Also an ``AttributeError``, so ``hasattr``/``getattr(obj, name, default)`` keep working.
+    """
+
+
+class InvalidInput(LocalProtocolError, ValueError):
+    """A value that cannot work, known from the session or the spec (a body over
+    ``maxBodyBytes``, a date that is not a ``UTCDate``, a URL with no scheme), refused
+    before any I/O. Also a ``ValueError``."""
 
 
 class RemoteProtocolError(ProtocolError):
@@ -399,11 +468,81 @@ class AccountNotFound(MethodError, SessionError):
 
 
 class SetErrors(JMAPError):
-    """Raised by ``SetResponse.raise_for_errors()``: every per-object failure of one /set."""
+    """Per-object failures of one /set: ``errors`` maps creation id / object id to its
+    `SetError`; ``response`` is the whole /set response (what did succeed) when known.
 
-    def __init__(self, message: str, *, errors: Mapping[str, Any]) -> None:
+    Raised by ``SetResponse.raise_for_errors()`` and by ``.result`` of a helper's call
+    (``message.send`` …) that expected every object to succeed.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        errors: Mapping[str, Any],
+        response: Any = None,
+        call: Call[Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.errors: dict[str, Any] = dict(errors)
+        self.response = response
+        self.call = call
+
+    @property
+    def rate_limited(self) -> RateLimited | None:
+        """The `RateLimited` of the failed objects, if any failed for a rate limit."""
+        return getattr(self.response, "rate_limited", None)
+
+
+class SetRateLimited(SetErrors, RateLimited):
+    """Every failed object of the /set was rate limited (``rateLimit``/``rateLimited``):
+    catch it as `RateLimited` and wait ``retry_after`` seconds, or as `SetErrors`."""
+
+
+RATE_LIMIT_TYPES = frozenset({"rateLimit", "rateLimited"})
+"""RFC 8620 spells it ``rateLimit``; the chat draft's slow mode says ``rateLimited``."""
+
+
+def set_errors(
+    message: str, *, errors: Mapping[str, Any], response: Any = None, call: Call[Any] | None = None
+) -> SetErrors:
+    """`SetErrors`, or `SetRateLimited` when every failure is a rate limit."""
+    if errors and all(getattr(e, "type", None) in RATE_LIMIT_TYPES for e in errors.values()):
+        exc = SetRateLimited(message, errors=errors, response=response, call=call)
+        exc.retry_after = getattr(getattr(response, "rate_limited", None), "retry_after", None)
+        return exc
+    return SetErrors(message, errors=errors, response=response, call=call)
+
+
+_SHOW_FAILURES = 5
+_SHOW_PROPERTIES = 4
+
+
+def describe_set_failures(
+    errors: Mapping[str, Any], *, where: str = "", operations: Mapping[str, str] | None = None
+) -> str:
+    """``Message/set (call c0): 1 object failed: create 'k1': invalidProperties (chatId):
+    no such chat`` — each failure's operation, key, type, properties and description, the
+    first few of each, then a count."""
+    parts = []
+    for key, err in list(errors.items())[:_SHOW_FAILURES]:
+        op = (operations or {}).get(key)
+        text = f"{op} {key!r}" if op else repr(key)
+        text += f": {getattr(err, 'type', None) or '?'}"
+        props = getattr(err, "properties", None) or []
+        if props:
+            shown = ", ".join(str(p) for p in props[:_SHOW_PROPERTIES])
+            extra = len(props) - _SHOW_PROPERTIES
+            text += f" ({shown}{f' +{extra} more' if extra > 0 else ''})"
+        desc = getattr(err, "description", None)
+        if desc:
+            text += f": {desc}"
+        parts.append(text)
+    more = len(errors) - _SHOW_FAILURES
+    head = f"{where}: " if where else ""
+    noun = "object" if len(errors) == 1 else "objects"
+    tail = f"; +{more} more" if more > 0 else ""
+    return f"{head}{len(errors)} {noun} failed: " + "; ".join(parts) + tail
 
 
 _METHOD_ERRORS: dict[str, type[MethodError]] = {

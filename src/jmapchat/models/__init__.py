@@ -43,9 +43,15 @@ from ._common import (
 )
 from .blob import (
     BlobConvertResponse,
+    BlobCopyResponse,
+    BlobData,
+    BlobGetResponse,
     BlobInfo,
     BlobLookupItem,
     BlobLookupResponse,
+    BlobProperty,
+    BlobSlice,
+    BlobUploadResponse,
     UploadResponse,
 )
 from .capabilities import (
@@ -65,6 +71,7 @@ from .chat import (
     ChatSortProperty,
     ChatTypingResponse,
     ChatUpdate,
+    DirectChatResponse,
 )
 from .chat_contact import (
     ChatContact,
@@ -223,9 +230,15 @@ __all__ = [
     "AddedItem",
     "Attachment",
     "BlobConvertResponse",
+    "BlobCopyResponse",
+    "BlobData",
+    "BlobGetResponse",
     "BlobInfo",
     "BlobLookupItem",
     "BlobLookupResponse",
+    "BlobProperty",
+    "BlobSlice",
+    "BlobUploadResponse",
     "BlockquoteSpan",
     "BoldItalicSpan",
     "BoldSpan",
@@ -275,6 +288,7 @@ __all__ = [
     "CustomEmojiUpdate",
     "DeliveryReceipt",
     "DeliveryState",
+    "DirectChatResponse",
     "Endpoint",
     "EndpointType",
     "FilterOperator",

@@ -72,6 +72,7 @@ class Reaction(JMAPModel):
 
     @property
     def is_own(self) -> bool:
+        """Whether the current user sent this reaction."""
         return self.sender_id == SELF
 
 
@@ -191,6 +192,7 @@ class Message(JMAPModel):
 
     @property
     def is_deleted(self) -> bool:
+        """Whether the message was deleted (it has ``deletedAt``)."""
         return self.deleted_at is not None
 
     def rich_body(self) -> Any:
@@ -322,6 +324,9 @@ class MessageUpdate(JMAPInput):
         return self
 
     def to_wire(self) -> dict[str, Any]:
+        """The JMAP patch object: not-given fields omitted, reactions as ``reactions/<id>``
+        paths.
+        """
         out = super().to_wire()
         if isinstance(self.add_reactions, dict):
             for rid, reaction in self.add_reactions.items():
@@ -337,6 +342,9 @@ class MessageFilter(JMAPInput):
 
     Servers require ``chat_id`` unless ``has_mention=True`` (else ``unsupportedFilter``);
     not enforced here because a condition may be one operand of a FilterOperator.
+    ``sender_id``, ``after`` and ``before`` are extensions beyond draft-00 (the reference
+    server and the original Rust crate have them); a server without them answers
+    ``unsupportedFilter``.
     """
 
     chat_id: Id | NotGiven = NOT_GIVEN
@@ -344,3 +352,9 @@ class MessageFilter(JMAPInput):
     thread_root_id: Id | NotGiven = NOT_GIVEN
     has_attachment: bool | NotGiven = NOT_GIVEN
     has_mention: bool | NotGiven = NOT_GIVEN
+    sender_id: Id | NotGiven = NOT_GIVEN
+    """Only messages from this sender (``"self"`` for your own)."""
+    after: UTCDateInput | NotGiven = NOT_GIVEN
+    """Only messages received at or after this instant (``receivedAt >= after``)."""
+    before: UTCDateInput | NotGiven = NOT_GIVEN
+    """Only messages received before this instant (``receivedAt < before``)."""

@@ -109,6 +109,10 @@ class RetryPolicy:
     jitter: bool = True
 
     def backoff(self, attempt: int) -> float:
+        """Seconds to wait before retry number ``attempt`` (1-based): exponential from
+        ``backoff_base``, capped at ``backoff_max`` and ``max_retry_after``, jittered unless
+        ``jitter=False``.
+        """
         cap = min(self.backoff_max, self.max_retry_after)
         delay = min(cap, self.backoff_base * 2.0 ** min(max(0, attempt - 1), 64))
         if self.jitter:
