@@ -22,8 +22,7 @@ import jmapchat
 from jmapchat import AsyncClient, Client, Progress
 from jmapchat.models import ChatCreate, MessageCreate, MessageFilter
 from jmapchat.server import ChatServer, ServerLimits, serve_in_thread
-
-from ._wire import FAST, AsyncWire, Log, SyncWire
+from jmapchat.testing import NO_BACKOFF, AsyncFaultTransport, FaultTransport, Wire
 
 N = 5_000
 CHUNK = 500  # -> 10 envelopes: one chunk each
@@ -71,6 +70,11 @@ def api_number(request: httpx.Request, counter: list[int]) -> int | None:
     return counter[0]
 
 
+def chat_of(call: Any) -> str:
+    chat_id: str = call.args["create"]["m0"].chat_id
+    return chat_id
+
+
 def created_ids(call: jmapchat.SetCall[Any, Any]) -> dict[str, str]:
     partial = call.partial
     assert partial is not None
@@ -89,6 +93,24 @@ async def _chat(client: AsyncClient, server: ChatServer) -> str:
 pytestmark = pytest.mark.anyio
 
 
+async def send_big(server: ChatServer, hook: Any) -> tuple[Any, jmapchat.JMAPError | None]:
+    """Send the 5,000 creates in-process, with ``hook`` on every reply; (call, error)."""
+    wire = Wire()
+    wire.after.append(hook)
+    transport = AsyncFaultTransport(httpx.ASGITransport(app=server.app), wire)  # type: ignore[arg-type]
+    async with AsyncClient.connect(
+        "http://testserver", token=server.tokens["alice"], transport=transport, retries=NO_BACKOFF
+    ) as client:
+        chat_id = await _chat(client, server)
+        req = client.request()
+        call = req.message.set(create=creates(chat_id))
+        try:
+            await client.send(req)
+        except jmapchat.JMAPError as exc:
+            return call, exc
+    return call, None
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
@@ -97,7 +119,6 @@ def anyio_backend() -> str:
 async def test_lost_reply_keeps_every_completed_envelope(server: ChatServer) -> None:
     """Envelope 6's reply is lost after the server applied it: 2,500 confirmed, 500
     unknown (and really on the server), 2,000 never sent."""
-    wire = Log()
     seen = [0]
 
     def lose_sixth(request: httpx.Request, response: httpx.Response, body: bytes) -> Any:
@@ -105,27 +126,18 @@ async def test_lost_reply_keeps_every_completed_envelope(server: ChatServer) -> 
             return httpx.ReadError("connection reset while reading the reply", request=request)
         return None
 
-    wire.after.append(lose_sixth)
-    transport = AsyncWire(httpx.ASGITransport(app=server.app), wire)  # type: ignore[arg-type]
-    async with AsyncClient.connect(
-        "http://testserver", token=server.tokens["alice"], transport=transport, retries=FAST
-    ) as client:
-        chat_id = await _chat(client, server)
-        req = client.request()
-        call = req.message.set(create=creates(chat_id))
-        with pytest.raises(jmapchat.ReadError) as info:
-            await client.send(req)
-
+    call, error = await send_big(server, lose_sixth)
+    assert isinstance(error, jmapchat.ReadError)
     assert seen[0] == 6  # a /set is not replay-safe: never resent
     assert call.progress == Progress(objects=N, confirmed=2_500, unknown=500, not_applied=2_000)
-    assert isinstance(call.error, jmapchat.ReadError)
-    notes = "\n".join(info.value.__notes__)
+    assert call.error is error
+    notes = "\n".join(error.__notes__)
     assert "2,500 of 5,000 object(s) confirmed, 500 of unknown outcome, 2,000 not applied" in notes
     assert "call.partial" in notes
 
     ids = created_ids(call)
     assert sorted(ids, key=lambda k: int(k[1:])) == [f"m{i}" for i in range(2_500)]
-    on_server = await server_message_ids(server, chat_id)
+    on_server = await server_message_ids(server, chat_of(call))
     assert set(ids.values()) <= on_server
     assert len(on_server - set(ids.values())) == call.progress.unknown  # the lost reply's
 
@@ -133,7 +145,6 @@ async def test_lost_reply_keeps_every_completed_envelope(server: ChatServer) -> 
 async def test_method_error_on_a_chunk_keeps_the_chunks_that_ran(server: ChatServer) -> None:
     """Envelope 4 answers serverFail: 1,500 confirmed, the rest not applied, and the
     call's error (not just the send) says so."""
-    wire = Log()
     seen = [0]
 
     def fail_fourth(request: httpx.Request, response: httpx.Response, body: bytes) -> Any:
@@ -147,15 +158,8 @@ async def test_method_error_on_a_chunk_keeps_the_chunks_that_ran(server: ChatSer
             return httpx.Response(200, json=reply, request=request)
         return None
 
-    wire.after.append(fail_fourth)
-    transport = AsyncWire(httpx.ASGITransport(app=server.app), wire)  # type: ignore[arg-type]
-    async with AsyncClient.connect(
-        "http://testserver", token=server.tokens["alice"], transport=transport, retries=FAST
-    ) as client:
-        chat_id = await _chat(client, server)
-        req = client.request()
-        call = req.message.set(create=creates(chat_id))
-        await client.send(req)  # a method error is the call's outcome, not the send's
+    call, error = await send_big(server, fail_fourth)
+    assert error is None  # a method error is the call's outcome, not the send's
 
     assert seen[0] == 4  # no further chunk of the failed call is sent
     with pytest.raises(jmapchat.ServerFail, match=r"1,500 of 5,000 object\(s\) confirmed"):
@@ -166,7 +170,7 @@ async def test_method_error_on_a_chunk_keeps_the_chunks_that_ran(server: ChatSer
     assert call.extra_responses[0][1]["created"].keys() == ids.keys()  # as before
     # The fault replaced the 4th reply after the server applied it: those 500 exist too,
     # which is exactly why the confirmed ids are the ones to trust.
-    on_server = await server_message_ids(server, chat_id)
+    on_server = await server_message_ids(server, chat_of(call))
     assert set(ids.values()) <= on_server
 
 
@@ -183,7 +187,7 @@ def test_real_server_shutdown_over_loopback(server: ChatServer) -> None:
             stopped[0] = True
             cm.__exit__(None, None, None)
 
-    wire = Log()
+    wire = Wire()
     seen = [0]
 
     def shut_down_after_fourth(
@@ -198,8 +202,8 @@ def test_real_server_shutdown_over_loopback(server: ChatServer) -> None:
         with Client.connect(
             url,
             token=server.tokens["alice"],
-            transport=SyncWire(httpx.HTTPTransport(), wire),
-            retries=FAST,
+            transport=FaultTransport(httpx.HTTPTransport(), wire),
+            retries=NO_BACKOFF,
         ) as client:
             created = client.chat.set(
                 create={"c": ChatCreate.direct(contact_id=server.contact_ids["bob"])}

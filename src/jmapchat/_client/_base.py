@@ -326,6 +326,8 @@ class ClientBase:
                 f"{exc} ({hint})", status_code=exc.status_code, body=exc.body
             ) from exc
         except RemoteProtocolError as exc:
+            if isinstance(exc, ResponseTooLarge):
+                raise  # its own message says what to change; keep its type
             hint = f"{self._session_url} is not a JMAP session: " + _session_hint(self.url)
             raise RemoteProtocolError(f"{exc} ({hint})") from exc
 
