@@ -20,7 +20,6 @@ column shows it), while CPU time still compares the two sides' own cost per requ
 from __future__ import annotations
 
 import json
-import statistics
 import sys
 import tempfile
 import time
@@ -40,6 +39,7 @@ from _common import (
     interleaved_async,
     load_captured,
     machine,
+    ratio_rows,
     replay_server,
     save_captured,
     table,
@@ -146,22 +146,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="jmapchat-sr-") as tmp, replay_server(cap) as base:
         save_captured(cap, Path(tmp))
         runs = in_fresh_processes(__file__, [tmp, base, *cpu], runs_wanted)
-    rows = []
-    worst = 0.0
-    for label in CLIENTS:
-        ratios = [r[label]["typed"] / r[label]["raw"] for r in runs]
-        ratio = statistics.median(ratios)
-        worst = max(worst, ratio)
-        rows.append(
-            (
-                label,
-                f"{statistics.median(r[label]['raw'] for r in runs) * 1e6:.0f}",
-                f"{statistics.median(r[label]['typed'] for r in runs) * 1e6:.0f}",
-                f"{ratio:.3f}×",
-                f"{min(ratios):.3f}–{max(ratios):.3f}",
-                verdict(ratio, TARGET),
-            )
-        )
+    rows, worst = ratio_rows(
+        runs, CLIENTS, TARGET, scale=1e6, unit_format=".0f", ratio_format=".3f"
+    )
     what = "client-process CPU time" if cpu else "wall clock"
     print(f"small request (one-call Core/echo), {what} — {machine()}")
     print(
