@@ -23,6 +23,7 @@ SCRIPTS = [
     "server_bulk",
     "import_throughput",
     "sync_step",
+    "server_latency",
     "small_request",
 ]
 
