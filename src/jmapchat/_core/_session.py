@@ -199,7 +199,7 @@ def redact_url(url: str) -> str:
 def _usable_url(field: str, value: str, base_url: str | None) -> str:
     """A session URL resolved against ``base_url`` and checked, or `RemoteProtocolError`.
 
-    A hostile or broken session document (``\x00`` in a URL, ``http://[::1``,
+    A hostile or broken session document (``\\x00`` in a URL, ``http://[::1``,
     ``mailto:``, port 99999) is refused here, with a typed error, instead of failing
     deep inside the HTTP library on the first request.
     """
