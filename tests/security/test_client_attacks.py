@@ -176,8 +176,10 @@ HOSTILE_URLS = {
 @pytest.mark.parametrize("url", HOSTILE_URLS.values(), ids=HOSTILE_URLS.keys())
 @pytest.mark.parametrize("field", ["apiUrl", "downloadUrl", "uploadUrl"])
 def test_hostile_session_url_is_a_typed_error(field: str, url: str) -> None:
-    with pytest.raises(jmapchat.RemoteProtocolError, match=f"session {field}"):
+    with pytest.raises(jmapchat.RemoteProtocolError, match=f"session {field}") as caught:
         client_for(session=session_doc(**{field: url})).open()
+    # the document is a session, so no "not a JMAP session: pass the base URL" hint
+    assert "not a JMAP session" not in str(caught.value)
 
 
 def test_undecodable_api_body_is_a_typed_error() -> None:

@@ -45,6 +45,7 @@ from jmapchat._core import (
     RetryPolicy,
     Session,
     SessionError,
+    SessionURLError,
     Timeout,
     TransportError,
     WriteError,
@@ -326,7 +327,7 @@ class ClientBase:
                 f"{exc} ({hint})", status_code=exc.status_code, body=exc.body
             ) from exc
         except RemoteProtocolError as exc:
-            if isinstance(exc, ResponseTooLarge):
+            if isinstance(exc, ResponseTooLarge | SessionURLError):
                 raise  # its own message says what to change; keep its type
             hint = f"{self._session_url} is not a JMAP session: " + _session_hint(self.url)
             raise RemoteProtocolError(f"{exc} ({hint})") from exc

@@ -78,6 +78,7 @@ from ._session import (
     ChatAccountCapability,
     CoreCapability,
     Session,
+    SessionURLError,
     expand_template,
     redact_url,
 )
@@ -158,6 +159,7 @@ __all__ = [
     "Response",
     "RetryPolicy",
     "Session",
+    "SessionURLError",
     "SetCall",
     "SetError",
     "SetMethods",

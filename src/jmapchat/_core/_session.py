@@ -20,6 +20,7 @@ __all__ = [
     "ChatAccountCapability",
     "CoreCapability",
     "Session",
+    "SessionURLError",
     "expand_template",
     "redact_url",
 ]
@@ -196,6 +197,13 @@ def redact_url(url: str) -> str:
     return _USERINFO_PASSWORD.sub(r"\1:***@", url) if "@" in url else url
 
 
+class SessionURLError(RemoteProtocolError):
+    """A session document whose URLs are unusable (still a `RemoteProtocolError`).
+
+    Its own class so the client does not add its "not a JMAP session" hint: the document
+    *is* a session, only one of its URLs is broken or hostile."""
+
+
 def _usable_url(field: str, value: str, base_url: str | None) -> str:
     """A session URL resolved against ``base_url`` and checked, or `RemoteProtocolError`.
 
@@ -206,17 +214,13 @@ def _usable_url(field: str, value: str, base_url: str | None) -> str:
     name = "".join(p if i == 0 else p.title() for i, p in enumerate(field.split("_")))
     shown = redact_url(value)[:200]
     if any(ord(c) < 0x21 or 0x7F <= ord(c) < 0xA0 for c in value):
-        raise RemoteProtocolError(
-            f"session {name} contains a space or control character: {shown!r}"
-        )
+        raise SessionURLError(f"session {name} contains a space or control character: {shown!r}")
     try:
         url = urljoin(base_url, value) if base_url else value
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError when out of range
     except ValueError as exc:
-        raise RemoteProtocolError(
-            f"session {name} is not a usable URL ({exc}): {shown!r}"
-        ) from None
+        raise SessionURLError(f"session {name} is not a usable URL ({exc}): {shown!r}") from None
     if (base_url or parts.scheme) and (parts.scheme not in ("http", "https") or not parts.hostname):
-        raise RemoteProtocolError(f"session {name} must be an http(s) URL with a host: {shown!r}")
+        raise SessionURLError(f"session {name} must be an http(s) URL with a host: {shown!r}")
     return url
