@@ -24,6 +24,7 @@ SCRIPTS = [
     "import_throughput",
     "sync_step",
     "server_latency",
+    "small_request",
 ]
 
 

@@ -16,6 +16,7 @@ from ._call import (
     ChangesCall,
     GetCall,
     MissingResponse,
+    Progress,
     QueryCall,
     QueryChangesCall,
     SetCall,
@@ -85,7 +86,15 @@ from ._responses import (
     SetOutcome,
     SetResponse,
 )
-from ._session import Account, ChatAccountCapability, CoreCapability, Session, expand_template
+from ._session import (
+    Account,
+    ChatAccountCapability,
+    CoreCapability,
+    Session,
+    SessionURLError,
+    expand_template,
+    redact_url,
+)
 from ._standard import (
     ChangesMethods,
     CreateDestroySetMethods,
@@ -151,6 +160,7 @@ __all__ = [
     "ListOrNull",
     "MapOrNull",
     "MissingResponse",
+    "Progress",
     "Namespace",
     "NotGiven",
     "ObservedSessionState",
@@ -166,6 +176,7 @@ __all__ = [
     "Response",
     "RetryPolicy",
     "Session",
+    "SessionURLError",
     "SetCall",
     "SetError",
     "SetMethods",
@@ -192,6 +203,7 @@ __all__ = [
     "parse_utc_date",
     "plan",
     "query_iter_flow",
+    "redact_url",
     "resolve_result_references",
     "session_flow",
     "session_url_for",
