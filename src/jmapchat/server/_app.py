@@ -17,13 +17,16 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
 
 from .._core._capabilities import BLOB2, CHAT, CHAT_PUSH, CORE, QUOTA
 from .._core._errors import NotJSON
 from ._engine import Problem, limit_problem
+from ._events import encode_states, parse_states, presence_allowed, states, typing_allowed
 from ._types.misc import PUSH_TYPES
 from ._util import now_utc
+from ._ws import WS_PATH, session_capabilities, websocket_endpoint
 
 if TYPE_CHECKING:
     from ._server import ChatServer
@@ -81,12 +84,17 @@ def build_app(server: ChatServer) -> Starlette:
     limits = server.limits
     core = server.core
 
-    def auth(request: Request) -> str | None:
+    def auth(request: Request | WebSocket) -> str | None:
+        who = auth_token(request)
+        return None if who is None else who[0]
+
+    def auth_token(request: Request | WebSocket) -> tuple[str, str] | None:
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return None
-        return server._user_for_token(token.strip())
+        user = server._user_for_token(token.strip())
+        return None if user is None else (user, token.strip())
 
     def unauthorized() -> Response:
         return _plain_problem(
@@ -166,6 +174,7 @@ def build_app(server: ChatServer) -> Starlette:
                 CHAT_PUSH: {},
                 QUOTA: {},
                 BLOB2: {},
+                **session_capabilities(base),
             },
             "accounts": {
                 acc: {
@@ -303,26 +312,10 @@ def build_app(server: ChatServer) -> Starlette:
         Route("/jmap/download/{accountId}/{blobId}/{name}", download, methods=["GET"]),
         Route("/jmap/eventsource/", eventsource, methods=["GET"]),
         Route("/jmap/eventsource", eventsource, methods=["GET"]),
+        WebSocketRoute(WS_PATH, websocket_endpoint(server, auth_token)),
+        WebSocketRoute(WS_PATH.rstrip("/"), websocket_endpoint(server, auth_token)),
     ]
     return Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
-
-
-def _states(server: ChatServer, acc: str, types: list[str]) -> dict[str, str]:
-    seqs = server.core.store.modseqs(acc)
-    return {t: str(seqs.get(t, 0)) for t in types}
-
-
-def _event_id(states: dict[str, str]) -> str:
-    return ".".join(f"{t}:{s}" for t, s in states.items())
-
-
-def _parse_event_id(value: str) -> dict[str, str]:
-    out = {}
-    for part in value.split("."):
-        t, _, s = part.partition(":")
-        if t and s.isdigit():
-            out[t] = s
-    return out
 
 
 def _sse(event: str, data: Any, event_id: str | None = None) -> bytes:
@@ -343,13 +336,15 @@ async def _event_stream(
     hub = server.core.hub
     sub = hub.subscribe(acc)
     try:
-        current = _states(server, acc, types)
+        current = states(server.core, acc, types)
         if last_event_id:
-            prev = _parse_event_id(last_event_id)
+            prev = parse_states(last_event_id)
             changed = {t: s for t, s in current.items() if prev.get(t) != s}
             if changed:
                 yield _sse(
-                    "state", {"@type": "StateChange", "changed": {acc: changed}}, _event_id(current)
+                    "state",
+                    {"@type": "StateChange", "changed": {acc: changed}},
+                    encode_states(current),
                 )
                 if close_after_state:
                     return
@@ -362,14 +357,14 @@ async def _event_stream(
                 return
             if sub.dirty:
                 sub.dirty = False
-                new = _states(server, acc, types)
+                new = states(server.core, acc, types)
                 changed = {t: s for t, s in new.items() if current.get(t) != s}
                 current = new
                 if changed:
                     yield _sse(
                         "state",
                         {"@type": "StateChange", "changed": {acc: changed}},
-                        _event_id(current),
+                        encode_states(current),
                     )
                     if next_ping is not None:
                         next_ping = time.monotonic() + ping
@@ -377,6 +372,11 @@ async def _event_stream(
                         return
             while sub.queue:
                 event, data = sub.queue.popleft()
+                # Authorization is re-checked at delivery (wss draft §Security, 8.2–8.4).
+                if event == "typing" and not typing_allowed(server.core, acc, data):
+                    continue
+                if event == "presence" and not presence_allowed(server.core, acc, data):
+                    continue
                 yield _sse(event, data)
             if next_ping is not None and time.monotonic() >= next_ping:
                 yield _sse("ping", {"interval": ping})
