@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel
 
+from jmapchat._core import Backoff, EventSourceState
 from jmapchat._core._call import ChangesCall, GetCall, QueryCall
 from jmapchat._core._capabilities import CHAT, CORE
 from jmapchat._core._errors import (
@@ -358,6 +359,41 @@ class ClientBase:
             return q, g
 
         return add
+
+    def _event_state(
+        self,
+        types: Sequence[str] | None,
+        *,
+        typing: bool,
+        presence: bool,
+        ping: int,
+        close_after_state: bool,
+        backoff: Backoff | None,
+    ) -> EventSourceState:
+        from jmapchat.models import PresenceEvent, StateChange, TypingEvent
+
+        models: dict[str, type[BaseModel]] = {
+            "state": StateChange,
+            "typing": TypingEvent,
+            "presence": PresenceEvent,
+        }
+        return EventSourceState(
+            models,
+            types=types,
+            typing=typing,
+            presence=presence,
+            ping=ping,
+            close_after_state=close_after_state,
+            backoff=backoff,
+        )
+
+    def _event_timeout(self, state: EventSourceState) -> httpx.Timeout:
+        """The client's timeouts, but reading waits at most two ping intervals."""
+        base = self._timeout if isinstance(self._timeout, httpx.Timeout) else None
+        base = base or httpx.Timeout(self._timeout)
+        return httpx.Timeout(
+            connect=base.connect, read=state.read_timeout(), write=base.write, pool=base.pool
+        )
 
     def _using_for(self, type_name: str) -> tuple[str, ...]:
         session = self._session

@@ -15,6 +15,7 @@ from ._call import (
 )
 from ._errors import *  # noqa: F403
 from ._errors import __all__ as _error_names
+from ._events import Backoff, EventSourceState, RetryableStream
 from ._model import JMAPInput, JMAPModel
 from ._refs import Ref
 from ._request import BaseRequest, CoreMethods
@@ -38,6 +39,7 @@ __all__ = [
     "NOT_GIVEN",
     "Account",
     "AddedItem",
+    "Backoff",
     "BaseRequest",
     "Call",
     "ChangesCall",
@@ -48,6 +50,7 @@ __all__ = [
     "CoreMethods",
     "CreationRef",
     "EchoResponse",
+    "EventSourceState",
     "FilterOperator",
     "GetCall",
     "GetResponse",
@@ -62,6 +65,7 @@ __all__ = [
     "QueryResponse",
     "Ref",
     "Response",
+    "RetryableStream",
     "Session",
     "SetCall",
     "SetError",

@@ -6,7 +6,7 @@ import hashlib
 import re
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -292,8 +292,21 @@ def build_app(server: ChatServer) -> Starlette:
         )
         acc = core.accounts[user]
         last_event_id = request.headers.get("last-event-id")
+        stream = _event_stream(server, acc, wanted, closeafter == "state", ping, last_event_id)
+        # Subscribe before the response head goes out: a client that saw the head and then
+        # changes something must hear about it.
+        first = await stream.__anext__()
+
+        async def body() -> AsyncIterator[bytes]:
+            try:
+                yield first
+                async for chunk in stream:
+                    yield chunk
+            finally:
+                await stream.aclose()
+
         return StreamingResponse(
-            _event_stream(server, acc, wanted, closeafter == "state", ping, last_event_id),
+            body(),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -332,7 +345,7 @@ async def _event_stream(
     close_after_state: bool,
     ping: int,
     last_event_id: str | None,
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     hub = server.core.hub
     sub = hub.subscribe(acc)
     try:
@@ -348,7 +361,9 @@ async def _event_stream(
                 )
                 if close_after_state:
                     return
-        yield b": connected\n\n"
+        # An id-only message: a client that drops before the first state event can still
+        # resume with Last-Event-ID and learn what changed meanwhile (RFC 8620 §7.3).
+        yield f": connected\nid: {encode_states(current)}\n\n".encode()
         next_ping = time.monotonic() + ping if ping else None
         while True:
             timeout = max(0.0, next_ping - time.monotonic()) if next_ping is not None else 30.0
