@@ -15,7 +15,7 @@ import anyio
 import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
@@ -113,14 +113,19 @@ def build_app(server: ChatServer) -> Starlette:
                 413 if name == "maxSizeUpload" else 400,
             )
         body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > limit:
-                raise limit_problem(
-                    name,
-                    f"the body is larger than {name} ({limit} bytes)",
-                    413 if name == "maxSizeUpload" else 400,
-                )
+        try:
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > limit:
+                    break
+        except ClientDisconnect:  # gone mid-body (e.g. the server is shutting down)
+            raise Problem("about:blank", "the client went away") from None
+        if len(body) > limit:
+            raise limit_problem(
+                name,
+                f"the body is larger than {name} ({limit} bytes)",
+                413 if name == "maxSizeUpload" else 400,
+            )
         return bytes(body)
 
     async def session(request: Request) -> Response:
