@@ -39,7 +39,7 @@ from _common import (
 )
 
 import jmapchat
-from jmapchat._core import _response
+from jmapchat._core import _json
 from jmapchat.models import Message, MessageFilter
 
 COUNT = 1_000
@@ -69,15 +69,15 @@ def measure(where: Path) -> dict[str, float]:
         "orjson": lambda: orjson.loads(body),
         "typed": typed,
     }
-    gc_pause = getattr(_response, "_GC_PAUSE_MIN_BYTES", None)  # absent before issue 6
+    gc_pause = _json.GC_PAUSE_MIN_BYTES
     if gc_pause is not None:
 
         def typed_no_gc_pause() -> None:
-            _response._GC_PAUSE_MIN_BYTES = sys.maxsize
+            _json.GC_PAUSE_MIN_BYTES = sys.maxsize
             try:
                 typed()
             finally:
-                _response._GC_PAUSE_MIN_BYTES = gc_pause
+                _json.GC_PAUSE_MIN_BYTES = gc_pause
 
         cases["typed_no_pause"] = typed_no_gc_pause
     return interleaved(cases, number=NUMBER, repeat=REPEAT)

@@ -24,8 +24,12 @@ def test_core_imports_only_stdlib_and_pydantic() -> None:
     core = Path(__file__).resolve().parents[1] / "src" / "jmapchat" / "_core"
     allowed = set(sys.stdlib_module_names) | {"pydantic", "pydantic_core"}
     bad: list[str] = []
-    for path in sorted(core.glob("*.py")):
+    for path in sorted(core.rglob("*.py")):  # the executor sub-package included
+        depth = len(path.relative_to(core).parts)  # 1 in _core, 2 in _core/_exec
         for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level > depth:
+                bad.append(f"{path.name}: relative import above jmapchat._core")
+                continue
             if isinstance(node, ast.Import):
                 names = [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:

@@ -1,6 +1,6 @@
 """Capability URIs (``jmapchat.capabilities.CHAT`` …)."""
 
-from jmapchat._core._capabilities import (
+from jmapchat._core import (
     BLOB,
     BLOB2,
     CHAT,

@@ -10,7 +10,7 @@ from typing import assert_type
 
 from jmapchat import AsyncClient, Client, Response
 from jmapchat._core import ChangesResponse, EchoResponse, GetResponse, SetResponse
-from jmapchat.models import Chat, Message, MessageCreate, UploadResponse
+from jmapchat.models import Chat, Message, MessageCreate, MessageFilter, UploadResponse
 
 
 async def async_surface(client: AsyncClient) -> None:
@@ -27,6 +27,10 @@ async def async_surface(client: AsyncClient) -> None:
     assert_type(await client.download("B"), bytes)
     async for page in client.changes_pages("Message", "s"):
         assert_type(page, ChangesResponse)
+    async for msg in client.message.query_iter(filter=MessageFilter(chat_id="C")):
+        assert_type(msg, Message)
+    async for chat in client.chat.query_iter(page_size=10):
+        assert_type(chat, Chat)
     await client.message.get(ids=["m"], propertiez=["id"])  # type: ignore[call-arg]
 
 
@@ -36,3 +40,6 @@ def sync_surface(client: Client) -> None:
     assert_type(client.send(client.request()), Response)
     for page in client.changes_pages("Message", "s"):
         assert_type(page, ChangesResponse)
+    for msg in client.message.query_iter(filter=MessageFilter(chat_id="C"), page_size=5):
+        assert_type(msg, Message)
+    client.message.query_iter(filtr=None)  # type: ignore[call-arg]

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 import jmapchat
-from jmapchat.models import MessageCreate, MessageFilter
+from jmapchat.models import Message, MessageCreate, MessageFilter
 from jmapchat.server import ChatServer
 
 from ._wire import Log, MakeClient, message_state, new_chat
@@ -147,3 +147,33 @@ async def test_query_iter_by_position(
         ]
         assert sorted(bodies) == sorted(f"q{i}" for i in range(12))
         assert wire.api == 3  # 5 + 5 + 2, one request (query + get) per page
+
+
+async def test_namespace_query_iter_is_typed_and_built_through_the_namespace(
+    make_client: MakeClient, server: ChatServer, wire: Log
+) -> None:
+    async with make_client() as client:
+        chat_id = await new_chat(client, server)
+        await client.message.set(
+            create={f"m{i}": MessageCreate(chat_id=chat_id, body=f"n{i}") for i in range(7)}
+        )
+        wire.reset()
+        got = [
+            m
+            async for m in client.message.query_iter(
+                filter=MessageFilter(chat_id=chat_id), page_size=3
+            )
+        ]
+        assert all(isinstance(m, Message) for m in got)
+        assert sorted(m.body for m in got) == sorted(f"n{i}" for i in range(7))
+        assert wire.api == 3  # 3 + 3 + 1
+        # The generic form reaches the same namespace; a type without one is refused
+        # before any request, with a typed error.
+        wire.reset()
+        with pytest.raises(jmapchat.LocalProtocolError, match="no request namespace"):
+            client.query_iter("Nonexistent")
+        with pytest.raises(jmapchat.LocalProtocolError, match="no query"):
+            client.query_iter("core")
+        with pytest.raises(jmapchat.LocalProtocolError, match="no request namespace"):
+            client.changes_pages("Nonexistent", "s0")
+        assert wire.api == 0

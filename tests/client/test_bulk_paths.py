@@ -21,9 +21,9 @@ from pydantic import BaseModel
 
 import jmapchat
 from jmapchat._core import _call, _gc, _wire
+from jmapchat._core._exec import Splitter, plan
+from jmapchat._core._json import dumps
 from jmapchat._core._model import JMAPInput, JMAPModel
-from jmapchat._core._request import dumps
-from jmapchat._core._split import Splitter, plan
 from jmapchat._core._types import NOT_GIVEN, CreationRef, NotGiven
 from jmapchat._core._wire import ACCOUNT_ID, encode_value, iter_nested
 from jmapchat.models import Attachment, MessageCreate, MessageUpdate, ReactionInput, _common
@@ -261,7 +261,7 @@ def test_large_result_is_validated_with_the_gc_paused(monkeypatch: pytest.Monkey
 
 
 def test_large_call_is_encoded_with_the_gc_paused(monkeypatch: pytest.MonkeyPatch) -> None:
-    from jmapchat._core import _split
+    from jmapchat._core._exec import _plan as _split
 
     states: list[bool] = []
     real = _split.gc_paused

@@ -18,8 +18,14 @@ from typing import Any, NamedTuple
 import pytest
 
 import jmapchat
-from jmapchat._core import _flows, _response
-from jmapchat._core._flows import HTTPRequest, HTTPResponse, ObservedSessionState, execute_flow
+from jmapchat._core import _json
+from jmapchat._core._exec import (
+    HTTPRequest,
+    HTTPResponse,
+    ObservedSessionState,
+    Splitter,
+    execute_flow,
+)
 from jmapchat._core._types import NOT_GIVEN, CreationRef
 from jmapchat._core._wire import iter_nested
 from jmapchat.models import MessageCreate, MessageFilter
@@ -118,7 +124,7 @@ def test_one_envelope_reply_takes_the_typed_path_with_identical_results(
     assert g.result.list[0].model_extra == {"vendorExtra": 1}
     fast_summary = summary(fast, req.calls)
 
-    monkeypatch.setattr(_flows, "_whole_request_calls", lambda *a: None)
+    monkeypatch.setattr(Splitter, "_whole_calls", lambda *a: None)
     req2, *_ = set_query_get()
     slow, seen2 = run(req2, good_reply(req2.calls))
     assert all(c._responses is not None for c in req2.calls), "the general path was taken"
@@ -181,17 +187,17 @@ def test_strict_typed_pass_falls_back_to_lax_validation() -> None:
 
 def test_gc_pause_restores_the_collector_state() -> None:
     assert gc.isenabled()
-    with _response._gc_paused(10**6):
+    with _json.gc_paused_for(10**6):
         assert not gc.isenabled()
     assert gc.isenabled()
-    with _response._gc_paused(10):  # small replies are left alone
+    with _json.gc_paused_for(10):  # small replies are left alone
         assert gc.isenabled()
-    with pytest.raises(RuntimeError), _response._gc_paused(10**6):
+    with pytest.raises(RuntimeError), _json.gc_paused_for(10**6):
         raise RuntimeError
     assert gc.isenabled()
     gc.disable()
     try:
-        with _response._gc_paused(10**6):
+        with _json.gc_paused_for(10**6):
             assert not gc.isenabled()
         assert not gc.isenabled()  # an application's choice is kept
     finally:
@@ -204,7 +210,7 @@ def test_large_reply_parses_with_the_gc_pause() -> None:
     items = [{"id": f"M{i}", "body": "x" * 40} for i in range(2000)]
     doc = {"accountId": "A", "state": "1", "list": items, "notFound": []}
     body = json.dumps({"methodResponses": [["Message/get", doc, g.id]], "sessionState": "s"})
-    assert len(body) > _response._GC_PAUSE_MIN_BYTES
+    assert len(body) > _json.GC_PAUSE_MIN_BYTES
     jmapchat.Response.parse(req, body.encode())
     assert gc.isenabled()
     assert [m.id for m in g.result.list] == [f"M{i}" for i in range(2000)]

@@ -12,7 +12,7 @@ import pytest
 
 import jmapchat
 from jmapchat._core import Session
-from jmapchat._core._flows import (
+from jmapchat._core._exec import (
     Emit,
     Flow,
     FreshSession,
@@ -326,7 +326,7 @@ def test_upload_verifies_size_and_sha256() -> None:
 
 def test_core_and_flows_import_no_http_stack() -> None:
     code = (
-        "import sys, jmapchat._core, jmapchat._core._flows, jmapchat._core._split, jmapchat;"
+        "import sys, jmapchat._core, jmapchat._core._exec, jmapchat;"
         "bad = [m for m in ('httpx', 'anyio', 'trio') if m in sys.modules];"
         "print(','.join(bad))"
     )
@@ -346,9 +346,16 @@ def test_lazy_exports() -> None:
 
 
 def test_generated_mirrors_are_fresh() -> None:
-    from jmapchat._client import _gen
+    import importlib.util
+    from pathlib import Path
 
-    assert _gen.main(["--check"]) == 0, "run: python -m jmapchat._client._gen"
+    script = Path(__file__).resolve().parents[2] / "scripts" / "gen_mirrors.py"
+    spec = importlib.util.spec_from_file_location("_gen_mirrors_under_test", script)
+    assert spec is not None
+    assert spec.loader is not None
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    assert gen.main(["--check"]) == 0, "run: python scripts/gen_mirrors.py"
 
 
 def test_one_call_helpers_are_typed() -> None:

@@ -9,7 +9,7 @@ import pytest
 
 import jmapchat
 from jmapchat._core import CoreCapability
-from jmapchat._core._split import Envelope, Splitter, plan
+from jmapchat._core._exec import Envelope, Splitter, plan
 from jmapchat.models import MessageCreate, MessageFilter
 
 

@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 
 import jmapchat
 from jmapchat._core import CoreCapability, EchoResponse
+from jmapchat._core._exec import Splitter
+from jmapchat._core._exec import plan as split_plan
 from jmapchat._core._resolve import ReferenceResolutionError, resolve_result_references
-from jmapchat._core._split import Splitter
-from jmapchat._core._split import plan as split_plan
 from jmapchat.models import MessageCreate
 
 

@@ -15,7 +15,7 @@ import pytest
 
 import jmapchat
 from jmapchat import Client
-from jmapchat.models import ChatCreate, MessageCreate, MessageFilter
+from jmapchat.models import ChatCreate, Message, MessageCreate, MessageFilter
 from jmapchat.server import ChatServer
 
 from ._wire import FAST, Log, SyncWire, once
@@ -176,6 +176,9 @@ def test_paging(client: Client, server: ChatServer) -> None:
     assert len(pages) >= 3
     got = list(client.query_iter("Message", filter=MessageFilter(chat_id=chat_id), page_size=2))
     assert sorted(m.body for m in got) == [str(i) for i in range(5)]
+    typed = list(client.message.query_iter(filter=MessageFilter(chat_id=chat_id), page_size=2))
+    assert [m.id for m in typed] == [m.id for m in got]
+    assert all(isinstance(m, Message) for m in typed)
 
 
 def test_threads_share_one_client(client: Client, wire: Log) -> None:
@@ -204,3 +207,33 @@ def test_repr_redacts_secrets(make_sync: MakeSync, server: ChatServer) -> None:
     basic = Client.connect("http://x", username="u", password="hunter2")
     assert "hunter2" not in repr(basic)
     assert "u" in repr(basic)
+
+
+@pytest.mark.parametrize("cls", [Client, jmapchat.AsyncClient])
+def test_connect_keywords_are_the_constructors(cls: Any, server: ChatServer) -> None:
+    """``connect`` takes exactly the constructor's keywords (spelled once, `ConnectOptions`)."""
+    with pytest.raises(TypeError, match="tokn"):
+        cls.connect("http://x", tokn="t")
+    with pytest.raises(TypeError, match="username= and password= go together"):
+        cls.connect("http://x", username="u")
+    with pytest.raises(TypeError, match="http_client= or transport="):
+        cls.connect("http://x", http_client=object(), transport=object())
+    with pytest.raises(TypeError, match="server url"):
+        cls.connect()
+    c = cls.connect(
+        "http://x",
+        token="t",
+        session_url="http://x/s",
+        timeout=5.0,
+        retries=jmapchat.RetryPolicy(retries=1),
+        account_id="A",
+    )
+    assert c.retry_policy.retries == 1
+    assert "'***'" in repr(c)
+    assert c._session_url == "http://x/s"
+    assert c._timeout == 5.0
+    assert c._wanted_account == "A"
+    default = cls("http://x")
+    assert default.retry_policy.retries == 3
+    assert default._timeout == 30.0
+    assert default._session_url == "http://x/.well-known/jmap"

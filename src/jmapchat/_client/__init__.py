@@ -1,7 +1,7 @@
 """The I/O layer: `AsyncClient` (anyio) and `Client` (blocking), two thin drivers of the
-sans-IO flows in `jmapchat._core._flows`. Imported lazily by ``jmapchat``."""
+sans-IO flows in `jmapchat._core._exec`. Imported lazily by ``jmapchat``."""
 
-from jmapchat._core._flows import RetryPolicy
+from jmapchat._core import RetryPolicy
 
 from ._async import AsyncClient
 from ._sync import Client

@@ -10,27 +10,32 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import aclosing, asynccontextmanager, closing
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, Unpack, cast
 
 import httpx
 from httpx_sse import aconnect_sse
 from pydantic import BaseModel
 
-from jmapchat._core import Backoff, EventSourceState, RetryableStream
-from jmapchat._core._call import Call
-from jmapchat._core._errors import LocalProtocolError, TransportError
-from jmapchat._core._flows import (
+from jmapchat._core import (
+    Backoff,
+    Call,
+    ChangesResponse,
     DownloadVerifier,
     Emit,
+    EventSourceState,
     Flow,
     FreshSession,
     HTTPRequest,
     HTTPResponse,
     Instruction,
+    LocalProtocolError,
     ObservedSessionState,
-    RetryPolicy,
+    Response,
+    RetryableStream,
+    Session,
     Sleep,
     StreamDigest,
+    TransportError,
     changes_pages_flow,
     check_download_response,
     download_request_flow,
@@ -39,13 +44,18 @@ from jmapchat._core._flows import (
     session_flow,
     upload_flow,
 )
-from jmapchat._core._response import Response
-from jmapchat._core._responses import ChangesResponse
-from jmapchat._core._session import Session
 from jmapchat._namespaces import Request
 from jmapchat.models import Event, UploadResponse
 
-from ._base import USER_AGENT, ClientBase, UploadSource, log, map_transport_errors, to_response
+from ._base import (
+    USER_AGENT,
+    ClientBase,
+    ClientOptions,
+    UploadSource,
+    log,
+    map_transport_errors,
+    to_response,
+)
 from ._generated import AsyncNamespaces
 from ._mirror import NamespaceMirror
 from ._primitives import (
@@ -66,6 +76,13 @@ R = TypeVar("R", bound=BaseModel)
 _CHUNK = 64 * 1024
 
 
+class ConnectOptions(ClientOptions, total=False):
+    """`ClientOptions` plus the HTTP layer: an ``http_client`` or a ``transport``."""
+
+    http_client: httpx.AsyncClient | None
+    transport: httpx.AsyncBaseTransport | None
+
+
 class AsyncClient(AsyncNamespaces, ClientBase):
     """The JMAP Chat client::
 
@@ -81,32 +98,10 @@ class AsyncClient(AsyncNamespaces, ClientBase):
 
     _is_async = True
 
-    def __init__(
-        self,
-        url: str | None = None,
-        *,
-        token: str | None = None,
-        auth: httpx.Auth | None = None,
-        username: str | None = None,
-        password: str | None = None,
-        http_client: httpx.AsyncClient | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-        session_url: str | None = None,
-        timeout: float | httpx.Timeout | None = 30.0,
-        retries: int | RetryPolicy = 3,
-        account_id: str | None = None,
-    ) -> None:
-        super().__init__(
-            url,
-            token=token,
-            auth=auth,
-            username=username,
-            password=password,
-            session_url=session_url,
-            timeout=timeout,
-            retries=retries,
-            account_id=account_id,
-        )
+    def __init__(self, url: str | None = None, **options: Unpack[ConnectOptions]) -> None:
+        http_client = options.pop("http_client", None)
+        transport = options.pop("transport", None)
+        super().__init__(url, options)
         if http_client is not None and transport is not None:
             raise TypeError("pass http_client= or transport=, not both")
         self._own_http = http_client is None
@@ -115,42 +110,17 @@ class AsyncClient(AsyncNamespaces, ClientBase):
         self._new_primitives()
 
     @classmethod
-    def connect(
-        cls,
-        url: str | None = None,
-        *,
-        token: str | None = None,
-        auth: httpx.Auth | None = None,
-        username: str | None = None,
-        password: str | None = None,
-        http_client: httpx.AsyncClient | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-        session_url: str | None = None,
-        timeout: float | httpx.Timeout | None = 30.0,
-        retries: int | RetryPolicy = 3,
-        account_id: str | None = None,
-    ) -> AsyncClient:
+    def connect(cls, url: str | None = None, **options: Unpack[ConnectOptions]) -> AsyncClient:
         """A client for ``url``; use it as ``async with AsyncClient.connect(...) as client``.
 
         Authenticate with ``token=`` (Bearer), ``username=``/``password=`` (Basic) or any
         ``auth=httpx.Auth``. Pass an ``http_client`` (left open on exit) or a
         ``transport`` (e.g. ``httpx.MockTransport(handler)``) to control the HTTP layer.
         ``session_url`` skips ``/.well-known/jmap`` discovery. ``retries`` is a count or
-        a `RetryPolicy`; ``timeout`` is seconds or an ``httpx.Timeout``.
+        a `RetryPolicy`; ``timeout`` is seconds or an ``httpx.Timeout``. The keywords are
+        `ConnectOptions` (`ClientOptions` plus the HTTP layer).
         """
-        return cls(
-            url,
-            token=token,
-            auth=auth,
-            username=username,
-            password=password,
-            http_client=http_client,
-            transport=transport,
-            session_url=session_url,
-            timeout=timeout,
-            retries=retries,
-            account_id=account_id,
-        )
+        return cls(url, **options)
 
     # --- lifecycle --------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """What the async and the blocking client share: configuration, auth, error mapping,
 session bookkeeping and the glue between namespaces and the paging flows.
 
-Everything protocol-shaped lives in the sans-IO flows (`jmapchat._core._flows`); the two
+Everything protocol-shaped lives in the sans-IO flows (`jmapchat._core._exec`); the two
 drivers (`_async`, `_sync`) only perform the instructions those flows yield.
 """
 
@@ -15,35 +15,41 @@ import os
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 import httpx
 from pydantic import BaseModel
 
-from jmapchat._core import Backoff, EventSourceState
-from jmapchat._core._call import ChangesCall, GetCall, QueryCall
-from jmapchat._core._capabilities import CHAT, CORE
-from jmapchat._core._errors import (
+from jmapchat._core import (
+    CHAT,
+    CORE,
+    NOT_GIVEN,
     AccountNotFound,
+    Backoff,
+    ChangesCall,
     ConnectError,
+    CoreMethods,
+    EventSourceState,
+    GetCall,
+    HTTPResponse,
     LocalProtocolError,
+    Namespace,
+    NotGiven,
+    QueryCall,
     ReadError,
     RemoteProtocolError,
+    RetryPolicy,
+    Session,
     SessionError,
     Timeout,
     TransportError,
     WriteError,
+    session_url_for,
 )
-from jmapchat._core._flows import HTTPResponse, RetryPolicy, session_url_for
-from jmapchat._core._request import CoreMethods
-from jmapchat._core._responses import ChangesResponse, GetResponse, QueryResponse
-from jmapchat._core._session import Session
-from jmapchat._core._standard import Namespace
-from jmapchat._core._types import NOT_GIVEN, NotGiven
 from jmapchat._namespaces import Request
 from jmapchat._version import __version__
 
-__all__ = ["BearerAuth", "ClientBase", "UploadSource", "log"]
+__all__ = ["BearerAuth", "ClientBase", "ClientOptions", "UploadSource", "log"]
 
 log = logging.getLogger("jmapchat")
 
@@ -181,15 +187,44 @@ def namespace_names() -> tuple[str, ...]:
     return tuple(sorted(names))
 
 
-def _find_namespace(req: Request, type_or_name: str) -> Any:
-    """``"message"`` (attribute) or ``"Message"`` (type name) → ``req.message``, else None."""
-    if type_or_name in namespace_names():
-        return getattr(req, type_or_name)
+def _namespace_for(type_or_name: str, *methods: str) -> str:
+    """``"message"`` (attribute) or ``"Message"`` (type name) → ``"message"``.
+
+    Paging builds its calls through ``req.<namespace>`` like every other call; a type
+    without a namespace, or whose namespace lacks ``methods``, is refused up front.
+    """
+    probe = Request(account_id="probe")
     for name in namespace_names():
-        ns = getattr(req, name)
-        if getattr(ns, "type_name", None) == type_or_name:
-            return ns
-    return None
+        ns = getattr(probe, name)
+        if type_or_name in (name, getattr(ns, "type_name", None)):
+            missing = [m for m in methods if not callable(getattr(ns, m, None))]
+            if missing:
+                raise LocalProtocolError(
+                    f"req.{name} has no {', '.join(missing)} method(s) to page with"
+                )
+            return name
+    raise LocalProtocolError(
+        f"no request namespace for {type_or_name!r} (one of: {', '.join(namespace_names())})"
+    )
+
+
+class ClientOptions(TypedDict, total=False):
+    """The client's keywords besides the HTTP layer, spelled once for both clients.
+
+    ``token`` (Bearer), ``username``/``password`` (Basic) or any ``auth`` (an
+    ``httpx.Auth``); ``session_url`` skips ``/.well-known/jmap`` discovery; ``timeout``
+    (default 30 s) is seconds or an ``httpx.Timeout``; ``retries`` (default 3) is a count
+    or a `RetryPolicy`; ``account_id`` overrides the session's primary chat account.
+    """
+
+    token: str | None
+    auth: httpx.Auth | None
+    username: str | None
+    password: str | None
+    session_url: str | None
+    timeout: float | httpx.Timeout | None
+    retries: int | RetryPolicy
+    account_id: str | None
 
 
 class ClientBase:
@@ -197,27 +232,24 @@ class ClientBase:
 
     _is_async: bool = False
 
-    def __init__(
-        self,
-        url: str | None = None,
-        *,
-        token: str | None = None,
-        auth: httpx.Auth | None = None,
-        username: str | None = None,
-        password: str | None = None,
-        session_url: str | None = None,
-        timeout: float | httpx.Timeout | None = 30.0,
-        retries: int | RetryPolicy = 3,
-        account_id: str | None = None,
-    ) -> None:
+    def __init__(self, url: str | None, options: ClientOptions) -> None:
+        unknown = sorted(set(options) - set(ClientOptions.__annotations__))
+        if unknown:
+            raise TypeError(f"unexpected keyword argument(s): {', '.join(unknown)}")
+        session_url = options.get("session_url")
         if url is None and session_url is None:
             raise TypeError("pass the server url (or session_url=)")
         self.url = url
         self._session_url = session_url or session_url_for(url or "")
-        self._auth = build_auth(token, auth, username, password)
-        self._timeout = timeout
-        self._policy = as_policy(retries)
-        self._wanted_account = account_id
+        self._auth = build_auth(
+            options.get("token"),
+            options.get("auth"),
+            options.get("username"),
+            options.get("password"),
+        )
+        self._timeout = options.get("timeout", 30.0)
+        self._policy = as_policy(options.get("retries", 3))
+        self._wanted_account = options.get("account_id")
         self._session: Session | None = None
         self._stale = False
         self._account_id: str | None = None
@@ -283,23 +315,12 @@ class ClientBase:
     def _changes_adder(
         self, type_or_namespace: str, max_changes: int | None
     ) -> Callable[[Any, str], ChangesCall]:
+        ns_name = _namespace_for(type_or_namespace, "changes")
+        mc: int | NotGiven = NOT_GIVEN if max_changes is None else max_changes
+
         def add(req: Any, state: str) -> ChangesCall:
-            mc: int | NotGiven = NOT_GIVEN if max_changes is None else max_changes
-            ns = _find_namespace(req, type_or_namespace)
-            if ns is not None and hasattr(ns, "changes"):
-                call: ChangesCall = ns.changes(state, max_changes=mc)
-                return call
-            type_name = _type_name(type_or_namespace)
-            args: dict[str, Any] = {"accountId": req.account_id, "sinceState": state}
-            if max_changes is not None:
-                args["maxChanges"] = max_changes
-            return req.add_call(  # type: ignore[no-any-return]
-                ChangesCall,
-                method=f"{type_name}/changes",
-                args=args,
-                response=ChangesResponse,
-                using=self._using_for(type_name),
-            )
+            call: ChangesCall = getattr(req, ns_name).changes(state, max_changes=mc)
+            return call
 
         return add
 
@@ -315,47 +336,23 @@ class ClientBase:
     ) -> Callable[[Any, int], tuple[QueryCall, GetCall[Any] | None]]:
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
+        ns_name = _namespace_for(type_or_namespace, "query", *(("get",) if fetch else ()))
         page_size = min(page_size, self.session.core.max_objects_in_get)
+        opt: dict[str, Any] = {}
+        if filter is not None:
+            opt["filter"] = filter
+        if sort is not None:
+            opt["sort"] = list(sort)
+        kw: dict[str, Any] = {}
+        if properties is not None:
+            kw["properties"] = list(properties)
 
         def add(req: Any, position: int) -> tuple[QueryCall, GetCall[Any] | None]:
-            ns = _find_namespace(req, type_or_namespace)
-            opt: dict[str, Any] = {}
-            if filter is not None:
-                opt["filter"] = filter
-            if sort is not None:
-                opt["sort"] = list(sort)
-            if ns is not None and hasattr(ns, "query"):
-                q: QueryCall = ns.query(position=position, limit=page_size, **opt)
-                if not fetch:
-                    return q, None
-                kw: dict[str, Any] = {}
-                if properties is not None:
-                    kw["properties"] = list(properties)
-                g: GetCall[Any] = ns.get(ids=q.ids, **kw)
-                return q, g
-            type_name = _type_name(type_or_namespace)
-            using = self._using_for(type_name)
-            qargs = {"accountId": req.account_id, "position": position, "limit": page_size}
-            qargs.update(opt)
-            q = req.add_call(
-                QueryCall,
-                method=f"{type_name}/query",
-                args=qargs,
-                response=QueryResponse,
-                using=using,
-            )
+            ns = getattr(req, ns_name)
+            q: QueryCall = ns.query(position=position, limit=page_size, **opt)
             if not fetch:
                 return q, None
-            gargs: dict[str, Any] = {"accountId": req.account_id, "ids": q.ids}
-            if properties is not None:
-                gargs["properties"] = list(properties)
-            g = req.add_call(
-                GetCall,
-                method=f"{type_name}/get",
-                args=gargs,
-                response=GetResponse[Any],
-                using=using,
-            )
+            g: GetCall[Any] = ns.get(ids=q.ids, **kw)
             return q, g
 
         return add
@@ -395,12 +392,6 @@ class ClientBase:
             connect=base.connect, read=state.read_timeout(), write=base.write, pool=base.pool
         )
 
-    def _using_for(self, type_name: str) -> tuple[str, ...]:
-        session = self._session
-        if type_name == "Core" or session is None or CHAT not in session.capabilities:
-            return (CORE,)
-        return (CHAT,)
-
     # --- repr -------------------------------------------------------------------------
 
     def __repr__(self) -> str:
@@ -409,13 +400,6 @@ class ClientBase:
         auth = f" auth={self._auth!r}" if self._auth is not None else ""
         state = "open" if self._session is not None else "not connected"
         return f"<{type(self).__name__} {where!r}{acct}{auth} ({state})>"
-
-
-def _type_name(type_or_namespace: str) -> str:
-    if type_or_namespace[:1].isupper():
-        return type_or_namespace
-    parts = type_or_namespace.split("_")
-    return "".join(p[:1].upper() + p[1:] for p in parts)
 
 
 def _choose_account(session: Session, wanted: str | None) -> str:

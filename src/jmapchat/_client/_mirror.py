@@ -10,7 +10,7 @@ clients' ``__getattr__`` finds it).
 
 Typing: a method returning ``Call[R]`` must become an ``async`` method returning ``R``
 with the same parameters. Python cannot map that over a whole class, so
-`_generated.py` (written by ``python -m jmapchat._client._gen``) lists each namespace
+`_generated.py` (written by ``python scripts/gen_mirrors.py``) lists each namespace
 method once as ``get = one_call(MessageMethods.get)``. `one_call` is a descriptor typed
 with a ParamSpec: mypy copies the parameters and infers ``R`` from the namespace method,
 and picks the async or blocking return type from the mirror's mode. A test fails when the
@@ -20,21 +20,23 @@ generated file is stale.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, overload
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
 
 from pydantic import BaseModel
 
-from jmapchat._core._call import Call
+from jmapchat._core import Call, GetCall, JMAPModel
 
 if TYPE_CHECKING:
     from typing import Self
 
-__all__ = ["AsyncMode", "NamespaceMirror", "SyncMode", "one_call"]
+__all__ = ["AsyncMode", "NamespaceMirror", "SyncMode", "one_call", "query_pages"]
 
 P = ParamSpec("P")
 R = TypeVar("R", bound=BaseModel)
 M = TypeVar("M", "AsyncMode", "SyncMode")
+T = TypeVar("T", bound=JMAPModel)
+I_co = TypeVar("I_co", covariant=True)
 
 
 class AsyncMode:
@@ -117,3 +119,47 @@ class one_call(Generic[P, R]):
         if obj is None:
             return self
         return obj._method(self.name)
+
+
+class QueryIter(Protocol[I_co]):
+    """``client.<namespace>.query_iter``: ``I_co`` is ``AsyncIterator[T]`` or ``Iterator[T]``."""
+
+    def __call__(
+        self,
+        *,
+        filter: Any = None,
+        sort: Sequence[Any] | None = None,
+        page_size: int = 100,
+        properties: Sequence[str] | None = None,
+    ) -> I_co: ...
+
+
+class query_pages(Generic[T]):
+    """Declare ``query_iter = query_pages(Namespace.get)``: typed paging of one type.
+
+    ``client.message.query_iter(filter=...)`` walks ``Message/query`` by position and
+    yields each `Message` (one ``/query`` + ``/get`` request per page), built through
+    ``req.message`` like every other call; the item type comes from the namespace's
+    ``get``. See ``query_iter`` on the clients.
+    """
+
+    def __init__(self, get: Callable[..., GetCall[T]]) -> None:
+        self.__doc__ = type(self).__doc__
+
+    @overload
+    def __get__(self, obj: None, owner: type[Any]) -> Self: ...
+
+    @overload
+    def __get__(
+        self, obj: NamespaceMirror[AsyncMode], owner: type[Any]
+    ) -> QueryIter[AsyncIterator[T]]: ...
+
+    @overload
+    def __get__(
+        self, obj: NamespaceMirror[SyncMode], owner: type[Any]
+    ) -> QueryIter[Iterator[T]]: ...
+
+    def __get__(self, obj: NamespaceMirror[Any] | None, owner: type[Any]) -> Any:
+        if obj is None:
+            return self
+        return functools.partial(obj._client.query_iter, obj._namespace)

@@ -7,7 +7,6 @@ the server is raised here as `LocalProtocolError`, naming the call and the argum
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -17,12 +16,13 @@ from pydantic import BaseModel
 from ._call import Call
 from ._capabilities import CORE
 from ._errors import LocalProtocolError
+from ._json import dumps
 from ._refs import Ref
 from ._responses import EchoResponse
 from ._types import NOT_GIVEN, CreationRef
 from ._wire import ACCOUNT_ID, encode_value, iter_nested
 
-__all__ = ["BaseRequest", "CoreMethods"]
+__all__ = ["BaseRequest", "CoreMethods", "set_planner"]
 
 if TYPE_CHECKING:
     from ._session import CoreCapability
@@ -341,10 +341,8 @@ class BaseRequest:
             keys = _create_keys(call)
             if keys:
                 lines.append(f"        creates: {', '.join(keys)}")
-        if limits is not None:
-            from ._split import explain_plan
-
-            lines.extend(explain_plan(self, limits))
+        if limits is not None and _planner is not None:
+            lines.extend(_planner(self, limits))
         return "\n".join(lines)
 
     def __len__(self) -> int:
@@ -354,9 +352,17 @@ class BaseRequest:
         return f"<Request {len(self.calls)} call(s)>"
 
 
-def dumps(obj: Any) -> bytes:
-    """Compact, deterministic JSON (insertion order kept, UTF-8, no ASCII escaping)."""
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+_planner: Callable[[BaseRequest, CoreCapability], list[str]] | None = None
+
+
+def set_planner(planner: Callable[[BaseRequest, CoreCapability], list[str]]) -> None:
+    """Install the executor's split-plan explainer for `BaseRequest.explain`.
+
+    The executor (``_exec``) sits above this module and registers itself on import, so
+    the request layer never imports upward.
+    """
+    global _planner
+    _planner = planner
 
 
 def _create_keys(call: Call[Any]) -> list[str]:

@@ -9,7 +9,6 @@ siblings. Anything malformed becomes `RemoteProtocolError`, never a bare KeyErro
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from contextlib import AbstractContextManager
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
@@ -24,23 +23,14 @@ from ._errors import (
     RequestRejected,
     request_rejected_from_problem,
 )
-from ._gc import gc_paused
+from ._json import gc_paused_for, loads
 from ._request import BaseRequest
 
-__all__ = ["Response", "loads", "parse_problem"]
+__all__ = ["Response", "parse_problem", "read_document"]
 
 R = TypeVar("R", bound=BaseModel)
 
 Invocation = tuple[str, dict[str, Any], str]
-
-
-def loads(body: bytes | str) -> Any:
-    """Parse JSON; malformed input raises `RemoteProtocolError`."""
-    try:
-        with _gc_paused(len(body)):  # the decoded dicts all stay alive: nothing to collect
-            return from_json(body)
-    except ValueError as exc:
-        raise RemoteProtocolError(f"server sent invalid JSON: {exc}") from None
 
 
 def parse_problem(body: bytes | str, *, status: int | None = None) -> RequestRejected | None:
@@ -55,22 +45,6 @@ def parse_problem(body: bytes | str, *, status: int | None = None) -> RequestRej
 
 
 _FAST_PATH_MAX_CALLS = 64
-_GC_PAUSE_MIN_BYTES = 64 * 1024
-
-
-def _gc_paused(size: int) -> AbstractContextManager[None]:
-    """Hold the cyclic GC off while one reply of ``size`` bytes is turned into objects.
-
-    Validating a big reply allocates thousands of container objects (models, their
-    ``__dict__`` and field sets, lists) that stay alive until it returns and can form no
-    garbage cycle, so collections triggered by those allocations find nothing and only
-    add cost (about 8% of the parse on a 1,000-message reply). The window is the one
-    pydantic-core call, which holds the GIL throughout. Small replies, and a GC the
-    application has disabled, are left alone; the previous state is always restored.
-    """
-    return gc_paused(size >= _GC_PAUSE_MIN_BYTES)
-
-
 _ENVELOPES: dict[tuple[tuple[str, type[Any]], ...], type[BaseModel]] = {}
 
 
@@ -101,7 +75,13 @@ def _expected_envelope(calls: Sequence[Call[Any]]) -> type[BaseModel] | None:
     return model
 
 
-def _invocations(doc: Mapping[str, Any]) -> list[Invocation]:
+def read_document(doc: Any) -> tuple[list[Invocation], str | None, dict[str, str] | None]:
+    """Check a decoded Response object's shape once: ``(invocations, sessionState, createdIds)``.
+
+    Anything malformed raises `RemoteProtocolError`, never a bare KeyError.
+    """
+    if not isinstance(doc, dict):
+        raise RemoteProtocolError(f"response is a JSON {type(doc).__name__}, not an object")
     raw = doc.get("methodResponses")
     if not isinstance(raw, list):
         raise RemoteProtocolError("response has no 'methodResponses' array")
@@ -118,7 +98,15 @@ def _invocations(doc: Mapping[str, Any]) -> list[Invocation]:
                 f"methodResponses[{i}] is not a [name, arguments, callId] invocation"
             )
         out.append((inv[0], inv[1], inv[2]))
-    return out
+    state = doc.get("sessionState")
+    if state is not None and not isinstance(state, str):
+        raise RemoteProtocolError("'sessionState' must be a string")
+    created = doc.get("createdIds")
+    if created is not None and (
+        not isinstance(created, dict) or not all(isinstance(v, str) for v in created.values())
+    ):
+        raise RemoteProtocolError("'createdIds' must map creation ids to id strings")
+    return out, state, created
 
 
 class Response:
@@ -168,19 +156,22 @@ class Response:
         if fast is not None:
             return fast
         doc = loads(body)
-        if not isinstance(doc, dict):
-            raise RemoteProtocolError(f"response is a JSON {type(doc).__name__}, not an object")
-        if "methodResponses" not in doc and isinstance(doc.get("type"), str):
+        if (
+            isinstance(doc, dict)
+            and "methodResponses" not in doc
+            and isinstance(doc.get("type"), str)
+        ):
             raise request_rejected_from_problem(doc)
         return cls.from_document(calls, doc)
 
     @classmethod
     def _parse_expected(cls, calls: list[Call[Any]], body: bytes | str) -> Response | None:
+        """Bind ``calls`` in one typed pass if the reply is exactly the expected success."""
         envelope = _expected_envelope(calls)
         if envelope is None:
             return None
         try:
-            with _gc_paused(len(body)):
+            with gc_paused_for(len(body)):
                 parsed: Any = envelope.model_validate_json(body, strict=True)
         except (ValidationError, ValueError):
             return None
@@ -199,15 +190,7 @@ class Response:
     @classmethod
     def from_document(cls, calls: Iterable[Call[Any]], doc: Mapping[str, Any]) -> Response:
         """Bind an already-decoded Response object to ``calls``."""
-        invocations = _invocations(doc)
-        state = doc.get("sessionState")
-        if state is not None and not isinstance(state, str):
-            raise RemoteProtocolError("'sessionState' must be a string")
-        created = doc.get("createdIds")
-        if created is not None and (
-            not isinstance(created, dict) or not all(isinstance(v, str) for v in created.values())
-        ):
-            raise RemoteProtocolError("'createdIds' must map creation ids to id strings")
+        invocations, state, created = read_document(doc)
         calls = list(calls)
         grouped: dict[str, list[tuple[str, dict[str, Any]]]] = {c.id: [] for c in calls}
         for name, args, cid in invocations:

@@ -11,6 +11,7 @@ from pydantic import Field, ValidationError
 
 from ._capabilities import CHAT, CORE
 from ._errors import AccountNotFound, CapabilityNotSupported, RemoteProtocolError
+from ._json import loads
 from ._model import JMAPModel
 
 __all__ = [
@@ -95,8 +96,6 @@ class Session(JMAPModel):
         cls, body: bytes | str | Mapping[str, Any], *, base_url: str | None = None
     ) -> Session:
         """Parse a Session, resolving relative URLs against ``base_url`` (the session URL)."""
-        from ._response import loads
-
         doc = loads(body) if isinstance(body, bytes | str) else dict(body)
         if not isinstance(doc, dict):
             raise RemoteProtocolError("session resource is not a JSON object")

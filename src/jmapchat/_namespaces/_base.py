@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from jmapchat._core._errors import LocalProtocolError
-from jmapchat._core._standard import (
+from jmapchat._core import (
+    LocalProtocolError,
     Namespace,
     QueryChangesMethods,
     QueryMethods,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from jmapchat._core._request import BaseRequest
+from jmapchat._core import BaseRequest
 
 if TYPE_CHECKING:
     from .blob import BlobMethods

@@ -11,12 +11,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from jmapchat._core._call import Call
-from jmapchat._core._capabilities import BLOB, BLOB2
-from jmapchat._core._errors import LocalProtocolError
-from jmapchat._core._refs import Ref
-from jmapchat._core._standard import IdsArg
-from jmapchat._core._types import NOT_GIVEN, Id, NotGiven
+from jmapchat._core import (
+    BLOB,
+    BLOB2,
+    NOT_GIVEN,
+    Call,
+    Id,
+    IdsArg,
+    LocalProtocolError,
+    NotGiven,
+    Ref,
+)
 from jmapchat.models import BlobConvertResponse, BlobInfo, BlobLookupResponse
 from jmapchat.models import ids as _idgen
 

@@ -7,8 +7,7 @@ Contacts are server-managed: there is no create or destroy (the server answers
 
 from __future__ import annotations
 
-from jmapchat._core._capabilities import CHAT
-from jmapchat._core._standard import ChangesMethods, GetMethods, UpdateOnlySetMethods
+from jmapchat._core import CHAT, ChangesMethods, GetMethods, UpdateOnlySetMethods
 from jmapchat.models import (
     ChatContact,
     ChatContactFilter,

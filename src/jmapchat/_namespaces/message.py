@@ -16,14 +16,24 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from jmapchat._core._call import GetCall, SetCall
-from jmapchat._core._capabilities import CHAT
-from jmapchat._core._errors import LocalProtocolError
-from jmapchat._core._model import JMAPModel
-from jmapchat._core._refs import Ref
-from jmapchat._core._responses import FilterOperator, GetResponse, SetResponse
-from jmapchat._core._standard import ChangesMethods, IdsArg, SetMethods
-from jmapchat._core._types import NOT_GIVEN, CreationRef, Id, NotGiven
+from jmapchat._core import (
+    CHAT,
+    NOT_GIVEN,
+    ChangesMethods,
+    CreationRef,
+    FilterOperator,
+    GetCall,
+    GetResponse,
+    Id,
+    IdsArg,
+    JMAPModel,
+    LocalProtocolError,
+    NotGiven,
+    Ref,
+    SetCall,
+    SetMethods,
+    SetResponse,
+)
 from jmapchat.models import (
     Attachment,
     BroadcastMention,

@@ -5,8 +5,7 @@ PresenceStatus is a per-account singleton: ``get(None)`` fetches it.
 
 from __future__ import annotations
 
-from jmapchat._core._capabilities import CHAT
-from jmapchat._core._standard import ChangesMethods, GetMethods, UpdateOnlySetMethods
+from jmapchat._core import CHAT, ChangesMethods, GetMethods, UpdateOnlySetMethods
 from jmapchat.models import PresenceStatus, PresenceStatusProperty, PresenceStatusUpdate
 
 __all__ = ["PresenceStatusMethods"]

@@ -12,12 +12,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from jmapchat._core._call import Call
-from jmapchat._core._capabilities import CHAT_PUSH, CORE
-from jmapchat._core._errors import LocalProtocolError
-from jmapchat._core._refs import Ref
-from jmapchat._core._standard import IdsArg
-from jmapchat._core._types import NOT_GIVEN, Id, NotGiven
+from jmapchat._core import (
+    CHAT_PUSH,
+    CORE,
+    NOT_GIVEN,
+    Call,
+    Id,
+    IdsArg,
+    LocalProtocolError,
+    NotGiven,
+    Ref,
+)
 from jmapchat.models import (
     PushSubscription,
     PushSubscriptionCreate,

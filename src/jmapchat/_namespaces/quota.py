@@ -6,8 +6,7 @@ read-only: there is no ``/set``.
 
 from __future__ import annotations
 
-from jmapchat._core._capabilities import QUOTA
-from jmapchat._core._standard import ChangesMethods, GetMethods
+from jmapchat._core import QUOTA, ChangesMethods, GetMethods
 from jmapchat.models import Quota, QuotaFilter, QuotaProperty, QuotaSortProperty
 
 from ._base import QueryChangesMethods, QueryMethods

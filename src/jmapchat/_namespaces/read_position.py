@@ -6,10 +6,16 @@ Moving ``lastReadMessageId`` makes the server recompute ``Chat.unreadCount``.
 
 from __future__ import annotations
 
-from jmapchat._core._call import SetCall
-from jmapchat._core._capabilities import CHAT
-from jmapchat._core._standard import ChangesMethods, GetMethods, UpdateOnlySetMethods
-from jmapchat._core._types import NOT_GIVEN, Id, NotGiven
+from jmapchat._core import (
+    CHAT,
+    NOT_GIVEN,
+    ChangesMethods,
+    GetMethods,
+    Id,
+    NotGiven,
+    SetCall,
+    UpdateOnlySetMethods,
+)
 from jmapchat.models import ReadPosition, ReadPositionProperty, ReadPositionUpdate
 
 from ._base import require_text

@@ -8,11 +8,17 @@ from __future__ import annotations
 
 from typing import overload
 
-from jmapchat._core._call import Call
-from jmapchat._core._capabilities import CHAT
-from jmapchat._core._errors import LocalProtocolError
-from jmapchat._core._standard import ChangesMethods, GetMethods, SetMethods
-from jmapchat._core._types import NOT_GIVEN, Id, NotGiven
+from jmapchat._core import (
+    CHAT,
+    NOT_GIVEN,
+    Call,
+    ChangesMethods,
+    GetMethods,
+    Id,
+    LocalProtocolError,
+    NotGiven,
+    SetMethods,
+)
 from jmapchat.models import (
     Space,
     SpaceCreate,

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from jmapchat._core._capabilities import CHAT
-from jmapchat._core._standard import ChangesMethods, GetMethods, SetMethods
+from jmapchat._core import CHAT, ChangesMethods, GetMethods, SetMethods
 from jmapchat.models import SpaceBan, SpaceBanCreate, SpaceBanProperty, SpaceBanUpdate
 
 __all__ = ["SpaceBanMethods"]

@@ -6,8 +6,7 @@ Invites cannot be updated (``forbidden``) and have no ``/query``. The server ass
 
 from __future__ import annotations
 
-from jmapchat._core._capabilities import CHAT
-from jmapchat._core._standard import ChangesMethods, CreateDestroySetMethods, GetMethods
+from jmapchat._core import CHAT, ChangesMethods, CreateDestroySetMethods, GetMethods
 from jmapchat.models import SpaceInvite, SpaceInviteCreate, SpaceInviteProperty
 
 __all__ = ["SpaceInviteMethods"]

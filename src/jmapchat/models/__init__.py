@@ -11,7 +11,7 @@ See ``docs/models.md``.
 
 from __future__ import annotations
 
-from jmapchat._core._responses import (
+from jmapchat._core import (
     AddedItem,
     ChangesResponse,
     Comparator,

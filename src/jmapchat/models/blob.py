@@ -6,8 +6,7 @@ import builtins
 
 from pydantic import Field
 
-from jmapchat._core._model import JMAPModel
-from jmapchat._core._responses import SetError
+from jmapchat._core import JMAPModel, SetError
 
 __all__ = [
     "BlobConvertResponse",

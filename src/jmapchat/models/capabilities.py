@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from jmapchat._core._model import JMAPModel
+from jmapchat._core import JMAPModel
 
 __all__ = [
     "ChatCapability",

@@ -6,8 +6,7 @@ from typing import Literal, Self, TypeAlias
 
 from pydantic import model_validator
 
-from jmapchat._core._model import JMAPInput, JMAPModel
-from jmapchat._core._types import NOT_GIVEN, Id, NotGiven
+from jmapchat._core import NOT_GIVEN, Id, JMAPInput, JMAPModel, NotGiven
 
 from ._common import check_emoji_name
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from pydantic import Field
 
-from jmapchat._core._model import JMAPModel
+from jmapchat._core import JMAPModel
 
 from ._common import InvalidInputError
 

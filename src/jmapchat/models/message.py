@@ -6,9 +6,15 @@ from typing import Any, Literal, Self, TypeAlias
 
 from pydantic import Field, model_validator
 
-from jmapchat._core._model import JMAPInput, JMAPModel
-from jmapchat._core._pointer import escape_token, unescape_token
-from jmapchat._core._types import NOT_GIVEN, Id, NotGiven
+from jmapchat._core import (
+    NOT_GIVEN,
+    Id,
+    JMAPInput,
+    JMAPModel,
+    NotGiven,
+    escape_token,
+    unescape_token,
+)
 
 from ._common import SELF, InvalidInputError, UTCDateInput, utc_now
 from .mention import BroadcastMention, Mention, check_mention_ranges

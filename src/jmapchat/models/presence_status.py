@@ -6,8 +6,7 @@ from typing import Literal, TypeAlias
 
 from pydantic import Field
 
-from jmapchat._core._model import JMAPInput, JMAPModel
-from jmapchat._core._types import NOT_GIVEN, NotGiven
+from jmapchat._core import NOT_GIVEN, JMAPInput, JMAPModel, NotGiven
 
 from ._common import UTCDateInput
 

@@ -12,9 +12,7 @@ from typing import Any, Literal, TypeAlias
 
 from pydantic import Field
 
-from jmapchat._core._model import JMAPInput, JMAPModel
-from jmapchat._core._responses import GetList, SetOutcome
-from jmapchat._core._types import NOT_GIVEN, Id, NotGiven
+from jmapchat._core import NOT_GIVEN, GetList, Id, JMAPInput, JMAPModel, NotGiven, SetOutcome
 
 from ._common import UTCDateInput
 

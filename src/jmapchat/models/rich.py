@@ -15,7 +15,7 @@ from typing import Any, Literal, Self, TypeAlias
 
 from pydantic import Field, SerializeAsAny, field_validator
 
-from jmapchat._core._model import JMAPModel
+from jmapchat._core import JMAPModel
 
 from ._common import InvalidInputError
 

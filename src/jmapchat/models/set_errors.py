@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Final, Literal, TypeAlias
 
-from jmapchat._core._responses import SetError
+from jmapchat._core import SetError
 
 __all__ = [
     "RATE_LIMIT_ERROR_TYPES",

@@ -10,8 +10,7 @@ from typing import Any, ClassVar, Literal, Self, TypeAlias
 
 from pydantic import Field, model_validator
 
-from jmapchat._core._model import JMAPInput, JMAPModel
-from jmapchat._core._types import NOT_GIVEN, Id, NotGiven
+from jmapchat._core import NOT_GIVEN, Id, JMAPInput, JMAPModel, NotGiven
 
 from ._common import InvalidInputError, require_non_empty
 

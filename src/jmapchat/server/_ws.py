@@ -21,8 +21,7 @@ import anyio.abc
 import orjson
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from .._core._capabilities import CHAT_WEBSOCKET, WEBSOCKET
-from .._core._errors import NotJSON, NotRequest
+from .._core import CHAT_WEBSOCKET, WEBSOCKET, NotJSON, NotRequest
 from ._engine import Problem, limit_problem
 from ._events import (
     TypingLimiter,

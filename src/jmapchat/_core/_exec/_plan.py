@@ -1,8 +1,9 @@
 """The split planner: one `Request` → as many envelopes as the server's limits need.
 
 Pure and sans-IO. `Splitter` is a small state machine driven by the executor flow in
-`_flows`: ``next_envelope()`` packs the next envelope, ``absorb(envelope, doc)`` takes the
-server's reply to it, and ``response()`` gives the final `Response`. Rules (DESIGN §3):
+`_flows`: ``next_envelope()`` packs the next envelope, ``absorb(envelope, body)`` (the
+reply side, `_absorb`) takes the server's reply to it, and ``response()`` gives the final
+`Response`. Rules (DESIGN §3):
 
 - **Order**: pieces leave in the order the calls were added; nothing is reordered. A split
   only ever happens *between* calls (or between chunks of one call).
@@ -37,147 +38,28 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Final
 
-from ._call import Call
-from ._capabilities import CORE
-from ._errors import CapabilityNotSupported, LocalProtocolError
-from ._gc import GC_PAUSE_MIN_ITEMS, gc_paused
-from ._refs import Ref
-from ._request import BaseRequest, dumps
-from ._resolve import ReferenceResolutionError, resolve_reference
-from ._response import Response
-from ._session import CoreCapability
-from ._types import CreationRef
-from ._wire import iter_nested
+from .._call import Call
+from .._capabilities import CORE
+from .._errors import CapabilityNotSupported, LocalProtocolError
+from .._gc import GC_PAUSE_MIN_ITEMS, gc_paused
+from .._json import dumps
+from .._refs import Ref
+from .._request import BaseRequest
+from .._resolve import ReferenceResolutionError, resolve_reference
+from .._session import CoreCapability
+from .._types import CreationRef
+from .._wire import iter_nested
+from ._absorb import Absorber
+from ._envelope import CallState, Envelope, Piece
 
-__all__ = [
-    "READ_ONLY_SUFFIXES",
-    "Envelope",
-    "Piece",
-    "Splitter",
-    "explain_plan",
-    "is_read_only",
-    "plan",
-]
+__all__ = ["Splitter"]
 
 Invocation = tuple[str, dict[str, Any], str]
 
-READ_ONLY_SUFFIXES: Final = ("/get", "/changes", "/query", "/queryChanges", "/lookup")
-"""Methods that never change server state (plus ``Core/echo``): safe to send twice."""
 
-
-def is_read_only(method: str) -> bool:
-    """True for methods that change nothing on the server (safe to replay)."""
-    return method == "Core/echo" or method.endswith(READ_ONLY_SUFFIXES)
-
-
-class _Cut:
-    """Marker: the call cannot join the envelope being built; start a new one."""
-
-
-_CUT: Final = _Cut()
-_CLIENT_SIDE: Final = "<resolved client-side>"
-
-
-@dataclass(eq=False)
-class _CallState:
-    call: Call[Any]
-    creation_keys: frozenset[str]
-    pending: deque[Piece] | None = None
-    chunks_total: int = 1
-    sent: int = 0
-    results: list[tuple[int, list[tuple[str, dict[str, Any]]]]] = field(default_factory=list)
-    retried_too_large: bool = False
-    done: bool = False
-    resolved: list[str] = field(default_factory=list)
-    big: bool = False  # many objects: encode it with the cyclic GC held off
-
-
-@dataclass(eq=False)
-class Piece:
-    """One invocation on the wire: a whole call, or one chunk of a chunked call."""
-
-    state: _CallState
-    wire_id: str
-    args: dict[str, Any]
-    chunk: int
-    chunks: int
-    objects: int | None
-    encoded: bytes
-    cut_after: bool = False
-
-    @property
-    def call(self) -> Call[Any]:
-        return self.state.call
-
-
-@dataclass(eq=False)
-class Envelope:
-    """One HTTP request's worth of invocations, with its exact body."""
-
-    index: int
-    pieces: list[Piece]
-    using: list[str]
-    created_ids: dict[str, str] | None
-    body: bytes
-
-    @property
-    def replay_safe(self) -> bool:
-        """True when sending this envelope twice cannot apply a change twice.
-
-        Read-only methods are safe; so is a ``/set`` guarded by ``ifInState`` (a replay
-        fails with ``stateMismatch`` instead of applying again).
-        """
-        return all(
-            is_read_only(p.call.method)
-            or (p.call.method.endswith("/set") and "ifInState" in p.args)
-            for p in self.pieces
-        )
-
-    def replay_safe_after(self, doc: Mapping[str, Any]) -> bool:
-        """True if, given this reply, re-sending the envelope cannot apply a change twice.
-
-        A call answered with a method error changed nothing (RFC 8620 §3.6.2), except
-        ``serverPartialFail``; everything else must be replay-safe on its own.
-        """
-        errored: set[str] = set()
-        raw = doc.get("methodResponses")
-        for inv in raw if isinstance(raw, list) else []:
-            if (
-                isinstance(inv, list)
-                and len(inv) == 3
-                and inv[0] == "error"
-                and isinstance(inv[1], dict)
-                and inv[1].get("type") != "serverPartialFail"
-            ):
-                errored.add(str(inv[2]))
-        return all(
-            p.wire_id in errored
-            or is_read_only(p.call.method)
-            or (p.call.method.endswith("/set") and "ifInState" in p.args)
-            for p in self.pieces
-        )
-
-    def describe(self) -> str:
-        parts: list[str] = []
-        i = 0
-        while i < len(self.pieces):
-            p = self.pieces[i]
-            j = i
-            while j + 1 < len(self.pieces) and self.pieces[j + 1].state is p.state:
-                j += 1
-            if p.chunks == 1:
-                parts.append(f"{p.call.id} {p.call.method}")
-            else:
-                objs = sum(q.objects or 0 for q in self.pieces[i : j + 1])
-                span = f"{p.chunk + 1}" if i == j else f"{p.chunk + 1}-{self.pieces[j].chunk + 1}"
-                parts.append(
-                    f"{p.call.id} {p.call.method} chunk {span}/{p.chunks} ({objs} objects)"
-                )
-            i = j + 1
-        return ", ".join(parts)
+# --- counting and chunking (pure) ------------------------------------------------------
 
 
 def _objects(method: str, args: Mapping[str, Any]) -> int | None:
@@ -282,37 +164,15 @@ def _invocation(head: bytes, encoded_args: bytes, wire_id: str) -> bytes:
     return head + encoded_args + b"," + dumps(wire_id) + b"]"
 
 
-def _merge(method: str, results: list[dict[str, Any]]) -> dict[str, Any]:
-    """Merge the successful chunk results of one /get or /set into one result."""
-    merged: dict[str, Any] = dict(results[0])
-    if method.endswith("/get"):
-        merged["list"] = [item for r in results for item in (r.get("list") or [])]
-        merged["notFound"] = [item for r in results for item in (r.get("notFound") or [])]
-        return merged
-    merged["newState"] = results[-1].get("newState")
-    for key in ("created", "updated", "notCreated", "notUpdated", "notDestroyed"):
-        parts: list[dict[str, Any]] = [r[key] for r in results if isinstance(r.get(key), dict)]
-        if parts:  # keys no chunk sent stay as the first chunk had them (absent or null)
-            merged[key] = {k: v for p in parts for k, v in p.items()}
-    destroyed: list[list[Any]] = [
-        r["destroyed"] for r in results if isinstance(r.get("destroyed"), list)
-    ]
-    if destroyed:
-        merged["destroyed"] = [i for d in destroyed for i in d]
-    return merged
+class _Cut:
+    """Marker: the call cannot join the envelope being built; start a new one."""
 
 
-def _set_created(name: str, args: Mapping[str, Any], sink: dict[str, str]) -> None:
-    if not name.endswith(("/set", "/copy")):
-        return
-    created = args.get("created")
-    if isinstance(created, Mapping):
-        for key, obj in created.items():
-            if isinstance(obj, Mapping) and isinstance(obj.get("id"), str):
-                sink[key] = obj["id"]
+_CUT: Final = _Cut()
+_CLIENT_SIDE: Final = "<resolved client-side>"
 
 
-class Splitter:
+class Splitter(Absorber):
     """Plans and tracks the envelopes of one request. See the module docstring.
 
     ``supported`` (the session's capabilities) is checked before anything is sent: a
@@ -340,18 +200,18 @@ class Splitter:
         if self._supported is not None:
             extra &= self._supported
         self._extra_using = extra
-        self._states: list[_CallState] = []
-        self._by_id: dict[str, _CallState] = {}
+        self._states: list[CallState] = []
+        self._by_id: dict[str, CallState] = {}
         for call in request.calls:
             self._precheck(call)
             keys = frozenset(
                 obj.key for _, obj in iter_nested(call.args) if isinstance(obj, CreationRef)
             )
             count = _objects(call.method, call.args)
-            st = _CallState(call, keys, big=count is not None and count >= GC_PAUSE_MIN_ITEMS)
+            st = CallState(call, keys, big=count is not None and count >= GC_PAUSE_MIN_ITEMS)
             self._states.append(st)
             self._by_id[call.id] = st
-        self._queue: deque[_CallState] = deque(self._states)
+        self._queue: deque[CallState] = deque(self._states)
         self._done: list[Invocation] = []
         self._given_created: dict[str, str] = dict(request.created_ids or {})
         self.created: dict[str, str] = dict(self._given_created)
@@ -399,7 +259,7 @@ class Splitter:
         self._wire_ids.add(wid)
         return wid
 
-    def _materialize(self, st: _CallState, in_env: Mapping[str, _CallState]) -> Any:
+    def _materialize(self, st: CallState, in_env: Mapping[str, CallState]) -> Any:
         """Pieces for ``st``'s call given the envelope so far: list, _CUT, or an error."""
         call = st.call
         method, args, _ = self.request.encode_call(call)
@@ -453,7 +313,7 @@ class Splitter:
             st.chunks_total = len(pieces)
         return pieces
 
-    def _pieces(self, st: _CallState, method: str, args: dict[str, Any]) -> Any:
+    def _pieces(self, st: CallState, method: str, args: dict[str, Any]) -> Any:
         call = st.call
         limit = _limit_for(method, self.limits)
         count = _objects(method, args)
@@ -559,7 +419,7 @@ class Splitter:
     def next_envelope(self) -> Envelope | None:
         """Pack the next envelope, or None when every call has been sent."""
         pieces: list[Piece] = []
-        in_env: dict[str, _CallState] = {}
+        in_env: dict[str, CallState] = {}
         limits = self.limits
         while self._queue:
             st = self._queue[0]
@@ -599,157 +459,3 @@ class Splitter:
         )
         self.envelopes.append(env)
         return env
-
-    # --- replies ----------------------------------------------------------------------
-
-    def absorb(self, envelope: Envelope, doc: Mapping[str, Any]) -> None:
-        """Take the server's Response object for ``envelope`` and bind finished calls.
-
-        ``doc`` must already be a valid Response object (see `Response.from_document`).
-        """
-        parsed = Response.from_document([], doc)
-        if parsed.session_state is not None:
-            self.session_state = parsed.session_state
-        grouped: dict[str, list[tuple[str, dict[str, Any]]]] = {}
-        for name, args, cid in parsed.method_responses:
-            grouped.setdefault(cid, []).append((name, args))
-            _set_created(name, args, self.created)
-        for key, value in parsed.created_ids.items():
-            if key not in self._given_created or self._given_created[key] != value:
-                self.created[key] = value
-        touched: list[_CallState] = []
-        for piece in envelope.pieces:
-            st = piece.state
-            resps = grouped.get(piece.wire_id, [])
-            if piece.chunks == 1:
-                if (
-                    piece.cut_after
-                    and resps
-                    and resps[0][0] == "error"
-                    and resps[0][1].get("type") == "requestTooLarge"
-                    and not st.retried_too_large
-                ):
-                    st.retried_too_large = True
-                    st.pending = None
-                    st.sent = 0
-                    self._queue.appendleft(st)
-                    continue
-                self._finish(st, resps)
-            else:
-                st.results.append((piece.chunk, resps))
-                if st not in touched:
-                    touched.append(st)
-        for st in touched:
-            self._settle_chunks(st)
-        known = set(self._by_id) | {p.wire_id for p in envelope.pieces}
-        self.method_responses.extend(r for r in parsed.method_responses if r[2] not in known)
-
-    def absorb_dry(self, envelope: Envelope) -> None:
-        """Pretend ``envelope`` was answered (planning only): nothing is bound."""
-        for piece in envelope.pieces:
-            if piece.chunk + 1 == piece.chunks:
-                piece.state.done = True
-
-    def _settle_chunks(self, st: _CallState) -> None:
-        method = st.call.method
-        ok: list[dict[str, Any]] = []
-        failure: tuple[int, dict[str, Any]] | None = None
-        for chunk, resps in sorted(st.results, key=lambda r: r[0]):
-            if resps and resps[0][0] == method:
-                ok.append(resps[0][1])
-            elif failure is None:
-                if resps and resps[0][0] == "error":
-                    failure = (chunk, dict(resps[0][1]))
-                else:
-                    what = repr(resps[0][0]) if resps else "nothing"
-                    failure = (
-                        chunk,
-                        {"type": "serverFail", "description": f"chunk answered with {what}"},
-                    )
-        if failure is None and len(st.results) < st.chunks_total:
-            return  # more chunks still to come
-        if failure is None:
-            self._finish(st, [(method, _merge(method, ok))])
-            return
-        chunk, err = failure
-        note = f"chunk {chunk + 1} of {st.chunks_total} failed"
-        if ok:
-            note += f"; {len(ok)} other chunk(s) were applied (see call.extra_responses)"
-        desc = err.get("description")
-        err["description"] = f"{desc} ({note})" if isinstance(desc, str) else note
-        if st.pending:
-            st.pending = None
-            if self._queue and self._queue[0] is st:
-                self._queue.popleft()
-        bound: list[tuple[str, dict[str, Any]]] = [("error", err)]
-        if ok:
-            bound.append((method, _merge(method, ok)))
-        self._finish(st, bound)
-
-    def _finish(self, st: _CallState, resps: list[tuple[str, dict[str, Any]]]) -> None:
-        st.done = True
-        st.call._bind(list(resps))
-        for name, args in resps:
-            inv = (name, args, st.call.id)
-            self._done.append(inv)
-            self.method_responses.append(inv)
-
-    def response(self) -> Response:
-        """The `Response` for the whole request (every call bound)."""
-        return Response(
-            self.request.calls,
-            list(self.method_responses),
-            session_state=self.session_state,
-            created_ids=dict(self.created),
-        )
-
-    def progress(self) -> str:
-        done = [st.call.id for st in self._states if st.done]
-        return (
-            f"{len(done)} of {len(self._states)} call(s) completed"
-            + (f" ({', '.join(done[:8])}{'…' if len(done) > 8 else ''})" if done else "")
-            + f" after {len(self.envelopes)} envelope(s)"
-        )
-
-
-def plan(request: BaseRequest, limits: CoreCapability) -> list[Envelope]:
-    """The envelopes the executor would send for ``request`` under ``limits`` (no I/O).
-
-    Sizes only known from replies (a reference resolved client-side) are not chunked
-    here; the live executor chunks them when it knows.
-    """
-    splitter = Splitter(request, limits, dry_run=True)
-    out: list[Envelope] = []
-    while (env := splitter.next_envelope()) is not None:
-        out.append(env)
-        splitter.absorb_dry(env)
-    return out
-
-
-def explain_plan(request: BaseRequest, limits: CoreCapability) -> list[str]:
-    """Readable lines describing `plan` (used by ``Request.explain(limits=...)``)."""
-    try:
-        envelopes = plan(request, limits)
-    except (LocalProtocolError, CapabilityNotSupported) as exc:
-        return [f"split plan: refused before sending: {exc}"]
-    lines = [
-        f"split plan: {len(envelopes)} HTTP request(s) "
-        f"(maxCallsInRequest={limits.max_calls_in_request}, "
-        f"maxObjectsInSet={limits.max_objects_in_set}, "
-        f"maxObjectsInGet={limits.max_objects_in_get}, "
-        f"maxSizeRequest={limits.max_size_request})"
-    ]
-    for env in envelopes:
-        extra = ""
-        if env.created_ids:
-            extra = f", createdIds: {len(env.created_ids)}"
-        lines.append(
-            f"  #{env.index + 1} ({len(env.pieces)} invocation(s), {len(env.body)} bytes{extra}): "
-            + env.describe()
-        )
-        for p in env.pieces:
-            if p.chunk == 0 and p.state.resolved:
-                lines.append(
-                    f"      {p.call.id}: resolved client-side: {', '.join(p.state.resolved)}"
-                )
-    return lines
