@@ -92,6 +92,7 @@ class EventSourceState:
         self.attempt = 0
         self._rand = rand
         self._models = dict(models)
+        self._retry_after = 0.0
 
     # --- what to open -------------------------------------------------------------------
 
@@ -112,10 +113,16 @@ class EventSourceState:
 
     # --- what happened ------------------------------------------------------------------
 
-    def check_response(self, status: int, content_type: str, body: bytes = b"") -> None:
+    def check_response(
+        self, status: int, content_type: str, body: bytes = b"", retry_after: str | None = None
+    ) -> None:
         """After the response head: raise for a failure not worth retrying (bad
         credentials, a 4xx); return for a stream to read. 5xx, 429 and a non-SSE body
-        raise `RetryableStream`, which the driver answers with `on_disconnect`."""
+        raise `RetryableStream`, which the driver answers with `on_disconnect` (which
+        then waits at least a 429/503's ``Retry-After`` seconds, capped by the backoff's
+        ``cap``)."""
+        if retry_after is not None and retry_after.strip().isdigit():
+            self._retry_after = min(float(retry_after.strip()), self.backoff.cap)
         if status in (401, 403):
             raise AuthenticationError(
                 f"event source: HTTP {status}: credentials refused", status_code=status
@@ -155,4 +162,5 @@ class EventSourceState:
         """The stream ended or failed: seconds to wait before reconnecting."""
         delay = self.backoff.delay(self.attempt, self._rand)
         self.attempt += 1
-        return delay
+        wait, self._retry_after = self._retry_after, 0.0
+        return max(delay, wait)
