@@ -135,11 +135,12 @@ class EventSourceState:
             raise RetryableStream(f"event source: not an event stream ({content_type!r})")
 
     def connected(self) -> None:
-        """The stream is open: the next failure starts the backoff from the beginning."""
-        self.attempt = 0
+        """The stream is open (its head was good). The backoff restarts only once a
+        message arrives: a server that accepts and at once hangs up keeps backing off."""
 
     def on_message(self, event: str, data: str, id: str | None = None) -> BaseModel | None:
         """The typed event for one SSE message, or None to skip it."""
+        self.attempt = 0  # the connection works: the next failure starts afresh
         if id:
             self.last_event_id = id
         wanted = (
