@@ -74,7 +74,14 @@ def _serve(args: argparse.Namespace) -> int:
             return 2
         tokens = {str(k): v for k, v in loaded.items()}
     users = list(dict.fromkeys(args.user))
-    with ChatServer(db=args.db, users=users, tokens=tokens, limits=limits) as server:
+    from .server import SchemaMismatch
+
+    try:
+        server = ChatServer(db=args.db, users=users, tokens=tokens, limits=limits)
+    except SchemaMismatch as exc:
+        print(f"jmapchat serve: {exc}", file=sys.stderr)
+        return 2
+    with server:
         all_tokens = server.tokens
         if token_path is not None:
             merged = {**tokens, **all_tokens}
@@ -103,6 +110,9 @@ def _run_hypercorn(server: object, host: str, port: int) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``jmapchat`` command line with ``argv`` (default ``sys.argv``); returns the exit
+    code.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     result: int = args.func(args)

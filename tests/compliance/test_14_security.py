@@ -159,20 +159,83 @@ def test_14_4_like_wildcard_injection(h: Harness) -> None:
     assert h.query("alice", "Space", filter={"name": "k\\s"}) == [slash]
 
 
-@pytest.mark.skip(
-    reason="internal: nested transaction context-manager semantics are not observable over HTTP "
-    "without fault injection inside the server"
-)
 def test_14_5_nested_transaction_safety(h: Harness) -> None:
-    """14.5 Nested transaction safety."""
+    """14.5 Nested transaction safety.
+
+    In-process, on the server's own store: an inner transaction that ends normally does
+    not commit; the outermost one owns the commit, so its failure undoes the inner writes
+    too. An inner failure is rolled back alone, and the outer one still commits.
+    """
+    store = h.server.core.store
+    acc = h.acct("alice")
+
+    def put(oid: str) -> None:
+        store.put(acc, "_Probe", {"id": oid})
+
+    def outer_fails() -> None:
+        with store.transaction():
+            put("outer-1")
+            with store.transaction():
+                put("inner-1")
+                with store.transaction():
+                    put("inner-2")
+            assert store.get(acc, "_Probe", "inner-2") is not None  # visible inside
+            raise RuntimeError("outer fails after the inner blocks ended")
+
+    def inner_fails() -> None:
+        with store.transaction():
+            put("inner-3")
+            raise RuntimeError("inner fails")
+
+    with pytest.raises(RuntimeError):
+        outer_fails()
+    assert [store.get(acc, "_Probe", i) for i in ("outer-1", "inner-1", "inner-2")] == [None] * 3
+
+    with store.transaction():
+        put("outer-2")
+        with pytest.raises(RuntimeError):
+            inner_fails()
+        with store.transaction():
+            put("inner-4")
+    assert store.get(acc, "_Probe", "inner-3") is None
+    assert store.get(acc, "_Probe", "outer-2") is not None
+    assert store.get(acc, "_Probe", "inner-4") is not None
+    # the API still works on the same store afterwards
+    h.send("alice", h.direct_chat("alice", "bob"), "after the probes")
 
 
-@pytest.mark.skip(
-    reason="federation + internal: needs a channel row with NULL space_id written straight into "
-    "the database and a Peer/deliver to it"
-)
 def test_14_6_channel_null_spaceid(h: Harness) -> None:
-    """14.6 Channel with NULL space_id bypasses enforcement."""
+    """14.6 Channel with NULL space_id bypasses enforcement.
+
+    In-process: a channel Chat record without ``spaceId`` is written straight into
+    alice's account (there is no Peer/deliver; the owner path is Message/set). The
+    server treats it as invalid: not listed, not readable, nothing can be sent to it and
+    nothing crashes (no serverFail).
+    """
+    store = h.server.core.store
+    acc = h.acct("alice")
+    with store.transaction():
+        store.put(
+            acc,
+            "Chat",
+            {
+                "id": "01J3XKZQN4MWVT8PPBEHTJ3HXA",
+                "kind": "channel",
+                "name": "rogue",
+                "pinnedMessageIds": [],
+                "unreadCount": 0,
+            },
+            k1=None,
+        )
+    chat_id = "01J3XKZQN4MWVT8PPBEHTJ3HXA"
+    assert chat_id in h.get("alice", "Chat", [chat_id])["notFound"]
+    assert chat_id not in [c["id"] for c in h.chats("alice")]
+    err = h.send_error("alice", chat_id, "through the hole")
+    assert err["type"] in {"invalidProperties", "forbidden"}, err
+    name, args = h.call("alice", "Chat/typing", {"chatId": chat_id, "typing": True})
+    assert name == "error", args
+    assert args["type"] == "notFound", args
+    assert h.query("alice", "Message", filter={"chatId": chat_id}) == []
 
 
 def test_14_7_burn_on_read_fresh_database(h: Harness) -> None:
@@ -226,11 +289,39 @@ def test_14_9_permission_logic_consistent(h: Harness) -> None:
     assert err["type"] == "forbidden", err
 
 
-@pytest.mark.skip(
-    reason="internal: requires injecting invalid SQL into the server's schema migrations"
-)
-def test_14_10_migration_error_suppression(h: Harness) -> None:
-    """14.10 Migration error suppression too broad."""
+def test_14_10_migration_error_suppression(tmp_path: Any) -> None:
+    """14.10 Migration error suppression too broad.
+
+    The server has no migrations: it creates its schema on start. A database file whose
+    tables do not match (an old or foreign file) must be refused with a clear error
+    before anything is written, not half-used; ``jmapchat serve`` says so and exits 2.
+    """
+    import sqlite3
+
+    from jmapchat.cli import main
+    from jmapchat.server import ChatServer, SchemaMismatch
+
+    path = tmp_path / "old.sqlite"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE objects(scope TEXT, type TEXT, id TEXT, data BLOB)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(SchemaMismatch, match="objects"):
+        ChatServer(db=str(path), users=["alice"])
+    conn = sqlite3.connect(path)
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    conn.close()
+    assert tables == {"objects"}  # nothing created next to the foreign table
+    assert main(["serve", "--db", str(path), "--user", "alice"]) == 2
+    junk = tmp_path / "junk.sqlite"
+    junk.write_bytes(b"this is not a database file, just some bytes" * 100)
+    with pytest.raises(SchemaMismatch, match="not a usable SQLite database"):
+        ChatServer(db=str(junk), users=["alice"])
+    assert main(["serve", "--db", str(junk), "--user", "alice"]) == 2
+    # a file written by this server opens again
+    good = tmp_path / "good.sqlite"
+    ChatServer(db=str(good), users=["alice"]).close()
+    ChatServer(db=str(good), users=["alice"]).close()
 
 
 @pytest.mark.skip(
@@ -249,12 +340,33 @@ def test_14_12_scrypt_work_factor(h: Harness) -> None:
     """14.12 scrypt work factor below OWASP minimum."""
 
 
-@pytest.mark.skip(
-    reason="internal: constant-time comparison of SHA-256 digests is a source property, not "
-    "observable over HTTP without timing assertions"
-)
-def test_14_13_constant_time_sha256_comparison(h: Harness) -> None:
-    """14.13 Variable-time comparison for blob SHA256 verification."""
+def test_14_13_constant_time_sha256_comparison(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """14.13 Variable-time comparison for blob SHA256 verification.
+
+    In-process, without timing: the attachment check must go through
+    ``hmac.compare_digest``. A spy records every comparison the server makes while a
+    message with a right and then a wrong ``sha256`` is sent.
+    """
+    import hmac
+
+    from jmapchat.server._types import message as message_module
+
+    seen: list[tuple[str, str]] = []
+    real = hmac.compare_digest
+
+    def spy(a: Any, b: Any) -> bool:
+        seen.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(message_module.hmac, "compare_digest", spy)
+    chat = h.direct_chat("alice", "bob")
+    att = h.attachment("alice", b"digest me")
+    h.send("alice", chat, "ok", attachments=[att])
+    assert (att["sha256"], att["sha256"]) in seen
+    wrong = {**att, "sha256": "0" * 64}
+    err = h.send_error("alice", chat, "bad", attachments=[wrong])
+    assert err["type"] == "invalidProperties", err
+    assert ("0" * 64, att["sha256"]) in seen
 
 
 def test_14_14_content_disposition_injection(h: Harness) -> None:
@@ -284,11 +396,37 @@ def test_14_14_content_disposition_injection(h: Harness) -> None:
             assert unquote(ext.group(1)) == name, cd
 
 
-@pytest.mark.skip(
-    reason="internal: requires a database with an injected constraint violation on a schema column"
-)
 def test_14_15_bare_except_swallowing_db_errors(h: Harness) -> None:
-    """14.15 Bare except swallowing real DB errors."""
+    """14.15 Bare except swallowing real DB errors.
+
+    In-process: a trigger makes SQLite refuse every new Message row (a real constraint
+    failure inside the database). The write must fail as ``serverFail`` for that method
+    call, leave nothing behind (no message, no state change, no created id), and not
+    disturb the next call of the same request or later requests.
+    """
+    chat = h.direct_chat("alice", "bob")
+    store = h.server.core.store
+    store.execute(
+        "CREATE TRIGGER no_messages BEFORE INSERT ON objects WHEN NEW.type = 'Message' "
+        "BEGIN SELECT RAISE(ABORT, 'injected constraint violation'); END"
+    )
+    state = h.ok("alice", "Message/get", {"ids": []})["state"]
+    msg = {"chatId": chat, "body": "x", "bodyType": "text/plain", "sentAt": now()}
+    resp = h.request(
+        "alice",
+        [
+            ["Message/set", {"accountId": h.acct("alice"), "create": {"m": msg}}, "set"],
+            ["Chat/get", {"accountId": h.acct("alice"), "ids": [chat]}, "get"],
+        ],
+    )
+    (name, args, _), (next_name, _, _) = resp["methodResponses"]
+    assert name == "error", resp
+    assert args["type"] == "serverFail", resp
+    assert next_name == "Chat/get"
+    store.execute("DROP TRIGGER no_messages")
+    assert h.ok("alice", "Message/get", {"ids": []})["state"] == state
+    assert h.message_ids("alice", chat) == []
+    h.send("alice", chat, "works again")
 
 
 def test_14_16_update_message_atomic(h: Harness) -> None:

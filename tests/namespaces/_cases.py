@@ -15,6 +15,7 @@ from jmapchat._core import Comparator, FilterOperator
 from jmapchat._core._call import Call
 from jmapchat._core._capabilities import BLOB2, CHAT, CHAT_PUSH, CORE, QUOTA
 from jmapchat.models import (
+    BlobSlice,
     ChannelAdd,
     ChatContactFilter,
     ChatContactUpdate,
@@ -341,6 +342,21 @@ SPEC_CASES: list[tuple[str, Builder, list[str]]] = [
     # Blob
     ("Blob/lookup", lambda r: r.blob.lookup(["B1", "B2"]), [CORE, BLOB2]),
     (
+        "Blob/upload",
+        lambda r: r.blob.upload(
+            ["hello ", b"\x00\xff", BlobSlice(blob_id="B1", offset=2, length=3)],
+            type="application/octet-stream",
+            creation_id="up",
+        ),
+        [CORE, BLOB2],
+    ),
+    (
+        "Blob/get",
+        lambda r: r.blob.get(["B1"], properties=["data:asText", "digest:sha-256"], length=10),
+        [CORE, BLOB2],
+    ),
+    ("Blob/copy", lambda r: r.blob.copy("A2", ["B1", "B2"]), [CORE]),
+    (
         "Blob/convert",
         lambda r: r.blob.convert("B1", "image/webp", width=320, height=240, creation_id="thumb"),
         [CORE, BLOB2],
@@ -378,6 +394,9 @@ SPEC_METHODS: frozenset[str] = frozenset(
         "Quota/queryChanges",
         "Blob/lookup",
         "Blob/convert",
+        "Blob/upload",
+        "Blob/get",
+        "Blob/copy",
         "Core/echo",
     ]
 )

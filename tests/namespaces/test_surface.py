@@ -34,7 +34,7 @@ SURFACE: dict[str, set[str]] = {
     "presence_status": {"get", "changes", "set"},
     "push_subscription": {"get", "set"},
     "quota": {"get", "changes", "query", "query_changes", "comparator"},
-    "blob": {"lookup", "convert"},
+    "blob": {"lookup", "convert", "upload", "get", "copy"},
     "core": {"echo"},
 }
 

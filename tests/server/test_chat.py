@@ -417,9 +417,21 @@ async def test_several_reactions_in_one_patch(alice: Api, bob: Api) -> None:
     """Each reaction in one patch keeps its own emoji, in every copy."""
     cid = await direct(alice, bob)
     m = await alice.send(cid, "hi")
+    png = bytes.fromhex(
+        "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+        "1f15c4890000000d49444154789c6360000002000001e221bc330000"
+        "000049454e44ae426082"
+    )
+    up = await alice.client.post(
+        f"/jmap/upload/{alice.acc}/",
+        content=png,
+        headers={**alice.headers, "Content-Type": "image/png"},
+    )
+    emoji = await alice.create("CustomEmoji", {"name": "tada", "blobId": up.json()["blobId"]})
+    e1 = emoji["id"]
     patch = {
         "reactions/a": {"emoji": "👍", "sentAt": "2025-01-01T00:00:00Z"},
-        "reactions/b": {"emoji": "🎉", "customEmojiId": "E1", "sentAt": "2025-01-02T00:00:00Z"},
+        "reactions/b": {"emoji": "🎉", "customEmojiId": e1, "sentAt": "2025-01-02T00:00:00Z"},
     }
     await alice.ok("Message/set", {"update": {m["id"]: patch}})
     (bob_id,) = (await bob.ok("Message/query", {"filter": {"chatId": cid}}))["ids"]
@@ -430,7 +442,7 @@ async def test_several_reactions_in_one_patch(alice: Api, bob: Api) -> None:
             "a": {"emoji": "👍", "sentAt": "2025-01-01T00:00:00Z", "senderId": sender},
             "b": {
                 "emoji": "🎉",
-                "customEmojiId": "E1",
+                "customEmojiId": e1,
                 "sentAt": "2025-01-02T00:00:00Z",
                 "senderId": sender,
             },

@@ -29,7 +29,10 @@ class BlobMirror(NamespaceMirror[M]):
     """``client.blob``."""
 
     convert = one_call(BlobMethods.convert)
+    copy = one_call(BlobMethods.copy)
+    get = one_call(BlobMethods.get)
     lookup = one_call(BlobMethods.lookup)
+    upload = one_call(BlobMethods.upload)
 
 
 class ChatMirror(NamespaceMirror[M]):

@@ -7,13 +7,14 @@ Per-type models (Message, Chat, …) plug into these as type parameters, so
 from __future__ import annotations
 
 import builtins
+from datetime import UTC, datetime
 from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import Field, field_validator
 
 from ._errors import RateLimited, SetErrors
 from ._model import JMAPInput, JMAPModel
-from ._types import NOT_GIVEN, NotGiven
+from ._types import NOT_GIVEN, NotGiven, UTCDate
 
 __all__ = [
     "AddedItem",
@@ -44,7 +45,22 @@ class SetError(JMAPModel):
     description: str | None = None
     properties: list[str] | None = None
     existing_id: str | None = None
-    server_retry_after: float | None = None
+    server_retry_after: float | UTCDate | None = Field(
+        None, description="When the object may be retried: a UTCDate, or seconds (older servers)."
+    )
+
+    def retry_after_seconds(self, now: datetime | None = None) -> float | None:
+        """``server_retry_after`` as seconds from ``now`` (default: the current time)."""
+        value = self.server_retry_after
+        if value is None or isinstance(value, float | int):
+            return value
+        try:
+            when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 class GetList(JMAPModel, Generic[T]):
@@ -129,7 +145,7 @@ class SetOutcome(JMAPModel, Generic[T]):
         }
         if not limited:
             return None
-        waits = [e.server_retry_after for e in limited.values() if e.server_retry_after is not None]
+        waits = [w for e in limited.values() if (w := e.retry_after_seconds()) is not None]
         retry_after = max(waits) if waits else None
         keys = ", ".join(builtins.list(limited)[:5])
         return RateLimited(
@@ -160,6 +176,8 @@ class QueryResponse(JMAPModel):
 
 
 class AddedItem(JMAPModel):
+    """One ``/queryChanges`` ``added`` entry: an id and its index in the new results."""
+
     id: str
     index: int
 

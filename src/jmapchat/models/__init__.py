@@ -43,9 +43,15 @@ from ._common import (
 )
 from .blob import (
     BlobConvertResponse,
+    BlobCopyResponse,
+    BlobData,
+    BlobGetResponse,
     BlobInfo,
     BlobLookupItem,
     BlobLookupResponse,
+    BlobProperty,
+    BlobSlice,
+    BlobUploadResponse,
     UploadResponse,
 )
 from .capabilities import (
@@ -238,9 +244,15 @@ __all__ = [
     "AddedItem",
     "Attachment",
     "BlobConvertResponse",
+    "BlobCopyResponse",
+    "BlobData",
+    "BlobGetResponse",
     "BlobInfo",
     "BlobLookupItem",
     "BlobLookupResponse",
+    "BlobProperty",
+    "BlobSlice",
+    "BlobUploadResponse",
     "BlockquoteSpan",
     "BoldItalicSpan",
     "BoldSpan",

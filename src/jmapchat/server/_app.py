@@ -24,6 +24,7 @@ from .._core._capabilities import BLOB2, CHAT, CHAT_PUSH, CORE, QUOTA
 from .._core._errors import NotJSON
 from ._engine import Problem, limit_problem
 from ._events import encode_states, parse_states, presence_allowed, states, typing_allowed
+from ._types.blob import DIGESTS, MAX_DATA_SOURCES
 from ._types.misc import PUSH_TYPES
 from ._util import now_utc
 from ._ws import WS_PATH, session_capabilities, websocket_endpoint
@@ -152,10 +153,10 @@ def build_app(server: ChatServer) -> Starlette:
             },
             QUOTA: {},
             BLOB2: {
-                "maxSizeBlobSet": None,
-                "maxDataSources": 0,
+                "maxSizeBlobSet": limits.max_size_upload,
+                "maxDataSources": MAX_DATA_SOURCES,
                 "supportedTypeNames": ["Message", "CustomEmoji", "Space", "Chat"],
-                "supportedDigestAlgorithms": ["sha-256"],
+                "supportedDigestAlgorithms": sorted(DIGESTS),
             },
         }
         body = {

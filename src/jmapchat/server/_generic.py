@@ -20,11 +20,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COLLATIONS",
+    "QUERY_CHANGES_ARGS",
     "DataType",
     "parse_state",
     "register_standard",
+    "run_query",
     "state_of",
     "std_get",
+    "std_query",
     "std_set",
 ]
 
@@ -423,7 +426,7 @@ def _sorted(
     return [k[2] for k in keyed]
 
 
-def _run_query(dt: DataType, ctx: Ctx, flt: dict[str, Any] | None, sort: Any) -> list[str]:
+def run_query(dt: DataType, ctx: Ctx, flt: dict[str, Any] | None, sort: Any) -> list[str]:
     if flt is not None:
         _check_filter(dt, ctx, flt)
     spec = _sort_spec(dt, ctx, sort, flt)
@@ -448,7 +451,7 @@ _QUERY_ARGS = {
 def std_query(dt: DataType, ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
     args = check_args(args, _QUERY_ARGS)
     _account(ctx, args)
-    ids = _run_query(dt, ctx, args.get("filter"), args.get("sort"))
+    ids = run_query(dt, ctx, args.get("filter"), args.get("sort"))
     total = len(ids)
     anchor = args.get("anchor")
     if anchor is not None:
@@ -477,26 +480,25 @@ def std_query(dt: DataType, ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+QUERY_CHANGES_ARGS = {
+    "accountId": "str",
+    "filter": "obj?",
+    "sort": "list?",
+    "sinceQueryState": "str",
+    "maxChanges": "uint?",
+    "upToId": "str?",
+    "calculateTotal": "bool",
+}
+
+
 def std_query_changes(dt: DataType, ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
-    args = check_args(
-        args,
-        {
-            "accountId": "str",
-            "filter": "obj?",
-            "sort": "list?",
-            "sinceQueryState": "str",
-            "maxChanges": "uint?",
-            "upToId": "str?",
-            "calculateTotal": "bool",
-        },
-        ("sinceQueryState",),
-    )
+    args = check_args(args, QUERY_CHANGES_ARGS, ("sinceQueryState",))
     _account(ctx, args)
     since = parse_state(args["sinceQueryState"])
     current = ctx.store.modseq(ctx.account_id, dt.name)
     if since is None or since > current:
         raise MethodErr("cannotCalculateChanges", "unknown sinceQueryState")
-    ids = _run_query(dt, ctx, args.get("filter"), args.get("sort"))
+    ids = run_query(dt, ctx, args.get("filter"), args.get("sort"))
     changed: dict[str, int] = {}
     for _, oid, kind in ctx.store.changes_since(ctx.account_id, dt.name, since):
         changed[oid] = kind

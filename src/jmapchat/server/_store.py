@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["CREATED", "DESTROYED", "GLOBAL", "UPDATED", "Store"]
+__all__ = ["CREATED", "DESTROYED", "GLOBAL", "UPDATED", "SchemaMismatch", "Store"]
 
 GLOBAL = ""
 CREATED, UPDATED, DESTROYED = 0, 1, 2
@@ -57,6 +57,42 @@ _STATE = (
     "INSERT INTO states(account, type, modseq) VALUES(?,?,?) "
     "ON CONFLICT(account, type) DO UPDATE SET modseq=excluded.modseq"
 )
+
+
+class SchemaMismatch(RuntimeError):
+    """The database file has tables whose columns differ from this server's schema (an
+    older or foreign file): refused at start, never patched over or half-used."""
+
+
+def _columns(conn: sqlite3.Connection) -> dict[str, list[str]]:
+    tables = [
+        str(r[0])
+        for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall()
+    ]
+    return {t: [str(c[1]) for c in conn.execute(f'PRAGMA table_info("{t}")')] for t in tables}
+
+
+def _expected_columns() -> dict[str, list[str]]:
+    fresh = sqlite3.connect(":memory:")
+    try:
+        fresh.executescript(_SCHEMA)
+        return _columns(fresh)
+    finally:
+        fresh.close()
+
+
+def _check_schema(conn: sqlite3.Connection, path: str) -> None:
+    """Compare the tables already in the file with the schema before creating anything."""
+    try:
+        have = _columns(conn)
+    except sqlite3.DatabaseError as exc:  # e.g. "file is not a database"
+        raise SchemaMismatch(f"{path}: not a usable SQLite database ({exc})") from exc
+    for table, cols in _expected_columns().items():
+        if table in have and have[table] != cols:
+            raise SchemaMismatch(
+                f"{path}: table {table!r} has columns {have[table]}, this server needs {cols};"
+                " use a new database file"
+            )
 
 
 def _dumps(obj: Any) -> bytes:
@@ -143,10 +179,15 @@ class Store:
         self._modseqs: dict[tuple[str, str], int] = {}
         self._objects: dict[tuple[str, str, str], bytes | None] = {}
         with self.lock:
-            if path != ":memory:":
-                self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.executescript(_SCHEMA)
+            try:
+                _check_schema(self._conn, path)
+                if path != ":memory:":
+                    self._conn.execute("PRAGMA journal_mode=WAL")
+                self._conn.execute("PRAGMA synchronous=NORMAL")
+                self._conn.executescript(_SCHEMA)
+            except BaseException:
+                self._conn.close()
+                raise
 
     def close(self) -> None:
         with self.lock:

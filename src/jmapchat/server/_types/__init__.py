@@ -11,7 +11,7 @@ __all__ = ["register_all"]
 
 
 def register_all(core: Core) -> None:
-    from . import account, chat, contact, emoji, message, misc, space
+    from . import account, blob, chat, contact, emoji, message, misc, space
 
     contact.register(core)
     account.register(core)
@@ -20,3 +20,4 @@ def register_all(core: Core) -> None:
     space.register(core)
     emoji.register(core)
     misc.register(core)
+    blob.register(core)

@@ -106,6 +106,7 @@ class ReadPositionType(DataType):
         return chat is not None
 
     def update(self, ctx: Ctx, obj: dict[str, Any], patch: dict[str, Any]) -> Any:
+        before = obj.get("lastReadMessageId") or ""
         for key, value in patch.items():
             if key != "lastReadMessageId":
                 raise invalid_props(f"{key} cannot be updated", key)
@@ -120,6 +121,18 @@ class ReadPositionType(DataType):
         obj["lastReadAt"] = ctx.now
         ctx.write(self, obj, UPDATED)
         ctx.dirty_chats.add((ctx.account_id, obj["chatId"]))
+        # a thread root's unreadReplyCount changes when the read position passes one of its
+        # thread's messages: report those roots as updated (only the range that moved)
+        low, high = sorted((before, obj.get("lastReadMessageId") or ""))
+        if low != high:
+            roots = ctx.store.execute(
+                "SELECT DISTINCT json_extract(data, '$.threadRootId') FROM objects "
+                "WHERE scope=? AND type='Message' AND k1=? AND id>? AND id<=? "
+                "AND json_extract(data, '$.threadRootId') IS NOT NULL",
+                (ctx.account_id, obj["chatId"], low, high),
+            ).fetchall()
+            for (rid,) in roots:
+                ctx.log_only("Message", str(rid), UPDATED, [ctx.account_id])
         return {"lastReadAt": obj["lastReadAt"]}
 
     def finish_set(self, ctx: Ctx) -> None:

@@ -33,6 +33,7 @@ __all__ = [
     "add_chat_copy",
     "chat_participants",
     "ensure_direct_copy",
+    "local_pins",
     "refresh_chats",
     "register",
     "remove_chat_copy",
@@ -186,6 +187,50 @@ def refresh_chats(ctx: Ctx) -> None:
             ctx.write("Chat", chat, UPDATED, account=acc)
 
 
+def local_pins(ctx: Ctx, account: str, sender_msg_ids: list[str]) -> list[str]:
+    """The shared pin list (senderMsgIds) as ``account``'s own message ids; a message the
+    account does not hold is left out."""
+    out = []
+    for smid in sender_msg_ids:
+        for scope, msg in ctx.store.by_k2("Message", smid):
+            if scope == account:
+                out.append(str(msg["id"]))
+                break
+    return out
+
+
+def share_pins(ctx: Ctx, chat: dict[str, Any], sender_msg_ids: list[str]) -> None:
+    """Group and channel pins are one list per chat (the draft: only admins / ``pin``
+    holders modify it): kept by senderMsgId in the shared definition and written into
+    every other member's copy as that member's message ids."""
+    if chat["kind"] == "group":
+        gdef = load_group(ctx, chat["id"])
+        if gdef is None:
+            return
+        gdef["_pins"] = sender_msg_ids
+        ctx.store.put(GLOBAL, "_Group", gdef)
+    else:
+        from .space import load_space
+
+        space = load_space(ctx, chat["spaceId"])
+        chan = space["_channels"].get(chat["id"]) if space else None
+        if space is None or chan is None:
+            return
+        chan["_pins"] = sender_msg_ids
+        ctx.store.put(GLOBAL, "Space", space)
+    for user in dict.fromkeys(chat_participants(ctx, chat)):
+        acc = ctx.core.account_of(user)
+        if acc is None or acc == ctx.account_id:
+            continue
+        copy = ctx.store.get(acc, "Chat", chat["id"])
+        if copy is None:
+            continue
+        pins = local_pins(ctx, acc, sender_msg_ids)
+        if copy.get("pinnedMessageIds") != pins:
+            copy["pinnedMessageIds"] = pins
+            ctx.write("Chat", copy, UPDATED, account=acc)
+
+
 def _is_group_admin(gdef: dict[str, Any], user: str) -> bool:
     return any(m["id"] == user and m.get("role") == "admin" for m in gdef["members"])
 
@@ -223,6 +268,8 @@ class ChatType(DataType):
     def visible(self, ctx: Ctx, obj: dict[str, Any]) -> bool:
         if obj.get("kind") != "channel":
             return True
+        if not obj.get("spaceId"):
+            return False  # a channel outside any Space is malformed: nobody may use it
         from .space import channel_allows
 
         return channel_allows(ctx, obj["spaceId"], obj["id"], ctx.user, "view")
@@ -348,6 +395,10 @@ class ChatType(DataType):
             elif key == "messageExpirySeconds":
                 if value is not None and not is_uint(value):
                     raise invalid_props("messageExpirySeconds must be an UnsignedInt", key)
+                if value != chat.get(key):
+                    from .message import apply_expiry_policy
+
+                    apply_expiry_policy(ctx, ctx.account_id, chat["id"], value)
             elif key == "pinnedMessageIds":
                 ids = _member_ids(ctx, value if value is not None else [], key)
                 msgs = ctx.store.get_many(ctx.account_id, "Message", ids)
@@ -355,6 +406,8 @@ class ChatType(DataType):
                     raise invalid_props("pinnedMessageIds must be messages of this chat", key)
                 self._check_pin(ctx, chat)
                 value = list(dict.fromkeys(ids))
+                if chat["kind"] in ("group", "channel"):
+                    share_pins(ctx, chat, [msgs[i]["senderMsgId"] for i in value])
             chat[key] = value
 
     def _check_pin(self, ctx: Ctx, chat: dict[str, Any]) -> None:

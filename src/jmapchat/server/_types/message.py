@@ -9,7 +9,9 @@ find all copies).
 from __future__ import annotations
 
 import hmac
+import math
 import re
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, get_args
 
 import orjson
@@ -20,10 +22,11 @@ from ..._core._pointer import PointerError
 from ..._core._pointer import parse as parse_pointer
 from .._generic import DataType
 from .._store import GLOBAL
-from .._util import MethodErr, SetErr, epoch_of, is_uint, new_id, parse_utc
+from .._util import MethodErr, SetErr, epoch_of, format_utc, is_uint, new_id, parse_utc
 from ._common import (
     CREATED,
     UPDATED,
+    accounts_of,
     effective_receipt_sharing,
     ensure_contact,
     invalid_props,
@@ -35,7 +38,7 @@ from .chat import chat_participants, ensure_direct_copy, load_group, refresh_cha
 if TYPE_CHECKING:
     from .._engine import Core, Ctx
 
-__all__ = ["MessageType", "register"]
+__all__ = ["MessageType", "apply_expiry_policy", "backfill_channel", "register"]
 
 CREATE_KEYS = frozenset(
     {
@@ -78,7 +81,13 @@ def _nbytes(s: str) -> int:
     return len(s.encode("utf-8", "surrogatepass"))
 
 
-def _check_rich(body: str) -> list[str]:
+def _known_contact(ctx: Ctx, user_id: str) -> bool:
+    """The draft validates a Mention's (and a mention span's) ChatContact existence: the
+    caller themself, or a ChatContact of the caller's account."""
+    return user_id == ctx.user or ctx.store.get(ctx.account_id, "ChatContact", user_id) is not None
+
+
+def _check_rich(ctx: Ctx, body: str) -> list[str]:
     """Validate a rich body; return its broadcast scopes."""
     try:
         doc = orjson.loads(body)
@@ -96,6 +105,8 @@ def _check_rich(body: str) -> list[str]:
         t = span["type"]
         if t == "mention" and not isinstance(span.get("userId"), str):
             raise SetErr("invalidArguments", "a mention span needs userId", properties=["body"])
+        if t == "mention" and not _known_contact(ctx, span["userId"]):
+            raise invalid_props(f"no ChatContact {span['userId']!r}", "body")
         if t == "broadcast":
             if span.get("scope") not in SCOPES:
                 raise SetErr("invalidArguments", "unknown broadcast scope", properties=["body"])
@@ -129,6 +140,8 @@ def _check_content(ctx: Ctx, chat: dict[str, Any], msg: dict[str, Any]) -> None:
             raise invalid_props("a Mention needs id, offset and length", "mentions")
         if m["offset"] + m["length"] > size:
             raise invalid_props("a mention lies outside the body", "mentions")
+        if not _known_contact(ctx, m["id"]):
+            raise invalid_props(f"no ChatContact {m['id']!r}", "mentions")
     scopes = []
     for m in bmentions:
         if not isinstance(m, dict):
@@ -147,7 +160,7 @@ def _check_content(ctx: Ctx, chat: dict[str, Any], msg: dict[str, Any]) -> None:
             raise invalid_props(
                 "rich bodies carry mentions inline", "mentions" if mentions else "broadcastMentions"
             )
-        scopes += _check_rich(body)
+        scopes += _check_rich(ctx, body)
     if scopes:
         _check_broadcast(ctx, chat)
 
@@ -322,7 +335,26 @@ class MessageType(DataType):
                 if obj.get("_replies")
                 else 0
             )
+            if obj.get("threadRootId") is None:
+                out["unreadReplyCount"] = (
+                    self._unread_replies(ctx, obj) if obj.get("_thread") else 0
+                )
         return out
+
+    def _unread_replies(self, ctx: Ctx, root: dict[str, Any]) -> int:
+        """Messages of ``root``'s thread that sort after the owner's lastReadMessageId
+        (the same rule as Chat.unreadCount, applied to one thread)."""
+        key = ("last read", ctx.account_id, root["chatId"])
+        if key not in ctx.cache:
+            rps = ctx.store.by_k1(ctx.account_id, "ReadPosition", root["chatId"])
+            ctx.cache[key] = rps[0].get("lastReadMessageId") if rps else None
+        last_read = ctx.cache[key] or ""
+        row = ctx.store.execute(
+            "SELECT COUNT(*) FROM objects WHERE scope=? AND type='Message' AND k1=? AND id>? "
+            "AND json_extract(data, '$.threadRootId')=?",
+            (ctx.account_id, root["chatId"], last_read, root["id"]),
+        ).fetchone()
+        return int(row[0])
 
     # --- query --------------------------------------------------------------------------
 
@@ -523,8 +555,8 @@ class MessageType(DataType):
                 for u in recipients
             }
         self._store_copy(ctx, ctx.account_id, own, chat)
-        if parent is not None:
-            self._mark_replied(ctx, ctx.account_id, parent["id"])
+        if parent is not None or thread_root is not None:
+            self._mark_replied(ctx, ctx.account_id, parent["id"] if parent else None, thread_root)
         if ctx.core.pusher.enabled:
             _queue_push(ctx, [ctx.core.account_of(u) or "" for u in delivered_to], mid)
         return own
@@ -538,7 +570,14 @@ class MessageType(DataType):
         key = (ctx.user, chat["id"])
         last = ctx.core.slow_mode_seen.get(key)
         if last is not None and ctx.now_ts - last < secs:
-            raise SetErr("rateLimited", f"slow mode: wait {secs} seconds between messages")
+            # serverRetryAfter: the UTCDate from which the send is accepted (rounded up
+            # to the millisecond, so a send at exactly that time passes)
+            retry = datetime.fromtimestamp(math.ceil((last + secs) * 1000) / 1000, UTC)
+            raise SetErr(
+                "rateLimited",
+                f"slow mode: wait {secs} seconds between messages",
+                serverRetryAfter=format_utc(retry),
+            )
         ctx.core.slow_mode_seen[key] = ctx.now_ts
 
     def _store_copy(self, ctx: Ctx, acc: str, msg: dict[str, Any], chat: dict[str, Any]) -> None:
@@ -591,8 +630,8 @@ class MessageType(DataType):
             "deliveryState": "received",
         }
         self._store_copy(ctx, acc, copy, their_chat)
-        if reply_to is not None:
-            self._mark_replied(ctx, acc, reply_to)
+        if reply_to is not None or root is not None:
+            self._mark_replied(ctx, acc, reply_to, root)
 
     def _local_id(self, ctx: Ctx, acc: str, sender_msg_id: str) -> str | None:
         for scope, o in _copies(ctx, sender_msg_id):
@@ -600,11 +639,18 @@ class MessageType(DataType):
                 return str(o["id"])
         return None
 
-    def _mark_replied(self, ctx: Ctx, acc: str, parent_id: str) -> None:
-        parent = ctx.store.get(acc, self.name, parent_id)
-        if parent is not None and not parent.get("_replies"):
-            parent["_replies"] = True
-            ctx.write(self, parent, UPDATED, account=acc)
+    def _mark_replied(self, ctx: Ctx, acc: str, parent_id: str | None, root_id: str | None) -> None:
+        """A new reply changes its parent's ``replyCount`` and its thread root's
+        ``unreadReplyCount``: flag them (so `present` counts) and log them as updated."""
+        flags: dict[str, list[str]] = {}
+        for mid, flag in ((parent_id, "_replies"), (root_id, "_thread")):
+            if mid is not None:
+                flags.setdefault(mid, []).append(flag)
+        for mid, names in flags.items():
+            msg = ctx.store.get(acc, self.name, mid)
+            if msg is not None:
+                msg.update(dict.fromkeys(names, True))
+                ctx.write(self, msg, UPDATED, account=acc)
 
     # --- update -------------------------------------------------------------------------
 
@@ -663,6 +709,8 @@ class MessageType(DataType):
     def _react(self, ctx: Ctx, obj: dict[str, Any], patch: dict[str, Any]) -> None:
         if "reactions" in patch:
             raise SetErr("invalidPatch", "patch reactions/<senderReactionId>, not the whole map")
+        if obj.get("deletedAt") and any(v is not None for v in patch.values()):
+            raise SetErr("forbidden", "deleted messages cannot be reacted to")
         changes: dict[str, dict[str, Any] | None] = {}
         for key, value in patch.items():
             try:
@@ -689,8 +737,10 @@ class MessageType(DataType):
             if len(value["emoji"].encode()) > 256:
                 raise invalid_props("emoji too long", key)
             cei = value.get("customEmojiId")
-            if cei is not None and not isinstance(cei, str):
-                raise invalid_props("customEmojiId must be a string", key)
+            if cei is not None and (
+                not isinstance(cei, str) or ctx.type("CustomEmoji").load_one(ctx, cei) is None
+            ):
+                raise invalid_props("customEmojiId must name a CustomEmoji you can see", key)
             sent = value.get("sentAt", ctx.now)
             if parse_utc(sent, strict_utc=False) is None:
                 raise invalid_props("sentAt must be a UTCDate", key)
@@ -713,7 +763,7 @@ class MessageType(DataType):
                         acc == ctx.account_id or cur.get("senderId") == ctx.user
                     ):
                         del reactions[rid]
-                elif acc in targets:
+                elif acc in targets and not copy.get("deletedAt"):
                     reactions[rid] = {
                         **change,
                         "senderId": "self" if acc == ctx.account_id else ctx.user,
@@ -804,6 +854,135 @@ class MessageType(DataType):
 
     def finish_set(self, ctx: Ctx) -> None:
         refresh_chats(ctx)
+
+
+def apply_expiry_policy(ctx: Ctx, acc: str, chat_id: str, seconds: int | None) -> None:
+    """Re-stamp every message of ``acc``'s copy of a chat with the chat's (new)
+    ``messageExpirySeconds``: the policy covers the messages already stored, counted from
+    each one's ``receivedAt``; ``senderExpiresAt`` still applies when it comes first. The
+    expiry sweep at the start of the next request removes those already past."""
+    dt = ctx.type("Message")
+    for msg in ctx.store.by_k1(acc, "Message", chat_id):
+        exps = [epoch_of(msg.get("senderExpiresAt"))]
+        if seconds:
+            exps.append((epoch_of(msg.get("receivedAt")) or ctx.now_ts) + seconds)
+        live = [e for e in exps if e is not None]
+        new = min(live) if live else None
+        if msg.get("_expires") != new:
+            if new is None:
+                msg.pop("_expires", None)
+            else:
+                msg["_expires"] = new
+            k1, k2, exp = dt.keys(msg)
+            # hidden field only: no change is visible to clients until the message goes
+            ctx.store.put(acc, "Message", msg, k1=k1, k2=k2, expires=exp)
+
+
+_HISTORY_DROP = frozenset(
+    {
+        "id",
+        "senderId",
+        "replyTo",
+        "threadRootId",
+        "reactions",
+        "deliveryState",
+        "deliveredAt",
+        "readAt",
+        "readDisposition",
+        "deliveryReceipts",
+    }
+)
+
+
+def backfill_channel(ctx: Ctx, acc: str, user: str, chat: dict[str, Any]) -> None:
+    """A member who may now view a channel (joined the Space later, or was given ``view``)
+    gets the channel's history it lacks, as it stands now.
+
+    Channel membership and visibility come from the Space (``view``), not from the time of
+    joining, so every message still held by some member and not yet in ``acc`` is copied
+    in arrival order: edits, reactions, replies and threads kept; messages deleted (for
+    everyone or by every holder), expired ones and those from contacts ``acc`` blocks are
+    left out. No pushes. For a copy that held nothing yet, the history arrives read
+    (ReadPosition at its last message); otherwise the read position is left alone.
+    """
+    chat_id = chat["id"]
+    held_rows = ctx.store.execute(
+        "SELECT k2, id FROM objects WHERE scope=? AND type='Message' AND k1=?", (acc, chat_id)
+    ).fetchall()
+    local: dict[str, str] = {str(k2): str(i) for k2, i in held_rows}  # senderMsgId -> own id
+    fresh = not local
+    scopes = [a for a in accounts_of(ctx, chat_participants(ctx, chat)) if a != acc]
+    if not scopes:
+        return
+    marks = ",".join("?" * len(scopes))
+    rows = ctx.store.execute(
+        f"SELECT scope, data FROM objects WHERE scope IN ({marks}) AND type='Message' "
+        "AND k1=? ORDER BY id",
+        (*scopes, chat_id),
+    ).fetchall()
+    best: dict[str, tuple[str, dict[str, Any]]] = {}
+    for scope, data in rows:
+        msg = orjson.loads(data)
+        if msg.get("deletedAt"):
+            continue
+        smid = msg["senderMsgId"]
+        if smid in local:
+            continue
+        if smid not in best or msg.get("senderId") == "self":
+            best[smid] = (str(scope), msg)
+    if not best:
+        return
+    order = sorted(best.items(), key=lambda kv: (epoch_of(kv[1][1]["receivedAt"]) or 0.0, kv[0]))
+    dt: MessageType = ctx.type("Message")  # type: ignore[assignment]
+    their_chat = ctx.store.get(acc, "Chat", chat_id)
+    if their_chat is None:
+        return
+    last_id = None
+    for smid, (scope, src) in order:
+        sender = ctx.core.user_of(scope) if src["senderId"] == "self" else src["senderId"]
+        if sender != user and is_blocked(ctx, acc, sender):
+            continue
+        exp = epoch_of(src.get("senderExpiresAt"))
+        if exp is not None and exp <= ctx.now_ts:
+            continue
+        if sender != user:
+            ensure_contact(ctx, acc, sender)
+
+        def mapped(ref: str | None, scope: str = scope) -> str | None:
+            if ref is None:
+                return None
+            orig = ctx.store.get(scope, "Message", ref)
+            return local.get(orig["senderMsgId"]) if orig else None
+
+        reactions = {}
+        for rid, r in (src.get("reactions") or {}).items():
+            reactor = ctx.core.user_of(scope) if r.get("senderId") == "self" else r.get("senderId")
+            if reactor != user and is_blocked(ctx, acc, str(reactor)):
+                continue
+            reactions[rid] = {**r, "senderId": "self" if reactor == user else reactor}
+        copy = {k: v for k, v in src.items() if k[:1] != "_" and k not in _HISTORY_DROP}
+        copy.update(
+            id=new_id(),
+            senderId="self" if sender == user else sender,
+            replyTo=mapped(src.get("replyTo")),
+            threadRootId=mapped(src.get("threadRootId")),
+            reactions=reactions,
+            deliveryState="delivered" if sender == user else "received",
+            deliveredAt=None,
+            readAt=None,
+            readDisposition=None,
+        )
+        for a in copy.get("attachments") or []:
+            ctx.store.grant_blob(acc, a["blobId"])
+        dt._store_copy(ctx, acc, copy, their_chat)
+        if copy["replyTo"] is not None or copy["threadRootId"] is not None:
+            dt._mark_replied(ctx, acc, copy["replyTo"], copy["threadRootId"])
+        local[smid] = last_id = copy["id"]
+    if last_id is not None and fresh:
+        for rp in ctx.store.by_k1(acc, "ReadPosition", chat_id):
+            rp["lastReadMessageId"] = last_id
+            ctx.write("ReadPosition", rp, UPDATED, account=acc)
+    refresh_chats(ctx)
 
 
 def _mentions(obj: dict[str, Any], user: str) -> bool:

@@ -6,12 +6,13 @@ import hashlib
 import ipaddress
 import secrets
 from functools import partial
-from typing import TYPE_CHECKING, Any, get_args
+from typing import TYPE_CHECKING, Any, ClassVar, get_args
 from urllib.parse import urlsplit
 
 from jmapchat.models import ChatMessageEntryProperty, PushUrgency
 
 from .._core_caps import BLOB2, CHAT, CHAT_PUSH, CORE, QUOTA
+from .._generic import QUERY_CHANGES_ARGS, DataType, run_query, std_query
 from .._store import GLOBAL
 from .._util import MethodErr, SetErr, check_args, is_jmap_id, new_id, parse_utc
 
@@ -128,6 +129,69 @@ def quota_changes(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
         "destroyed": [],
         "updatedProperties": ["used"] if changed else None,
     }
+
+
+class _QuotaType(DataType):
+    """Filter and sort rules of ``Quota/query`` (RFC 9425 §4.4); quotas are computed."""
+
+    name = "Quota"
+    filter_spec: ClassVar[dict[str, str]] = {
+        "name": "str",
+        "scope": "str",
+        "resourceType": "str",
+        "type": "str",
+    }
+    sort_props = frozenset({"name", "used"})
+    default_sort: ClassVar[list[tuple[str, bool]]] = [("name", True)]
+
+    def query_candidates(self, ctx: Ctx, flt: dict[str, Any] | None) -> list[dict[str, Any]]:
+        return _quotas(ctx)
+
+    def match(self, ctx: Ctx, obj: dict[str, Any], cond: dict[str, Any]) -> bool:
+        for key, value in cond.items():
+            if key == "name":
+                if value.casefold() not in str(obj.get("name") or "").casefold():
+                    return False
+            elif key == "type":
+                if value not in (obj.get("types") or []):
+                    return False
+            elif obj.get(key) != value:
+                return False
+        return True
+
+
+_QUOTA = _QuotaType()
+
+
+def quota_query(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
+    """``Quota/query``: the standard /query over the computed quotas; the query state is
+    the quota state (it changes whenever a ``used`` value does)."""
+    out = std_query(_QUOTA, ctx, args)
+    out["queryState"] = _quota_state(_quotas(ctx))
+    return out
+
+
+def quota_query_changes(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
+    """``Quota/queryChanges``: nothing when the state is unchanged; otherwise every result
+    is reported removed and re-added at its index (RFC 8620 §5.6 allows the extra ids)."""
+    args = check_args(args, QUERY_CHANGES_ARGS, ("sinceQueryState",))
+    _account(ctx, args)
+    state = _quota_state(_quotas(ctx))
+    ids = run_query(_QUOTA, ctx, args.get("filter"), args.get("sort"))
+    changed = args["sinceQueryState"] != state
+    max_changes = args.get("maxChanges")
+    if changed and max_changes is not None and len(ids) > max_changes:
+        raise MethodErr("tooManyChanges", f"more than {max_changes} changes")
+    out: dict[str, Any] = {
+        "accountId": ctx.account_id,
+        "oldQueryState": args["sinceQueryState"],
+        "newQueryState": state,
+        "removed": list(ids) if changed else [],
+        "added": [{"id": oid, "index": i} for i, oid in enumerate(ids)] if changed else [],
+    }
+    if args.get("calculateTotal"):
+        out["total"] = len(ids)
+    return out
 
 
 # --- Blob/lookup ---------------------------------------------------------------------------
@@ -408,6 +472,8 @@ def register(core: Core) -> None:
     core.method("Core/echo", CORE, core_echo)
     core.method("Quota/get", QUOTA, quota_get)
     core.method("Quota/changes", QUOTA, quota_changes)
+    core.method("Quota/query", QUOTA, quota_query)
+    core.method("Quota/queryChanges", QUOTA, quota_query_changes)
     core.method("Blob/lookup", BLOB2, blob_lookup)
     core.method("PushSubscription/get", CORE, push_get)
     core.method("PushSubscription/set", CORE, push_set)

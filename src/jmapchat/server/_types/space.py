@@ -7,6 +7,7 @@ synced into a channel Chat copy in every member's account.
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import TYPE_CHECKING, Any, ClassVar, get_args
 
@@ -24,7 +25,7 @@ from ._common import (
     only_keys,
     opt_utc,
 )
-from .chat import add_chat_copy, base_chat, remove_chat_copy
+from .chat import add_chat_copy, base_chat, local_pins, remove_chat_copy
 
 if TYPE_CHECKING:
     from .._engine import Core, Ctx
@@ -43,6 +44,8 @@ PERMISSIONS = (
     "mention_broadcast",
 )
 EVERYONE_DEFAULT = ["view", "send"]
+# SpaceRole.color: "Hex color string (e.g., "#5865f2")" -- #RGB or #RRGGBB
+_COLOR_RE = re.compile(r"^#(?:[0-9A-Fa-f]{3}|[0-9A-Fa-f]{6})$")
 RESTRICTED = (
     "id",
     "name",
@@ -207,6 +210,13 @@ def save_space(
             elif any(have.get(k) != want.get(k) for k in CHANNEL_SHARED):
                 have.update({k: want[k] for k in CHANNEL_SHARED})
                 ctx.write("Chat", have, UPDATED, account=acc)
+            view = channel_allows(ctx, space["id"], chat_id, user, "view")
+            if view and (have is None or not have.get("_history")):
+                _give_history(ctx, chans[chat_id], acc, user, want)
+            elif not view and have is not None and have.get("_history"):
+                del have["_history"]  # given view again later, the gap is filled then
+                k1, k2, exp = ctx.type("Chat").keys(have)
+                ctx.store.put(acc, "Chat", have, k1=k1, k2=k2, expires=exp)
     for user in removed or []:
         acc = ctx.core.account_of(user)
         if acc is None or user in members:
@@ -226,6 +236,29 @@ def save_space(
                 ensure_contact(ctx, oacc, user)
 
 
+def _give_history(
+    ctx: Ctx, chan: dict[str, Any], acc: str, user: str, want: dict[str, Any]
+) -> None:
+    """Once a member may view a channel, its copy gets the history it lacks and the shared
+    pins; a hidden ``_history`` mark on the copy makes this happen once per copy (again
+    only after the copy was removed, e.g. by leaving the Space)."""
+    from .message import backfill_channel
+
+    backfill_channel(ctx, acc, user, want)
+    copy = ctx.store.get(acc, "Chat", want["id"])
+    if copy is None:
+        return
+    copy["_history"] = True
+    shared = chan.get("_pins")
+    pins = copy.get("pinnedMessageIds") if shared is None else local_pins(ctx, acc, shared)
+    if pins != copy.get("pinnedMessageIds"):
+        copy["pinnedMessageIds"] = pins
+        ctx.write("Chat", copy, UPDATED, account=acc)
+    else:
+        k1, k2, exp = ctx.type("Chat").keys(copy)
+        ctx.store.put(acc, "Chat", copy, k1=k1, k2=k2, expires=exp)  # the mark only
+
+
 def _drop_channel(ctx: Ctx, space: dict[str, Any], chat_id: str) -> None:
     for user in [m["id"] for m in space["members"]]:
         acc = ctx.core.account_of(user)
@@ -235,6 +268,21 @@ def _drop_channel(ctx: Ctx, space: dict[str, Any], chat_id: str) -> None:
 
 
 # --- Space -----------------------------------------------------------------------------
+
+
+def _check_color(value: Any, key: str) -> None:
+    if value is not None and (not isinstance(value, str) or not _COLOR_RE.match(value)):
+        raise invalid_props("color must be a hex color such as #5865f2", key)
+
+
+def _check_unique_positions(space: dict[str, Any], changed: set[str], key: str) -> None:
+    """The draft's SHOULD: no two roles of a Space share a position. Only the roles this
+    update added or moved are checked, so an older clash never blocks unrelated edits."""
+    for r in space["roles"]:
+        if r["id"] in changed and any(
+            o["position"] == r["position"] and o["id"] != r["id"] for o in space["roles"]
+        ):
+            raise invalid_props(f"another role already has position {r['position']}", key)
 
 
 def _str_list(value: Any, key: str) -> list[str]:
@@ -362,6 +410,7 @@ class SpaceType(DataType):
                 space[key] = value
             elif key == "addRoles":
                 need("manage_roles")
+                added_roles: set[str] = set()
                 for e in _entries(value, key):
                     only_keys(e, {"name", "permissions", "position", "color"}, "role property")
                     if (
@@ -372,8 +421,7 @@ class SpaceType(DataType):
                         raise invalid_props("a role needs a name and a position > 0", key)
                     if e["position"] >= mine:
                         raise SetErr("forbidden", "roles must rank below your own highest role")
-                    if e.get("color") is not None and not isinstance(e["color"], str):
-                        raise invalid_props("color must be a string", key)
+                    _check_color(e.get("color"), key)
                     new_role = {
                         "id": new_id(),
                         "name": e["name"],
@@ -383,8 +431,10 @@ class SpaceType(DataType):
                     }
                     space["roles"].append(new_role)
                     role_ids.add(new_role["id"])
+                    added_roles.add(new_role["id"])
                 if len(space["roles"]) > ctx.core.chat.max_space_roles:
                     raise SetErr("overQuota", "too many roles")
+                _check_unique_positions(space, added_roles, key)
             elif key == "removeRoles":
                 need("manage_roles")
                 ids = _str_list(value, key)
@@ -396,6 +446,7 @@ class SpaceType(DataType):
                     m["roleIds"] = [r for r in m["roleIds"] if r not in ids]
             elif key == "updateRoles":
                 need("manage_roles")
+                moved: set[str] = set()
                 for e in _entries(value, key):
                     only_keys(
                         e, {"id", "name", "permissions", "position", "color"}, "role property"
@@ -411,6 +462,7 @@ class SpaceType(DataType):
                         if e["position"] >= mine:
                             raise SetErr("forbidden", "roles must rank below your own highest role")
                         role["position"] = e["position"]
+                        moved.add(role["id"])
                     if "name" in e:
                         if not isinstance(e["name"], str):
                             raise invalid_props("name must be a string", key)
@@ -418,7 +470,9 @@ class SpaceType(DataType):
                     if "permissions" in e:
                         role["permissions"] = _known(_str_list(e["permissions"], key))
                     if "color" in e:
+                        _check_color(e["color"], key)
                         role["color"] = e["color"]
+                _check_unique_positions(space, moved, key)
             elif key == "addMembers":
                 need("manage_members")
                 for e in _entries(value, key):
@@ -445,6 +499,17 @@ class SpaceType(DataType):
                 ids = [ctx.ref(i) for i in _str_list(value, key)]
                 if ids != [ctx.user]:
                     need("manage_members")
+                    # a kick obeys the same role-rank rule as a ban: only members ranking
+                    # strictly below the caller can be removed (leaving is always allowed)
+                    for uid in ids:
+                        if (
+                            uid != ctx.user
+                            and member_of(space, uid) is not None
+                            and highest_position(space, uid) >= mine
+                        ):
+                            raise SetErr(
+                                "forbidden", "cannot remove a member ranking at or above you"
+                            )
                 space["members"] = [m for m in space["members"] if m["id"] not in ids]
                 removed.extend(ids)
                 if not any(
