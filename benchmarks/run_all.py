@@ -23,6 +23,8 @@ SCRIPTS = [
     "server_bulk",
     "import_throughput",
     "sync_step",
+    "server_latency",
+    "small_request",
     "realtime_latency",
 ]
 

@@ -16,6 +16,7 @@ from ._call import (
     ChangesCall,
     GetCall,
     MissingResponse,
+    Progress,
     QueryCall,
     QueryChangesCall,
     SetCall,
@@ -73,7 +74,15 @@ from ._responses import (
     SetOutcome,
     SetResponse,
 )
-from ._session import Account, ChatAccountCapability, CoreCapability, Session, expand_template
+from ._session import (
+    Account,
+    ChatAccountCapability,
+    CoreCapability,
+    Session,
+    SessionURLError,
+    expand_template,
+    redact_url,
+)
 from ._standard import (
     ChangesMethods,
     CreateDestroySetMethods,
@@ -137,6 +146,7 @@ __all__ = [
     "ListOrNull",
     "MapOrNull",
     "MissingResponse",
+    "Progress",
     "Namespace",
     "NotGiven",
     "ObservedSessionState",
@@ -153,6 +163,7 @@ __all__ = [
     "RetryPolicy",
     "RetryableStream",
     "Session",
+    "SessionURLError",
     "SetCall",
     "SetError",
     "SetMethods",
@@ -179,6 +190,7 @@ __all__ = [
     "parse_utc_date",
     "plan",
     "query_iter_flow",
+    "redact_url",
     "resolve_result_references",
     "session_flow",
     "session_url_for",
