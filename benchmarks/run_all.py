@@ -25,6 +25,7 @@ SCRIPTS = [
     "sync_step",
     "server_latency",
     "small_request",
+    "realtime_latency",
 ]
 
 

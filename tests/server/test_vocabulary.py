@@ -15,6 +15,7 @@ from jmapchat.models import (
     EMOJI_NAME_MAX,
     BroadcastScope,
     ChatCapability,
+    ChatMessageEntryProperty,
     ChatPushCapability,
     CustomEmojiCreate,
     PushUrgency,
@@ -23,9 +24,11 @@ from jmapchat.models import (
 )
 from jmapchat.server import ChatServer, ServerLimits
 from jmapchat.server._config import ChatSettings
+from jmapchat.server._push import DEFAULT_PROPS
 from jmapchat.server._session import session_resource
 from jmapchat.server._types._access import PERMISSIONS
 from jmapchat.server._types._content import SCOPES, SPAN_TYPES
+from jmapchat.server._ws import session_capabilities
 from tests.compliance import conftest as _raw_http
 from tests.compliance._harness import PNG_1X1, Harness
 
@@ -99,6 +102,25 @@ def test_the_session_resource_is_built_from_the_session_model(
 ) -> None:
     served = h.session("alice")
     base = served["apiUrl"].removesuffix("/jmap/api/")
-    built = session_resource(server.core, "alice", base, served["state"])
+    built = session_resource(
+        server.core, "alice", base, served["state"], session_capabilities(base)
+    )
     assert built == served
     assert list(built) == list(served)  # the same order of members, too
+
+
+def test_push_entry_properties_come_from_the_models() -> None:
+    # the push draft's default set, in the draft's order
+    assert DEFAULT_PROPS == (
+        "messageId",
+        "chatId",
+        "chatKind",
+        "senderId",
+        "senderDisplayName",
+        "sentAt",
+        "hasMention",
+        "mentionScopes",
+        "encrypted",
+        "bodySnippet",
+    )
+    assert set(DEFAULT_PROPS) < set(get_args(ChatMessageEntryProperty))

@@ -27,10 +27,13 @@ from jmapchat._core import (
     CORE,
     NOT_GIVEN,
     AccountNotFound,
+    Backoff,
+    CapabilityNotSupported,
     ChangesCall,
     ChatAccountCapability,
     ConnectError,
     CoreMethods,
+    EventSourceState,
     GetCall,
     HTTPResponse,
     HTTPStatusError,
@@ -435,6 +438,59 @@ class ClientBase:
             return q, g
 
         return add
+
+    def _event_state(
+        self,
+        types: Sequence[str] | None,
+        *,
+        typing: bool,
+        presence: bool,
+        ping: int,
+        close_after_state: bool,
+        backoff: Backoff | None,
+    ) -> EventSourceState:
+        from jmapchat.models import PresenceEvent, StateChange, TypingEvent
+
+        models: dict[str, type[BaseModel]] = {
+            "state": StateChange,
+            "typing": TypingEvent,
+            "presence": PresenceEvent,
+        }
+        return EventSourceState(
+            models,
+            types=types,
+            typing=typing,
+            presence=presence,
+            ping=ping,
+            close_after_state=close_after_state,
+            backoff=backoff,
+        )
+
+    @staticmethod
+    def _check_streams(http: Any) -> None:
+        """``events()`` needs a transport that streams responses: httpx's ASGI and WSGI
+        transports wait for the whole body, which an event stream never finishes. Refuse
+        them (found through wrappers' ``inner`` / ``_transport``) instead of hanging."""
+        transport = getattr(http, "_transport", None)
+        for _ in range(8):
+            if isinstance(transport, httpx.ASGITransport | httpx.WSGITransport):
+                raise CapabilityNotSupported(
+                    "events() needs a streaming HTTP transport; httpx's in-process "
+                    f"{type(transport).__name__} buffers whole responses (serve the app on "
+                    "a loopback socket, e.g. jmapchat.server.serve_in_thread)",
+                    capability=CORE,
+                )
+            transport = getattr(transport, "inner", None) or getattr(transport, "_transport", None)
+            if transport is None:
+                return
+
+    def _event_timeout(self, state: EventSourceState) -> httpx.Timeout:
+        """The client's timeouts, but reading waits at most two ping intervals."""
+        base = self._timeout if isinstance(self._timeout, httpx.Timeout) else None
+        base = base or httpx.Timeout(self._timeout)
+        return httpx.Timeout(
+            connect=base.connect, read=state.read_timeout(), write=base.write, pool=base.pool
+        )
 
     # --- repr -------------------------------------------------------------------------
 

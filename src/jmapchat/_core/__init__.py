@@ -37,6 +37,7 @@ from ._capabilities import (
 )
 from ._errors import *  # noqa: F403
 from ._errors import __all__ as _error_names
+from ._events import Backoff, EventSourceState, RetryableStream
 from ._exec import (
     DownloadVerifier,
     Emit,
@@ -127,6 +128,7 @@ __all__ = [
     "WEBSOCKET",
     "Account",
     "AddedItem",
+    "Backoff",
     "BaseRequest",
     "Call",
     "ChangesCall",
@@ -142,6 +144,7 @@ __all__ = [
     "EchoResponse",
     "Emit",
     "Envelope",
+    "EventSourceState",
     "FilterOperator",
     "Flow",
     "FreshSession",
@@ -175,6 +178,7 @@ __all__ = [
     "ReferenceResolutionError",
     "Response",
     "RetryPolicy",
+    "RetryableStream",
     "Session",
     "SessionURLError",
     "SetCall",

@@ -22,10 +22,8 @@ from ._access import (
     EVERYONE_DEFAULT,
     PERMISSIONS,
     banned,
-    channel_allows,
     highest_position,
     known_perms,
-    load_space,
     member_of,
     space_perms,
 )
@@ -39,22 +37,12 @@ from ._common import (
     readable_blob,
 )
 from ._spaces import drop_channel, entries, save_space, str_list
-from .space_channels import edit_categories, edit_channels, update_channel_via_chat
+from .space_channels import edit_categories, edit_channels
 
 if TYPE_CHECKING:
     from .._context import Core, Ctx
 
-# channel_allows … update_channel_via_chat: still imported from here by code written
-# before the access rules had their own module (`_access`, `space_channels`)
-__all__ = [
-    "SpaceType",
-    "channel_allows",
-    "load_space",
-    "member_of",
-    "register",
-    "space_perms",
-    "update_channel_via_chat",
-]
+__all__ = ["SpaceType", "register"]
 
 # SpaceRole.color: "Hex color string (e.g., "#5865f2")" -- #RGB or #RRGGBB
 _COLOR_RE = re.compile(r"^#(?:[0-9A-Fa-f]{3}|[0-9A-Fa-f]{6})$")
