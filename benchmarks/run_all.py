@@ -1,6 +1,6 @@
 """Run every benchmark, one fresh process each, and print their RESULT lines together.
 
-    .venv/bin/python benchmarks/run_all.py            # all five
+    .venv/bin/python benchmarks/run_all.py            # all six
     .venv/bin/python benchmarks/run_all.py parse_cost round_trip   # a selection
 
 Each script also runs on its own (see docs/performance.md). Nothing here asserts on
@@ -15,7 +15,14 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["parse_cost", "round_trip", "request_build", "round_trips_saved", "server_bulk"]
+SCRIPTS = [
+    "parse_cost",
+    "round_trip",
+    "request_build",
+    "round_trips_saved",
+    "server_bulk",
+    "realtime_latency",
+]
 
 
 def main() -> int:

@@ -39,12 +39,15 @@ RULES: list[tuple[str, str]] = [
     ("StopAsyncIteration", "StopIteration"),
     # stdlib and httpx
     ("AsyncIterator", "Iterator"),
+    ("AsyncGenerator", "Generator"),
     ("asynccontextmanager", "contextmanager"),
     ("aclosing", "closing"),
     ("aclose", "close"),
     ("aread", "read"),
     ("aiter_bytes", "iter_bytes"),
     ("AsyncBaseTransport", "BaseTransport"),
+    ("aconnect_sse", "connect_sse"),
+    ("aiter_sse", "iter_sse"),
     # jmapchat
     ("AsyncClient", "Client"),
     ("AsyncNamespaces", "SyncNamespaces"),
@@ -54,6 +57,7 @@ RULES: list[tuple[str, str]] = [
     ("AsyncCapacityLimiter", "CapacityLimiter"),
     ("async_sleep", "sleep"),
     ("async_bind_handles", "bind_handles"),
+    ("async_event_pump", "event_pump"),
     ("async_upload_source", "upload_source"),
     ("async_upload_chunks", "upload_chunks"),
 ]

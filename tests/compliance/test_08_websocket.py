@@ -1,18 +1,35 @@
 """Compliance section 8: WebSocket ephemeral events (typing / presence).
 
-The reference server's push transport is the RFC 8620 EventSource, which the chat draft
-makes mandatory (§Push Notifications); the WebSocket draft (draft-atwood-jmap-chat-wss-00)
-is optional.  The delivery-time rules these cases check (membership, receiveTypingIndicators
-and blocked-contact filtering, presence event contents) are stated identically for the
-EventSource ``typing`` / ``presence`` events in draft-atwood-jmap-chat-00 §Push
-Notifications / §Chat/typing, so they are exercised over the EventSource stream.
+Each case runs over a real RFC 8887 WebSocket (the server on a loopback port, a real
+WebSocket client subscribed with ``WebSocketPushEnable`` + ``ChatStreamEnable``, see
+`_ws.WsStream`) and, because the chat draft states the same delivery-time rules for the
+EventSource ``typing`` / ``presence`` events (§Push Notifications, §Chat/typing), over the
+EventSource stream as well.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import pytest
+
+from jmapchat.server import serve_in_thread
+
 from ._harness import EventStream, Harness, is_utcdate
+from ._ws import WsStream
+
+Open = Callable[[str], EventStream]
+
+
+@pytest.fixture(params=["websocket", "eventsource"])
+def open_stream(request: pytest.FixtureRequest, h: Harness) -> Iterator[Open]:
+    """Opens ``user``'s push stream over the transport under test."""
+    if request.param == "eventsource":
+        yield h.event_stream
+        return
+    with serve_in_thread(h.server) as base:
+        yield lambda user: WsStream(base, h.token(user))
 
 
 def _typing(h: Harness, user: str, chat: str, typing: bool = True) -> None:
@@ -51,11 +68,11 @@ def _acquaint(h: Harness) -> None:
         h.send(a, chat, f"hi from {a}")
 
 
-def test_8_1_presence_null_vs_absent(h: Harness) -> None:
+def test_8_1_presence_null_vs_absent(h: Harness, open_stream: Open) -> None:
     """8.1 ChatPresenceEvent null vs absent semantics."""
     _acquaint(h)
     pid = h.presence_id("alice")
-    with h.event_stream("bob") as stream:
+    with open_stream("bob") as stream:
         h.sync_stream("bob", stream)
         h.update(
             "alice",
@@ -86,13 +103,13 @@ def test_8_1_presence_null_vs_absent(h: Harness) -> None:
     assert contact.get("statusEmoji") == "🍔"
 
 
-def test_8_2_typing_membership_rechecked(h: Harness) -> None:
+def test_8_2_typing_membership_rechecked(h: Harness, open_stream: Open) -> None:
     """8.2 Typing membership re-verified at delivery time."""
     _acquaint(h)
     group = h.group_chat("alice", ["bob", "carol"], "typing-crew")
     bob_group = h.chat_named("bob", "typing-crew")
     carol_group = h.chat_named("carol", "typing-crew")
-    with h.event_stream("bob") as bob_stream, h.event_stream("alice") as alice_stream:
+    with open_stream("bob") as bob_stream, open_stream("alice") as alice_stream:
         h.sync_stream("bob", bob_stream)
         h.sync_stream("alice", alice_stream)
         # Control: while bob is a member, group typing reaches him.
@@ -110,13 +127,13 @@ def test_8_2_typing_membership_rechecked(h: Harness) -> None:
         assert leaked == [], leaked
 
 
-def test_8_3_receive_typing_indicators_rechecked(h: Harness) -> None:
+def test_8_3_receive_typing_indicators_rechecked(h: Harness, open_stream: Open) -> None:
     """8.3 receiveTypingIndicators re-checked at delivery time."""
     _acquaint(h)
     alice_chat = h.direct_chat_with("alice", "bob")
     bob_chat = h.direct_chat_with("bob", "alice")
     group = h.group_chat("alice", ["bob"], "still-typing")
-    with h.event_stream("bob") as stream:
+    with open_stream("bob") as stream:
         h.sync_stream("bob", stream)
         h.update("bob", "Chat", bob_chat, {"receiveTypingIndicators": False})
         _typing(h, "alice", alice_chat)
@@ -132,13 +149,13 @@ def test_8_3_receive_typing_indicators_rechecked(h: Harness) -> None:
     got = h.get1("bob", "Chat", chan)
     assert got is not None
     assert got["receiveTypingIndicators"] is False
-    with h.event_stream("bob") as stream:
+    with open_stream("bob") as stream:
         h.sync_stream("bob", stream)
         _typing(h, "alice", chan)
         stream.wait_for(lambda e: _is_typing(e, h.cid("alice"), chan))
 
 
-def test_8_4_block_rechecked_for_typing_and_presence(h: Harness) -> None:
+def test_8_4_block_rechecked_for_typing_and_presence(h: Harness, open_stream: Open) -> None:
     """8.4 Block status re-checked at delivery for typing and presence."""
     _acquaint(h)
     alice_chat = h.direct_chat_with("alice", "bob")
@@ -146,7 +163,7 @@ def test_8_4_block_rechecked_for_typing_and_presence(h: Harness) -> None:
     bob_group = h.chat_named("bob", "before-block")
     after = h.group_chat("alice", ["bob", "carol"], "after-block")
     alice_pid = h.presence_id("alice")
-    with h.event_stream("bob") as stream:
+    with open_stream("bob") as stream:
         h.sync_stream("bob", stream)
         # Controls: before the block, alice's typing and presence reach bob.
         _typing(h, "alice", group)
@@ -171,10 +188,10 @@ def test_8_4_block_rechecked_for_typing_and_presence(h: Harness) -> None:
         assert leaked == [], leaked
 
 
-def test_8_5_presence_event_has_statusemoji_and_lastactiveat(h: Harness) -> None:
+def test_8_5_presence_event_has_statusemoji_and_lastactiveat(h: Harness, open_stream: Open) -> None:
     """8.5 ChatPresenceEvent includes statusEmoji and lastActiveAt."""
     _acquaint(h)
-    with h.event_stream("bob") as stream:
+    with open_stream("bob") as stream:
         h.sync_stream("bob", stream)
         h.update(
             "alice",

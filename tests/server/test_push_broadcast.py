@@ -47,6 +47,8 @@ async def drain(alice: Api, chat_id: str, push: Receiver, paths: set[str]) -> di
     done: set[str] = set()
     while done != paths:
         path, headers, payload = push.next()
+        if payload["@type"] == "StateChange":  # other types' changes (Chat, PresenceStatus)
+            continue
         assert payload["@type"] == "ChatMessagePush", payload
         (entry,) = payload["messages"]
         if entry["bodySnippet"] == "@everyone END":

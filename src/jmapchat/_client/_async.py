@@ -7,19 +7,22 @@ The source of truth for both clients: ``scripts/unasync.py`` generates the block
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import aclosing, asynccontextmanager, closing
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, TypeVar, Unpack, cast
 
 import httpx
+from httpx_sse import aconnect_sse
 from pydantic import BaseModel
 
 from jmapchat._core import (
+    Backoff,
     Call,
     ChangesResponse,
     DownloadVerifier,
     Emit,
+    EventSourceState,
     Flow,
     FreshSession,
     HTTPRequest,
@@ -28,6 +31,7 @@ from jmapchat._core import (
     LocalProtocolError,
     ObservedSessionState,
     Response,
+    RetryableStream,
     Session,
     Sleep,
     StreamDigest,
@@ -41,7 +45,7 @@ from jmapchat._core import (
     upload_flow,
 )
 from jmapchat._namespaces import Request
-from jmapchat.models import UploadResponse
+from jmapchat.models import Event, UploadResponse
 
 from ._base import (
     USER_AGENT,
@@ -58,6 +62,7 @@ from ._primitives import (
     AsyncCapacityLimiter,
     AsyncLock,
     async_bind_handles,
+    async_event_pump,
     async_sleep,
     async_upload_chunks,
     async_upload_source,
@@ -226,6 +231,78 @@ class AsyncClient(AsyncNamespaces, ClientBase):
             policy=self._policy,
         )
         return self._iterate(flow)
+
+    # --- listening --------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def events(
+        self,
+        types: Sequence[str] | None = None,
+        *,
+        typing: bool = False,
+        presence: bool = False,
+        ping: int = 30,
+        close_after_state: bool = False,
+        backoff: Backoff | None = None,
+    ) -> AsyncIterator[AsyncIterator[Event]]:
+        """Listen: ``async with client.events(["Message"]) as events: async for e in events``.
+
+        Yields `StateChange` (for ``types``, None: all), and `TypingEvent` /
+        `PresenceEvent` when ``typing`` / ``presence`` are set. Runs over the session's
+        EventSource with this client's auth; a dropped connection (or two ``ping``
+        intervals of silence) reconnects by itself after a capped, jittered `Backoff`,
+        resending ``Last-Event-ID`` so a change made meanwhile still arrives as a
+        StateChange. ``close_after_state`` ends after the first StateChange. Bad
+        credentials raise `AuthenticationError`; unknown or malformed events are skipped.
+        """
+        state = self._event_state(
+            types,
+            typing=typing,
+            presence=presence,
+            ping=ping,
+            close_after_state=close_after_state,
+            backoff=backoff,
+        )
+        async with async_event_pump(self._event_stream(state), state) as events:
+            yield events
+
+    async def _event_stream(self, state: EventSourceState) -> AsyncGenerator[Event | None, None]:
+        """Events, after one None once the first connection is open (see `async_event_pump`)."""
+        http = self._client()
+        first = True
+        while True:
+            session = await self._fresh_session()
+            try:
+                with map_transport_errors("event source"):
+                    connection = aconnect_sse(
+                        http,
+                        "GET",
+                        state.url(session),
+                        headers=state.headers(),
+                        timeout=self._event_timeout(state),
+                        **self._auth_kw(),
+                    )
+                    async with connection as source:
+                        r = source.response
+                        body = b"" if 200 <= r.status_code < 300 else await r.aread()
+                        state.check_response(r.status_code, r.headers.get("content-type", ""), body)
+                        state.connected()
+                        log.debug("event source connected")
+                        if first:
+                            first = False
+                            yield None
+                        # Never leave this loop early (a return or break would strand
+                        # httpx's generators half-way, which trio reports): after a
+                        # closeafter=state event the server ends the stream itself.
+                        async for sse in source.aiter_sse():
+                            event = state.on_message(sse.event, sse.data, sse.id or None)
+                            if event is not None:
+                                yield cast("Event", event)
+                if state.finished:
+                    return
+            except (TransportError, RetryableStream) as exc:
+                log.info("event source lost (%s); reconnecting", type(exc).__name__)
+            await async_sleep(state.on_disconnect())
 
     # --- blobs ------------------------------------------------------------------------
 

@@ -25,9 +25,11 @@ from jmapchat._core import (
     CORE,
     NOT_GIVEN,
     AccountNotFound,
+    Backoff,
     ChangesCall,
     ConnectError,
     CoreMethods,
+    EventSourceState,
     GetCall,
     HTTPResponse,
     LocalProtocolError,
@@ -354,6 +356,41 @@ class ClientBase:
             return q, g
 
         return add
+
+    def _event_state(
+        self,
+        types: Sequence[str] | None,
+        *,
+        typing: bool,
+        presence: bool,
+        ping: int,
+        close_after_state: bool,
+        backoff: Backoff | None,
+    ) -> EventSourceState:
+        from jmapchat.models import PresenceEvent, StateChange, TypingEvent
+
+        models: dict[str, type[BaseModel]] = {
+            "state": StateChange,
+            "typing": TypingEvent,
+            "presence": PresenceEvent,
+        }
+        return EventSourceState(
+            models,
+            types=types,
+            typing=typing,
+            presence=presence,
+            ping=ping,
+            close_after_state=close_after_state,
+            backoff=backoff,
+        )
+
+    def _event_timeout(self, state: EventSourceState) -> httpx.Timeout:
+        """The client's timeouts, but reading waits at most two ping intervals."""
+        base = self._timeout if isinstance(self._timeout, httpx.Timeout) else None
+        base = base or httpx.Timeout(self._timeout)
+        return httpx.Timeout(
+            connect=base.connect, read=state.read_timeout(), write=base.write, pool=base.pool
+        )
 
     # --- repr -------------------------------------------------------------------------
 

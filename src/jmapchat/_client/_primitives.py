@@ -9,14 +9,17 @@ by hand, so the generated file never diverges from its source.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
-from collections.abc import AsyncGenerator, Generator
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
+from contextlib import asynccontextmanager, closing, contextmanager
 from types import TracebackType
 from typing import Any
 
 import anyio
 
+from jmapchat._core import EventSourceState
 from jmapchat._namespaces import Request
 
 from ._base import UploadSource
@@ -27,10 +30,12 @@ __all__ = [
     "CapacityLimiter",
     "Lock",
     "async_bind_handles",
+    "async_event_pump",
     "async_sleep",
     "async_upload_chunks",
     "async_upload_source",
     "bind_handles",
+    "event_pump",
     "sleep",
     "upload_chunks",
     "upload_source",
@@ -81,6 +86,78 @@ async def async_upload_chunks(src: UploadSource, size: int) -> AsyncGenerator[by
             yield bytes(chunk)
     else:
         yield src.value
+
+
+class _Failure:
+    def __init__(self, exc: Exception) -> None:
+        self.exc = exc
+
+
+@asynccontextmanager
+async def async_event_pump(
+    source: AsyncGenerator[Any, None], state: EventSourceState
+) -> AsyncIterator[AsyncIterator[Any]]:
+    """Run the event ``source`` (which yields None once connected, then events) in a task,
+    and hand out its events; entering waits for the first connection.
+
+    Why a task: the source iterates httpx / httpx-sse async generators, which must only
+    ever stop by an exception raised where they await the network (trio reports any left
+    suspended). The task never waits between items (the buffer is unbounded), so closing
+    the context cancels it exactly there. Its errors reach the reader, not a task group.
+    """
+    send, receive = anyio.create_memory_object_stream[Any](math.inf)
+
+    async def run() -> None:
+        try:
+            async for item in source:
+                send.send_nowait(item)
+        except Exception as exc:
+            send.send_nowait(_Failure(exc))
+        finally:
+            send.close()
+
+    failed: Exception | None = None
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(run)
+        events = _AsyncEvents(receive, state)
+        try:
+            await events.connected()
+            yield events
+        except Exception as exc:
+            failed = exc  # re-raised as itself below, not wrapped in an ExceptionGroup
+        finally:
+            tg.cancel_scope.cancel()
+            receive.close()
+    if failed is not None:
+        raise failed
+
+
+class _AsyncEvents:
+    """The iterator `AsyncClient.events` yields."""
+
+    def __init__(self, receive: Any, state: EventSourceState) -> None:
+        self._receive = receive
+        self._state = state
+
+    async def connected(self) -> None:
+        await self._next_item()
+
+    async def _next_item(self) -> Any:
+        try:
+            item = await self._receive.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
+            raise StopAsyncIteration from None
+        if isinstance(item, _Failure):
+            raise item.exc
+        return item
+
+    def __aiter__(self) -> _AsyncEvents:
+        return self
+
+    async def __anext__(self) -> Any:
+        if self._state.finished:  # closeafter=state: that StateChange was the last one
+            raise StopAsyncIteration
+        return await self._next_item()
 
 
 # --- blocking (thread-safe) -------------------------------------------------------------
@@ -163,3 +240,34 @@ def upload_chunks(src: UploadSource, size: int) -> Generator[bytes, None, None]:
                 close()
     else:
         yield src.value
+
+
+@contextmanager
+def event_pump(
+    source: Generator[Any, None, None], state: EventSourceState
+) -> Iterator[Iterator[Any]]:
+    """`async_event_pump`'s blocking twin: the generator is read lazily, in the caller's
+    thread (closing a plain generator early is harmless)."""
+    with closing(source):
+        events = _SyncEvents(source, state)
+        events.connected()
+        yield events
+
+
+class _SyncEvents:
+    """The iterator `Client.events` yields."""
+
+    def __init__(self, source: Generator[Any, None, None], state: EventSourceState) -> None:
+        self._source = source
+        self._state = state
+
+    def connected(self) -> None:
+        next(self._source)
+
+    def __iter__(self) -> _SyncEvents:
+        return self
+
+    def __next__(self) -> Any:
+        if self._state.finished:
+            raise StopIteration
+        return next(self._source)

@@ -23,6 +23,7 @@ from ._call import (
 from ._capabilities import BLOB, BLOB2, CHAT, CHAT_PUSH, CHAT_WEBSOCKET, CORE, QUOTA, WEBSOCKET
 from ._errors import *  # noqa: F403
 from ._errors import __all__ as _error_names
+from ._events import Backoff, EventSourceState, RetryableStream
 from ._exec import (
     DownloadVerifier,
     Emit,
@@ -97,6 +98,7 @@ __all__ = [
     "WEBSOCKET",
     "Account",
     "AddedItem",
+    "Backoff",
     "BaseRequest",
     "Call",
     "ChangesCall",
@@ -112,6 +114,7 @@ __all__ = [
     "EchoResponse",
     "Emit",
     "Envelope",
+    "EventSourceState",
     "FilterOperator",
     "Flow",
     "FreshSession",
@@ -141,6 +144,7 @@ __all__ = [
     "ReferenceResolutionError",
     "Response",
     "RetryPolicy",
+    "RetryableStream",
     "Session",
     "SetCall",
     "SetError",

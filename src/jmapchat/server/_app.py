@@ -6,7 +6,7 @@ import hashlib
 import re
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -15,16 +15,19 @@ import anyio
 import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
 
 from .._core._capabilities import BLOB2, CHAT, CHAT_PUSH, CORE, QUOTA
 from .._core._errors import NotJSON
 from ._engine import Problem, limit_problem
+from ._events import encode_states, parse_states, presence_allowed, states, typing_allowed
 from ._types.blob import DIGESTS, MAX_DATA_SOURCES
 from ._types.misc import PUSH_TYPES
 from ._util import now_utc
+from ._ws import WS_PATH, session_capabilities, websocket_endpoint
 
 if TYPE_CHECKING:
     from ._server import ChatServer
@@ -82,12 +85,17 @@ def build_app(server: ChatServer) -> Starlette:
     limits = server.limits
     core = server.core
 
-    def auth(request: Request) -> str | None:
+    def auth(request: Request | WebSocket) -> str | None:
+        who = auth_token(request)
+        return None if who is None else who[0]
+
+    def auth_token(request: Request | WebSocket) -> tuple[str, str] | None:
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return None
-        return server._user_for_token(token.strip())
+        user = server._user_for_token(token.strip())
+        return None if user is None else (user, token.strip())
 
     def unauthorized() -> Response:
         return _plain_problem(
@@ -106,14 +114,19 @@ def build_app(server: ChatServer) -> Starlette:
                 413 if name == "maxSizeUpload" else 400,
             )
         body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > limit:
-                raise limit_problem(
-                    name,
-                    f"the body is larger than {name} ({limit} bytes)",
-                    413 if name == "maxSizeUpload" else 400,
-                )
+        try:
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > limit:
+                    break
+        except ClientDisconnect:  # gone mid-body (e.g. the server is shutting down)
+            raise Problem("about:blank", "the client went away") from None
+        if len(body) > limit:
+            raise limit_problem(
+                name,
+                f"the body is larger than {name} ({limit} bytes)",
+                413 if name == "maxSizeUpload" else 400,
+            )
         return bytes(body)
 
     async def session(request: Request) -> Response:
@@ -167,6 +180,7 @@ def build_app(server: ChatServer) -> Starlette:
                 CHAT_PUSH: {},
                 QUOTA: {},
                 BLOB2: {},
+                **session_capabilities(base),
             },
             "accounts": {
                 acc: {
@@ -284,8 +298,21 @@ def build_app(server: ChatServer) -> Starlette:
         )
         acc = core.accounts[user]
         last_event_id = request.headers.get("last-event-id")
+        stream = _event_stream(server, acc, wanted, closeafter == "state", ping, last_event_id)
+        # Subscribe before the response head goes out: a client that saw the head and then
+        # changes something must hear about it.
+        first = await stream.__anext__()
+
+        async def body() -> AsyncIterator[bytes]:
+            try:
+                yield first
+                async for chunk in stream:
+                    yield chunk
+            finally:
+                await stream.aclose()
+
         return StreamingResponse(
-            _event_stream(server, acc, wanted, closeafter == "state", ping, last_event_id),
+            body(),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -304,26 +331,10 @@ def build_app(server: ChatServer) -> Starlette:
         Route("/jmap/download/{accountId}/{blobId}/{name}", download, methods=["GET"]),
         Route("/jmap/eventsource/", eventsource, methods=["GET"]),
         Route("/jmap/eventsource", eventsource, methods=["GET"]),
+        WebSocketRoute(WS_PATH, websocket_endpoint(server, auth_token)),
+        WebSocketRoute(WS_PATH.rstrip("/"), websocket_endpoint(server, auth_token)),
     ]
     return Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
-
-
-def _states(server: ChatServer, acc: str, types: list[str]) -> dict[str, str]:
-    seqs = server.core.store.modseqs(acc)
-    return {t: str(seqs.get(t, 0)) for t in types}
-
-
-def _event_id(states: dict[str, str]) -> str:
-    return ".".join(f"{t}:{s}" for t, s in states.items())
-
-
-def _parse_event_id(value: str) -> dict[str, str]:
-    out = {}
-    for part in value.split("."):
-        t, _, s = part.partition(":")
-        if t and s.isdigit():
-            out[t] = s
-    return out
 
 
 def _sse(event: str, data: Any, event_id: str | None = None) -> bytes:
@@ -340,21 +351,25 @@ async def _event_stream(
     close_after_state: bool,
     ping: int,
     last_event_id: str | None,
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     hub = server.core.hub
     sub = hub.subscribe(acc)
     try:
-        current = _states(server, acc, types)
+        current = states(server.core, acc, types)
         if last_event_id:
-            prev = _parse_event_id(last_event_id)
+            prev = parse_states(last_event_id)
             changed = {t: s for t, s in current.items() if prev.get(t) != s}
             if changed:
                 yield _sse(
-                    "state", {"@type": "StateChange", "changed": {acc: changed}}, _event_id(current)
+                    "state",
+                    {"@type": "StateChange", "changed": {acc: changed}},
+                    encode_states(current),
                 )
                 if close_after_state:
                     return
-        yield b": connected\n\n"
+        # An id-only message: a client that drops before the first state event can still
+        # resume with Last-Event-ID and learn what changed meanwhile (RFC 8620 §7.3).
+        yield f": connected\nid: {encode_states(current)}\n\n".encode()
         next_ping = time.monotonic() + ping if ping else None
         while True:
             timeout = max(0.0, next_ping - time.monotonic()) if next_ping is not None else 30.0
@@ -363,14 +378,14 @@ async def _event_stream(
                 return
             if sub.dirty:
                 sub.dirty = False
-                new = _states(server, acc, types)
+                new = states(server.core, acc, types)
                 changed = {t: s for t, s in new.items() if current.get(t) != s}
                 current = new
                 if changed:
                     yield _sse(
                         "state",
                         {"@type": "StateChange", "changed": {acc: changed}},
-                        _event_id(current),
+                        encode_states(current),
                     )
                     if next_ping is not None:
                         next_ping = time.monotonic() + ping
@@ -378,6 +393,11 @@ async def _event_stream(
                         return
             while sub.queue:
                 event, data = sub.queue.popleft()
+                # Authorization is re-checked at delivery (wss draft §Security, 8.2–8.4).
+                if event == "typing" and not typing_allowed(server.core, acc, data):
+                    continue
+                if event == "presence" and not presence_allowed(server.core, acc, data):
+                    continue
                 yield _sse(event, data)
             if next_ping is not None and time.monotonic() >= next_ping:
                 yield _sse("ping", {"interval": ping})

@@ -239,6 +239,8 @@ class Ctx:
                 fn()
             except Exception:  # pragma: no cover - defensive
                 log.exception("deferred work failed")
+        if self.touched:  # after the ChatMessagePushes above, which StateChange then skips
+            self.core.pusher.state_changed(self.core, self.touched)
         self.touched = set()
         self.events = []
         self.after_commit = []

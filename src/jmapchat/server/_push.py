@@ -121,6 +121,48 @@ class PushSender:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self.sent: list[tuple[str, dict[str, Any]]] = []
+        # StateChange delivery: each account's states as last dispatched, and per
+        # (subscription, account) the Message state a ChatMessagePush already carried.
+        self._state_lock = threading.Lock()
+        self._states: dict[str, dict[str, str]] = {}
+        self._covered: dict[tuple[str, str], str] = {}
+
+    # --- StateChange for every type and every change (RFC 8620 §7.2) --------------------
+
+    def prime(self, core: Core) -> None:
+        """Remember every account's current states: later changes are reported against them."""
+        from ._events import states
+
+        with self._state_lock:
+            for acc in list(core.users_by_account):
+                self._states[acc] = states(core, acc)
+
+    def state_changed(self, core: Core, accounts: set[str]) -> None:
+        """After a commit: POST a StateChange with the types that changed in ``accounts``
+        to each live subscription of their owners, filtered by its ``types``. A Message
+        state already carried by a ChatMessagePush to that subscription is left out."""
+        from ._events import states
+
+        with self._state_lock:
+            for acc in sorted(accounts):
+                user = core.users_by_account.get(acc)
+                if user is None:
+                    continue
+                now = states(core, acc)
+                before = self._states.get(acc, {})
+                self._states[acc] = now
+                changed = {t: s for t, s in now.items() if before.get(t) != s}
+                if not changed:
+                    continue
+                subs = live_subscriptions(core.store.by_k1(GLOBAL, "PushSubscription", user))
+                for sub in subs:
+                    types = sub.get("types")
+                    mine = {t: s for t, s in changed.items() if types is None or t in types}
+                    covered = self._covered.pop((sub["id"], acc), None)
+                    if covered is not None and mine.get("Message") == covered:
+                        del mine["Message"]
+                    if mine:
+                        self.post(sub["url"], {"@type": "StateChange", "changed": {acc: mine}})
 
     def post(self, url: str, payload: dict[str, Any], urgency: str = "normal") -> None:
         """Queue a Web Push POST; ``urgency`` goes out as the RFC 8030 §5.3 header."""
@@ -177,11 +219,7 @@ class PushSender:
     def _push_message(
         self, core: Core, acc: str, user: str, subs: list[dict[str, Any]], sender_msg_id: str
     ) -> None:
-        live = [
-            s
-            for s in subs
-            if s.get("verificationCode") == s.get("_code") and s.get("_createdAt", 0) <= time.time()
-        ]
+        live = live_subscriptions(subs)
         if not live:
             return
         copies = [o for scope, o in core.store.by_k2("Message", sender_msg_id) if scope == acc]
@@ -192,16 +230,12 @@ class PushSender:
         for sub in live:
             cfg = (sub.get("chatPush") or {}).get(acc)
             if cfg is None:
-                types = sub.get("types")
-                if types is None or "Message" in types:
-                    self.post(
-                        sub["url"],
-                        {"@type": "StateChange", "changed": {acc: {"Message": state}}},
-                    )
-                continue
+                continue  # a plain StateChange: state_changed() sends it
             entry = build_entry(core, acc, user, msg, cfg)
             if entry is None:
                 continue
+            with self._state_lock:
+                self._covered[(sub["id"], acc)] = state
             self.post(
                 sub["url"],
                 {
@@ -212,6 +246,22 @@ class PushSender:
                 },
                 payload_urgency(cfg, [entry]),
             )
+
+
+def live_subscriptions(subs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The subscriptions that may be pushed to now: verified and not past ``expires``."""
+    from ._util import epoch_of
+
+    now = time.time()
+    out = []
+    for s in subs:
+        if s.get("verificationCode") is None or s.get("verificationCode") != s.get("_code"):
+            continue
+        expires = s.get("expires")
+        if expires is not None and (epoch_of(expires) or 0) <= now:
+            continue
+        out.append(s)
+    return out
 
 
 DEFAULT_PROPS = (

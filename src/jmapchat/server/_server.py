@@ -77,6 +77,7 @@ class ChatServer:
         except BaseException:
             self.store.close()
             raise
+        self.core.pusher.prime(self.core)
         self.app: Starlette = build_app(self)
 
     # --- users ---------------------------------------------------------------------------

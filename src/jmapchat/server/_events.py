@@ -1,0 +1,130 @@
+"""What both push transports share: state tokens and the delivery-time rules for ephemeral
+events (draft-atwood-jmap-chat-wss §ChatTypingEvent, §ChatPresenceEvent, §Security).
+
+Authorization is checked when an event is about to leave the server, not when it was
+emitted: membership, ``receiveTypingIndicators`` and blocks may have changed since
+(compliance 8.2–8.4). The EventSource stream and the WebSocket endpoint both call
+`typing_allowed` / `presence_allowed` right before writing a frame.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from ._types.misc import PUSH_TYPES
+
+if TYPE_CHECKING:
+    from ._engine import Core
+
+__all__ = [
+    "TYPING_INTERVAL",
+    "TypingLimiter",
+    "encode_states",
+    "parse_states",
+    "presence_allowed",
+    "states",
+    "typing_allowed",
+]
+
+# At most one ChatTypingEvent(typing=true) per sender per chat per this many seconds.
+TYPING_INTERVAL = 3.0
+
+
+def states(core: Core, acc: str, types: list[str] | tuple[str, ...] = PUSH_TYPES) -> dict[str, str]:
+    """The current state string of each of ``types`` in account ``acc``."""
+    seqs = core.store.modseqs(acc)
+    return {t: str(seqs.get(t, 0)) for t in types}
+
+
+def encode_states(value: dict[str, str]) -> str:
+    """An opaque token for a set of states (the EventSource id and the WS pushState)."""
+    return ".".join(f"{t}:{s}" for t, s in value.items())
+
+
+def parse_states(token: str) -> dict[str, str]:
+    """`encode_states` reversed; garbage parts are ignored (so they count as changed)."""
+    out = {}
+    for part in token.split("."):
+        t, _, s = part.partition(":")
+        if t and s.isdigit():
+            out[t] = s
+    return out
+
+
+def typing_allowed(core: Core, acc: str, data: dict[str, Any]) -> bool:
+    """May a typing event ``data`` ({chatId, senderId, typing}) reach account ``acc`` now?
+
+    Only while the owner is still a member (for a channel: may still view it), has not
+    turned ``receiveTypingIndicators`` off (direct and group chats only) and has not
+    blocked the sender."""
+    from ._engine import Ctx
+    from ._types._common import is_blocked
+    from ._types.chat import load_group
+    from ._types.space import channel_allows, member_of
+
+    user = core.users_by_account.get(acc)
+    chat_id, sender = data.get("chatId"), data.get("senderId")
+    if user is None or not isinstance(chat_id, str) or not isinstance(sender, str):
+        return False
+    if sender == user:
+        return False
+    ctx = Ctx(core, user, {})
+    copy = core.store.get(acc, "Chat", chat_id)
+    if copy is None or is_blocked(ctx, acc, sender):
+        return False
+    kind = copy.get("kind")
+    if kind == "direct":
+        return copy.get("receiveTypingIndicators") is not False
+    if kind == "group":
+        gdef = load_group(ctx, chat_id)
+        members = {m.get("id") for m in (gdef or {}).get("members", [])}
+        return user in members and copy.get("receiveTypingIndicators") is not False
+    if kind == "channel":
+        from ._types.space import load_space
+
+        space = load_space(ctx, copy.get("spaceId") or "")
+        return (
+            space is not None
+            and member_of(space, user) is not None
+            and channel_allows(ctx, space["id"], chat_id, user, "view")
+        )
+    return False
+
+
+def presence_allowed(core: Core, acc: str, data: dict[str, Any]) -> bool:
+    """May a presence event about ``data["contactId"]`` reach account ``acc`` now? Only
+    for a known contact the owner has not blocked."""
+    contact_id = data.get("contactId")
+    if not isinstance(contact_id, str) or acc not in core.users_by_account:
+        return False
+    contact = core.store.get(acc, "ChatContact", contact_id)
+    return contact is not None and not contact.get("blocked")
+
+
+class TypingLimiter:
+    """Per-connection outbound typing rate limit (wss draft §ChatTypingEvent).
+
+    ``typing: true`` from one sender in one chat passes at most once per
+    `TYPING_INTERVAL`; ``typing: false`` passes only after a delivered ``true`` (so a
+    sender alternating true/false cannot flood, and no indicator is left stuck on)."""
+
+    def __init__(self, clock: Any = time.monotonic) -> None:
+        self._clock = clock
+        self._last_true: dict[tuple[str, str], float] = {}
+        self._open: set[tuple[str, str]] = set()
+
+    def allow(self, data: dict[str, Any]) -> bool:
+        key = (str(data.get("chatId")), str(data.get("senderId")))
+        if not data.get("typing"):
+            if key in self._open:
+                self._open.discard(key)
+                return True
+            return False
+        now = self._clock()
+        last = self._last_true.get(key)
+        if last is not None and now - last < TYPING_INTERVAL:
+            return False
+        self._last_true[key] = now
+        self._open.add(key)
+        return True
