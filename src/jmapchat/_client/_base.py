@@ -25,6 +25,7 @@ from jmapchat._core import (
     CORE,
     NOT_GIVEN,
     AccountNotFound,
+    AuthenticationError,
     Backoff,
     ChangesCall,
     ConnectError,
@@ -32,6 +33,8 @@ from jmapchat._core import (
     EventSourceState,
     GetCall,
     HTTPResponse,
+    HTTPStatusError,
+    JMAPError,
     LocalProtocolError,
     Namespace,
     NotGiven,
@@ -43,13 +46,22 @@ from jmapchat._core import (
     SessionError,
     Timeout,
     TransportError,
+    WebSocketChannel,
     WriteError,
+    parse_problem,
     session_url_for,
 )
 from jmapchat._namespaces import Request
 from jmapchat._version import __version__
 
-__all__ = ["BearerAuth", "ClientBase", "ClientOptions", "UploadSource", "log"]
+__all__ = [
+    "BearerAuth",
+    "ClientBase",
+    "ClientOptions",
+    "UploadSource",
+    "log",
+    "upgrade_error",
+]
 
 log = logging.getLogger("jmapchat")
 
@@ -119,6 +131,19 @@ def map_transport_errors(what: str) -> Iterator[None]:
         raise RemoteProtocolError(f"{what}: too many redirects") from exc
     except httpx.TransportError as exc:
         raise TransportError(f"{what}: {type(exc).__name__}: {exc}", sent=False) from exc
+
+
+def upgrade_error(status: int, body: bytes, url: str) -> JMAPError:
+    """The error for a WebSocket handshake the server refused (as for HTTP)."""
+    what = f"WebSocket handshake to {url}"
+    if status in (401, 403):
+        return AuthenticationError(
+            f"{what}: HTTP {status} (check the token or credentials)", status_code=status
+        )
+    problem = parse_problem(body, status=status)
+    if problem is not None and problem.type != "about:blank":
+        return problem
+    return HTTPStatusError(f"{what}: HTTP {status}", status_code=status, body=body[:2000])
 
 
 def to_response(r: httpx.Response, body: bytes) -> HTTPResponse:
@@ -383,6 +408,21 @@ class ClientBase:
             close_after_state=close_after_state,
             backoff=backoff,
         )
+
+    def _ws_channel(self) -> WebSocketChannel:
+        from jmapchat.models import ChatPresenceEvent, ChatTypingEvent, StateChange
+
+        models: dict[str, type[BaseModel]] = {
+            "StateChange": StateChange,
+            "ChatTypingEvent": ChatTypingEvent,
+            "ChatPresenceEvent": ChatPresenceEvent,
+        }
+        return WebSocketChannel(models)
+
+    def _read_timeout(self) -> float | None:
+        """How long a request waits for its reply (the ``read`` part of ``timeout``)."""
+        t = self._timeout
+        return t.read if isinstance(t, httpx.Timeout) else t
 
     def _event_timeout(self, state: EventSourceState) -> httpx.Timeout:
         """The client's timeouts, but reading waits at most two ping intervals."""

@@ -68,6 +68,7 @@ class Absorber:
     _queue: deque[CallState]
     _done: list[Invocation]
     _given_created: dict[str, str]
+    in_flight: list[Envelope]
     _whole: bool = False  # the typed one-pass parse bound every call
 
     def absorb(
@@ -91,12 +92,14 @@ class Absorber:
                 # bytes. Anything else (an error, a malformed reply) falls through.
                 fast = Response._parse_expected(whole, reply)
                 if fast is not None:
+                    self._landed(envelope)
                     self._absorb_whole(whole, fast)
                     return True
             reply = loads(reply)
         invocations, state, created_ids = read_document(reply)
         if resend_ok and resend_after(envelope.pieces, invocations):
             return False
+        self._landed(envelope)
         if state is not None:
             self.session_state = state
         grouped: dict[str, list[tuple[str, dict[str, Any]]]] = {}
@@ -134,6 +137,10 @@ class Absorber:
         self.method_responses.extend(r for r in invocations if r[2] not in known)
         return True
 
+    def _landed(self, envelope: Envelope) -> None:
+        if envelope in self.in_flight:
+            self.in_flight.remove(envelope)
+
     def _whole_calls(self, envelope: Envelope) -> list[Call[Any]] | None:
         """The request's calls if ``envelope`` carries all of them, whole and in order."""
         calls = self.request.calls
@@ -159,6 +166,7 @@ class Absorber:
 
     def absorb_dry(self, envelope: Envelope) -> None:
         """Pretend ``envelope`` was answered (planning only): nothing is bound."""
+        self._landed(envelope)
         for piece in envelope.pieces:
             if piece.chunk + 1 == piece.chunks:
                 piece.state.done = True
@@ -184,16 +192,18 @@ class Absorber:
         if failure is None:
             self._finish(st, [(method, _merge(method, ok))])
             return
+        if st.pending:  # send no further chunk of this call
+            st.pending = None
+            if self._queue and self._queue[0] is st:
+                self._queue.popleft()
+        if len(st.results) < st.sent:
+            return  # chunks already in flight (pipelined): settle once they answer
         chunk, err = failure
         note = f"chunk {chunk + 1} of {st.chunks_total} failed"
         if ok:
             note += f"; {len(ok)} other chunk(s) were applied (see call.extra_responses)"
         desc = err.get("description")
         err["description"] = f"{desc} ({note})" if isinstance(desc, str) else note
-        if st.pending:
-            st.pending = None
-            if self._queue and self._queue[0] is st:
-                self._queue.popleft()
         bound: list[tuple[str, dict[str, Any]]] = [("error", err)]
         if ok:
             bound.append((method, _merge(method, ok)))

@@ -220,6 +220,8 @@ class Splitter(Absorber):
         self.envelopes: list[Envelope] = []
         self._wire_ids: set[str] = set(self._by_id)
         self._overhead_bytes: int | None = None
+        # Pipelining (WebSocket): envelopes packed but not yet absorbed.
+        self.in_flight: list[Envelope] = []
 
     # --- checks ------------------------------------------------------------------------
 
@@ -249,6 +251,34 @@ class Splitter(Absorber):
     @property
     def finished(self) -> bool:
         return not self._queue
+
+    def ready(self) -> bool:
+        """Can the next envelope be packed now, with the ones in flight unanswered?
+
+        Always when nothing is in flight. Otherwise only if the next call depends on
+        nothing unanswered (no reference to, or creation id from, a call not done) and no
+        envelope in flight may come back to be re-planned (``requestTooLarge`` retry):
+        then its results are exactly those of sending the envelopes one by one.
+        """
+        if not self._queue:
+            return False
+        if not self.in_flight:
+            return True
+        if any(p.cut_after for env in self.in_flight for p in env.pieces):
+            return False
+        return self._independent(self._queue[0])
+
+    def _independent(self, st: CallState) -> bool:
+        if st.pending:
+            return True  # the next chunk of a call whose chunks are already planned
+        if any(key not in self.created for key in st.creation_keys):
+            return False
+        for _, obj in iter_nested(st.call.args):
+            if isinstance(obj, Ref):
+                src = self._by_id.get(obj.source.id)
+                if src is not None and src is not st and not src.done:
+                    return False
+        return True
 
     # --- packing -----------------------------------------------------------------------
 
@@ -423,6 +453,8 @@ class Splitter(Absorber):
         limits = self.limits
         while self._queue:
             st = self._queue[0]
+            if pieces and self.in_flight and not self._independent(st):
+                break
             if st.pending:
                 pend = st.pending
             else:
@@ -458,4 +490,5 @@ class Splitter(Absorber):
             len(self.envelopes), pieces, using, created, self._body(pieces, using, created)
         )
         self.envelopes.append(env)
+        self.in_flight.append(env)
         return env
