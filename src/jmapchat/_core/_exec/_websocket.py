@@ -236,7 +236,7 @@ class WebSocketChannel:
             )
         try:
             frame = loads(data)
-        except ValueError:
+        except RemoteProtocolError:
             return Broken(
                 RemoteProtocolError("the server sent a frame that is not JSON"),
                 CLOSE_INVALID_PAYLOAD,
