@@ -11,19 +11,26 @@
    envelopes). Each a fresh chat; best of ``--repeat``.
 
 The reference server runs in this process (hypercorn on trio, in a thread) on 127.0.0.1,
-so it shares the CPU with the client in every column; AsyncClient on asyncio.
+so it shares the CPU (and the GIL) with the client in every column; ``--subprocess`` runs
+it as ``jmapchat serve`` in a process of its own instead, so client and server can overlap
+(which is what pipelining is for). AsyncClient on asyncio.
 
-    .venv/bin/python benchmarks/websocket.py            # 1,000 echoes, 10,000 creates
-    .venv/bin/python benchmarks/websocket.py --quick    # 200 echoes, 2,000 creates
+    .venv/bin/python benchmarks/websocket.py                # 1,000 echoes, 10,000 creates
+    .venv/bin/python benchmarks/websocket.py --quick        # 200 echoes, 2,000 creates
+    .venv/bin/python benchmarks/websocket.py --subprocess   # server in its own process
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import socket
+import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import anyio
@@ -83,11 +90,49 @@ async def echo_columns(base: str, token: str, n: int, repeat: int) -> dict[str, 
         return best
 
 
+@contextlib.contextmanager
+def reference_server(limits: ServerLimits, own_process: bool) -> Iterator[tuple[str, str]]:
+    """``(base url, alice's token)`` of a fresh reference server with ``limits``."""
+    if not own_process:
+        with (
+            ChatServer(db=":memory:", users=["alice", "bob"], limits=limits) as server,
+            serve_in_thread(server, port=0) as base,
+        ):
+            yield base, server.tokens["alice"]
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        tokens = Path(tmp) / "tokens.json"
+        cmd = [
+            sys.executable, "-c", "from jmapchat.cli import main; main()",
+            "serve", "--db", ":memory:",
+            "--host", "127.0.0.1", "--port", str(port), "--user", "alice", "--user", "bob",
+            "--token-file", str(tokens),
+            "--max-objects-in-set", str(limits.max_objects_in_set),
+            "--max-calls-in-request", str(limits.max_calls_in_request),
+        ]  # fmt: skip
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            for _ in range(600):
+                try:
+                    if tokens.exists() and httpx.get(base + "/.well-known/jmap").status_code:
+                        break
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.05)
+            yield base, json.loads(tokens.read_text())["alice"]
+        finally:
+            proc.terminate()
+            proc.wait(10)
+
+
 async def bulk_columns(
-    server: ChatServer, base: str, count: int, repeat: int
+    base: str, token: str, count: int, repeat: int
 ) -> tuple[dict[str, float], int]:
-    token = server.tokens["alice"]
-    bob = server.contact_ids["bob"]
+    bob = "bob"
     async with (
         jmapchat.AsyncClient.connect(base, token=token) as http_client,
         jmapchat.AsyncClient.connect(base, token=token, websocket=True) as ws_client,
@@ -122,17 +167,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="200 echoes, 2,000 creates")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--subprocess", action="store_true", help="the server in its own process")
     args = ap.parse_args()
     n = 200 if args.quick else 1_000
     count = 2_000 if args.quick else 10_000
     print(machine())
     print()
 
-    with (
-        ChatServer(db=":memory:", users=["alice", "bob"]) as server,
-        serve_in_thread(server, port=0) as base,
-    ):
-        echo = anyio.run(echo_columns, base, server.tokens["alice"], n, max(3, args.repeat))
+    where = "its own process" if args.subprocess else "this process"
+    print(f"reference server in {where}")
+    with reference_server(ServerLimits(), args.subprocess) as (base, token):
+        echo = anyio.run(echo_columns, base, token, n, max(3, args.repeat))
     rows = [
         (
             name,
@@ -148,11 +193,8 @@ def main() -> None:
 
     for calls in (16, 1):
         limits = ServerLimits(max_objects_in_set=500, max_calls_in_request=calls)
-        with (
-            ChatServer(db=":memory:", users=["alice", "bob"], limits=limits) as server,
-            serve_in_thread(server, port=0) as base,
-        ):
-            bulk, envelopes = anyio.run(bulk_columns, server, base, count, args.repeat)
+        with reference_server(limits, args.subprocess) as (base, token):
+            bulk, envelopes = anyio.run(bulk_columns, base, token, count, args.repeat)
         print(
             f"{count:,} message creates in one send, maxObjectsInSet 500, "
             f"maxCallsInRequest {calls} ({envelopes} envelope(s)), maxConcurrentRequests 4:"
