@@ -110,6 +110,9 @@ def _run_hypercorn(server: object, host: str, port: int) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``jmapchat`` command line with ``argv`` (default ``sys.argv``); returns the exit
+    code.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     result: int = args.func(args)

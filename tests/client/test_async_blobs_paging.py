@@ -13,8 +13,9 @@ import pytest
 import jmapchat
 from jmapchat.models import Message, MessageCreate, MessageFilter
 from jmapchat.server import ChatServer
+from jmapchat.testing import AsyncClientFactory, Wire
 
-from ._wire import Log, MakeClient, message_state, new_chat
+from ._chat import message_state, new_chat
 
 pytestmark = pytest.mark.anyio
 
@@ -22,7 +23,9 @@ DATA = bytes(range(256)) * 1000  # 256 kB, several stream chunks
 SHA = hashlib.sha256(DATA).hexdigest()
 
 
-async def test_upload_bytes_and_download_verified(make_client: MakeClient, wire: Log) -> None:
+async def test_upload_bytes_and_download_verified(
+    make_client: AsyncClientFactory, jmap_wire: Wire
+) -> None:
     async with make_client() as client:
         up = await client.upload(DATA, type="application/x-test")
         assert up.size == len(DATA)
@@ -39,7 +42,7 @@ async def test_upload_bytes_and_download_verified(make_client: MakeClient, wire:
 
 
 async def test_upload_from_path_file_and_async_iterator(
-    make_client: MakeClient, tmp_path: Path
+    make_client: AsyncClientFactory, tmp_path: Path
 ) -> None:
     path = tmp_path / "blob.bin"
     path.write_bytes(DATA)
@@ -57,7 +60,7 @@ async def test_upload_from_path_file_and_async_iterator(
         assert a.size == b.size == c.size == len(DATA)
 
 
-async def test_download_checks_sha256_and_size_cap(make_client: MakeClient) -> None:
+async def test_download_checks_sha256_and_size_cap(make_client: AsyncClientFactory) -> None:
     async with make_client() as client:
         up = await client.upload(DATA)
         with pytest.raises(jmapchat.RemoteProtocolError, match="sha256"):
@@ -69,7 +72,9 @@ async def test_download_checks_sha256_and_size_cap(make_client: MakeClient) -> N
         assert info.value.status_code == 404
 
 
-async def test_upload_checks_max_size_upload_first(make_client: MakeClient, wire: Log) -> None:
+async def test_upload_checks_max_size_upload_first(
+    make_client: AsyncClientFactory, jmap_wire: Wire
+) -> None:
     def small_uploads(
         request: httpx.Request, response: httpx.Response, body: bytes
     ) -> httpx.Response | None:
@@ -79,22 +84,24 @@ async def test_upload_checks_max_size_upload_first(make_client: MakeClient, wire
         doc["capabilities"]["urn:ietf:params:jmap:core"]["maxSizeUpload"] = 1000
         return httpx.Response(200, json=doc, request=request)
 
-    wire.after.append(small_uploads)
+    jmap_wire.after.append(small_uploads)
 
     async def endless() -> AsyncIterator[bytes]:
         for _ in range(100):
             yield b"x" * 100
 
     async with make_client() as client:
-        wire.reset()
+        jmap_wire.reset()
         with pytest.raises(jmapchat.LocalProtocolError, match="maxSizeUpload"):
             await client.upload(DATA)
-        assert wire.requests == []  # refused before any I/O
+        assert jmap_wire.requests == []  # refused before any I/O
         with pytest.raises(jmapchat.LocalProtocolError, match="limit"):
             await client.upload(endless())  # size unknown: stopped while streaming
 
 
-async def test_corrupted_upload_is_detected(make_client: MakeClient, wire: Log) -> None:
+async def test_corrupted_upload_is_detected(
+    make_client: AsyncClientFactory, jmap_wire: Wire
+) -> None:
     def corrupt(
         request: httpx.Request, response: httpx.Response, body: bytes
     ) -> httpx.Response | None:
@@ -104,26 +111,26 @@ async def test_corrupted_upload_is_detected(make_client: MakeClient, wire: Log) 
         doc["sha256"] = "f" * 64
         return httpx.Response(201, json=doc, request=request)
 
-    wire.after.append(corrupt)
+    jmap_wire.after.append(corrupt)
     async with make_client() as client:
         with pytest.raises(jmapchat.RemoteProtocolError, match="corrupted"):
             await client.upload(b"hello")
 
 
 async def test_changes_pages_follow_has_more_changes(
-    make_client: MakeClient, server: ChatServer, wire: Log
+    make_client: AsyncClientFactory, jmap_server: ChatServer, jmap_wire: Wire
 ) -> None:
     async with make_client() as client:
-        chat_id = await new_chat(client, server)
+        chat_id = await new_chat(client, jmap_server)
         state = await message_state(client)
         res = await client.message.set(
             create={f"m{i}": MessageCreate(chat_id=chat_id, body=str(i)) for i in range(7)}
         )
         assert res.created is not None
-        wire.reset()
+        jmap_wire.reset()
         pages = [p async for p in client.changes_pages("Message", state, max_changes=2)]
         assert len(pages) >= 4
-        assert wire.api == len(pages)
+        assert jmap_wire.api == len(pages)
         assert all(p.has_more_changes for p in pages[:-1])
         assert not pages[-1].has_more_changes
         seen = [i for p in pages for i in p.created]
@@ -131,14 +138,14 @@ async def test_changes_pages_follow_has_more_changes(
 
 
 async def test_query_iter_by_position(
-    make_client: MakeClient, server: ChatServer, wire: Log
+    make_client: AsyncClientFactory, jmap_server: ChatServer, jmap_wire: Wire
 ) -> None:
     async with make_client() as client:
-        chat_id = await new_chat(client, server)
+        chat_id = await new_chat(client, jmap_server)
         await client.message.set(
             create={f"m{i}": MessageCreate(chat_id=chat_id, body=f"q{i}") for i in range(12)}
         )
-        wire.reset()
+        jmap_wire.reset()
         bodies = [
             m.body
             async for m in client.query_iter(
@@ -146,10 +153,12 @@ async def test_query_iter_by_position(
             )
         ]
         assert sorted(bodies) == sorted(f"q{i}" for i in range(12))
-        assert wire.api == 3  # 5 + 5 + 2, one request (query + get) per page
+        assert jmap_wire.api == 3  # 5 + 5 + 2, one request (query + get) per page
 
 
-async def test_blob_methods_in_one_request(make_client: MakeClient, wire: Log) -> None:
+async def test_blob_methods_in_one_request(
+    make_client: AsyncClientFactory, jmap_wire: Wire
+) -> None:
     """Blob/upload, Blob/get and Blob/copy through the typed namespace, one round trip."""
     from jmapchat.models import BlobSlice
 
@@ -160,9 +169,9 @@ async def test_blob_methods_in_one_request(make_client: MakeClient, wire: Log) -
         part = req.blob.upload([BlobSlice(blob_id="#hw", offset=6, length=5)], creation_id="w")
         got = req.blob.get(["#hw", "#w"], properties=["data", "size", "digest:sha-256"])
         copied = req.blob.copy(acc, ["#w"])
-        wire.reset()
+        jmap_wire.reset()
         await client.send(req)
-        assert wire.api == 1
+        assert jmap_wire.api == 1
         created = up.result.created
         assert created is not None
         assert created["hw"].size == 11
@@ -178,7 +187,7 @@ async def test_blob_methods_in_one_request(make_client: MakeClient, wire: Log) -
         assert again.list[0].content == b"world"
 
 
-async def test_blob_convert_through_the_namespace(make_client: MakeClient) -> None:
+async def test_blob_convert_through_the_namespace(make_client: AsyncClientFactory) -> None:
     import io
 
     from PIL import Image
@@ -196,14 +205,14 @@ async def test_blob_convert_through_the_namespace(make_client: MakeClient) -> No
 
 
 async def test_namespace_query_iter_is_typed_and_built_through_the_namespace(
-    make_client: MakeClient, server: ChatServer, wire: Log
+    make_client: AsyncClientFactory, jmap_server: ChatServer, jmap_wire: Wire
 ) -> None:
     async with make_client() as client:
-        chat_id = await new_chat(client, server)
+        chat_id = await new_chat(client, jmap_server)
         await client.message.set(
             create={f"m{i}": MessageCreate(chat_id=chat_id, body=f"n{i}") for i in range(7)}
         )
-        wire.reset()
+        jmap_wire.reset()
         got = [
             m
             async for m in client.message.query_iter(
@@ -212,14 +221,14 @@ async def test_namespace_query_iter_is_typed_and_built_through_the_namespace(
         ]
         assert all(isinstance(m, Message) for m in got)
         assert sorted(m.body for m in got) == sorted(f"n{i}" for i in range(7))
-        assert wire.api == 3  # 3 + 3 + 1
+        assert jmap_wire.api == 3  # 3 + 3 + 1
         # The generic form reaches the same namespace; a type without one is refused
         # before any request, with a typed error.
-        wire.reset()
+        jmap_wire.reset()
         with pytest.raises(jmapchat.LocalProtocolError, match="no request namespace"):
             client.query_iter("Nonexistent")
         with pytest.raises(jmapchat.LocalProtocolError, match="no query"):
             client.query_iter("core")
         with pytest.raises(jmapchat.LocalProtocolError, match="no request namespace"):
             client.changes_pages("Nonexistent", "s0")
-        assert wire.api == 0
+        assert jmap_wire.api == 0

@@ -1,4 +1,4 @@
-"""AsyncClient end-to-end against the reference server, on asyncio and trio, both
+"""AsyncClient end-to-end against the reference jmap_server, on asyncio and trio, both
 in-process (httpx.ASGITransport) and over a real loopback socket."""
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ import pytest
 from jmapchat import AsyncClient
 from jmapchat.models import MessageCreate, MessageFilter
 from jmapchat.server import ChatServer
+from jmapchat.testing import AsyncClientFactory, Wire
 
-from ._wire import Log, MakeClient, message_state, new_chat
+from ._chat import message_state, new_chat
 
 pytestmark = pytest.mark.anyio
 
@@ -20,18 +21,18 @@ pytestmark = pytest.mark.anyio
 
 
 async def test_set_then_changes_is_one_http_request(
-    make_client: MakeClient, server: ChatServer, wire: Log
+    make_client: AsyncClientFactory, jmap_server: ChatServer, jmap_wire: Wire
 ) -> None:
     async with make_client() as client:
-        chat_id = await new_chat(client, server)
+        chat_id = await new_chat(client, jmap_server)
         state0 = await message_state(client)
         req = client.request()
         sent = req.message.set(create={"m1": MessageCreate(chat_id=chat_id, body="hi")})
         news = req.message.changes(since_state=state0)
-        wire.reset()
+        jmap_wire.reset()
         response = await client.send(req)
-        assert wire.requests == [("POST", wire.requests[0][1])]
-        assert wire.api == 1
+        assert jmap_wire.requests == [("POST", jmap_wire.requests[0][1])]
+        assert jmap_wire.api == 1
         created = sent.result.created
         assert created is not None
         assert news.result.created == [created["m1"].id]
@@ -39,10 +40,10 @@ async def test_set_then_changes_is_one_http_request(
 
 
 async def test_query_then_get_is_one_http_request(
-    make_client: MakeClient, server: ChatServer, wire: Log
+    make_client: AsyncClientFactory, jmap_server: ChatServer, jmap_wire: Wire
 ) -> None:
     async with make_client() as client:
-        chat_id = await new_chat(client, server)
+        chat_id = await new_chat(client, jmap_server)
         req = client.request()
         req.message.set(
             create={f"m{i}": MessageCreate(chat_id=chat_id, body=f"b{i}") for i in range(3)}
@@ -51,22 +52,24 @@ async def test_query_then_get_is_one_http_request(
         req = client.request()
         page = req.message.query(filter=MessageFilter(chat_id=chat_id), limit=50)
         msgs = req.message.get(ids=page.ids, properties=["id", "body"])
-        wire.reset()
+        jmap_wire.reset()
         await client.send(req)
-        assert wire.api == 1
-        assert len(wire.requests) == 1
+        assert jmap_wire.api == 1
+        assert len(jmap_wire.requests) == 1
         assert sorted(m.body or "" for m in msgs.result.list) == ["b0", "b1", "b2"]
-        assert "#ids" in wire.api_bodies[0]["methodCalls"][1][1]
+        assert "#ids" in jmap_wire.api_bodies[0]["methodCalls"][1][1]
 
 
-async def test_one_call_helpers_mirror_namespaces(make_client: MakeClient, wire: Log) -> None:
+async def test_one_call_helpers_mirror_namespaces(
+    make_client: AsyncClientFactory, jmap_wire: Wire
+) -> None:
     async with make_client() as client:
-        wire.reset()
+        jmap_wire.reset()
         echo = await client.core.echo({"hello": "world"})
         assert echo.model_extra == {"hello": "world"}
         got = await client.message.get(ids=["nope"])
         assert got.not_found == ["nope"]
-        assert wire.api == 2
+        assert jmap_wire.api == 2
         assert client.message.get.__name__ == "get"
 
 
@@ -75,16 +78,16 @@ async def test_one_call_helpers_mirror_namespaces(make_client: MakeClient, wire:
 
 @pytest.mark.slow
 async def test_ten_thousand_messages_in_one_send(
-    make_client: MakeClient,
-    server: ChatServer,
-    wire: Log,
+    make_client: AsyncClientFactory,
+    jmap_server: ChatServer,
+    jmap_wire: Wire,
     capsys: pytest.CaptureFixture[str],
     request: pytest.FixtureRequest,
 ) -> None:
     async with make_client() as client:
         assert client.session.core.max_objects_in_set == 500
         assert client.session.core.max_calls_in_request == 4
-        chat_id = await new_chat(client, server)
+        chat_id = await new_chat(client, jmap_server)
         req = client.request()
         n = 10_000
         sent = req.message.set(
@@ -96,13 +99,13 @@ async def test_ten_thousand_messages_in_one_send(
         )
         # A result reference to the chunked call: resolved client-side from merged chunks.
         after = req.message.changes(since_state=sent.new_state)
-        wire.reset()
+        jmap_wire.reset()
         started = time.perf_counter()
         await client.send(req)
         elapsed = time.perf_counter() - started
         with capsys.disabled():
             where = request.node.callspec.id
-            print(f"\n[10k {where}] {wire.api} HTTP requests, {elapsed:.2f}s", end=" ")
+            print(f"\n[10k {where}] {jmap_wire.api} HTTP requests, {elapsed:.2f}s", end=" ")
         created = sent.result.created
         assert created is not None
         assert len(created) == n
@@ -110,11 +113,11 @@ async def test_ten_thousand_messages_in_one_send(
         assert [m.body for m in check.result.list] == ["bulk 0", f"bulk {n - 1}"]
         assert after.result.old_state == sent.result.new_state
         assert after.result.created == []
-        assert "sinceState" in wire.api_bodies[-1]["methodCalls"][-1][1]  # sent as a value
+        assert "sinceState" in jmap_wire.api_bodies[-1]["methodCalls"][-1][1]  # sent as a value
         # 20 chunks of 500, 4 per envelope = 5 envelopes, + the gets.
-        assert wire.api == 6
-        assert all(len(b["methodCalls"]) <= 4 for b in wire.api_bodies)
-        assert "createdIds" in wire.api_bodies[-1]
+        assert jmap_wire.api == 6
+        assert all(len(b["methodCalls"]) <= 4 for b in jmap_wire.api_bodies)
+        assert "createdIds" in jmap_wire.api_bodies[-1]
         # Every message exists exactly once.
         everything = await client.message.query(
             filter=MessageFilter(chat_id=chat_id), calculate_total=True
@@ -127,7 +130,7 @@ async def test_ten_thousand_messages_in_one_send(
 
 
 async def test_namespaces_missing_from_the_generated_file_still_work(
-    make_client: MakeClient, wire: Log
+    make_client: AsyncClientFactory, jmap_wire: Wire
 ) -> None:
     from jmapchat._client._mirror import NamespaceMirror
 
@@ -143,14 +146,14 @@ async def test_namespaces_missing_from_the_generated_file_still_work(
 
 
 async def test_explain_shows_the_split_plan_once_the_session_is_known(
-    make_client: MakeClient, wire: Log
+    make_client: AsyncClientFactory, jmap_wire: Wire
 ) -> None:
     async with make_client() as client:
         req = client.request()
         for i in range(6):
             req.core.echo({"i": i})
-        wire.reset()
+        jmap_wire.reset()
         text = req.explain()
         assert "split plan: 2 HTTP request(s)" in text
         assert client.explain(req) == text
-        assert wire.requests == []  # explaining does no I/O
+        assert jmap_wire.requests == []  # explaining does no I/O

@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import anyio
-import httpx
 import pytest
 
 import jmapchat
 from jmapchat.models import ChatCreate, MessageCreate
 from jmapchat.server import ChatServer
-
-from ._wire import MakeClient
+from jmapchat.testing import AsyncClientFactory, Wire, hang, status
 
 pytestmark = pytest.mark.anyio
 
 
-async def test_other_tasks_await_handles(make_client: MakeClient, server: ChatServer) -> None:
+async def test_other_tasks_await_handles(
+    make_client: AsyncClientFactory, jmap_server: ChatServer
+) -> None:
     async with make_client() as client:
         req = client.request()
-        chat = req.chat.set(create={"c": ChatCreate.direct(server.contact_ids["bob"])})
+        chat = req.chat.set(create={"c": ChatCreate.direct(jmap_server.contact_ids["bob"])})
         sent = req.message.set(create={"m": MessageCreate(chat_id=chat.created_id("c"), body="hi")})
         got: dict[str, Any] = {}
 
@@ -38,7 +39,7 @@ async def test_other_tasks_await_handles(make_client: MakeClient, server: ChatSe
         assert await sent is sent.result  # already answered: returns at once
 
 
-async def test_awaiting_a_failed_call_raises_its_error(make_client: MakeClient) -> None:
+async def test_awaiting_a_failed_call_raises_its_error(make_client: AsyncClientFactory) -> None:
     async with make_client() as client:
         req = client.request()
         t = req.chat.typing("no-such-chat")
@@ -47,26 +48,19 @@ async def test_awaiting_a_failed_call_raises_its_error(make_client: MakeClient) 
             await t
 
 
-async def test_request_level_failure_wakes_waiters(server: ChatServer) -> None:
+async def test_request_level_failure_wakes_waiters(
+    jmap_async_client: AsyncClientFactory, jmap_wire: Wire
+) -> None:
     """A send that fails as a whole gives every unanswered call that error."""
-    broken = {"on": False}
-
-    async def handler(request: httpx.Request) -> httpx.Response:
-        if broken["on"] and request.url.path.startswith("/jmap/api"):
-            return httpx.Response(
+    problem = {"type": "urn:ietf:params:jmap:error:notRequest", "status": 400}
+    async with jmap_async_client() as client:
+        jmap_wire.inject(
+            status(
                 400,
-                json={"type": "urn:ietf:params:jmap:error:notRequest", "status": 400},
                 headers={"Content-Type": "application/problem+json"},
+                body=json.dumps(problem).encode(),
             )
-        inner = httpx.ASGITransport(app=server.app)
-        return await inner.handle_async_request(request)
-
-    async with jmapchat.AsyncClient.connect(
-        "http://testserver",
-        token=server.tokens["alice"],
-        transport=httpx.MockTransport(handler),
-    ) as client:
-        broken["on"] = True
+        )
         req = client.request()
         q = req.chat.query()
         caught: list[BaseException] = []
@@ -88,18 +82,11 @@ async def test_request_level_failure_wakes_waiters(server: ChatServer) -> None:
             q.result  # noqa: B018
 
 
-async def test_cancelled_send_wakes_waiters(server: ChatServer) -> None:
-    release = anyio.Event()
-
-    async def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.path.startswith("/jmap/api"):
-            await release.wait()  # never set: the send hangs until cancelled
-        inner = httpx.ASGITransport(app=server.app)
-        return await inner.handle_async_request(request)
-
-    async with jmapchat.AsyncClient.connect(
-        "http://testserver", token=server.tokens["alice"], transport=httpx.MockTransport(handler)
-    ) as client:
+async def test_cancelled_send_wakes_waiters(
+    jmap_async_client: AsyncClientFactory, jmap_wire: Wire
+) -> None:
+    async with jmap_async_client() as client:
+        jmap_wire.inject(hang())  # the send hangs until cancelled
         req = client.request()
         q = req.chat.query()
         caught: list[BaseException] = []

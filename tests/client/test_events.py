@@ -227,3 +227,45 @@ def test_events_is_exported_on_both_clients() -> None:
     assert callable(AsyncClient.events)
     assert callable(Client.events)
     assert "Event" in jmapchat.models.__all__
+
+
+@pytest.mark.anyio
+async def test_a_503_is_retried_and_a_404_raises(tmp_path: Path) -> None:
+    calls: list[int] = []
+
+    def wrap(inner: Any) -> Any:
+        async def app(scope: dict[str, Any], receive: Callable[..., Any], send: Any) -> None:
+            if scope["type"] == "http" and scope["path"].startswith("/jmap/eventsource"):
+                calls.append(1)
+                status = {1: 503, 2: 200}.get(len(calls), 404)
+                if status != 200:
+                    head = [(b"content-type", b"text/plain"), (b"retry-after", b"0")]
+                    await send({"type": "http.response.start", "status": status, "headers": head})
+                    await send({"type": "http.response.body", "body": b"no"})
+                    return None
+            return await inner(scope, receive, send)
+
+        return app
+
+    live = LiveServer(tmp_path / "x.sqlite", wrap)
+    live.start()
+    try:
+        chat = live.direct_chat("bob", "alice")
+        async with (
+            AsyncClient.connect(live.base, token=live.tokens["alice"]) as alice,
+            alice.events(["Message"], backoff=FAST) as events,
+        ):
+            live.send("bob", chat, "hello")
+            assert await next_message_state(events, alice.account_id, None)
+        assert len(calls) == 2  # the 503, then the stream
+
+        async def listen_again() -> None:
+            async with alice.events() as again:
+                await again.__anext__()
+
+        async with AsyncClient.connect(live.base, token=live.tokens["alice"]) as alice:
+            with anyio.fail_after(LIMIT), pytest.raises(jmapchat.HTTPStatusError) as err:
+                await listen_again()
+        assert err.value.status_code == 404
+    finally:
+        await anyio.to_thread.run_sync(live.stop)

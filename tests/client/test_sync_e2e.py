@@ -7,44 +7,35 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
 import jmapchat
 from jmapchat import Client
 from jmapchat.models import ChatCreate, Message, MessageCreate, MessageFilter
 from jmapchat.server import ChatServer
-
-from ._wire import FAST, Log, SyncWire, once
-
-MakeSync = Callable[..., Client]
-
-
-@pytest.fixture
-def make_sync(live_url: str, server: ChatServer, wire: Log) -> MakeSync:
-    def make(token: str | None = None, **kw: Any) -> Client:
-        kw.setdefault("retries", FAST)
-        return Client.connect(
-            live_url,
-            token=token or server.tokens["alice"],
-            transport=SyncWire(httpx.HTTPTransport(), wire),
-            **kw,
-        )
-
-    return make
+from jmapchat.testing import (
+    ClientFactory,
+    Wire,
+    rate_limited,
+    reset_after_send,
+    reset_before_send,
+    status,
+)
 
 
 @pytest.fixture
-def client(make_sync: MakeSync) -> Iterator[Client]:
-    with make_sync() as c:
+def client(jmap_client: ClientFactory) -> Iterator[Client]:
+    with jmap_client() as c:
         yield c
 
 
-def new_chat(client: Client, server: ChatServer) -> str:
-    res = client.chat.set(create={"c": ChatCreate.direct(contact_id=server.contact_ids["bob"])})
+def new_chat(client: Client, jmap_server: ChatServer) -> str:
+    res = client.chat.set(
+        create={"c": ChatCreate.direct(contact_id=jmap_server.contact_ids["bob"])}
+    )
     assert res.created is not None
     return res.created["c"].id
 
@@ -56,47 +47,47 @@ def count(client: Client, chat_id: str) -> int:
 
 
 def test_set_then_changes_and_query_then_get_one_request_each(
-    client: Client, server: ChatServer, wire: Log
+    client: Client, jmap_server: ChatServer, jmap_wire: Wire
 ) -> None:
-    chat_id = new_chat(client, server)
+    chat_id = new_chat(client, jmap_server)
     state = client.message.get(ids=[]).state
     req = client.request()
     sent = req.message.set(create={"m1": MessageCreate(chat_id=chat_id, body="hi")})
     news = req.message.changes(since_state=state)
-    wire.reset()
+    jmap_wire.reset()
     client.send(req)
-    assert wire.api == 1
-    assert len(wire.requests) == 1
+    assert jmap_wire.api == 1
+    assert len(jmap_wire.requests) == 1
     assert sent.result.created is not None
     assert news.result.created == [sent.result.created["m1"].id]
 
     req = client.request()
     page = req.message.query(filter=MessageFilter(chat_id=chat_id), limit=50)
     msgs = req.message.get(ids=page.ids, properties=["body"])
-    wire.reset()
+    jmap_wire.reset()
     client.send(req)
-    assert wire.api == 1
+    assert jmap_wire.api == 1
     assert [m.body for m in msgs.result.list] == ["hi"]
 
 
 @pytest.mark.slow
 def test_ten_thousand_messages_blocking(
-    client: Client, server: ChatServer, wire: Log, capsys: pytest.CaptureFixture[str]
+    client: Client, jmap_server: ChatServer, jmap_wire: Wire, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    chat_id = new_chat(client, server)
+    chat_id = new_chat(client, jmap_server)
     n = 10_000
     req = client.request()
     sent = req.message.set(
         create={f"m{i}": MessageCreate(chat_id=chat_id, body=f"bulk {i}") for i in range(n)}
     )
     check = req.message.get(ids=[sent.created_id("m0"), sent.created_id(f"m{n - 1}")])
-    wire.reset()
+    jmap_wire.reset()
     started = time.perf_counter()
     client.send(req)
     elapsed = time.perf_counter() - started
     with capsys.disabled():
-        print(f"\n[10k blocking] {wire.api} HTTP requests, {elapsed:.2f}s", end=" ")
-    assert wire.api == 6
+        print(f"\n[10k blocking] {jmap_wire.api} HTTP requests, {elapsed:.2f}s", end=" ")
+    assert jmap_wire.api == 6
     created = sent.result.created
     assert created is not None
     assert len(created) == n
@@ -105,46 +96,37 @@ def test_ten_thousand_messages_blocking(
     assert sorted(everything.ids) == sorted({m.id for m in created.values()})
 
 
-def test_connection_resets(client: Client, server: ChatServer, wire: Log) -> None:
-    chat_id = new_chat(client, server)
+def test_connection_resets(client: Client, jmap_server: ChatServer, jmap_wire: Wire) -> None:
+    chat_id = new_chat(client, jmap_server)
     # Before the request is written: retried.
-    wire.before.append(once(lambda r: httpx.ConnectError("Connection reset by peer", request=r)))
-    wire.reset()
+    jmap_wire.inject(reset_before_send())
+    jmap_wire.reset()
     client.message.set(create={"a": MessageCreate(chat_id=chat_id, body="a")})
-    assert wire.api == 2
+    assert jmap_wire.api == 2
     assert count(client, chat_id) == 1
     # After it is written: not blindly resent; a typed error; applied exactly once.
-    hit = False
-
-    def reset_after(request: httpx.Request, response: httpx.Response, body: bytes) -> Any:
-        nonlocal hit
-        if "/api" in request.url.path and not hit:
-            hit = True
-            return httpx.ReadError("Connection reset by peer", request=request)
-        return None
-
-    wire.after.append(reset_after)
-    wire.reset()
+    jmap_wire.inject(reset_after_send())
+    jmap_wire.reset()
     with pytest.raises(jmapchat.ReadError):
         client.message.set(create={"b": MessageCreate(chat_id=chat_id, body="b")})
-    assert wire.api == 1
+    assert jmap_wire.api == 1
     assert count(client, chat_id) == 2
 
 
-def test_authentication_error(make_sync: MakeSync) -> None:
-    with pytest.raises(jmapchat.AuthenticationError), make_sync(token="nope"):
+def test_authentication_error(jmap_client: ClientFactory) -> None:
+    with pytest.raises(jmapchat.AuthenticationError), jmap_client(token="nope"):
         pass
 
 
-def test_retry_on_503_and_429(client: Client, wire: Log) -> None:
-    wire.before.append(once(lambda r: httpx.Response(503)))
-    wire.reset()
+def test_retry_on_503_and_429(client: Client, jmap_wire: Wire) -> None:
+    jmap_wire.inject(status(503))
+    jmap_wire.reset()
     client.core.echo({})
-    assert wire.api == 2
-    wire.before.append(once(lambda r: httpx.Response(429, headers={"Retry-After": "0"})))
-    wire.reset()
+    assert jmap_wire.api == 2
+    jmap_wire.inject(rate_limited(retry_after=0))
+    jmap_wire.reset()
     client.core.echo({})
-    assert wire.api == 2
+    assert jmap_wire.api == 2
 
 
 def test_blobs(client: Client, tmp_path: Any) -> None:
@@ -165,8 +147,8 @@ def test_blobs(client: Client, tmp_path: Any) -> None:
         client.download(up.blob_id, sha256="1" * 64)
 
 
-def test_paging(client: Client, server: ChatServer) -> None:
-    chat_id = new_chat(client, server)
+def test_paging(client: Client, jmap_server: ChatServer) -> None:
+    chat_id = new_chat(client, jmap_server)
     state = client.message.get(ids=[]).state
     client.message.set(
         create={f"m{i}": MessageCreate(chat_id=chat_id, body=str(i)) for i in range(5)}
@@ -181,7 +163,7 @@ def test_paging(client: Client, server: ChatServer) -> None:
     assert all(isinstance(m, Message) for m in typed)
 
 
-def test_threads_share_one_client(client: Client, wire: Log) -> None:
+def test_threads_share_one_client(client: Client, jmap_wire: Wire) -> None:
     errors: list[BaseException] = []
     results: list[int] = []
 
@@ -201,9 +183,9 @@ def test_threads_share_one_client(client: Client, wire: Log) -> None:
     assert sorted(results) == list(range(12))
 
 
-def test_repr_redacts_secrets(make_sync: MakeSync, server: ChatServer) -> None:
-    c = make_sync()
-    assert server.tokens["alice"] not in repr(c)
+def test_repr_redacts_secrets(jmap_client: ClientFactory, jmap_server: ChatServer) -> None:
+    c = jmap_client()
+    assert jmap_server.tokens["alice"] not in repr(c)
     basic = Client.connect("http://x", username="u", password="hunter2")
     assert "hunter2" not in repr(basic)
     assert "u" in repr(basic)
@@ -224,7 +206,7 @@ def test_blob_upload_get_copy_blocking(client: Client) -> None:
 
 
 @pytest.mark.parametrize("cls", [Client, jmapchat.AsyncClient])
-def test_connect_keywords_are_the_constructors(cls: Any, server: ChatServer) -> None:
+def test_connect_keywords_are_the_constructors(cls: Any) -> None:
     """``connect`` takes exactly the constructor's keywords (spelled once, `ConnectOptions`)."""
     with pytest.raises(TypeError, match="tokn"):
         cls.connect("http://x", tokn="t")

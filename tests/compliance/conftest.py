@@ -18,14 +18,14 @@ from ._push import PushProbe, push_probe
 
 
 @pytest.fixture
-def server() -> Iterator[Any]:
-    from jmapchat.server import ChatServer
+def jmap_users() -> list[str]:
+    return list(USERS)
 
-    srv = ChatServer(db=":memory:", users=list(USERS))
-    try:
-        yield srv
-    finally:
-        srv.close()
+
+@pytest.fixture
+def server(jmap_server: Any) -> Any:
+    """The `jmapchat.testing` plugin's in-memory server, with the suite's users."""
+    return jmap_server
 
 
 @pytest.fixture

@@ -25,10 +25,12 @@ def test_backoff_is_capped_and_jittered_within_the_upper_half() -> None:
         Backoff(initial=0, cap=1)
 
 
-def test_disconnects_back_off_and_a_connection_resets_the_count() -> None:
+def test_disconnects_back_off_and_a_message_resets_the_count() -> None:
     s = make(backoff=Backoff(initial=1.0, cap=8.0), rand=lambda: 1.0)
     assert [s.on_disconnect() for _ in range(5)] == [1.0, 2.0, 4.0, 8.0, 8.0]
-    s.connected()
+    s.connected()  # a head alone (then a hang-up) does not reset the backoff ...
+    assert s.on_disconnect() == 8.0
+    s.on_message("ping", '{"interval": 30}')  # ... a message does
     assert s.on_disconnect() == 1.0
 
 

@@ -79,9 +79,14 @@ class Api:
 
 
 @pytest.fixture
-def server() -> Iterator[ChatServer]:
-    with ChatServer(users=["alice", "bob", "carol"]) as s:
-        yield s
+def jmap_users() -> list[str]:
+    return ["alice", "bob", "carol"]
+
+
+@pytest.fixture
+def server(jmap_server: ChatServer) -> ChatServer:
+    """The `jmapchat.testing` plugin's in-memory server, with alice, bob and carol."""
+    return jmap_server
 
 
 @pytest.fixture

@@ -199,6 +199,9 @@ def test_bad_frames_get_request_errors_and_the_connection_survives(env: Env) -> 
         send(ws, {"@type": "ChatStreamEnable", "dataTypes": ["vtc"]})
         send(ws, {"@type": "ChatStreamEnable", "dataTypes": []})
         send(ws, {"@type": "WebSocketPushEnable", "dataTypes": "Message"})
+        too_many = [["Core/echo", {}, str(i)] for i in range(17)]
+        send(ws, {"@type": "Request", "id": "many", "using": [CORE], "methodCalls": too_many})
+        send(ws, {"@type": "Request", "id": "cap", "using": ["urn:x"], "methodCalls": []})
         send(ws, {"@type": "SomethingNew", "x": 1})  # unknown: ignored, no answer
         frames = echo_sentinel(ws, "ok")
     errors = [parse_frame(f) for f in frames[:-1]]
@@ -215,6 +218,8 @@ def test_bad_frames_get_request_errors_and_the_connection_survives(env: Env) -> 
             (INVALID_ARGS, None, None),  # only an unrecognised ephemeral type
             (INVALID_ARGS, None, None),  # empty dataTypes
             (INVALID_ARGS, None, None),  # dataTypes not a list
+            (LIMIT, "many", "maxCallsInRequest"),
+            ("urn:ietf:params:jmap:error:unknownCapability", "cap", None),
         ],
         key=repr,
     )
@@ -347,3 +352,13 @@ def test_typing_limiter_unit() -> None:
     now[0] = 3.1
     assert lim.allow(t) is True
     assert lim.allow({**t, "chatId": "other"}) is True
+
+
+def test_server_shutdown_closes_the_socket_with_1001(env: Env) -> None:
+    with env.connect("alice") as ws:
+        echo_sentinel(ws, "up")
+        env.server.core.hub.close()
+        with pytest.raises(ConnectionClosed) as closed:
+            recv(ws)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1001

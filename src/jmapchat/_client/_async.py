@@ -346,7 +346,12 @@ class AsyncClient(AsyncNamespaces, ClientBase):
                     async with connection as source:
                         r = source.response
                         body = b"" if 200 <= r.status_code < 300 else await r.aread()
-                        state.check_response(r.status_code, r.headers.get("content-type", ""), body)
+                        state.check_response(
+                            r.status_code,
+                            r.headers.get("content-type", ""),
+                            body,
+                            r.headers.get("retry-after"),
+                        )
                         state.connected()
                         log.debug("event source connected")
                         if first:

@@ -345,7 +345,12 @@ class Client(SyncNamespaces, ClientBase):
                     with connection as source:
                         r = source.response
                         body = b"" if 200 <= r.status_code < 300 else r.read()
-                        state.check_response(r.status_code, r.headers.get("content-type", ""), body)
+                        state.check_response(
+                            r.status_code,
+                            r.headers.get("content-type", ""),
+                            body,
+                            r.headers.get("retry-after"),
+                        )
                         state.connected()
                         log.debug("event source connected")
                         if first:

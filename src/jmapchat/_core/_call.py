@@ -218,10 +218,12 @@ class GetCall(Call[GetResponse[T]], Generic[T]):
 
     @property
     def not_found(self) -> Ref[builtins.list[str]]:
+        """A reference to ``/notFound``: the requested ids that do not exist."""
         return self._field_ref("notFound")
 
     @property
     def state(self) -> Ref[str]:
+        """A reference to ``/state``: the type's state string when the call ran."""
         return self._field_ref("state")
 
 
@@ -232,18 +234,22 @@ class ChangesCall(Call[ChangesResponse]):
 
     @property
     def created(self) -> Ref[list[str]]:
+        """A reference to ``/created``: ids created since the old state."""
         return self._field_ref("created")
 
     @property
     def updated(self) -> Ref[list[str]]:
+        """A reference to ``/updated``: ids updated since the old state."""
         return self._field_ref("updated")
 
     @property
     def destroyed(self) -> Ref[list[str]]:
+        """A reference to ``/destroyed``: ids destroyed since the old state."""
         return self._field_ref("destroyed")
 
     @property
     def new_state(self) -> Ref[str]:
+        """A reference to ``/newState``: pass it to the next ``/changes``."""
         return self._field_ref("newState")
 
 
@@ -254,6 +260,7 @@ class SetCall(Call[SetResponse[T]], Generic[T]):
 
     @property
     def create_keys(self) -> tuple[str, ...]:
+        """The creation keys of this ``/set`` (the keys of ``create``), in order."""
         create = self.args.get("create")
         return tuple(create) if isinstance(create, Mapping) else ()
 
@@ -274,6 +281,7 @@ class SetCall(Call[SetResponse[T]], Generic[T]):
 
     @property
     def new_state(self) -> Ref[str]:
+        """A reference to ``/newState``: the type's state after the ``/set``."""
         return self._field_ref("newState")
 
 
@@ -284,10 +292,12 @@ class QueryCall(Call[QueryResponse]):
 
     @property
     def ids(self) -> Ref[list[str]]:
+        """A reference to ``/ids``: feed it to a ``/get`` in the same request."""
         return self._field_ref("ids")
 
     @property
     def query_state(self) -> Ref[str]:
+        """A reference to ``/queryState``: pass it to ``/queryChanges``."""
         return self._field_ref("queryState")
 
 
@@ -298,6 +308,7 @@ class QueryChangesCall(Call[QueryChangesResponse]):
 
     @property
     def removed(self) -> Ref[list[str]]:
+        """A reference to ``/removed``: ids no longer in the results."""
         return self._field_ref("removed")
 
     @property

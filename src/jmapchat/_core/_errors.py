@@ -178,14 +178,20 @@ class RequestRejected(JMAPError):
 
 
 class UnknownCapability(RequestRejected):
+    """The request's ``using`` names a capability the server does not know (RFC 8620 §3.6.1)."""
+
     urn = "urn:ietf:params:jmap:error:unknownCapability"
 
 
 class NotJSON(RequestRejected):
+    """The server could not parse the request as JSON (``urn:ietf:params:jmap:error:notJSON``)."""
+
     urn = "urn:ietf:params:jmap:error:notJSON"
 
 
 class NotRequest(RequestRejected):
+    """The JSON was not a valid JMAP Request object (``urn:ietf:params:jmap:error:notRequest``)."""
+
     urn = "urn:ietf:params:jmap:error:notRequest"
 
 
@@ -250,74 +256,112 @@ class MethodError(JMAPError):
 
 
 class ServerFail(MethodError):
+    """The server hit an unexpected error running the method; ``description`` may say more."""
+
     error_type = "serverFail"
 
 
 class ServerUnavailable(MethodError):
+    """A resource the method needs is temporarily unavailable: retry later."""
+
     error_type = "serverUnavailable"
 
 
 class ServerPartialFail(MethodError):
+    """Some, not all, changes of a ``/set`` were applied: refetch to see which."""
+
     error_type = "serverPartialFail"
 
 
 class UnknownMethod(MethodError):
+    """The server does not know the method name (a vendor method, or a typo)."""
+
     error_type = "unknownMethod"
 
 
 class InvalidArguments(MethodError):
+    """An argument was of the wrong type or otherwise invalid; ``description`` says which."""
+
     error_type = "invalidArguments"
 
 
 class InvalidResultReference(MethodError):
+    """A back-reference (``#arg``) could not be resolved by the server."""
+
     error_type = "invalidResultReference"
 
 
 class Forbidden(MethodError):
+    """The method or its arguments are not allowed for this account (ACL)."""
+
     error_type = "forbidden"
 
 
 class AccountNotSupportedByMethod(MethodError):
+    """The account does not support this method (a missing capability)."""
+
     error_type = "accountNotSupportedByMethod"
 
 
 class AccountReadOnly(MethodError):
+    """The method would modify state, but the account is read-only."""
+
     error_type = "accountReadOnly"
 
 
 class RequestTooLarge(MethodError):
+    """Too many ids or objects in one call (``maxObjectsInGet``/``Set``); jmapchat splits calls
+    by the session's limits, so this means the server under-advertised them.
+    """
+
     error_type = "requestTooLarge"
 
 
 class CannotCalculateChanges(MethodError):
+    """The server cannot compute changes since that state: resync from scratch."""
+
     error_type = "cannotCalculateChanges"
 
 
 class StateMismatch(MethodError):
+    """``ifInState`` did not match the current state: the ``/set`` was not applied."""
+
     error_type = "stateMismatch"
 
 
 class AnchorNotFound(MethodError):
+    """The ``/query`` anchor id is not in the results."""
+
     error_type = "anchorNotFound"
 
 
 class UnsupportedSort(MethodError):
+    """The server cannot sort on that property or with that collation."""
+
     error_type = "unsupportedSort"
 
 
 class UnsupportedFilter(MethodError):
+    """The server cannot process that filter (e.g. an unscoped ``Message/query``)."""
+
     error_type = "unsupportedFilter"
 
 
 class TooManyChanges(MethodError):
+    """More changes than ``maxChanges`` for ``/queryChanges``: query again instead."""
+
     error_type = "tooManyChanges"
 
 
 class FromAccountNotFound(MethodError):
+    """``/copy``: the ``fromAccountId`` is not an account of this user."""
+
     error_type = "fromAccountNotFound"
 
 
 class FromAccountNotSupportedByMethod(MethodError):
+    """``/copy``: the from-account does not support this data type."""
+
     error_type = "fromAccountNotSupportedByMethod"
 
 

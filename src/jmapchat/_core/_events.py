@@ -92,6 +92,7 @@ class EventSourceState:
         self.attempt = 0
         self._rand = rand
         self._models = dict(models)
+        self._retry_after = 0.0
 
     # --- what to open -------------------------------------------------------------------
 
@@ -112,10 +113,16 @@ class EventSourceState:
 
     # --- what happened ------------------------------------------------------------------
 
-    def check_response(self, status: int, content_type: str, body: bytes = b"") -> None:
+    def check_response(
+        self, status: int, content_type: str, body: bytes = b"", retry_after: str | None = None
+    ) -> None:
         """After the response head: raise for a failure not worth retrying (bad
         credentials, a 4xx); return for a stream to read. 5xx, 429 and a non-SSE body
-        raise `RetryableStream`, which the driver answers with `on_disconnect`."""
+        raise `RetryableStream`, which the driver answers with `on_disconnect` (which
+        then waits at least a 429/503's ``Retry-After`` seconds, capped by the backoff's
+        ``cap``)."""
+        if retry_after is not None and retry_after.strip().isdigit():
+            self._retry_after = min(float(retry_after.strip()), self.backoff.cap)
         if status in (401, 403):
             raise AuthenticationError(
                 f"event source: HTTP {status}: credentials refused", status_code=status
@@ -128,11 +135,12 @@ class EventSourceState:
             raise RetryableStream(f"event source: not an event stream ({content_type!r})")
 
     def connected(self) -> None:
-        """The stream is open: the next failure starts the backoff from the beginning."""
-        self.attempt = 0
+        """The stream is open (its head was good). The backoff restarts only once a
+        message arrives: a server that accepts and at once hangs up keeps backing off."""
 
     def on_message(self, event: str, data: str, id: str | None = None) -> BaseModel | None:
         """The typed event for one SSE message, or None to skip it."""
+        self.attempt = 0  # the connection works: the next failure starts afresh
         if id:
             self.last_event_id = id
         wanted = (
@@ -155,4 +163,5 @@ class EventSourceState:
         """The stream ended or failed: seconds to wait before reconnecting."""
         delay = self.backoff.delay(self.attempt, self._rand)
         self.attempt += 1
-        return delay
+        wait, self._retry_after = self._retry_after, 0.0
+        return max(delay, wait)

@@ -176,6 +176,8 @@ class QueryResponse(JMAPModel):
 
 
 class AddedItem(JMAPModel):
+    """One ``/queryChanges`` ``added`` entry: an id and its index in the new results."""
+
     id: str
     index: int
 

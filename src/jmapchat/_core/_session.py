@@ -125,9 +125,11 @@ class Session(JMAPModel):
             raise RemoteProtocolError(f"malformed {CORE} capability: {exc}") from None
 
     def supports(self, capability: str) -> bool:
+        """Whether the server advertises ``capability`` (a URI)."""
         return capability in self.capabilities
 
     def require(self, capability: str) -> None:
+        """Raise `CapabilityNotSupported` unless the server advertises ``capability``."""
         if capability not in self.capabilities:
             raise CapabilityNotSupported(
                 f"server does not support {capability}", capability=capability
@@ -148,6 +150,9 @@ class Session(JMAPModel):
         return account_id
 
     def chat_capability(self, account_id: str) -> ChatAccountCapability:
+        """The JMAP Chat account capability of ``account_id`` (limits such as ``maxBodyBytes``);
+        raises `AccountNotFound` or `CapabilityNotSupported`.
+        """
         account = self.accounts.get(account_id)
         if account is None:
             raise AccountNotFound(f"no account {account_id!r} in the session")
@@ -159,9 +164,13 @@ class Session(JMAPModel):
         return chat
 
     def upload_url_for(self, account_id: str) -> str:
+        """The blob upload URL for ``account_id`` (the session's ``uploadUrl`` template,
+        expanded).
+        """
         return expand_template(self.upload_url, {"accountId": account_id})
 
     def download_url_for(self, account_id: str, blob_id: str, *, type: str, name: str) -> str:
+        """The download URL of a blob (the session's ``downloadUrl`` template, expanded)."""
         return expand_template(
             self.download_url,
             {"accountId": account_id, "blobId": blob_id, "type": type, "name": name},
@@ -170,6 +179,7 @@ class Session(JMAPModel):
     def event_source_url_for(
         self, types: str = "*", *, closeafter: str = "no", ping: int = 0
     ) -> str:
+        """The push EventSource URL for the data ``types`` (``*``: all), per RFC 8620 §7.3."""
         return expand_template(
             self.event_source_url, {"types": types, "closeafter": closeafter, "ping": str(ping)}
         )

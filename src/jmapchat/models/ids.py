@@ -67,6 +67,7 @@ class IdGenerator:
 
     @property
     def seeded(self) -> bool:
+        """Whether the generator was seeded (its ids are deterministic)."""
         return self._seeded
 
     def ulid(self) -> ULID:

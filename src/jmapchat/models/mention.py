@@ -138,6 +138,7 @@ class MessageText:
         return offset
 
     def text(self, text: str) -> Self:
+        """Append plain ``text``."""
         self._append(text)
         return self
 
@@ -160,6 +161,7 @@ class MessageText:
 
     @property
     def body(self) -> str:
+        """The message body built so far."""
         return "".join(self._parts)
 
     def to_create(self, *, chat_id: str, **kwargs: Any) -> MessageCreate:

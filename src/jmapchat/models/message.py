@@ -72,6 +72,7 @@ class Reaction(JMAPModel):
 
     @property
     def is_own(self) -> bool:
+        """Whether the current user sent this reaction."""
         return self.sender_id == SELF
 
 
@@ -191,6 +192,7 @@ class Message(JMAPModel):
 
     @property
     def is_deleted(self) -> bool:
+        """Whether the message was deleted (it has ``deletedAt``)."""
         return self.deleted_at is not None
 
     def rich_body(self) -> Any:
@@ -322,6 +324,9 @@ class MessageUpdate(JMAPInput):
         return self
 
     def to_wire(self) -> dict[str, Any]:
+        """The JMAP patch object: not-given fields omitted, reactions as ``reactions/<id>``
+        paths.
+        """
         out = super().to_wire()
         if isinstance(self.add_reactions, dict):
             for rid, reaction in self.add_reactions.items():

@@ -141,6 +141,7 @@ class StateChange(PushPayload):
     push_state: str | None = Field(None, description="WebSocket (RFC 8887) only.")
 
     def model_post_init(self, context: Any, /) -> None:
+        """Mark the type discriminator as set, so ``to_wire()`` always sends it."""
         self.__pydantic_fields_set__.add("type_")
 
 
@@ -152,6 +153,7 @@ class PushVerification(PushPayload):
     verification_code: str = Field(repr=False)
 
     def model_post_init(self, context: Any, /) -> None:
+        """Mark the type discriminator as set, so ``to_wire()`` always sends it."""
         self.__pydantic_fields_set__.add("type_")
 
 
@@ -183,6 +185,7 @@ class ChatMessagePush(PushPayload):
     messages: list[ChatMessageEntry]
 
     def model_post_init(self, context: Any, /) -> None:
+        """Mark the type discriminator as set, so ``to_wire()`` always sends it."""
         self.__pydantic_fields_set__.add("type_")
 
 

@@ -50,7 +50,7 @@ class WebSocketFrame(JMAPModel):
     type_: str = Field(alias="@type")
 
     def model_post_init(self, context: Any, /) -> None:
-        # ``@type`` always goes on the wire, even when it was left at its default.
+        """Mark ``@type`` as set, so ``to_wire()`` always sends it."""
         self.__pydantic_fields_set__.add("type_")
 
 
@@ -106,8 +106,9 @@ class WebSocketPushEnable(WebSocketFrame):
     push_state: str | None = None
 
     def model_post_init(self, context: Any, /) -> None:
+        """Always send ``dataTypes``: ``null`` is meaningful (every type)."""
         super().model_post_init(context)
-        self.__pydantic_fields_set__.add("data_types")  # null is meaningful: every type
+        self.__pydantic_fields_set__.add("data_types")
 
 
 class WebSocketPushDisable(WebSocketFrame):
@@ -127,6 +128,7 @@ class ChatStreamEnable(WebSocketFrame):
     contact_ids: list[str] | None = None
 
     def model_post_init(self, context: Any, /) -> None:
+        """Always send all three fields: ``null`` filters mean "all"."""
         super().model_post_init(context)
         self.__pydantic_fields_set__.update(("data_types", "chat_ids", "contact_ids"))
 

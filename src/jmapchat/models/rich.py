@@ -58,49 +58,70 @@ class RichSpan(JMAPModel):
     text: str
 
     def model_post_init(self, context: Any, /) -> None:
+        """Mark the type discriminator as set, so ``to_wire()`` always sends it."""
         self.__pydantic_fields_set__.add("type")
 
 
 class TextSpan(RichSpan):
+    """Plain text."""
+
     type: str = "text"
 
 
 class BoldSpan(RichSpan):
+    """Bold text."""
+
     type: str = "bold"
 
 
 class ItalicSpan(RichSpan):
+    """Italic text."""
+
     type: str = "italic"
 
 
 class BoldItalicSpan(RichSpan):
+    """Bold italic text."""
+
     type: str = "bold-italic"
 
 
 class CodeSpan(RichSpan):
+    """Inline code."""
+
     type: str = "code"
 
 
 class CodeBlockSpan(RichSpan):
+    """A code block; ``lang`` is a syntax-highlighting hint."""
+
     type: str = "codeblock"
     lang: str | None = Field(None, description="Syntax-highlighting hint.")
 
 
 class BlockquoteSpan(RichSpan):
+    """A quotation."""
+
     type: str = "blockquote"
 
 
 class MentionSpan(RichSpan):
+    """A mention of the user ``user_id`` (a ChatContact id)."""
+
     type: str = "mention"
     user_id: str = Field(description="ChatContact.id of the mentioned user.")
 
 
 class BroadcastSpan(RichSpan):
+    """A broadcast mention: ``scope`` is ``everyone``, ``here`` or ``admins``."""
+
     type: str = "broadcast"
     scope: str = Field(description="everyone | here | admins.")
 
 
 class LinkSpan(RichSpan):
+    """A link to ``uri`` (untrusted: check it before opening)."""
+
     type: str = "link"
     uri: str = Field(description="Untrusted.")
 
@@ -170,10 +191,12 @@ class RichBody(JMAPModel):
 
     @property
     def mentioned_user_ids(self) -> list[str]:
+        """The ``user_id`` of every mention span, in order."""
         return [s.user_id for s in self.spans if isinstance(s, MentionSpan)]
 
     @property
     def broadcast_scopes(self) -> list[str]:
+        """The ``scope`` of every broadcast span, in order."""
         return [s.scope for s in self.spans if isinstance(s, BroadcastSpan)]
 
 
@@ -188,37 +211,47 @@ class RichText:
         return self
 
     def text(self, text: str) -> Self:
+        """Append plain text."""
         return self._add(TextSpan(text=text))
 
     def bold(self, text: str) -> Self:
+        """Append bold text."""
         return self._add(BoldSpan(text=text))
 
     def italic(self, text: str) -> Self:
+        """Append italic text."""
         return self._add(ItalicSpan(text=text))
 
     def bold_italic(self, text: str) -> Self:
+        """Append bold italic text."""
         return self._add(BoldItalicSpan(text=text))
 
     def code(self, text: str) -> Self:
+        """Append inline code."""
         return self._add(CodeSpan(text=text))
 
     def codeblock(self, text: str, lang: str | None = None) -> Self:
+        """Append a code block (``lang``: a highlighting hint)."""
         if lang is None:
             return self._add(CodeBlockSpan(text=text))
         return self._add(CodeBlockSpan(text=text, lang=lang))
 
     def blockquote(self, text: str) -> Self:
+        """Append a quotation."""
         return self._add(BlockquoteSpan(text=text))
 
     def mention(self, text: str, *, user_id: str) -> Self:
+        """Append a mention of ``user_id`` shown as ``text``."""
         if not user_id:
             raise InvalidInputError("a mention span needs a user_id")
         return self._add(MentionSpan(text=text, user_id=user_id))
 
     def broadcast(self, scope: str, text: str | None = None) -> Self:
+        """Append a broadcast mention of ``scope`` (shown as ``@<scope>`` unless ``text``)."""
         return self._add(BroadcastSpan(text=text if text is not None else "@" + scope, scope=scope))
 
     def link(self, text: str, uri: str) -> Self:
+        """Append a link to ``uri`` shown as ``text``."""
         return self._add(LinkSpan(text=text, uri=uri))
 
     def span(self, span: RichSpan) -> Self:
@@ -226,7 +259,9 @@ class RichText:
         return self._add(span)
 
     def build(self) -> RichBody:
+        """The `RichBody` built so far."""
         return RichBody(spans=list(self._spans))
 
     def dumps(self) -> str:
+        """The `RichBody` as compact JSON (the ``body`` of a rich-text message)."""
         return self.build().dumps()

@@ -38,6 +38,9 @@ RATE_LIMIT_ERROR_TYPES: Final = frozenset({"rateLimit", "rateLimited"})
 
 
 def is_rate_limited(error: SetError) -> bool:
+    """``rateLimit`` or ``rateLimited``: the server's slow mode refused the object; see
+    ``error.server_retry_after``.
+    """
     return error.type in RATE_LIMIT_ERROR_TYPES
 
 

@@ -143,11 +143,12 @@ class PushSender:
         state already carried by a ChatMessagePush to that subscription is left out."""
         from ._events import states
 
+        subscribed = {s.get("_user") for s in core.store.all(GLOBAL, "PushSubscription")}
         with self._state_lock:
             for acc in sorted(accounts):
                 user = core.users_by_account.get(acc)
-                if user is None:
-                    continue
+                if user is None or user not in subscribed:
+                    continue  # nobody to tell: skip the state reads (a big channel's fan-out)
                 now = states(core, acc)
                 before = self._states.get(acc, {})
                 self._states[acc] = now

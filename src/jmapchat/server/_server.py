@@ -144,19 +144,23 @@ class ChatServer:
 
     @property
     def tokens(self) -> dict[str, str]:
+        """Bearer token per user name (a copy)."""
         return dict(self._tokens)
 
     @property
     def account_ids(self) -> dict[str, str]:
+        """Account id per user name."""
         return dict(self.core.accounts)
 
     @property
     def contact_ids(self) -> dict[str, str]:
+        """ChatContact id per user name, as other users see them."""
         return {u: u for u in self.core.accounts}
 
     # --- lifecycle -----------------------------------------------------------------------
 
     def close(self) -> None:
+        """Close the database and stop push delivery (``with ChatServer(...)`` does it)."""
         self.core.hub.close()
         self.core.pusher.close()
         self.store.close()

@@ -263,7 +263,11 @@ class _Connection:
                 await self.push_states()
             while sub.queue:
                 event, data = sub.queue.popleft()
-                frame = self.ephemeral_frame(event, data)
+                try:
+                    frame = self.ephemeral_frame(event, data)
+                except Exception:  # one bad event must not end the connection
+                    log.exception("dropping a %s event", event)
+                    continue
                 if frame is not None:
                     await self.send(frame)
 

@@ -106,6 +106,9 @@ class RetryPolicy:
     jitter: bool = True
 
     def backoff(self, attempt: int) -> float:
+        """Seconds to wait before retry number ``attempt`` (1-based): exponential from
+        ``backoff_base``, capped at ``backoff_max``, jittered unless ``jitter=False``.
+        """
         delay = min(self.backoff_max, self.backoff_base * 2.0 ** max(0, attempt - 1))
         if self.jitter:
             delay *= random.uniform(0.5, 1.0)
