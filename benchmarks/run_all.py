@@ -22,6 +22,8 @@ SCRIPTS = [
     "round_trips_saved",
     "server_bulk",
     "realtime_latency",
+    "import_throughput",
+    "websocket",
 ]
 
 

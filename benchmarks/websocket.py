@@ -4,8 +4,8 @@
    the raw httpx floor (``httpx.AsyncClient.post`` of the same bytes on a keep-alive
    connection + ``json.loads``), ``client.call`` over HTTP, ``client.call`` over the
    WebSocket. The three take turns within every repeat; best repeat counts.
-2. **Bulk**: 10,000 ``Message/set`` creates in one ``send`` at ``maxObjectsInSet`` 500
-   (20 chunks): over HTTP (envelopes one after another) vs over the WebSocket (envelopes
+2. **Bulk**: 10,000 (``--full``; else 2,000) ``Message/set`` creates in one ``send`` at
+   ``maxObjectsInSet`` 500 (20 chunks with ``--full``): over HTTP (envelopes one after another) vs over the WebSocket (envelopes
    pipelined, up to ``maxConcurrentRequests`` in flight), with the server's default
    ``maxCallsInRequest`` (16: 2 envelopes) and with ``maxCallsInRequest`` 1 (20
    envelopes). Each a fresh chat; best of ``--repeat``.
@@ -15,8 +15,8 @@ so it shares the CPU (and the GIL) with the client in every column; ``--subproce
 it as ``jmapchat serve`` in a process of its own instead, so client and server can overlap
 (which is what pipelining is for). AsyncClient on asyncio.
 
-    .venv/bin/python benchmarks/websocket.py                # 1,000 echoes, 10,000 creates
-    .venv/bin/python benchmarks/websocket.py --quick        # 200 echoes, 2,000 creates
+    .venv/bin/python benchmarks/websocket.py                # 200 echoes, 2,000 creates
+    .venv/bin/python benchmarks/websocket.py --full         # 1,000 echoes, 10,000 creates
     .venv/bin/python benchmarks/websocket.py --subprocess   # server in its own process
 """
 
@@ -165,12 +165,12 @@ async def bulk_columns(
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="200 echoes, 2,000 creates")
+    ap.add_argument("--full", action="store_true", help="1,000 echoes, 10,000 creates")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--subprocess", action="store_true", help="the server in its own process")
     args = ap.parse_args()
-    n = 200 if args.quick else 1_000
-    count = 2_000 if args.quick else 10_000
+    n = 1_000 if args.full else 200
+    count = 10_000 if args.full else 2_000
     print(machine())
     print()
 
@@ -191,6 +191,7 @@ def main() -> None:
     print(table(rows, ("column", "µs/request", "vs raw httpx", "vs HTTP client")))
     print()
 
+    results: list[str] = []
     for calls in (16, 1):
         limits = ServerLimits(max_objects_in_set=500, max_calls_in_request=calls)
         with reference_server(limits, args.subprocess) as (base, token):
@@ -202,6 +203,15 @@ def main() -> None:
         rows = [(name, f"{secs:.3f}", f"{bulk['HTTP'] / secs:.2f}x") for name, secs in bulk.items()]
         print(table(rows, ("column", "seconds", "speed-up vs HTTP")))
         print()
+        results.append(
+            f"{count:,} creates ({envelopes} envelopes) WebSocket pipelined / HTTP "
+            f"{bulk['WebSocket pipelined'] / bulk['HTTP']:.2f}"
+        )
+    print(
+        f"RESULT websocket: {n:,} Core/echo WebSocket / HTTP keep-alive "
+        f"{echo['WebSocket'] / echo['HTTP keep-alive']:.2f}, / raw httpx "
+        f"{echo['WebSocket'] / echo['raw httpx floor']:.2f}; " + "; ".join(results)
+    )
 
 
 if __name__ == "__main__":

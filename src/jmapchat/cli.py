@@ -1,122 +1,654 @@
-"""The ``jmapchat`` command line: ``jmapchat serve …`` runs the reference server."""
+"""The ``jmapchat`` command (also ``python -m jmapchat``).
+
+Client commands (``session``, ``chats``, ``history``, ``send``, ``tail``, ``call``,
+``import``, ``export``) connect with ``--url``/``--token``/``--token-file`` or
+``JMAPCHAT_URL``/``JMAPCHAT_TOKEN``; ``serve`` runs the reference server. Human output
+uses rich; ``--json`` prints JSON for scripts. Every error is one line on stderr and a
+non-zero exit status, never a traceback.
+"""
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
-__all__ = ["main"]
+import typer
 
+from ._version import __version__
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be a positive integer")
-    return value
+if TYPE_CHECKING:
+    from rich.console import Console
 
+    from . import Client
+    from .models import Message
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="jmapchat", description="jmapchat command line tools")
-    sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser(
-        "serve", help="run the reference JMAP Chat server (development only, not for production)"
-    )
-    serve.add_argument(
-        "--db", default="chat.sqlite", help="SQLite file, or :memory: (default chat.sqlite)"
-    )
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8080)
-    serve.add_argument("--user", action="append", default=[], help="a username (repeatable)")
-    serve.add_argument(
-        "--token-file", help="JSON {user: token}; created if missing, reused if present"
-    )
-    for flag in (
-        "max-calls-in-request",
-        "max-objects-in-get",
-        "max-objects-in-set",
-        "max-size-request",
-        "max-concurrent-requests",
-        "max-size-upload",
-        "max-concurrent-upload",
-    ):
-        serve.add_argument(f"--{flag}", type=_positive, default=None)
-    serve.set_defaults(func=_serve)
-    return parser
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="jmapchat",
+    help="jmapchat: a JMAP Chat client, migration tool and development server.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 
 
-def _serve(args: argparse.Namespace) -> int:
-    from .server import ChatServer, ServerLimits
+class CLIError(Exception):
+    """An error to report as one line, with its exit status (1 unless said otherwise)."""
 
-    limit_args = {
-        name: getattr(args, name)
-        for name in (
-            "max_calls_in_request",
-            "max_objects_in_get",
-            "max_objects_in_set",
-            "max_size_request",
-            "max_concurrent_requests",
-            "max_size_upload",
-            "max_concurrent_upload",
-        )
-        if getattr(args, name) is not None
-    }
-    limits = ServerLimits(**limit_args)
-    tokens: dict[str, str] = {}
-    token_path = Path(args.token_file) if args.token_file else None
-    if token_path is not None and token_path.exists():
-        loaded = json.loads(token_path.read_text(encoding="utf-8"))
-        if not isinstance(loaded, dict) or not all(isinstance(v, str) for v in loaded.values()):
-            print(f"{token_path}: expected a JSON object of user -> token", file=sys.stderr)
-            return 2
-        tokens = {str(k): v for k, v in loaded.items()}
-    users = list(dict.fromkeys(args.user))
-    from .server import SchemaMismatch
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
 
+
+@dataclass
+class Options:
+    url: str | None
+    token: str | None
+    token_file: Path | None
+    user: str | None
+    json: bool
+
+
+def _opts(ctx: typer.Context) -> Options:
+    obj = ctx.find_root().obj
+    assert isinstance(obj, Options)
+    return obj
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"jmapchat {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    url: Annotated[
+        str | None,
+        typer.Option(envvar="JMAPCHAT_URL", help="Server base URL (or JMAPCHAT_URL)."),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(envvar="JMAPCHAT_TOKEN", help="Bearer token (or JMAPCHAT_TOKEN)."),
+    ] = None,
+    token_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="A file holding the token, or the JSON {user: token} of serve "
+            "(wins over JMAPCHAT_TOKEN)."
+        ),
+    ] = None,
+    user: Annotated[
+        str | None, typer.Option(help="Which user's token to take from a JSON --token-file.")
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    ctx.obj = Options(url, token, token_file, user, json_output)
+
+
+# --- connecting ------------------------------------------------------------------------------
+
+
+def _token(opts: Options) -> str:
+    """The token: from ``--token-file`` when given, else ``--token`` / JMAPCHAT_TOKEN."""
+    if opts.token_file is None:
+        if opts.token:
+            return opts.token
+        raise CLIError("no token: pass --token, --token-file or set JMAPCHAT_TOKEN")
     try:
-        server = ChatServer(db=args.db, users=users, tokens=tokens, limits=limits)
-    except SchemaMismatch as exc:
-        print(f"jmapchat serve: {exc}", file=sys.stderr)
-        return 2
-    with server:
-        all_tokens = server.tokens
-        if token_path is not None:
-            merged = {**tokens, **all_tokens}
-            token_path.write_text(json.dumps(merged, indent=2) + "\n", encoding="utf-8")
-        print("jmapchat reference server: for development and tests, NOT for production use")
-        for user, token in all_tokens.items():
-            print(f"  {user}: {token}")
-        print(f"session: http://{args.host}:{args.port}/.well-known/jmap", flush=True)
-        _run_hypercorn(server, args.host, args.port)
-    return 0
+        text = opts.token_file.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise CLIError(f"{opts.token_file}: {exc.strerror or exc}") from None
+    if not text.startswith("{"):
+        return text
+    try:
+        tokens = json.loads(text)
+    except ValueError:
+        raise CLIError(f"{opts.token_file}: not valid JSON") from None
+    if not isinstance(tokens, dict) or not tokens:
+        raise CLIError(f"{opts.token_file}: expected a JSON object of user -> token")
+    if opts.user is not None:
+        if opts.user not in tokens:
+            raise CLIError(f"{opts.token_file}: no token for user {opts.user!r}")
+        return str(tokens[opts.user])
+    if len(tokens) > 1:
+        raise CLIError(f"{opts.token_file} holds several users: pick one with --user")
+    return str(next(iter(tokens.values())))
 
 
-def _run_hypercorn(server: object, host: str, port: int) -> None:
+@contextlib.contextmanager
+def _client(opts: Options) -> Iterator[Client]:
+    from . import Client
+
+    if not opts.url:
+        raise CLIError("no server: pass --url or set JMAPCHAT_URL")
+    with Client.connect(opts.url, token=_token(opts)) as client:
+        yield client
+
+
+def _console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def _print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2) + "\n")
+
+
+# --- client commands -----------------------------------------------------------------------------
+
+
+@app.command()
+def session(ctx: typer.Context) -> None:
+    """Show the server's session: user, accounts and limits."""
+    opts = _opts(ctx)
+    with _client(opts) as client:
+        sess = client.session
+        if opts.json:
+            _print_json(sess.model_dump(mode="json", by_alias=True, exclude_none=True))
+            return
+        from rich.table import Table
+
+        table = Table(title=f"{sess.api_url}", show_header=False)
+        table.add_row("user", sess.username)
+        table.add_row("account", client.account_id)
+        for name, value in sess.core.model_dump(by_alias=True, exclude_none=True).items():
+            if isinstance(value, int):
+                table.add_row(name, str(value))
+        table.add_row("capabilities", "\n".join(sess.capabilities))
+        _console().print(table)
+
+
+@app.command()
+def chats(ctx: typer.Context) -> None:
+    """List the chats of the account."""
+    opts = _opts(ctx)
+    with _client(opts) as client:
+        got = client.chat.get(None)
+        if opts.json:
+            _print_json([c.to_wire() for c in got.list])
+            return
+        from rich.table import Table
+
+        table = Table("id", "kind", "name", "unread", "last message")
+        for c in got.list:
+            name = c.name or c.contact_id or ""
+            table.add_row(c.id, c.kind or "", name, str(c.unread_count or 0), c.last_message_at)
+        _console().print(table)
+
+
+def _message_row(msg: Message) -> tuple[str, str, str, str]:
+    return (msg.received_at or "", msg.sender_id or "", msg.body or "", msg.id)
+
+
+@app.command()
+def history(
+    ctx: typer.Context,
+    chat: Annotated[str, typer.Argument(help="The chat id.")],
+    limit: Annotated[int, typer.Option(min=1, help="How many of the latest messages.")] = 50,
+) -> None:
+    """Show the latest messages of CHAT, oldest first."""
+    from ._core import Comparator
+    from .models import MessageFilter
+
+    opts = _opts(ctx)
+    with _client(opts) as client:
+        req = client.request()
+        page = req.message.query(
+            filter=MessageFilter(chat_id=chat),
+            sort=[Comparator(property="receivedAt", is_ascending=False)],
+            limit=limit,
+        )
+        msgs = req.message.get(ids=page.ids)
+        client.send(req)
+        found = list(reversed(msgs.result.list))
+        if opts.json:
+            _print_json([m.to_wire() for m in found])
+            return
+        from rich.table import Table
+
+        table = Table("received", "sender", "message", "id")
+        for m in found:
+            table.add_row(*_message_row(m))
+        _console().print(table)
+
+
+@app.command()
+def send(
+    ctx: typer.Context,
+    chat: Annotated[str, typer.Argument(help="The chat id.")],
+    text: Annotated[str, typer.Argument(help="The message text.")],
+) -> None:
+    """Send TEXT to CHAT; prints the new message id."""
+    from .models import MessageCreate
+
+    opts = _opts(ctx)
+    with _client(opts) as client:
+        result = client.message.set(create={"m": MessageCreate(chat_id=chat, body=text)})
+        if "m" not in result.created:
+            err = (result.not_created or {}).get("m")
+            raise CLIError(f"not sent: {err.type + ': ' + (err.description or '') if err else '?'}")
+        mid = result.created["m"].id
+        if opts.json:
+            _print_json({"id": mid})
+        else:
+            print(mid)
+
+
+def _new_messages(client: Client, interval: float) -> Iterator[Message | None]:
+    """New messages as they arrive; first yields None once it is listening.
+
+    Polls ``Message/changes``: the one place to switch to ``client.events()`` (push)
+    once it lands.
+    """
+    state = client.message.get(ids=[]).state
+    yield None
+    while True:
+        created: list[str] = []
+        for page in client.changes_pages("Message", state):
+            created.extend(page.created)
+            state = page.new_state
+        if created:
+            yield from client.message.get(ids=created).list
+        else:
+            time.sleep(interval)
+
+
+@app.command()
+def tail(
+    ctx: typer.Context,
+    chat: Annotated[str | None, typer.Argument(help="Only this chat.")] = None,
+    interval: Annotated[float, typer.Option(min=0.05, help="Polling interval (s).")] = 1.0,
+    count: Annotated[int | None, typer.Option(min=1, help="Stop after this many messages.")] = None,
+) -> None:
+    """Print new messages as they arrive (Ctrl-C to stop)."""
+    opts = _opts(ctx)
+    seen = 0
+    with _client(opts) as client:
+        for msg in _new_messages(client, interval):
+            if msg is None:
+                print("listening for new messages (Ctrl-C to stop)", file=sys.stderr, flush=True)
+                continue
+            if chat is not None and msg.chat_id != chat:
+                continue
+            if opts.json:
+                sys.stdout.write(json.dumps(msg.to_wire(), ensure_ascii=False) + "\n")
+            else:
+                when, sender, body, _ = _message_row(msg)
+                sys.stdout.write(f"{when} [{msg.chat_id}] {sender}: {body}\n")
+            sys.stdout.flush()
+            seen += 1
+            if count is not None and seen >= count:
+                return
+
+
+@app.command()
+def call(
+    ctx: typer.Context,
+    file: Annotated[
+        str, typer.Argument(help="A JSON request {using, methodCalls}; '-' for stdin.")
+    ] = "-",
+    explain: Annotated[
+        bool, typer.Option(help="Print the plan (calls, references, split); send nothing.")
+    ] = False,
+) -> None:
+    """Send a raw JMAP request from FILE (or stdin); prints the method responses."""
+    from ._namespaces import Request
+
+    opts = _opts(ctx)
+    try:
+        text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CLIError(f"{file}: {exc.strerror or exc}") from None
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise CLIError(f"{file}: not JSON ({exc})") from None
+    calls = doc.get("methodCalls") if isinstance(doc, dict) else None
+    if not isinstance(calls, list) or not all(
+        isinstance(c, list) and len(c) == 3 and isinstance(c[0], str) and isinstance(c[1], dict)
+        for c in calls
+    ):
+        raise CLIError(f"{file}: expected {{'using': [...], 'methodCalls': [[name, args, id]]}}")
+
+    def build(req: Request) -> Request:
+        from ._core import JMAPModel
+
+        for name, args, call_id in calls:
+            req.invoke(name, args, response=JMAPModel, call_id=str(call_id))
+        return req
+
+    using = [u for u in doc.get("using") or [] if isinstance(u, str)]
+    if explain and not opts.url:
+        print(build(Request(using=using)).explain())
+        return
+    with _client(opts) as client:
+        req = build(Request(using=using))
+        if explain:
+            print(req.explain(client.session.core))
+            return
+        response = client.send(req)
+        _print_json({"methodResponses": [list(r) for r in response.method_responses]})
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    source: Annotated[Path, typer.Argument(help="JSON Lines file, or a Slack export (dir/zip).")],
+    format: Annotated[
+        str, typer.Option(help="jsonl, slack, or auto (by the source's name).")
+    ] = "auto",
+    journal: Annotated[
+        Path | None, typer.Option(help="The journal (default: SOURCE.journal.sqlite).")
+    ] = None,
+    concurrency: Annotated[int | None, typer.Option(min=1, help="Envelopes in flight.")] = None,
+    envelope_size: Annotated[int, typer.Option(min=1, help="Records per envelope.")] = 500,
+    attribute: Annotated[
+        bool, typer.Option(help="Slack: start each body with its author's name.")
+    ] = True,
+) -> None:
+    """Import messages exactly once; re-run with the same journal after any failure."""
+    from .bulk import Importer, Progress, read_jsonl, read_slack_export
+
+    opts = _opts(ctx)
+    if not source.exists():
+        raise CLIError(f"{source}: no such file or directory")
+    kind = format
+    if kind == "auto":
+        kind = "slack" if source.is_dir() or source.suffix == ".zip" else "jsonl"
+    if kind not in ("jsonl", "slack"):
+        raise CLIError(f"unknown format {format!r}: use jsonl, slack or auto")
+    total = _count_lines(source) if kind == "jsonl" else None
+    records = (
+        read_jsonl(source) if kind == "jsonl" else read_slack_export(source, attribute=attribute)
+    )
+    journal_path = journal or source.with_name(source.name + ".journal.sqlite")
+    with _client(opts) as client, _progress_bar(opts.json, "importing", total) as update:
+
+        def on_progress(p: Progress) -> None:
+            update(p.done, p.total, p.waiting)
+
+        with Importer(
+            client,
+            journal_path,
+            concurrency=concurrency,
+            envelope_size=envelope_size,
+            progress=on_progress,
+        ) as importer:
+            report = importer.run(records, total=total)
+    if opts.json:
+        _print_json({**report.to_dict(), "journal": str(journal_path)})
+    else:
+        from rich.table import Table
+
+        table = Table("written", "skipped", "reconciled", "failed", "requests", "seconds")
+        table.add_row(
+            str(report.written),
+            str(report.skipped),
+            str(report.reconciled),
+            str(len(report.failed)),
+            str(report.requests),
+            f"{report.seconds:.1f}",
+        )
+        console = _console()
+        console.print(table)
+        for sid, err in list(report.failed.items())[:20]:
+            console.print(f"failed {sid}: {err.type} {err.description or ''}")
+        console.print(f"journal: {journal_path}")
+    if report.failed:
+        raise typer.Exit(1)
+
+
+def _count_lines(path: Path) -> int | None:
+    """Messages in a JSON Lines file (for the ETA): a quick byte scan, no parsing."""
+    import re
+
+    other = re.compile(rb'"type"\s*:\s*"(?:chat|contact)"')
+    try:
+        with path.open("rb") as f:
+            return sum(1 for line in f if line.strip() and not other.search(line)) or None
+    except OSError:
+        return None
+
+
+@contextlib.contextmanager
+def _progress_bar(quiet: bool, what: str, total: int | None) -> Iterator[Any]:
+    """A rich progress bar on stderr (count, rate, ETA); none with ``--json`` or when
+    stderr is not a terminal (logs stay clean)."""
+    console = _console(stderr=True)
+    if quiet or not console.is_terminal:
+        yield lambda done, total, waiting: None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[rate]:.0f} msg/s"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console) as bar:
+        task = bar.add_task(what, total=total, rate=0.0)
+        started = time.monotonic()
+
+        def update(done: int, total: int | None, waiting: float) -> None:
+            rate = done / max(1e-6, time.monotonic() - started)
+            label = f"{what} (rate limited: waiting {waiting:.1f}s)" if waiting else what
+            bar.update(task, completed=done, total=total, rate=rate, description=label)
+
+        yield update
+
+
+@app.command()
+def export(
+    ctx: typer.Context,
+    chat: Annotated[
+        list[str] | None, typer.Option("--chat", help="Only these chats (repeatable).")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="File to write (default: stdout).")
+    ] = None,
+) -> None:
+    """Export chats and their messages as migration JSON Lines (``import`` reads them)."""
+    from .bulk import Progress, export_jsonl
+
+    opts = _opts(ctx)
+    with _client(opts) as client:
+        handle = output.open("w", encoding="utf-8") if output is not None else sys.stdout
+        try:
+            with _progress_bar(opts.json or output is None, "exporting", None) as update:
+
+                def on_progress(p: Progress) -> None:
+                    update(p.done, None, 0.0)
+
+                n = export_jsonl(client, handle, chat_ids=chat, progress=on_progress)
+        finally:
+            if output is not None:
+                handle.close()
+    if output is not None:
+        if opts.json:
+            _print_json({"messages": n, "output": str(output)})
+        else:
+            _console(stderr=True).print(f"exported {n} messages to {output}")
+
+
+# --- serve -----------------------------------------------------------------------------------
+
+
+_LIMIT_FLAGS = (
+    "max_calls_in_request",
+    "max_objects_in_get",
+    "max_objects_in_set",
+    "max_size_request",
+    "max_concurrent_requests",
+    "max_size_upload",
+    "max_concurrent_upload",
+)
+_Limit = Annotated[int | None, typer.Option(min=1)]
+
+
+@app.command()
+def serve(
+    db: Annotated[str, typer.Option(help="SQLite file, or :memory:.")] = "chat.sqlite",
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="0 picks a free port.")] = 8080,
+    user: Annotated[list[str] | None, typer.Option(help="A username (repeatable).")] = None,
+    token_file: Annotated[
+        Path | None, typer.Option(help="JSON {user: token}; created if missing, reused if present.")
+    ] = None,
+    max_calls_in_request: _Limit = None,
+    max_objects_in_get: _Limit = None,
+    max_objects_in_set: _Limit = None,
+    max_size_request: _Limit = None,
+    max_concurrent_requests: _Limit = None,
+    max_size_upload: _Limit = None,
+    max_concurrent_upload: _Limit = None,
+) -> None:
+    """Run the reference JMAP Chat server (development only, not for production)."""
+    values = dict(locals())
+    run_server(
+        db=db,
+        host=host,
+        port=port,
+        users=user or [],
+        token_file=token_file,
+        limits={k: values[k] for k in _LIMIT_FLAGS if values[k] is not None},
+    )
+
+
+def run_server(
+    *,
+    db: str,
+    host: str,
+    port: int,
+    users: Sequence[str],
+    token_file: Path | None,
+    limits: dict[str, int],
+) -> None:
+    """``jmapchat serve``: open the database, print the tokens and the URL, serve."""
     from functools import partial
 
     import trio
     from hypercorn.config import Config
-    from hypercorn.trio import serve
+    from hypercorn.trio import serve as hypercorn_serve
 
-    config = Config()
-    config.bind = [f"{host}:{port}"]
-    config.accesslog = "-"
-    app = server.app  # type: ignore[attr-defined]
-    with contextlib.suppress(KeyboardInterrupt):
-        trio.run(partial(serve, app, config))
+    from .server import ChatServer, SchemaMismatch, ServerLimits
+
+    tokens: dict[str, str] = {}
+    if token_file is not None and token_file.exists():
+        try:
+            loaded = json.loads(token_file.read_text(encoding="utf-8"))
+        except ValueError:
+            loaded = None
+        if not isinstance(loaded, dict) or not all(isinstance(v, str) for v in loaded.values()):
+            raise CLIError(f"{token_file}: expected a JSON object of user -> token", 2)
+        tokens = {str(k): v for k, v in loaded.items()}
+    try:
+        server = ChatServer(
+            db=db, users=list(dict.fromkeys(users)), tokens=tokens, limits=ServerLimits(**limits)
+        )
+    except SchemaMismatch as exc:  # an old or foreign database file: refused, exit 2
+        raise CLIError(str(exc), 2) from None
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    with server:
+        if token_file is not None:
+            merged = {**tokens, **server.tokens}
+            token_file.write_text(json.dumps(merged, indent=2) + "\n", encoding="utf-8")
+        print("jmapchat reference server: for development and tests, NOT for production use")
+        for name, token in server.tokens.items():
+            print(f"  {name}: {token}")
+        config = Config()
+        config.bind = [f"{host}:{port}"]
+        config.accesslog = "-"
+
+        async def main() -> None:
+            async with trio.open_nursery() as nursery:
+                app_: Any = server.app
+                binds = await nursery.start(partial(hypercorn_serve, app_, config))
+                real = str(binds[0]).rstrip("/")
+                print(f"session: {real}/.well-known/jmap", flush=True)
+
+        try:
+            with contextlib.suppress(KeyboardInterrupt):
+                trio.run(main)
+        except BaseExceptionGroup as group:  # trio's nursery wraps the bind failure
+            first = group.exceptions[0]
+            while isinstance(first, BaseExceptionGroup):
+                first = first.exceptions[0]
+            if isinstance(first, OSError):
+                raise CLIError(
+                    f"cannot listen on {host}:{port}: {first.strerror or first}"
+                ) from None
+            raise
+
+
+# --- entry point -------------------------------------------------------------------------------
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``jmapchat`` command line with ``argv`` (default ``sys.argv``); returns the exit
-    code.
-    """
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    result: int = args.func(args)
-    return result
+    """Run the ``jmapchat`` command line with ``argv`` (default ``sys.argv``); returns the
+    exit status. Errors are one line on stderr, never a traceback."""
+    from ._core import JMAPError
+
+    command = typer.main.get_command(app)
+    args = list(sys.argv[1:] if argv is None else argv)
+    # ``jmapchat chats --json`` works as well as ``jmapchat --json chats``
+    end = args.index("--") if "--" in args else len(args)
+    if "--json" in args[1:end]:
+        args = ["--json", *[a for i, a in enumerate(args) if a != "--json" or i >= end]]
+    try:
+        result = command.main(args=args, prog_name="jmapchat", standalone_mode=False)
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        return 130
+    except KeyboardInterrupt:
+        return 130
+    except typer.TyperException as exc:  # usage errors
+        _error(exc.format_message())
+        return exc.exit_code
+    except CLIError as exc:
+        _error(str(exc))
+        return exc.code
+    except (JMAPError, ValueError) as exc:
+        _error(str(exc))
+        return 1
+    except OSError as exc:
+        detail = exc.strerror or str(exc)
+        where = f"{exc.filename}: " if exc.filename else ""
+        _error(f"{where}{detail}")
+        return 1
+    return result if isinstance(result, int) else 0
+
+
+def _error(message: str) -> None:
+    line = " ".join(str(message).split())
+    sys.stderr.write(f"jmapchat: error: {line}\n")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -30,17 +30,29 @@ def test_sync_client_is_generated_from_the_async_one() -> None:
     assert out.returncode == 0, f"run: python scripts/unasync.py\n{out.stdout}{out.stderr}"
 
 
+@pytest.mark.parametrize(
+    ("index", "good", "bad"), [(0, "def send(", "def sent("), (1, "def run(", "def ran(")]
+)
 def test_check_fails_with_a_diff_when_stale(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    index: int,
+    good: str,
+    bad: str,
 ) -> None:
+    """Both generated files are checked: the blocking Client and the blocking Importer."""
     unasync = _load_script()
+    files = list(unasync.FILES)
+    source, target, title = files[index]
     stale = tmp_path / "_sync.py"
-    stale.write_text(unasync.TARGET.read_text().replace("def send(", "def sent("))
-    monkeypatch.setattr(unasync, "TARGET", stale)
+    stale.write_text(target.read_text().replace(good, bad))
+    files[index] = (source, stale, title)
+    monkeypatch.setattr(unasync, "FILES", files)
     assert unasync.main(["--check"]) == 1
     out = capsys.readouterr()
-    assert "-    def sent(" in out.out
-    assert "+    def send(" in out.out
+    assert f"-    {bad}" in out.out
+    assert f"+    {good}" in out.out
     assert "is stale" in out.err
 
 

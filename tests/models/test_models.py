@@ -464,8 +464,8 @@ def test_message_update_null_vs_absent() -> None:
     assert MessageUpdate(
         read_at="2026-01-01T00:00:00Z", read_disposition="processed"
     ).to_wire() == {"readAt": "2026-01-01T00:00:00Z", "readDisposition": "processed"}
-    assert MessageUpdate(deleted_at="t", deleted_for_all=True).to_wire() == {
-        "deletedAt": "t",
+    assert MessageUpdate(deleted_at="2026-01-01T00:00:00Z", deleted_for_all=True).to_wire() == {
+        "deletedAt": "2026-01-01T00:00:00Z",
         "deletedForAll": True,
     }
 

@@ -24,7 +24,7 @@ STANDARD = {"get", "changes", "set", "query", "query_changes", "comparator"}
 
 SURFACE: dict[str, set[str]] = {
     "chat_contact": STANDARD,
-    "chat": STANDARD | {"typing"},
+    "chat": STANDARD | {"typing", "open_direct"},
     "message": STANDARD | {"send", "react", "unreact", "edit", "mark_read", "delete"},
     "space": STANDARD | {"join"},
     "space_invite": {"get", "changes", "set"},

@@ -24,6 +24,7 @@ from jmapchat._core import (
     CreationRef,
     EchoResponse,
     GetResponse,
+    InvokeResponse,
     QueryResponse,
     SetResponse,
 )
@@ -37,6 +38,7 @@ from jmapchat.models import (
     ChatCreate,
     ChatTypingResponse,
     CustomEmoji,
+    DirectChatResponse,
     Message,
     MessageCreate,
     MessageFilter,
@@ -113,6 +115,22 @@ def check_results(req: Request) -> None:
     assert_type(req.message.delete(["M1"], for_all=True), SetCall[Message])
     assert_type(req.read_position.set_last_read("RP1", "M1"), SetCall[ReadPosition])
     assert_type(req.chat.comparator("lastMessageAt", ascending=False), Comparator)
+
+
+def check_new_user_surface(req: Request) -> None:
+    # get() defaults to all where the spec allows it; Message/get needs ids.
+    assert_type(req.chat.get(), GetCall[Chat])
+    assert_type(req.presence_status.get(), GetCall[PresenceStatus])
+    req.message.get()  # type: ignore[call-arg]
+    # get-or-create a direct chat: the id either way.
+    assert_type(req.chat.open_direct("bob").result, DirectChatResponse)
+    assert_type(req.chat.open_direct("bob").result.chat_id, str)
+    # invoke: a permissive default, or any type pydantic validates.
+    assert_type(req.invoke("Foo/bar", {}), Call[InvokeResponse])
+    assert_type(req.invoke("Foo/bar", {}, response=dict).result, dict[Any, Any])
+    assert_type(req.invoke("Foo/bar", {}, response=Chat).result, Chat)
+    # MessageFilter extensions
+    MessageFilter(chat_id="C", sender_id="self", after="2026-01-01T00:00:00Z", before="x")
 
 
 def check_references(req: Request) -> None:

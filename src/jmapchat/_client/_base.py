@@ -16,6 +16,7 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, TypedDict, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from pydantic import BaseModel
@@ -28,6 +29,7 @@ from jmapchat._core import (
     AuthenticationError,
     Backoff,
     ChangesCall,
+    ChatAccountCapability,
     ConnectError,
     CoreMethods,
     EventSourceState,
@@ -35,6 +37,7 @@ from jmapchat._core import (
     HTTPResponse,
     HTTPStatusError,
     JMAPError,
+    InvalidInput,
     LocalProtocolError,
     Namespace,
     NotGiven,
@@ -264,6 +267,7 @@ class ClientBase:
         session_url = options.get("session_url")
         if url is None and session_url is None:
             raise TypeError("pass the server url (or session_url=)")
+        check_urls(url, session_url)
         self.url = url
         self._session_url = session_url or session_url_for(url or "")
         self._auth = build_auth(
@@ -278,8 +282,26 @@ class ClientBase:
         self._session: Session | None = None
         self._stale = False
         self._account_id: str | None = None
+        self._chat_limits: ChatAccountCapability | None = None
 
     # --- session ----------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _session_hints(self) -> Iterator[None]:
+        """A 404 for the session resource, or a page that is no Session, says what to
+        pass instead (the server's base URL or ``session_url=``)."""
+        try:
+            yield
+        except HTTPStatusError as exc:
+            if exc.status_code != 404 or type(exc) is not HTTPStatusError:
+                raise
+            hint = f"no JMAP session at {self._session_url}: " + _session_hint(self.url)
+            raise HTTPStatusError(
+                f"{exc} ({hint})", status_code=exc.status_code, body=exc.body
+            ) from exc
+        except RemoteProtocolError as exc:
+            hint = f"{self._session_url} is not a JMAP session: " + _session_hint(self.url)
+            raise RemoteProtocolError(f"{exc} ({hint})") from exc
 
     @property
     def session(self) -> Session:
@@ -307,6 +329,8 @@ class ClientBase:
         self._stale = False
         if self._account_id is None or self._account_id not in session.accounts:
             self._account_id = _choose_account(session, self._wanted_account)
+        account = session.accounts.get(self._account_id)
+        self._chat_limits = account.chat if account is not None else None
         log.log(
             logging.INFO if first else logging.DEBUG,
             "jmapchat session %s: api %s, account %s, state %s",
@@ -331,6 +355,7 @@ class ClientBase:
         """A new, empty `Request` for this client's account (pure builder, no I/O)."""
         req = Request(account_id=self.account_id)
         req.limits = self.session.core
+        req.chat_limits = self._chat_limits
         return req
 
     def explain(self, request: Request) -> str:
@@ -440,6 +465,35 @@ class ClientBase:
         auth = f" auth={self._auth!r}" if self._auth is not None else ""
         state = "open" if self._session is not None else "not connected"
         return f"<{type(self).__name__} {where!r}{acct}{auth} ({state})>"
+
+
+def check_urls(url: str | None, session_url: str | None) -> None:
+    """Refuse, before any I/O, a server URL that cannot work (no http(s) scheme or host)."""
+    for name, value in (("url", url), ("session_url", session_url)):
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise InvalidInput(f"{name} must be a string, not {type(value).__name__}")
+        parts = urlsplit(value)
+        if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+            guess = f"; did you mean 'http://{value}'?" if "://" not in value else ""
+            raise InvalidInput(
+                f"{name}={value!r} is not an http:// or https:// URL with a host{guess}"
+            )
+
+
+def _session_hint(url: str | None) -> str:
+    if url is None:
+        return "check session_url="
+    parts = urlsplit(url)
+    path = parts.path.rstrip("/")
+    if path and not path.endswith("/.well-known/jmap"):
+        root = urlunsplit((parts.scheme, parts.netloc, "", "", ""))
+        return (
+            f"the url already ends in a path ({path!r}), but /.well-known/jmap lives at the "
+            f"server's root: pass the server's base URL ({root!r}) or session_url="
+        )
+    return "pass the server's base URL or session_url="
 
 
 def _choose_account(session: Session, wanted: str | None) -> str:

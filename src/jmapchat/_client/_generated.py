@@ -40,6 +40,7 @@ class ChatMirror(NamespaceMirror[M]):
 
     changes = one_call(ChatMethods.changes)
     get = one_call(ChatMethods.get)
+    open_direct = one_call(ChatMethods.open_direct)
     query = one_call(ChatMethods.query)
     query_changes = one_call(ChatMethods.query_changes)
     set = one_call(ChatMethods.set)

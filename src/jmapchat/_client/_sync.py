@@ -539,7 +539,8 @@ class Client(SyncNamespaces, ClientBase):
         # Single-flight: one refetch however many tasks (or threads) notice.
         with self._session_lock:
             if self._session is None or self._stale:
-                session = self._run(session_flow(self._session_url, self._policy))
+                with self._session_hints():
+                    session = self._run(session_flow(self._session_url, self._policy))
                 self._install_session(session)
                 core = session.core
                 self._limiter.total_tokens = max(1, core.max_concurrent_requests)

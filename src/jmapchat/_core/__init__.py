@@ -73,6 +73,9 @@ from ._responses import (
     FilterOperator,
     GetList,
     GetResponse,
+    InvokeResponse,
+    ListOrNull,
+    MapOrNull,
     QueryChangesResponse,
     QueryResponse,
     SetError,
@@ -92,8 +95,9 @@ from ._standard import (
     SortArg,
     UpdateOnlySetMethods,
     check_ids,
+    expect_success,
 )
-from ._types import NOT_GIVEN, CreationRef, Id, NotGiven, UTCDate
+from ._types import NOT_GIVEN, CreationRef, Id, NotGiven, UTCDate, parse_utc_date
 
 __all__ = [
     "BLOB",
@@ -143,8 +147,11 @@ __all__ = [
     "Id",
     "IdsArg",
     "Instruction",
+    "InvokeResponse",
     "JMAPInput",
     "JMAPModel",
+    "ListOrNull",
+    "MapOrNull",
     "MissingResponse",
     "Namespace",
     "NotGiven",
@@ -176,6 +183,7 @@ __all__ = [
     "changes_pages_flow",
     "check_download_response",
     "check_ids",
+    "expect_success",
     "download_request_flow",
     "dumps",
     "escape_token",
@@ -184,6 +192,7 @@ __all__ = [
     "loads",
     "parse_pointer",
     "parse_problem",
+    "parse_utc_date",
     "plan",
     "query_iter_flow",
     "resolve_result_references",

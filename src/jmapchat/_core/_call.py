@@ -8,12 +8,22 @@ references that make sense for their method (``QueryCall.ids``, ``GetCall.list``
 from __future__ import annotations
 
 import builtins
+import difflib
 from collections.abc import Generator, Mapping
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from ._errors import JMAPError, LocalProtocolError, RemoteProtocolError, method_error_from_response
+from ._errors import (
+    BadReference,
+    JMAPError,
+    LocalProtocolError,
+    RemoteProtocolError,
+    describe_set_failures,
+    method_error_from_response,
+    set_errors,
+)
 from ._gc import GC_PAUSE_MIN_ITEMS, gc_paused, items_hint
 from ._model import JMAPModel
 from ._refs import Ref
@@ -39,7 +49,7 @@ __all__ = [
     "SetCall",
 ]
 
-R = TypeVar("R", bound=BaseModel)
+R = TypeVar("R")
 T = TypeVar("T", bound=JMAPModel)
 
 _UNSET: Any = object()
@@ -57,6 +67,7 @@ class Call(Generic[R]):
         "_outcome",
         "_responses",
         "args",
+        "expects_success",
         "id",
         "index",
         "method",
@@ -86,6 +97,10 @@ class Call(Generic[R]):
         self._responses: list[tuple[str, dict[str, Any]]] | None = None
         self._outcome: Any = _UNSET
         self._event: Any = None  # created by the first `await` that has to wait
+        self.expects_success = False
+        """Set by helpers that act on named objects (``message.send`` …): ``.result``
+        then raises `SetErrors` if any object of this /set failed, instead of returning
+        the failures as data (a generic ``/set`` keeps returning them)."""
 
     def __repr__(self) -> str:
         state = "answered" if self.done else "pending"
@@ -100,6 +115,23 @@ class Call(Generic[R]):
     def _field_ref(self, name: str) -> Ref[Any]:
         return Ref(self, (), self.response_type)._child(name)
 
+    if not TYPE_CHECKING:
+
+        def __getattr__(self, name: str) -> Any:
+            # Only reached for names the class does not have (``page.idz``).
+            if name.startswith("_"):
+                raise AttributeError(name)
+            refs = _reference_names(type(self))
+            close = difflib.get_close_matches(name, refs, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            listed = ", ".join(refs) if refs else "none"
+            raise BadReference(
+                f"{type(self).__name__} ({self.method}, call {self.id}) has no reference "
+                f"{name!r}{hint}; its references: {listed}; any field of "
+                f"{getattr(self.response_type, '__name__', self.response_type)} via "
+                "call.ref('/path')"
+            )
+
     # --- outcome ---------------------------------------------------------------------
 
     def _bind(self, responses: list[tuple[str, dict[str, Any]]]) -> None:
@@ -112,6 +144,12 @@ class Call(Generic[R]):
         """Attach an already validated sole response (the parser's fast path)."""
         self._responses = None
         self._outcome = result
+        if self.expects_success:
+            failure = self._unmet(result)
+            if failure is not None:
+                # keep the wire form reproducible, then record the failure
+                self._responses = [(self.method, _to_wire(result))]
+                self._outcome = failure
         self._wake()
 
     def _fail(self, error: JMAPError) -> None:
@@ -154,7 +192,7 @@ class Call(Generic[R]):
             if self._outcome is _UNSET:
                 raise LocalProtocolError(f"call {self.id} ({self.method}) has not been sent yet")
             # Fast-path results keep no raw copy; the wire form is exactly reproducible.
-            self._responses = [(self.method, self._outcome.to_wire())]
+            self._responses = [(self.method, _to_wire(self._outcome))]
         return self._responses
 
     @property
@@ -196,7 +234,7 @@ class Call(Generic[R]):
             # A large result (say a merged 10,000-object /set) builds thousands of models
             # that all stay alive: hold the GC off for that one pydantic-core call.
             with gc_paused(items_hint(arguments) >= GC_PAUSE_MIN_ITEMS):
-                return self.response_type.model_validate(arguments)
+                result: R = _validator(self.response_type)(arguments)
         except ValidationError as exc:
             first = exc.errors()[0]
             where = "/".join(str(p) for p in first.get("loc", ()))
@@ -204,6 +242,92 @@ class Call(Generic[R]):
                 f"malformed {name} response for call {self.id}: {exc.error_count()} "
                 f"problem(s), first at {where or '<root>'!r}: {first.get('msg')}"
             )
+        if self.expects_success:
+            failure = self._unmet(result)
+            if failure is not None:
+                return failure
+        return result
+
+    def _unmet(self, result: Any) -> JMAPError | None:
+        """For an ``expects_success`` call: the error that the answered ``result`` is.
+
+        A /set-shaped result (``created``/``notCreated`` …) must have succeeded for every
+        object it names: failures give `SetErrors`, objects the server left unanswered a
+        `RemoteProtocolError`.
+        """
+        failed: dict[str, Any] = {}
+        ops: dict[str, str] = {}
+        for op, attr in (
+            ("create", "not_created"),
+            ("update", "not_updated"),
+            ("destroy", "not_destroyed"),
+        ):
+            for key, err in (getattr(result, attr, None) or {}).items():
+                failed[key] = err
+                ops[key] = op
+        where = f"{self.method} (call {self.id})"
+        if failed:
+            message = describe_set_failures(failed, where=where, operations=ops)
+            return set_errors(message, errors=failed, response=result, call=self)
+        unanswered = []
+        for op, arg, attr in (
+            ("create", "create", "created"),
+            ("update", "update", "updated"),
+            ("destroy", "destroy", "destroyed"),
+        ):
+            asked = self.args.get(arg)
+            if not isinstance(asked, Mapping | builtins.list):
+                continue
+            done = getattr(result, attr, None) or ()
+            unanswered += [
+                f"{op} {k!r}"
+                for k in asked
+                if isinstance(k, str) and k[:1] != "#" and k not in done
+            ]
+        if unanswered:
+            return RemoteProtocolError(
+                f"{where}: the server reported neither success nor failure for "
+                + ", ".join(unanswered[:5])
+                + (f" (+{len(unanswered) - 5} more)" if len(unanswered) > 5 else "")
+            )
+        return None
+
+
+def _to_wire(result: Any) -> dict[str, Any]:
+    if isinstance(result, BaseModel):
+        to_wire = getattr(result, "to_wire", None)
+        if to_wire is not None:
+            return to_wire()  # type: ignore[no-any-return]
+        return result.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    tp: Any = type(result)
+    return _adapter(tp).dump_python(result, mode="json")  # type: ignore[no-any-return]
+
+
+@lru_cache(maxsize=256)
+def _adapter(tp: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(tp)
+
+
+def _validator(tp: Any) -> Any:
+    """``model_validate`` for a pydantic model; a cached `TypeAdapter` for anything else
+    (``dict``, ``list[str]``, a TypedDict …)."""
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return tp.model_validate
+    return _adapter(tp).validate_python
+
+
+@lru_cache(maxsize=64)
+def _reference_names(cls: type[Any]) -> builtins.list[str]:
+    """The reference properties of a call class (``ids``, ``query_state`` …)."""
+    names = []
+    for name in dir(cls):
+        attr = getattr(cls, name, None)
+        if name.startswith("_") or not isinstance(attr, property) or attr.fget is None:
+            continue
+        ret = attr.fget.__annotations__.get("return", "")
+        if isinstance(ret, str) and (ret.startswith("Ref[") or ret == "CreationRef"):
+            names.append(name)
+    return names
 
 
 class GetCall(Call[GetResponse[T]], Generic[T]):

@@ -27,15 +27,21 @@ JMAPError
 ├── RateLimited (.retry_after)      HTTP 429 Retry-After, or SetError serverRetryAfter
 ├── ProtocolError                   abstract: the conversation went wrong
 │   ├── LocalProtocolError          we built the request wrong (caught before any I/O)
+│   │   ├── BadReference            ``page.idz``: no such reference (also an AttributeError)
+│   │   └── InvalidInput            a value the session's limits or formats already refuse
 │   └── RemoteProtocolError         the server sent something malformed
+├── SetErrors (.errors, .response)  per-object /set failures, raised by one-object helpers
+│   └── SetRateLimited              every failure a rate limit (also a RateLimited)
 └── SessionError                    session resource problems
     ├── CapabilityNotSupported      a call needs a capability the server lacks
     └── AccountNotFound             no such account / no primary account for a capability
 ```
 
-Per-object `/set` failures are *data* (`SetError` in `not_created` …), not exceptions;
-`SetResponse.raise_for_errors()` turns them into `SetErrors`, a `MethodError`-free
-`JMAPError` carrying every failure.
+Per-object `/set` failures of a generic ``/set`` are *data* (`SetError` in
+`not_created` …), not exceptions; `SetResponse.raise_for_errors()` turns them into
+`SetErrors`, a `MethodError`-free `JMAPError` carrying every failure. Helpers that act on
+named objects (``message.send``, ``edit``, ``react`` …) mark their call
+``expects_success``: reading its ``.result`` raises `SetErrors` instead.
 """
 
 from __future__ import annotations
@@ -47,11 +53,13 @@ if TYPE_CHECKING:
     from ._call import Call
 
 __all__ = [
+    "RATE_LIMIT_TYPES",
     "AccountNotFound",
     "AccountNotSupportedByMethod",
     "AccountReadOnly",
     "AnchorNotFound",
     "AuthenticationError",
+    "BadReference",
     "CannotCalculateChanges",
     "CapabilityNotSupported",
     "ConnectError",
@@ -60,6 +68,7 @@ __all__ = [
     "FromAccountNotSupportedByMethod",
     "HTTPStatusError",
     "InvalidArguments",
+    "InvalidInput",
     "InvalidResultReference",
     "JMAPError",
     "LimitExceeded",
@@ -80,6 +89,7 @@ __all__ = [
     "ServerUnavailable",
     "SessionError",
     "SetErrors",
+    "SetRateLimited",
     "StateMismatch",
     "Timeout",
     "TooManyChanges",
@@ -89,8 +99,10 @@ __all__ = [
     "UnsupportedFilter",
     "UnsupportedSort",
     "WriteError",
+    "describe_set_failures",
     "method_error_from_response",
     "request_rejected_from_problem",
+    "set_errors",
 ]
 
 
@@ -393,6 +405,19 @@ class LocalProtocolError(ProtocolError):
     """The request was built wrong. Always raised before any I/O."""
 
 
+class BadReference(LocalProtocolError, AttributeError):
+    """A reference that the source call's response cannot have (``page.idz``).
+
+    Also an ``AttributeError``, so ``hasattr``/``getattr(obj, name, default)`` keep working.
+    """
+
+
+class InvalidInput(LocalProtocolError, ValueError):
+    """A value that cannot work, known from the session or the spec (a body over
+    ``maxBodyBytes``, a date that is not a ``UTCDate``, a URL with no scheme), refused
+    before any I/O. Also a ``ValueError``."""
+
+
 class RemoteProtocolError(ProtocolError):
     """The server sent something that is not valid JMAP (bad JSON, wrong shapes, …)."""
 
@@ -432,11 +457,81 @@ class AccountNotFound(MethodError, SessionError):
 
 
 class SetErrors(JMAPError):
-    """Raised by ``SetResponse.raise_for_errors()``: every per-object failure of one /set."""
+    """Per-object failures of one /set: ``errors`` maps creation id / object id to its
+    `SetError`; ``response`` is the whole /set response (what did succeed) when known.
 
-    def __init__(self, message: str, *, errors: Mapping[str, Any]) -> None:
+    Raised by ``SetResponse.raise_for_errors()`` and by ``.result`` of a helper's call
+    (``message.send`` …) that expected every object to succeed.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        errors: Mapping[str, Any],
+        response: Any = None,
+        call: Call[Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.errors: dict[str, Any] = dict(errors)
+        self.response = response
+        self.call = call
+
+    @property
+    def rate_limited(self) -> RateLimited | None:
+        """The `RateLimited` of the failed objects, if any failed for a rate limit."""
+        return getattr(self.response, "rate_limited", None)
+
+
+class SetRateLimited(SetErrors, RateLimited):
+    """Every failed object of the /set was rate limited (``rateLimit``/``rateLimited``):
+    catch it as `RateLimited` and wait ``retry_after`` seconds, or as `SetErrors`."""
+
+
+RATE_LIMIT_TYPES = frozenset({"rateLimit", "rateLimited"})
+"""RFC 8620 spells it ``rateLimit``; the chat draft's slow mode says ``rateLimited``."""
+
+
+def set_errors(
+    message: str, *, errors: Mapping[str, Any], response: Any = None, call: Call[Any] | None = None
+) -> SetErrors:
+    """`SetErrors`, or `SetRateLimited` when every failure is a rate limit."""
+    if errors and all(getattr(e, "type", None) in RATE_LIMIT_TYPES for e in errors.values()):
+        exc = SetRateLimited(message, errors=errors, response=response, call=call)
+        exc.retry_after = getattr(getattr(response, "rate_limited", None), "retry_after", None)
+        return exc
+    return SetErrors(message, errors=errors, response=response, call=call)
+
+
+_SHOW_FAILURES = 5
+_SHOW_PROPERTIES = 4
+
+
+def describe_set_failures(
+    errors: Mapping[str, Any], *, where: str = "", operations: Mapping[str, str] | None = None
+) -> str:
+    """``Message/set (call c0): 1 object failed: create 'k1': invalidProperties (chatId):
+    no such chat`` — each failure's operation, key, type, properties and description, the
+    first few of each, then a count."""
+    parts = []
+    for key, err in list(errors.items())[:_SHOW_FAILURES]:
+        op = (operations or {}).get(key)
+        text = f"{op} {key!r}" if op else repr(key)
+        text += f": {getattr(err, 'type', None) or '?'}"
+        props = getattr(err, "properties", None) or []
+        if props:
+            shown = ", ".join(str(p) for p in props[:_SHOW_PROPERTIES])
+            extra = len(props) - _SHOW_PROPERTIES
+            text += f" ({shown}{f' +{extra} more' if extra > 0 else ''})"
+        desc = getattr(err, "description", None)
+        if desc:
+            text += f": {desc}"
+        parts.append(text)
+    more = len(errors) - _SHOW_FAILURES
+    head = f"{where}: " if where else ""
+    noun = "object" if len(errors) == 1 else "objects"
+    tail = f"; +{more} more" if more > 0 else ""
+    return f"{head}{len(errors)} {noun} failed: " + "; ".join(parts) + tail
 
 
 _METHOD_ERRORS: dict[str, type[MethodError]] = {

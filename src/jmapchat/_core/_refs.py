@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, Union
 
 from pydantic import BaseModel
 
-from ._errors import LocalProtocolError
+from ._errors import BadReference, LocalProtocolError
 from ._pointer import PointerError, escape_token, parse
 
 if TYPE_CHECKING:
@@ -127,7 +127,7 @@ class Ref(Generic[T_co]):
         try:
             wire, below = step_type(self._target, token)
         except LocalProtocolError as exc:
-            raise LocalProtocolError(
+            raise BadReference(
                 f"bad reference {self.path + '/' + escape_token(token)!r} into "
                 f"{self.source.method} (call {self.source.id}): {exc}"
             ) from None

@@ -9,25 +9,26 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from pydantic import BaseModel
+from pydantic.errors import PydanticSchemaGenerationError, PydanticUserError
 
-from ._call import Call
+from ._call import Call, _adapter
 from ._capabilities import CORE
 from ._errors import LocalProtocolError
 from ._json import dumps
 from ._refs import Ref
-from ._responses import EchoResponse
+from ._responses import EchoResponse, InvokeResponse
 from ._types import NOT_GIVEN, CreationRef
 from ._wire import ACCOUNT_ID, encode_value, iter_nested
 
 __all__ = ["BaseRequest", "CoreMethods", "set_planner"]
 
 if TYPE_CHECKING:
-    from ._session import CoreCapability
+    from ._session import ChatAccountCapability, CoreCapability
 
-R = TypeVar("R", bound=BaseModel)
+R = TypeVar("R")
 C = TypeVar("C", bound=Call[Any])
 
 
@@ -67,6 +68,9 @@ class BaseRequest:
         self.limits: CoreCapability | None = None
         """The server's core limits, when known (a client sets them): ``explain()`` then
         shows the split plan."""
+        self.chat_limits: ChatAccountCapability | None = None
+        """The account's JMAP Chat capability, when known (a client sets it): namespaces
+        then refuse what it already rules out (e.g. a body over ``maxBodyBytes``)."""
         self.event_factory: Callable[[], Any] | None = None
         """Makes the event an ``await call`` waits on (set by the async client; the core
         itself never imports an async library)."""
@@ -83,6 +87,17 @@ class BaseRequest:
 
     # --- adding calls ----------------------------------------------------------------
 
+    @overload
+    def invoke(
+        self,
+        method: str,
+        args: Mapping[str, Any] | None = None,
+        *,
+        using: Iterable[str] = (),
+        call_id: str | None = None,
+    ) -> Call[InvokeResponse]: ...
+
+    @overload
     def invoke(
         self,
         method: str,
@@ -91,8 +106,25 @@ class BaseRequest:
         response: type[R],
         using: Iterable[str] = (),
         call_id: str | None = None,
-    ) -> Call[R]:
-        """Add any method call, including vendor ones. ``response`` types the result."""
+    ) -> Call[R]: ...
+
+    def invoke(
+        self,
+        method: str,
+        args: Mapping[str, Any] | None = None,
+        *,
+        response: Any = InvokeResponse,
+        using: Iterable[str] = (),
+        call_id: str | None = None,
+    ) -> Call[Any]:
+        """Add any method call, including vendor ones.
+
+        ``response`` types the result: a pydantic model, or anything pydantic can validate
+        (``dict``, ``dict[str, Any]``, a TypedDict …). Left out, the result is an
+        `InvokeResponse` that keeps every field (``result.model_extra``, or attributes
+        by wire name).
+        """
+        _check_response_type(method, response)
         return self.add_call(
             Call, method=method, args=args or {}, response=response, using=using, call_id=call_id
         )
@@ -363,6 +395,19 @@ def set_planner(planner: Callable[[BaseRequest, CoreCapability], list[str]]) -> 
     """
     global _planner
     _planner = planner
+
+
+def _check_response_type(method: str, response: Any) -> None:
+    """Refuse at ``invoke`` a ``response=`` that could never validate a result."""
+    if isinstance(response, type) and issubclass(response, BaseModel):
+        return
+    try:
+        _adapter(response)
+    except (PydanticSchemaGenerationError, PydanticUserError, TypeError) as exc:
+        raise LocalProtocolError(
+            f"{method}: response={response!r} is not a type pydantic can validate "
+            f"(pass a pydantic model, dict, or leave it out): {str(exc).splitlines()[0]}"
+        ) from None
 
 
 def _create_keys(call: Call[Any]) -> list[str]:

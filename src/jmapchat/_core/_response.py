@@ -28,7 +28,7 @@ from ._request import BaseRequest
 
 __all__ = ["Response", "parse_problem", "read_document"]
 
-R = TypeVar("R", bound=BaseModel)
+R = TypeVar("R")
 
 Invocation = tuple[str, dict[str, Any], str]
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
-from ._call import ChangesCall, GetCall, QueryCall, QueryChangesCall, SetCall
+from ._call import Call, ChangesCall, GetCall, QueryCall, QueryChangesCall, SetCall
 from ._capabilities import CORE
 from ._errors import LocalProtocolError
 from ._model import JMAPModel
@@ -50,6 +50,7 @@ __all__ = [
     "SortableMethods",
     "UpdateOnlySetMethods",
     "check_ids",
+    "expect_success",
 ]
 
 T = TypeVar("T", bound=JMAPModel)
@@ -58,6 +59,7 @@ CreateT = TypeVar("CreateT", bound=JMAPModel)
 UpdateT = TypeVar("UpdateT", bound=JMAPModel)
 FilterT = TypeVar("FilterT", bound=JMAPModel)
 C = TypeVar("C")
+CallT = TypeVar("CallT", bound=Call[Any])
 
 SortT = TypeVar("SortT", bound=str)
 IdsArg = Sequence[Id] | Ref[list[str]]
@@ -149,7 +151,7 @@ def _camel(name: str) -> str:
 class GetMethods(Namespace, Generic[T, P]):
     def get(
         self,
-        ids: IdsArg | None,
+        ids: IdsArg | None = None,
         *,
         properties: Sequence[P] | None | NotGiven = NOT_GIVEN,
         account_id: str | NotGiven = NOT_GIVEN,
@@ -322,6 +324,13 @@ def _comparators(sort: Any) -> Any:
             "sort must be a list of comparators or property names, not a single one"
         )
     return [Comparator(property=s) if isinstance(s, str) else s for s in sort]
+
+
+def expect_success(call: CallT) -> CallT:
+    """Mark a helper's call: every object it names must succeed, or ``.result`` raises
+    `SetErrors` (a one-call helper is then a one-call batch that raises)."""
+    call.expects_success = True
+    return call
 
 
 def check_ids(ids: Any, method: str, argument: str) -> list[Any]:

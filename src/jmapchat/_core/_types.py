@@ -6,6 +6,8 @@ out", ``None`` means "send null".
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, TypeAlias, final
 
 from pydantic import GetCoreSchemaHandler, WrapValidator
@@ -14,7 +16,15 @@ from pydantic_core import core_schema
 if TYPE_CHECKING:
     from ._call import Call
 
-__all__ = ["NOT_GIVEN", "CreationRef", "Id", "NotGiven", "UTCDate", "is_given"]
+__all__ = [
+    "NOT_GIVEN",
+    "CreationRef",
+    "Id",
+    "NotGiven",
+    "UTCDate",
+    "is_given",
+    "parse_utc_date",
+]
 
 
 @final
@@ -87,3 +97,19 @@ Id: TypeAlias = Annotated[str, WrapValidator(_keep_creation_ref)]
 
 UTCDate: TypeAlias = str
 """An RFC 3339 UTC date-time string as it travels (``2026-11-25T17:45:00Z``)."""
+
+_UTC_DATE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?Z")
+
+
+def parse_utc_date(value: str) -> datetime | None:
+    """The instant an RFC 8620 ``UTCDate`` names, or None if ``value`` is not one.
+
+    A UTCDate is RFC 3339 ``date-time`` with upper-case ``T`` and ``Z``, in UTC
+    (``2026-11-25T17:45:00Z``, optionally with a fraction of a second).
+    """
+    if not isinstance(value, str) or not _UTC_DATE.fullmatch(value):
+        return None
+    try:
+        return datetime.fromisoformat(value)  # C-fast; rejects month 13, February 30 …
+    except ValueError:
+        return None

@@ -16,6 +16,7 @@ from jmapchat._core import (
     QueryMethods,
     SortArg,
     check_ids,
+    expect_success,
 )
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "QueryMethods",
     "SortArg",
     "check_ids",
+    "expect_success",
     "require_text",
 ]
 

@@ -38,7 +38,7 @@ from jmapchat.models import (
 )
 from jmapchat.models import ids as _idgen
 
-from ._base import Namespace, check_ids, require_text
+from ._base import Namespace, check_ids, expect_success, require_text
 
 __all__ = ["BlobMethods"]
 
@@ -94,7 +94,8 @@ class BlobMethods(Namespace):
         """``Blob/upload``: one blob made of ``data`` in order -- ``str`` (sent as
         ``data:asText``), ``bytes`` (``data:asBase64``) and `BlobSlice` (a range of an
         existing blob). Keyed by ``creation_id`` (default: a fresh ULID), so later calls
-        can use ``"#<key>"`` as the blob id; the blob is ``result.created[key]``.
+        can use ``"#<key>"`` as the blob id; the blob is ``result.created[key]``; a
+        failure raises `SetErrors` when ``.result`` is read.
         """
         method = "Blob/upload"
         if isinstance(data, str | bytes) or not isinstance(data, Sequence) or not data:
@@ -119,12 +120,14 @@ class BlobMethods(Namespace):
             upload["type"] = require_text(type, method, "type")
         key = creation_id if creation_id is not None else _idgen.creation_id()
         require_text(key, method, "creation_id")
-        return self._call(
-            method,
-            self._args(account_id, create={key: upload}),
-            BlobUploadResponse,
-            _blob_capability(method, capability),
-            call_id,
+        return expect_success(
+            self._call(
+                method,
+                self._args(account_id, create={key: upload}),
+                BlobUploadResponse,
+                _blob_capability(method, capability),
+                call_id,
+            )
         )
 
     def get(
@@ -207,7 +210,8 @@ class BlobMethods(Namespace):
         """``Blob/convert`` with an ``imageConvert`` recipe (e.g. a thumbnail).
 
         One conversion, keyed by ``creation_id`` (default: a fresh ULID); the new
-        blob is ``result.created[key]``, a failure ``result.not_created[key]``.
+        blob is ``result.created[key]``; a failure raises `SetErrors` when ``.result``
+        is read.
         """
         require_text(blob_id, "Blob/convert", "blob_id")
         require_text(type, "Blob/convert", "type")
@@ -226,4 +230,4 @@ class BlobMethods(Namespace):
         key = creation_id if creation_id is not None else _idgen.creation_id()
         require_text(key, "Blob/convert", "creation_id")
         args = self._args(account_id, create={key: {"imageConvert": recipe}})
-        return self._add(Call, "convert", args, BlobConvertResponse, call_id)
+        return expect_success(self._add(Call, "convert", args, BlobConvertResponse, call_id))

@@ -6,6 +6,8 @@ are created through ``req.space.set(update={space_id: SpaceUpdate(add_channels=.
 
 from __future__ import annotations
 
+from typing import Any
+
 from jmapchat._core import (
     CHAT,
     NOT_GIVEN,
@@ -13,6 +15,7 @@ from jmapchat._core import (
     ChangesMethods,
     GetMethods,
     Id,
+    JMAPError,
     LocalProtocolError,
     NotGiven,
     SetMethods,
@@ -25,11 +28,29 @@ from jmapchat.models import (
     ChatSortProperty,
     ChatTypingResponse,
     ChatUpdate,
+    DirectChatResponse,
 )
+from jmapchat.models import ids as _idgen
 
-from ._base import QueryChangesMethods, QueryMethods, require_text
+from ._base import QueryChangesMethods, QueryMethods, expect_success, require_text
 
-__all__ = ["ChatMethods"]
+__all__ = ["ChatMethods", "DirectChatCall"]
+
+
+class DirectChatCall(Call[DirectChatResponse]):
+    """The ``Chat/set`` of `ChatMethods.open_direct`: "already exists" is a success
+    (the chat's id as a key of ``updated``, or SetError ``alreadyExists`` + ``existingId``)."""
+
+    __slots__ = ()
+
+    def _unmet(self, result: Any) -> JMAPError | None:
+        if isinstance(result, DirectChatResponse) and (
+            result.created
+            or result.updated
+            or any(e.type == "alreadyExists" and e.existing_id for e in result.not_created.values())
+        ):
+            return None
+        return super()._unmet(result)
 
 
 class ChatMethods(
@@ -44,6 +65,26 @@ class ChatMethods(
     type_name = "Chat"
     capability = CHAT
     model = Chat
+
+    def open_direct(
+        self,
+        contact_id: Id,
+        *,
+        creation_id: str | None = None,
+        account_id: str | NotGiven = NOT_GIVEN,
+        call_id: str | None = None,
+    ) -> DirectChatCall:
+        """Get or create the direct chat with ``contact_id``: ``result.chat_id`` is its id
+        either way (``result.was_created`` tells which).
+
+        One ``Chat/set`` create of a direct chat; any failure other than "already exists"
+        raises `SetErrors` when ``.result`` is read.
+        """
+        require_text(contact_id, "Chat/set", "contact_id")
+        key = creation_id if creation_id is not None else _idgen.creation_id()
+        require_text(key, "Chat/set", "creation_id")
+        args = self._args(account_id, create={key: ChatCreate.direct(contact_id)})
+        return expect_success(self._add(DirectChatCall, "set", args, DirectChatResponse, call_id))
 
     def typing(
         self,

@@ -1,18 +1,23 @@
 """``req.message``: Message/get, /changes, /set, /query, /queryChanges, plus one-call
 conveniences for bots and bridges (``send``, ``react``, ``unreact``, ``edit``,
 ``mark_read``, ``delete``), each a single ``Message/set`` through the same builder.
+The conveniences expect every object they name to succeed: their ``.result`` raises
+`SetErrors` otherwise (the generic ``set`` returns failures as data).
 
 Guards (raised as `LocalProtocolError` before anything is added to the request):
 
 - ``get(None)``: fetching every Message is never allowed (use ``query`` + ``get``);
 - ``query`` / ``query_changes`` without ``chatId`` and without ``hasMention: true``
   in the filter (directly or inside an ``AND``): servers answer ``unsupportedFilter``;
-- ``destroy=[]`` and empty id lists for the conveniences.
+- ``destroy=[]`` and empty id lists for the conveniences;
+- (`InvalidInput`) what the account's chat capability rules out, when the request knows
+  it (``client.request()``): a body over ``maxBodyBytes``, too many attachments, an
+  unsupported ``bodyType``; and date strings that are not UTCDates.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +31,7 @@ from jmapchat._core import (
     GetResponse,
     Id,
     IdsArg,
+    InvalidInput,
     JMAPModel,
     LocalProtocolError,
     NotGiven,
@@ -33,6 +39,7 @@ from jmapchat._core import (
     SetCall,
     SetMethods,
     SetResponse,
+    parse_utc_date,
 )
 from jmapchat.models import (
     Attachment,
@@ -50,11 +57,14 @@ from jmapchat.models import (
     utc_now,
 )
 from jmapchat.models import ids as _idgen
+from jmapchat.models._common import utc_date_problem
+from jmapchat.models.mention import utf8_len
 
 from ._base import (
     QueryChangesMethods,
     QueryMethods,
     check_ids,
+    expect_success,
     require_text,
 )
 
@@ -98,12 +108,18 @@ class MessageReactionCall(SetCall[Message]):
         return next(iter(patch.add_reactions))  # type: ignore[no-any-return]
 
 
-def _date(value: DateArg | None) -> str:
+def _date(value: DateArg | None, argument: str) -> str:
     if value is None:
         return utc_now()
     if isinstance(value, datetime):
         return format_utc_date(value)
+    if parse_utc_date(value) is None:
+        raise InvalidInput(f"Message/set: {argument}: {utc_date_problem(value)}")
     return value
+
+
+def _where(op: str, key: str) -> str:
+    return f"{op} {key!r}"
 
 
 def _is_scoped(flt: Any) -> bool:
@@ -186,6 +202,71 @@ class MessageMethods(
         """``Message/query`` and ``/queryChanges`` need ``chat_id`` (or ``has_mention=True``)."""
         _check_scoped(filter, method)
 
+    def _set(self, **kw: Any) -> SetCall[Any]:
+        if self._request.chat_limits is not None:
+            check = self._message_checker()
+            for op in ("create", "update"):
+                objects = kw.get(op, NOT_GIVEN)
+                if isinstance(objects, Mapping):
+                    for key, obj in objects.items():
+                        check(obj, op, key)
+        return super()._set(**kw)
+
+    def _check_message(self, obj: Any, op: str, key: str) -> None:
+        if self._request.chat_limits is not None:
+            self._message_checker()(obj, op, key)
+
+    def _message_checker(self) -> Callable[[Any, str, str], None]:
+        """Refuse what the account's chat capability already rules out (when the session
+        told us): a body over ``maxBodyBytes``, more attachments than
+        ``maxAttachmentsPerMessage``, a ``bodyType`` not in ``supportedBodyTypes``."""
+        limits = self._request.chat_limits
+        assert limits is not None
+        cap = limits.max_body_bytes
+        most = limits.max_attachments_per_message
+        types = (
+            limits.supported_body_types
+            if "supported_body_types" in limits.model_fields_set
+            else None
+        )
+
+        def check(obj: Any, op: str, key: str) -> None:
+            if isinstance(obj, JMAPModel):  # MessageCreate / MessageUpdate: fields by name
+                fields = obj.__dict__
+                body = fields.get("body")
+                attachments = fields.get("attachments")
+                body_type = fields.get("body_type")
+            elif isinstance(obj, Mapping):  # a raw wire patch or create
+                body = obj.get("body")
+                attachments = obj.get("attachments")
+                body_type = obj.get("bodyType")
+            else:
+                return
+            # a str of n characters is at most 4n UTF-8 bytes: most bodies skip the encode
+            if cap is not None and isinstance(body, str) and len(body) * 4 > cap:
+                size = utf8_len(body)
+                if size > cap:
+                    raise InvalidInput(
+                        f"Message/set: {_where(op, key)}: body is {size:,} UTF-8 bytes; "
+                        f"the account's maxBodyBytes is {cap:,}"
+                    )
+            if (
+                most is not None
+                and isinstance(attachments, list | tuple)
+                and len(attachments) > most
+            ):
+                raise InvalidInput(
+                    f"Message/set: {_where(op, key)}: {len(attachments)} attachments; "
+                    f"the account's maxAttachmentsPerMessage is {most}"
+                )
+            if types is not None and isinstance(body_type, str) and body_type not in types:
+                raise InvalidInput(
+                    f"Message/set: {_where(op, key)}: bodyType {body_type!r} is not one "
+                    f"of the account's supportedBodyTypes {types}"
+                )
+
+        return check
+
     # --- conveniences (each one Message/set) -----------------------------------------
 
     def send(
@@ -230,12 +311,15 @@ class MessageMethods(
             if not isinstance(value, NotGiven):
                 fields[name] = list(value) if isinstance(value, list | tuple) else value
         if not isinstance(sent_at, NotGiven):
-            fields["sent_at"] = _date(sent_at)
+            fields["sent_at"] = _date(sent_at, "sent_at")
         create = MessageCreate(chat_id=chat_id, body=body, **fields)
         key = creation_id if creation_id is not None else _idgen.creation_id()
         require_text(key, "Message/set", "creation_id")
+        self._check_message(create, "create", key)
         args = self._args(account_id, if_in_state=if_in_state, create={key: create})
-        return self._add(MessageSendCall, "set", args, SetResponse[Message], call_id)
+        return expect_success(
+            self._add(MessageSendCall, "set", args, SetResponse[Message], call_id)
+        )
 
     def react(
         self,
@@ -258,11 +342,13 @@ class MessageMethods(
         rid = reaction_id if reaction_id is not None else _idgen.reaction_id()
         require_text(rid, "Message/set", "reaction_id")
         reaction = ReactionInput(
-            emoji=emoji, sent_at=_date(sent_at), custom_emoji_id=custom_emoji_id
+            emoji=emoji, sent_at=_date(sent_at, "sent_at"), custom_emoji_id=custom_emoji_id
         )
         update = {message_id: MessageUpdate(add_reactions={rid: reaction})}
         args = self._args(account_id, update=update)
-        return self._add(MessageReactionCall, "set", args, SetResponse[Message], call_id)
+        return expect_success(
+            self._add(MessageReactionCall, "set", args, SetResponse[Message], call_id)
+        )
 
     def unreact(
         self,
@@ -275,10 +361,12 @@ class MessageMethods(
         """Remove your reaction ``reaction_id``: patch ``reactions/<id>`` to ``null``."""
         require_text(message_id, "Message/set", "message_id")
         require_text(reaction_id, "Message/set", "reaction_id")
-        return self.set(
-            update={message_id: MessageUpdate(remove_reactions=[reaction_id])},
-            account_id=account_id,
-            call_id=call_id,
+        return expect_success(
+            self.set(
+                update={message_id: MessageUpdate(remove_reactions=[reaction_id])},
+                account_id=account_id,
+                call_id=call_id,
+            )
         )
 
     def edit(
@@ -313,11 +401,13 @@ class MessageMethods(
                 [] if isinstance(broadcast_mentions, NotGiven) else list(broadcast_mentions)
             ),
         )
-        return self.set(
-            update={message_id: patch},
-            if_in_state=if_in_state,
-            account_id=account_id,
-            call_id=call_id,
+        return expect_success(
+            self.set(
+                update={message_id: patch},
+                if_in_state=if_in_state,
+                account_id=account_id,
+                call_id=call_id,
+            )
         )
 
     def mark_read(
@@ -333,10 +423,10 @@ class MessageMethods(
         ``readDisposition`` on each. For a whole chat, prefer
         ``req.read_position.set_last_read``."""
         checked = check_ids(ids, "Message/set", "ids")
-        stamp = _date(read_at)
+        stamp = _date(read_at, "read_at")
         patch = MessageUpdate(read_at=stamp, read_disposition=disposition)
-        return self.set(
-            update=dict.fromkeys(checked, patch), account_id=account_id, call_id=call_id
+        return expect_success(
+            self.set(update=dict.fromkeys(checked, patch), account_id=account_id, call_id=call_id)
         )
 
     def delete(
@@ -355,8 +445,9 @@ class MessageMethods(
         """
         checked = check_ids(ids, "Message/set", "ids")
         patch = MessageUpdate(
-            deleted_at=_date(deleted_at), deleted_for_all=True if for_all else NOT_GIVEN
+            deleted_at=_date(deleted_at, "deleted_at"),
+            deleted_for_all=True if for_all else NOT_GIVEN,
         )
-        return self.set(
-            update=dict.fromkeys(checked, patch), account_id=account_id, call_id=call_id
+        return expect_success(
+            self.set(update=dict.fromkeys(checked, patch), account_id=account_id, call_id=call_id)
         )

@@ -18,7 +18,7 @@ from jmapchat._core import (
 )
 from jmapchat.models import ReadPosition, ReadPositionProperty, ReadPositionUpdate
 
-from ._base import require_text
+from ._base import expect_success, require_text
 
 __all__ = ["ReadPositionMethods"]
 
@@ -51,9 +51,11 @@ class ReadPositionMethods(
         require_text(read_position_id, "ReadPosition/set", "read_position_id")
         if message_id is not None:
             require_text(message_id, "ReadPosition/set", "message_id")
-        return self.set(
-            update={read_position_id: ReadPositionUpdate(last_read_message_id=message_id)},
-            if_in_state=if_in_state,
-            account_id=account_id,
-            call_id=call_id,
+        return expect_success(
+            self.set(
+                update={read_position_id: ReadPositionUpdate(last_read_message_id=message_id)},
+                if_in_state=if_in_state,
+                account_id=account_id,
+                call_id=call_id,
+            )
         )

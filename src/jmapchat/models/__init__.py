@@ -71,6 +71,7 @@ from .chat import (
     ChatSortProperty,
     ChatTypingResponse,
     ChatUpdate,
+    DirectChatResponse,
 )
 from .chat_contact import (
     ChatContact,
@@ -306,6 +307,7 @@ __all__ = [
     "CustomEmojiUpdate",
     "DeliveryReceipt",
     "DeliveryState",
+    "DirectChatResponse",
     "Endpoint",
     "EndpointType",
     "EphemeralType",

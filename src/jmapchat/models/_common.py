@@ -12,6 +12,8 @@ from typing import Annotated, Any, Final, Literal, TypeAlias
 
 from pydantic import BeforeValidator
 
+from jmapchat._core import parse_utc_date
+
 __all__ = [
     "SELF",
     "BroadcastScope",
@@ -25,6 +27,7 @@ __all__ = [
     "SpacePermission",
     "UTCDateInput",
     "format_utc_date",
+    "utc_date_problem",
     "utc_now",
 ]
 
@@ -101,11 +104,22 @@ def utc_now() -> str:
 def _coerce_utc_date(value: Any) -> Any:
     if isinstance(value, datetime):
         return format_utc_date(value)
+    if isinstance(value, str) and parse_utc_date(value) is None:
+        raise InvalidInputError(utc_date_problem(value))
     return value
 
 
+def utc_date_problem(value: str) -> str:
+    """Why ``value`` is refused where a UTCDate is expected."""
+    return (
+        f"{value!r} is not a UTCDate (RFC 3339 in UTC with 'T' and 'Z', e.g. "
+        "'2026-11-25T17:45:00Z'); pass a datetime to have it formatted"
+    )
+
+
 UTCDateInput: TypeAlias = Annotated[str, BeforeValidator(_coerce_utc_date)]
-"""A ``UTCDate`` string in inputs; a ``datetime`` is also accepted at runtime and formatted."""
+"""A ``UTCDate`` string in inputs, checked before any I/O; a ``datetime`` is also
+accepted and formatted."""
 
 
 def require_non_empty(value: str | Any, what: str) -> None:

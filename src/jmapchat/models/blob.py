@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from jmapchat._core import NOT_GIVEN, JMAPInput, JMAPModel, NotGiven, SetError
+from jmapchat._core import NOT_GIVEN, JMAPInput, JMAPModel, ListOrNull, NotGiven, SetError
 
 __all__ = [
     "BlobConvertResponse",
@@ -55,8 +55,8 @@ class BlobLookupResponse(JMAPModel):
     """``Blob/lookup`` response (JMAP blob extension; ``Message`` is a registered type)."""
 
     account_id: str
-    list: list[BlobLookupItem]
-    not_found: builtins.list[str] = Field(default_factory=builtins.list)
+    list: ListOrNull[BlobLookupItem]
+    not_found: ListOrNull[str] = Field(default_factory=builtins.list)
 
 
 class BlobInfo(JMAPModel):
@@ -124,8 +124,8 @@ class BlobGetResponse(JMAPModel):
     """``Blob/get`` response (RFC 9404)."""
 
     account_id: str
-    list: builtins.list[BlobData]
-    not_found: builtins.list[str] = Field(default_factory=builtins.list)
+    list: ListOrNull[BlobData]
+    not_found: ListOrNull[str] = Field(default_factory=builtins.list)
 
 
 class BlobCopyResponse(JMAPModel):

@@ -6,7 +6,15 @@ from typing import Literal, Self, TypeAlias
 
 from pydantic import Field, model_validator
 
-from jmapchat._core import NOT_GIVEN, Id, JMAPInput, JMAPModel, NotGiven
+from jmapchat._core import (
+    NOT_GIVEN,
+    Id,
+    JMAPInput,
+    JMAPModel,
+    NotGiven,
+    RemoteProtocolError,
+    SetResponse,
+)
 
 from ._common import InvalidInputError, UTCDateInput, require_non_empty
 from .space import ChannelPermission
@@ -22,6 +30,7 @@ __all__ = [
     "ChatSortProperty",
     "ChatTypingResponse",
     "ChatUpdate",
+    "DirectChatResponse",
 ]
 
 
@@ -219,3 +228,32 @@ class ChatTypingResponse(JMAPModel):
     """``Chat/typing`` response (the request is ``{accountId, chatId, typing}``)."""
 
     account_id: str
+
+
+class DirectChatResponse(SetResponse[Chat]):
+    """The ``Chat/set`` answer to ``chat.open_direct``: ``chat_id`` whether the direct
+    chat was created now or already existed.
+
+    Servers say "already exists" two ways (the draft: the chat's id as a key of
+    ``updated``; the compliance suite: SetError ``alreadyExists`` with ``existingId``);
+    both are read.
+    """
+
+    @property
+    def chat_id(self) -> str:
+        """The direct chat's id."""
+        if len(self.created) == 1:
+            return next(iter(self.created.values())).id
+        if len(self.updated) == 1:
+            return next(iter(self.updated))
+        for err in self.not_created.values():
+            if err.type == "alreadyExists" and err.existing_id:
+                return err.existing_id
+        raise RemoteProtocolError(
+            "Chat/set: the server neither created the direct chat nor named the existing one"
+        )
+
+    @property
+    def was_created(self) -> bool:
+        """True if this call created the chat, False if it already existed."""
+        return bool(self.created)

@@ -342,6 +342,9 @@ class MessageFilter(JMAPInput):
 
     Servers require ``chat_id`` unless ``has_mention=True`` (else ``unsupportedFilter``);
     not enforced here because a condition may be one operand of a FilterOperator.
+    ``sender_id``, ``after`` and ``before`` are extensions beyond draft-00 (the reference
+    server and the original Rust crate have them); a server without them answers
+    ``unsupportedFilter``.
     """
 
     chat_id: Id | NotGiven = NOT_GIVEN
@@ -349,3 +352,9 @@ class MessageFilter(JMAPInput):
     thread_root_id: Id | NotGiven = NOT_GIVEN
     has_attachment: bool | NotGiven = NOT_GIVEN
     has_mention: bool | NotGiven = NOT_GIVEN
+    sender_id: Id | NotGiven = NOT_GIVEN
+    """Only messages from this sender (``"self"`` for your own)."""
+    after: UTCDateInput | NotGiven = NOT_GIVEN
+    """Only messages received at or after this instant (``receivedAt >= after``)."""
+    before: UTCDateInput | NotGiven = NOT_GIVEN
+    """Only messages received before this instant (``receivedAt < before``)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Final, Literal, TypeAlias
 
-from jmapchat._core import SetError
+from jmapchat._core import RATE_LIMIT_TYPES, SetError
 
 __all__ = [
     "RATE_LIMIT_ERROR_TYPES",
@@ -33,7 +33,7 @@ SetErrorType: TypeAlias = Literal[
 ]
 """Known values of ``SetError.type`` (which stays ``str``)."""
 
-RATE_LIMIT_ERROR_TYPES: Final = frozenset({"rateLimit", "rateLimited"})
+RATE_LIMIT_ERROR_TYPES: Final = RATE_LIMIT_TYPES
 """RFC 8620 spells it ``rateLimit``; the chat draft's slow mode says ``rateLimited``."""
 
 

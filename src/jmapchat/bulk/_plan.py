@@ -1,0 +1,261 @@
+"""The importer's data and its pure parts: records, fingerprints, packing, the report.
+
+No I/O here: `_async.py` (and the generated `_sync.py`) drive it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import AsyncIterable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeAlias
+
+from jmapchat._core import JMAPError, SetError
+from jmapchat.models import MessageCreate
+
+__all__ = [
+    "AsyncRecordSource",
+    "ChatRef",
+    "ImportAborted",
+    "Packer",
+    "Pending",
+    "Progress",
+    "Record",
+    "RecordSource",
+    "Report",
+    "body_hash",
+    "creation_key",
+    "epoch",
+    "fingerprint",
+    "normalise_date",
+    "reaction_id",
+]
+
+
+class ImportAborted(JMAPError):
+    """The import stopped: the server stayed unreachable, or refused the whole request."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRef:
+    """The chat a record belongs to, as the *source* knows it; created or found once.
+
+    ``key`` is the source's chat id (the journal maps it to the server's). Either
+    ``chat_id`` (an existing chat on the server), or ``kind="group"`` with ``name`` and
+    ``members`` (contact logins), or ``kind="direct"`` with ``contact`` (a login; without
+    one, the first of ``members`` who is a contact — a Slack DM lists both people).
+    """
+
+    key: str
+    kind: str = "group"
+    name: str | None = None
+    members: tuple[str, ...] = ()
+    contact: str | None = None
+    chat_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One message to import, with the stable id it has in the source system.
+
+    ``create.chat_id`` is used as is unless ``chat`` is given (then the chat is created or
+    looked up and its id replaces it). ``reply_to`` is the *source* id of the parent: it
+    becomes the parent's new id. ``reactions`` are emoji added as the importing account's.
+    """
+
+    source_id: str
+    create: MessageCreate
+    chat: ChatRef | None = None
+    reply_to: str | None = None
+    reactions: tuple[str, ...] = ()
+
+
+RecordSource: TypeAlias = Iterable[Record]
+AsyncRecordSource: TypeAlias = Iterable[Record] | AsyncIterable[Record]
+
+
+def _parse_date(value: str) -> datetime | None:
+    """A UTCDate (or any ISO 8601 date-time; naive means UTC) as an aware datetime."""
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when
+
+
+def normalise_date(value: str) -> str:
+    """A UTCDate in one canonical spelling, so that fingerprints compare dates, not text."""
+    when = _parse_date(value)
+    return value if when is None else when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
+def body_hash(body: str) -> str:
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def fingerprint(chat_id: str, sent_at: str, body: str) -> tuple[str, str, str]:
+    """How a message is recognised on the server: chat, ``sentAt``, body hash."""
+    return (chat_id, normalise_date(sent_at), body_hash(body))
+
+
+@dataclass(slots=True)
+class Pending:
+    """A record ready to send: its wire create and its fingerprint."""
+
+    source_id: str
+    wire: dict[str, Any]
+    reactions: tuple[str, ...]
+    size: int
+
+    @property
+    def fingerprint(self) -> tuple[str, str, str]:
+        return fingerprint(self.wire["chatId"], self.wire["sentAt"], self.wire["body"])
+
+    def replying_to(self, parent: str | None) -> Pending:
+        """This record replying to ``parent`` (an id, ``#creationId``, or None: no parent)."""
+        wire = dict(self.wire)
+        wire.pop("replyTo", None)
+        if parent is not None:
+            wire["replyTo"] = parent
+        return Pending(self.source_id, wire, self.reactions, self.size + 40)
+
+    @classmethod
+    def of(
+        cls,
+        source_id: str,
+        create: MessageCreate,
+        reactions: tuple[str, ...],
+        chat_id: str | None = None,
+    ) -> Pending:
+        """``chat_id`` (when given) replaces the create's: the chat the journal mapped."""
+        wire = create.to_wire()
+        if chat_id is not None:
+            wire["chatId"] = chat_id
+        # + the creation id and punctuation; + per reaction its update entry
+        size = len(json.dumps(wire, ensure_ascii=False).encode()) + 40
+        size += sum(110 + len(e.encode()) * 6 for e in reactions)
+        return cls(source_id, wire, reactions, size)
+
+
+@dataclass
+class Packer:
+    """Packs records into envelopes within the server's limits.
+
+    An envelope is up to ``max_calls`` ``Message/set`` calls of up to ``max_objects``
+    creates each, at most ``max_bytes`` in all (with headroom for the envelope itself),
+    and at most ``envelope_size`` records (so a lost envelope costs little to reconcile).
+    """
+
+    max_objects: int
+    max_calls: int
+    max_bytes: int
+    envelope_size: int
+    items: list[Pending] = field(default_factory=list)
+    _bytes: int = 0
+
+    def __post_init__(self) -> None:
+        self.max_objects = max(1, self.max_objects // 2)  # reactions ride along as updates
+        self.capacity = max(1, min(self.envelope_size, self.max_objects * self.max_calls))
+        self.budget = max(1024, int(self.max_bytes * 0.9) - 512)
+
+    def fits(self, item: Pending) -> bool:
+        """Whether ``item`` joins this envelope (an empty one takes anything under budget)."""
+        if not self.items:
+            return True
+        return len(self.items) < self.capacity and self._bytes + item.size <= self.budget
+
+    def add(self, item: Pending) -> None:
+        self.items.append(item)
+        self._bytes += item.size
+
+    def take(self) -> list[Pending]:
+        items, self.items, self._bytes = self.items, [], 0
+        return items
+
+    def calls(self, items: list[Pending]) -> list[list[Pending]]:
+        """The envelope's items split into ``Message/set`` calls."""
+        n = self.max_objects
+        return [items[i : i + n] for i in range(0, len(items), n)]
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """What the progress callback gets: counts so far, rate (records/s) and ETA (s)."""
+
+    done: int
+    written: int
+    skipped: int
+    failed: int
+    total: int | None
+    rate: float
+    eta: float | None
+    waiting: float = 0.0
+    """Seconds the importer is now waiting out a rate limit (0 when not waiting)."""
+
+
+@dataclass
+class Report:
+    """The outcome of `AsyncImporter.run`.
+
+    ``written``: created by this run; ``reconciled``: found on the server after an
+    unknown outcome in this run (not sent again); ``skipped``: done before this run
+    (``recovered`` of them were left in flight by a crash and found on the server at
+    start); ``failed``: source id -> SetError (also kept in the journal).
+    """
+
+    written: int = 0
+    skipped: int = 0
+    reconciled: int = 0
+    failed: dict[str, SetError] = field(default_factory=dict)
+    recovered: int = 0
+    rate_limited: int = 0
+    """Records refused with ``rateLimit``/``rateLimited`` (each resent after the wait)."""
+    waits: list[float] = field(default_factory=list)
+    """Every rate-limit wait, in seconds."""
+    requests: int = 0
+    """HTTP API requests this run made (envelopes, lookups, reconciliation)."""
+    envelopes: int = 0
+    reaction_failures: int = 0
+    seconds: float = 0.0
+
+    @property
+    def done(self) -> int:
+        """Records that are on the server: written, skipped or reconciled."""
+        return self.written + self.skipped + self.reconciled
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready data (what ``jmapchat --json import`` prints)."""
+        return {
+            "written": self.written,
+            "skipped": self.skipped,
+            "reconciled": self.reconciled,
+            "recovered": self.recovered,
+            "failed": {k: v.to_wire() for k, v in self.failed.items()},
+            "rateLimited": self.rate_limited,
+            "waits": [round(w, 3) for w in self.waits],
+            "requests": self.requests,
+            "envelopes": self.envelopes,
+            "reactionFailures": self.reaction_failures,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+ProgressCallback: TypeAlias = Callable[[Progress], None]
+
+
+def creation_key(source_id: str) -> str:
+    """A record's creation id: the same in every envelope and resend (an Id-safe hash)."""
+    return "r" + hashlib.sha256(source_id.encode()).hexdigest()[:24]
+
+
+def reaction_id(emoji: str) -> str:
+    """The same emoji always gets the same reaction id: re-adding it is a no-op."""
+    return "imp" + hashlib.sha256(emoji.encode()).hexdigest()[:16]
+
+
+def epoch(value: str) -> float:
+    """A UTCDate as POSIX seconds (unreadable: infinitely late, so never "too old")."""
+    when = _parse_date(value)
+    return float("inf") if when is None else when.timestamp()
