@@ -5,10 +5,10 @@
    connection + ``json.loads``), ``client.call`` over HTTP, ``client.call`` over the
    WebSocket. The three take turns within every repeat; best repeat counts.
 2. **Bulk**: 10,000 (``--full``; else 2,000) ``Message/set`` creates in one ``send`` at
-   ``maxObjectsInSet`` 500 (20 chunks with ``--full``): over HTTP (envelopes one after another) vs over the WebSocket (envelopes
-   pipelined, up to ``maxConcurrentRequests`` in flight), with the server's default
-   ``maxCallsInRequest`` (16: 2 envelopes) and with ``maxCallsInRequest`` 1 (20
-   envelopes). Each a fresh chat; best of ``--repeat``.
+   ``maxObjectsInSet`` 500 (20 chunks with ``--full``): over HTTP (envelopes one after
+   another) vs over the WebSocket (envelopes pipelined, up to ``maxConcurrentRequests``
+   in flight), with the server's default ``maxCallsInRequest`` (16: 2 envelopes) and with
+   ``maxCallsInRequest`` 1 (20 envelopes). One chat; best of ``--repeat``.
 
 The reference server runs in this process (hypercorn on trio, in a thread) on 127.0.0.1,
 so it shares the CPU (and the GIL) with the client in every column; ``--subprocess`` runs
