@@ -1,6 +1,6 @@
 """Run every benchmark, one fresh process each, and print their RESULT lines together.
 
-    .venv/bin/python benchmarks/run_all.py            # all six
+    .venv/bin/python benchmarks/run_all.py            # all of them
     .venv/bin/python benchmarks/run_all.py parse_cost round_trip   # a selection
 
 Each script also runs on its own (see docs/performance.md). Nothing here asserts on
@@ -24,6 +24,7 @@ SCRIPTS = [
     "realtime_latency",
     "import_throughput",
     "websocket",
+    "sync_step",
 ]
 
 

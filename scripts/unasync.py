@@ -1,7 +1,8 @@
 """Generate the blocking twins from their async sources.
 
-``_client/_async.py`` -> ``_client/_sync.py`` (`AsyncClient` -> `Client`) and
-``bulk/_async.py`` -> ``bulk/_sync.py`` (`AsyncImporter` -> `Importer`).
+``_client/_async.py`` -> ``_client/_sync.py`` (`AsyncClient` -> `Client`),
+``bulk/_async.py`` -> ``bulk/_sync.py`` (`AsyncImporter` -> `Importer`) and
+``sync/_async.py`` -> ``sync/_sync.py`` (`AsyncMirror` -> `Mirror`).
 
 Usage::
 
@@ -36,6 +37,11 @@ FILES: list[tuple[Path, Path, str]] = [
         PACKAGE / "bulk" / "_sync.py",
         "`Importer` and `export_jsonl`: the blocking twins of `AsyncImporter` and "
         "`async_export_jsonl`.",
+    ),
+    (
+        PACKAGE / "sync" / "_async.py",
+        PACKAGE / "sync" / "_sync.py",
+        "`Mirror`: the blocking driver of the mirror flows (same surface as `AsyncMirror`).",
     ),
 ]
 SOURCE, TARGET = FILES[0][0], FILES[0][1]
@@ -92,6 +98,8 @@ RULES: list[tuple[str, str]] = [
     ("async_batches", "batches"),
     ("async_state_lock", "state_lock"),
     ("async_export_jsonl", "export_jsonl"),
+    # sync: the mirror
+    ("AsyncMirror", "Mirror"),
 ]
 COMPILED = [(re.compile(r"(^|\b)" + pattern + r"($|\b)"), repl) for pattern, repl in RULES]
 

@@ -7,7 +7,7 @@ import inspect
 
 import pytest
 
-PUBLIC_MODULES = ["jmapchat", "jmapchat.capabilities", "jmapchat.models"]
+PUBLIC_MODULES = ["jmapchat", "jmapchat.capabilities", "jmapchat.models", "jmapchat.sync"]
 
 
 @pytest.mark.parametrize("name", PUBLIC_MODULES)

@@ -31,7 +31,9 @@ def test_sync_client_is_generated_from_the_async_one() -> None:
 
 
 @pytest.mark.parametrize(
-    ("index", "good", "bad"), [(0, "def send(", "def sent("), (1, "def run(", "def ran(")]
+    ("index", "good", "bad"),
+    [(0, "def send(", "def sent("), (1, "def run(", "def ran("), (2, "def send(", "def sent(")],
+    ids=["client", "importer", "mirror"],
 )
 def test_check_fails_with_a_diff_when_stale(
     tmp_path: Path,
@@ -41,7 +43,7 @@ def test_check_fails_with_a_diff_when_stale(
     good: str,
     bad: str,
 ) -> None:
-    """Both generated files are checked: the blocking Client and the blocking Importer."""
+    """Every generated file is checked: the blocking Client, Importer and Mirror."""
     unasync = _load_script()
     files = list(unasync.FILES)
     source, target, title = files[index]

@@ -54,6 +54,9 @@ NON_JSON_REASONS = {
 }
 
 
+SAMPLE_UTC_DATE = "2026-01-01T00:00:00Z"
+
+
 def _fill(text: str) -> str:
     """Replace bare placeholders: ``<bool>`` by ``true``, any other (``<bytes>``) by ``0``."""
     return _BARE_PLACEHOLDER.sub(lambda m: "true" if m.group(0) == "<bool>" else "0", text)
@@ -71,6 +74,8 @@ def _decode(raw: str) -> tuple[str, Any]:
         data = "\n".join(line.split(":", 1)[1] for line in lines[1:] if line.startswith("data:"))
         return f"sse:{event}", json.loads(_fill(data))
     if text.startswith('"'):
+        # A quoted placeholder of a typed value ("<UTCDate>") stands for a sample of it.
+        text = text.replace('"<UTCDate>"', f'"{SAMPLE_UTC_DATE}"')
         return "patch-fragment", json.loads("{" + text + "}")
     replaced = _fill(text)
     if replaced != text:

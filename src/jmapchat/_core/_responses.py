@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import Field, GetCoreSchemaHandler
+from pydantic import Field, GetCoreSchemaHandler, field_validator
 from pydantic_core import core_schema
 
 from ._errors import RATE_LIMIT_TYPES, RateLimited, describe_set_failures, set_errors
@@ -136,6 +136,19 @@ class SetOutcome(JMAPModel, Generic[T]):
     not_created: MapOrNull[SetError] = Field(default_factory=dict)
     not_updated: MapOrNull[SetError] = Field(default_factory=dict)
     not_destroyed: MapOrNull[SetError] = Field(default_factory=dict)
+
+    @field_validator("updated", mode="before")
+    @classmethod
+    def _updated_objects_get_their_id(cls, value: Any) -> Any:
+        # RFC 8620 §5.3: an ``updated`` value is null or only the server-changed
+        # properties, without ``id``; the key is the id, so the typed object gets it.
+        # (Only this field pays for a before-validator; ``created`` keeps the fast path.)
+        if isinstance(value, dict):
+            return {
+                k: {"id": k, **v} if isinstance(v, dict) and "id" not in v else v
+                for k, v in value.items()
+            }
+        return value
 
     @property
     def errors(self) -> dict[str, SetError]:

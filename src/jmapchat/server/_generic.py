@@ -140,6 +140,11 @@ def state_of(ctx: Ctx, dt: DataType) -> str:
     return str(ctx.store.modseq(ctx.account_id, dt.name))
 
 
+def _floor(ctx: Ctx, dt: DataType) -> int:
+    """States older than this were forgotten (`ChatServer.forget_changes`)."""
+    return ctx.store.changes_floor(ctx.account_id, dt.name)
+
+
 def std_get(dt: DataType, ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
     args = check_args(args, {"accountId": "str", "ids": "strs?", "properties": "strs?"})
     _account(ctx, args)
@@ -191,7 +196,7 @@ def std_changes(dt: DataType, ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
     _account(ctx, args)
     since = parse_state(args["sinceState"])
     current = ctx.store.modseq(ctx.account_id, dt.name)
-    if since is None or since > current:
+    if since is None or since > current or since < _floor(ctx, dt):
         raise MethodErr("cannotCalculateChanges", "unknown sinceState")
     max_changes = args.get("maxChanges")
     if max_changes == 0:
@@ -496,7 +501,7 @@ def std_query_changes(dt: DataType, ctx: Ctx, args: dict[str, Any]) -> dict[str,
     _account(ctx, args)
     since = parse_state(args["sinceQueryState"])
     current = ctx.store.modseq(ctx.account_id, dt.name)
-    if since is None or since > current:
+    if since is None or since > current or since < _floor(ctx, dt):
         raise MethodErr("cannotCalculateChanges", "unknown sinceQueryState")
     ids = run_query(dt, ctx, args.get("filter"), args.get("sort"))
     changed: dict[str, int] = {}

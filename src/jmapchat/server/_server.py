@@ -157,6 +157,22 @@ class ChatServer:
         """ChatContact id per user name, as other users see them."""
         return {u: u for u in self.core.accounts}
 
+    # --- test hooks ----------------------------------------------------------------------
+
+    def forget_changes(self, username: str | None = None, types: Sequence[str] = ()) -> None:
+        """Forget the change log so far, as a server that expires old states does.
+
+        ``/changes`` and ``/queryChanges`` from any state older than now then answer
+        ``cannotCalculateChanges`` (for ``username``'s account, or every account; for
+        ``types``, or every type). For testing clients' resync paths.
+        """
+        users = [username] if username is not None else list(self.core.accounts)
+        for user in users:
+            account = self.core.accounts[user]
+            names = list(types) or sorted(self.store.modseqs(account))
+            for name in names:
+                self.store.forget_changes(account, name)
+
     # --- lifecycle -----------------------------------------------------------------------
 
     def close(self) -> None:

@@ -559,6 +559,23 @@ class Store:
             params += (limit,)
         return [(int(m), str(i), int(k)) for m, i, k in self._read(sql, params).fetchall()]
 
+    # --- forgetting old states (a test hook; see ChatServer.forget_changes) ------------
+
+    def forget_changes(self, account: str, type: str) -> None:
+        """Drop the change log of (account, type) so far; states before now become unknown."""
+        with self.transaction():
+            floor = self.modseq(account, type)
+            self.execute(
+                "DELETE FROM changes WHERE account=? AND type=? AND modseq<=?",
+                (account, type, floor),
+            )
+            self.meta_set(f"changes_floor/{account}/{type}", str(floor))
+
+    def changes_floor(self, account: str, type: str) -> int:
+        """The oldest state /changes and /queryChanges can still start from (0: all)."""
+        value = self.meta_get(f"changes_floor/{account}/{type}")
+        return 0 if value is None else int(value)
+
     # --- blobs ----------------------------------------------------------------------
 
     def put_blob(self, blob_id: str, type: str, data: bytes, sha256: str, created: str) -> None:
