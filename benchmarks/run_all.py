@@ -21,10 +21,10 @@ SCRIPTS = [
     "request_build",
     "round_trips_saved",
     "server_bulk",
-    "realtime_latency",
     "import_throughput",
     "websocket",
     "sync_step",
+    "realtime_latency",
 ]
 
 

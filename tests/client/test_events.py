@@ -269,3 +269,26 @@ async def test_a_503_is_retried_and_a_404_raises(tmp_path: Path) -> None:
         assert err.value.status_code == 404
     finally:
         await anyio.to_thread.run_sync(live.stop)
+
+
+def test_blocking_client_skips_garbage_and_reconnects_after_silence(tmp_path: Path) -> None:
+    """The blocking twin of the malformed/silence test: the same decisions, driven by
+    the generated `Client` (httpx's blocking read timeout is the dead-connection check)."""
+    # The id makes the second connection resume from "no messages yet" (Last-Event-ID).
+    script = [b"event: zap\nid: Message:0\ndata: {}\n\n", b"event: state\ndata: {nope\n\n"]
+    connections: list[int] = []
+    live = LiveServer(tmp_path / "y.sqlite", lambda app: _sse_app(app, script, connections))
+    live.start()
+    try:
+        chat = live.direct_chat("bob", "alice")
+        with (
+            Client.connect(live.base, token=live.tokens["alice"]) as alice,
+            alice.events(["Message"], ping=1, backoff=FAST) as events,
+        ):
+            live.send("bob", chat, "hello")  # only the second connection can report it
+            event = next(iter(events))
+        assert isinstance(event, StateChange)
+        assert "Message" in event.changed[alice.account_id]
+        assert len(connections) >= 2
+    finally:
+        live.stop()
