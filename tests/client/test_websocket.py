@@ -24,11 +24,12 @@ from jmapchat import (
     TransportError,
 )
 from jmapchat._core import Backoff, LimitExceeded, NotJSON, SetResponse
-from jmapchat.models import ChatCreate, MessageCreate, StateChange, TypingEvent
+from jmapchat.models import ChatCreate, MessageCreate, TypingEvent
 from jmapchat.server import ChatServer, ServerLimits, serve_in_thread
 
 from ._fake_ws import Conn, FakeServer
 from ._live import LiveServer
+from .test_events import message_state
 
 FAST = Backoff(initial=0.05, cap=0.5)
 LIMIT = 60.0
@@ -49,12 +50,6 @@ def live(tmp_path: Path) -> Iterator[LiveServer]:
         yield srv
     finally:
         srv.stop()
-
-
-def message_state(event: Any, acc: str) -> str | None:
-    if isinstance(event, StateChange):
-        return event.changed.get(acc, {}).get("Message")
-    return None
 
 
 # --- the reference server ---------------------------------------------------------------

@@ -84,15 +84,20 @@ def execute_flow(
     try:
         return (yield from _execute(request, account_id=account_id, policy=policy))
     except BaseException as exc:
-        error = (
-            exc
-            if isinstance(exc, JMAPError)
-            else TransportError(f"the send carrying this call was interrupted: {exc!r}")
-        )
-        for call in request.calls:
-            if not call.done:
-                call._fail(error)
+        fail_unanswered(request, exc)
         raise
+
+
+def fail_unanswered(request: BaseRequest, exc: BaseException) -> None:
+    """Give every call of ``request`` not yet answered the error that ended its send."""
+    error = (
+        exc
+        if isinstance(exc, JMAPError)
+        else TransportError(f"the send carrying this call was interrupted: {exc!r}")
+    )
+    for call in request.calls:
+        if not call.done:
+            call._fail(error)
 
 
 def _execute(

@@ -45,6 +45,7 @@ from .._json import dumps, loads
 from .._request import BaseRequest
 from .._response import Response
 from .._session import Session
+from ._flows import fail_unanswered
 from ._instructions import Flow, FreshSession, ObservedSessionState, Sleep, WSReceive, WSSend
 from ._plan import Splitter
 from ._policy import RetryPolicy
@@ -335,14 +336,7 @@ def ws_execute_flow(
     try:
         return (yield from _ws_execute(request, account_id, policy, channel))
     except BaseException as exc:
-        error = (
-            exc
-            if isinstance(exc, JMAPError)
-            else TransportError(f"the send carrying this call was interrupted: {exc!r}")
-        )
-        for call in request.calls:
-            if not call.done:
-                call._fail(error)
+        fail_unanswered(request, exc)
         raise
 
 
