@@ -617,6 +617,7 @@ class AsyncSocket:
         self._runner = AsyncSocketRunner()
         self._current: tuple[Any, int] | None = None  # (session, generation)
         self._generation = 0
+        self._generation_of: dict[int, int] = {}  # id(session) -> its generation
         self._lock = AsyncLock()
         self._pending: dict[str, int] = {}  # request id -> generation it was sent on
         self._replies: dict[str, Any] = {}
@@ -649,6 +650,7 @@ class AsyncSocket:
             if self._current is None:
                 ws = await self._connect()
                 self._generation += 1
+                self._generation_of[id(ws)] = self._generation
                 self._current = (ws, self._generation)
                 log.debug("WebSocket connected (connection %d)", self._generation)
                 for frame in self.channel.subscription_frames():
@@ -766,12 +768,13 @@ class AsyncSocket:
     def _on_closed(self, ws: Any, code: int | None) -> None:
         self._fail_generation(ws, self.channel.closed_error(code))
         self._dropped(ws)
+        self._generation_of.pop(id(ws), None)
 
     def _fail_generation(self, ws: Any, error: JMAPError) -> None:
-        current = self._current
-        generation = current[1] if current is not None and current[0] is ws else None
+        """Every request sent on connection ``ws`` (and not yet answered) gets ``error``."""
+        generation = self._generation_of.get(id(ws))
         for rid, gen in list(self._pending.items()):
-            if generation is None or gen == generation:
+            if gen == generation:
                 self._deliver(rid, error)
 
     def _dropped(self, ws: Any) -> None:
