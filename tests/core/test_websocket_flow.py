@@ -225,3 +225,39 @@ def test_channel_classifies_frames() -> None:
         "WebSocketPushDisable",
         "ChatStreamDisable",
     ]
+
+
+def test_only_chunks_of_one_call_or_reads_overlap() -> None:
+    """Two different changes never overlap (a server may run concurrent requests in any
+    order); the chunks of one chunked /set do."""
+    req = BaseRequest()
+    first = req.invoke("Foo/set", {"accountId": "A", "destroy": ["x"]}, response=SetResponse)
+    big = req.invoke(
+        "Foo/set",
+        {"accountId": "A", "destroy": [f"id{i}" for i in range(40)]},
+        response=SetResponse,
+    )
+    channel = WebSocketChannel(MODELS)
+    driver = Driver(channel, session(calls=1, concurrent=4))
+    flights: list[int] = []
+
+    def answer(d: Driver, ids: tuple[str, ...]) -> str:
+        flights.append(len(d.in_flight))
+        return ids[0]
+
+    def reply_for(rid: str) -> Any:
+        frame = driver.frame(rid)
+        return {
+            "methodResponses": [
+                [n, {"accountId": "A", "newState": "s", "destroyed": a["destroy"]}, c]
+                for n, a, c in frame["methodCalls"]
+            ]
+        }
+
+    driver.reply_for = reply_for  # type: ignore[method-assign]
+    driver.run(ws_execute_flow(req, account_id="A", policy=RetryPolicy(), channel=channel), answer)
+    assert len(driver.sent) == 5  # the first change, then 4 chunks of 10
+    assert flights[0] == 1  # the first change alone
+    assert max(flights) == 4  # the 4 chunks of the second together
+    assert first.result.destroyed == ["x"]
+    assert len(big.result.destroyed) == 40

@@ -53,6 +53,7 @@ from .._types import CreationRef
 from .._wire import iter_nested
 from ._absorb import Absorber
 from ._envelope import CallState, Envelope, Piece
+from ._policy import is_read_only
 
 __all__ = ["Splitter"]
 
@@ -255,10 +256,12 @@ class Splitter(Absorber):
     def ready(self) -> bool:
         """Can the next envelope be packed now, with the ones in flight unanswered?
 
-        Always when nothing is in flight. Otherwise only if the next call depends on
-        nothing unanswered (no reference to, or creation id from, a call not done) and no
-        envelope in flight may come back to be re-planned (``requestTooLarge`` retry):
-        then its results are exactly those of sending the envelopes one by one.
+        Always when nothing is in flight. Otherwise only when the order the server runs
+        them in cannot matter and nothing unanswered is needed: further chunks of the one
+        call in flight, or read-only calls while only read-only calls are in flight; never
+        with a reference to, or a creation id from, a call not yet answered, nor while an
+        envelope may come back to be re-planned (``requestTooLarge``). So the results are
+        those of sending the envelopes one by one, whatever order the server answers in.
         """
         if not self._queue:
             return False
@@ -269,9 +272,12 @@ class Splitter(Absorber):
         return self._independent(self._queue[0])
 
     def _independent(self, st: CallState) -> bool:
-        if st.pending:
-            return True  # the next chunk of a call whose chunks are already planned
         if any(key not in self.created for key in st.creation_keys):
+            return False
+        flying = [p for env in self.in_flight for p in env.pieces]
+        if st.pending and st.sent:  # the rest of a chunked call already under way
+            return all(p.state is st for p in flying)
+        if not is_read_only(st.call.method) or not all(is_read_only(p.method) for p in flying):
             return False
         for _, obj in iter_nested(st.call.args):
             if isinstance(obj, Ref):

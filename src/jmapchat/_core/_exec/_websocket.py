@@ -328,10 +328,11 @@ def ws_execute_flow(
     """`execute_flow` over the WebSocket: same splitting, same binding, same retry rules,
     but up to ``maxConcurrentRequests`` envelopes in flight at once.
 
-    Envelopes are pipelined only when they do not depend on one in flight (a reference
-    to, or a creation id from, a call not yet answered waits), so results are exactly
-    those of sending them one by one. A chunk that fails stops the chunks not yet sent;
-    ones already in flight may still apply (the error's description says how many did).
+    Envelopes overlap only where the server's order cannot matter (`Splitter.ready`:
+    further chunks of one call, or reads among reads; never past a reference to, or a
+    creation id from, a call not yet answered), so results are those of sending them
+    one by one. A chunk that fails stops the chunks not yet sent; ones already in flight
+    may still apply (the error's description says how many did).
     """
     try:
         return (yield from _ws_execute(request, account_id, policy, channel))
