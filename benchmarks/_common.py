@@ -51,7 +51,11 @@ def quiet_heap() -> None:
 
 
 def interleaved(
-    cases: dict[str, Callable[[], Any]], *, number: int, repeat: int = 9
+    cases: dict[str, Callable[[], Any]],
+    *,
+    number: int,
+    repeat: int = 9,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> dict[str, float]:
     """Best per-call seconds of each case; the cases take turns within every repeat.
 
@@ -64,15 +68,19 @@ def interleaved(
     best: dict[str, float] = dict.fromkeys(cases, float("inf"))
     for _ in range(repeat):
         for name, fn in cases.items():
-            t0 = time.perf_counter()
+            t0 = clock()
             for _ in range(number):
                 fn()
-            best[name] = min(best[name], (time.perf_counter() - t0) / number)
+            best[name] = min(best[name], (clock() - t0) / number)
     return best
 
 
 async def interleaved_async(
-    cases: dict[str, Callable[[], Awaitable[Any]]], *, number: int, repeat: int = 9
+    cases: dict[str, Callable[[], Awaitable[Any]]],
+    *,
+    number: int,
+    repeat: int = 9,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> dict[str, float]:
     """`interleaved` for coroutine functions, timed inside the running event loop."""
     for fn in cases.values():
@@ -81,10 +89,10 @@ async def interleaved_async(
     best: dict[str, float] = dict.fromkeys(cases, float("inf"))
     for _ in range(repeat):
         for name, fn in cases.items():
-            t0 = time.perf_counter()
+            t0 = clock()
             for _ in range(number):
                 await fn()
-            best[name] = min(best[name], (time.perf_counter() - t0) / number)
+            best[name] = min(best[name], (clock() - t0) / number)
     return best
 
 
@@ -278,3 +286,34 @@ def post_raw(server: ChatServer, user: str, body: bytes) -> bytes:
             return r.content
 
     return anyio.run(go)
+
+
+def ratio_rows(
+    runs: Sequence[dict[str, dict[str, float]]],
+    labels: Sequence[str],
+    target: float,
+    *,
+    scale: float,
+    unit_format: str,
+    ratio_format: str,
+) -> tuple[list[tuple[str, ...]], float]:
+    """One table row per client from fresh-process runs of ``{"raw": s, "typed": s}``:
+    median raw and typed times (×``scale``), the median typed/raw ratio, its range and
+    the verdict; and the worst median ratio."""
+    rows: list[tuple[str, ...]] = []
+    worst = 0.0
+    for label in labels:
+        ratios = [r[label]["typed"] / r[label]["raw"] for r in runs]
+        ratio = statistics.median(ratios)
+        worst = max(worst, ratio)
+        rows.append(
+            (
+                label,
+                format(statistics.median(r[label]["raw"] for r in runs) * scale, unit_format),
+                format(statistics.median(r[label]["typed"] for r in runs) * scale, unit_format),
+                f"{ratio:{ratio_format}}×",
+                f"{min(ratios):{ratio_format}}–{max(ratios):{ratio_format}}",
+                verdict(ratio, target),
+            )
+        )
+    return rows, worst

@@ -19,7 +19,6 @@ asyncio and on trio.
 from __future__ import annotations
 
 import json
-import statistics
 import sys
 import tempfile
 from collections.abc import Callable
@@ -39,6 +38,7 @@ from _common import (
     interleaved_async,
     load_captured,
     machine,
+    ratio_rows,
     replay_server,
     save_captured,
     table,
@@ -139,22 +139,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="jmapchat-rt-") as tmp, replay_server(cap) as base:
         save_captured(cap, Path(tmp))
         runs = in_fresh_processes(__file__, [tmp, base], RUNS)
-    rows = []
-    worst = 0.0
-    for label in CLIENTS:
-        ratios = [r[label]["typed"] / r[label]["raw"] for r in runs]
-        ratio = statistics.median(ratios)
-        worst = max(worst, ratio)
-        rows.append(
-            (
-                label,
-                f"{statistics.median(r[label]['raw'] for r in runs) * 1e3:.2f}",
-                f"{statistics.median(r[label]['typed'] for r in runs) * 1e3:.2f}",
-                f"{ratio:.2f}×",
-                f"{min(ratios):.2f}–{max(ratios):.2f}",
-                verdict(ratio, TARGET),
-            )
-        )
+    rows, worst = ratio_rows(
+        runs, CLIENTS, TARGET, scale=1e3, unit_format=".2f", ratio_format=".2f"
+    )
     print(f"round trip — {machine()}")
     print(
         f"reply: {len(cap.reply):,} bytes ({COUNT} messages), request: {len(cap.request)} "

@@ -25,6 +25,8 @@ SCRIPTS = [
     "websocket",
     "sync_step",
     "realtime_latency",
+    "server_latency",
+    "small_request",
 ]
 
 

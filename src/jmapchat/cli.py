@@ -527,6 +527,10 @@ def serve(
     max_concurrent_requests: _Limit = None,
     max_size_upload: _Limit = None,
     max_concurrent_upload: _Limit = None,
+    public_url: Annotated[
+        str | None,
+        typer.Option(help="Base URL clients reach the server at (a proxy); Session URLs use it."),
+    ] = None,
 ) -> None:
     """Run the reference JMAP Chat server (development only, not for production)."""
     values = dict(locals())
@@ -537,6 +541,7 @@ def serve(
         users=user or [],
         token_file=token_file,
         limits={k: values[k] for k in _LIMIT_FLAGS if values[k] is not None},
+        public_url=public_url,
     )
 
 
@@ -548,6 +553,7 @@ def run_server(
     users: Sequence[str],
     token_file: Path | None,
     limits: dict[str, int],
+    public_url: str | None = None,
 ) -> None:
     """``jmapchat serve``: open the database, print the tokens and the URL, serve."""
     from functools import partial
@@ -556,7 +562,7 @@ def run_server(
     from hypercorn.config import Config
     from hypercorn.trio import serve as hypercorn_serve
 
-    from .server import ChatServer, SchemaMismatch, ServerLimits
+    from .server import ChatServer, SchemaMismatch, ServerLimits, write_token_file
 
     tokens: dict[str, str] = {}
     if token_file is not None and token_file.exists():
@@ -569,7 +575,11 @@ def run_server(
         tokens = {str(k): v for k, v in loaded.items()}
     try:
         server = ChatServer(
-            db=db, users=list(dict.fromkeys(users)), tokens=tokens, limits=ServerLimits(**limits)
+            db=db,
+            users=list(dict.fromkeys(users)),
+            tokens=tokens,
+            limits=ServerLimits(**limits),
+            public_url=public_url,
         )
     except SchemaMismatch as exc:  # an old or foreign database file: refused, exit 2
         raise CLIError(str(exc), 2) from None
@@ -577,8 +587,7 @@ def run_server(
         raise CLIError(str(exc)) from None
     with server:
         if token_file is not None:
-            merged = {**tokens, **server.tokens}
-            token_file.write_text(json.dumps(merged, indent=2) + "\n", encoding="utf-8")
+            write_token_file(token_file, {**tokens, **server.tokens})  # mode 0600
         print("jmapchat reference server: for development and tests, NOT for production use")
         for name, token in server.tokens.items():
             print(f"  {name}: {token}")
@@ -590,7 +599,7 @@ def run_server(
             async with trio.open_nursery() as nursery:
                 app_: Any = server.app
                 binds = await nursery.start(partial(hypercorn_serve, app_, config))
-                real = str(binds[0]).rstrip("/")
+                real = server.public_url or str(binds[0]).rstrip("/")
                 print(f"session: {real}/.well-known/jmap", flush=True)
 
         try:

@@ -97,10 +97,12 @@ async def test_events_over_the_socket_survive_a_restart(
     chat = live.direct_chat("bob", "alice")
     token = live.tokens["alice"]
 
+    bob_token = live.tokens["bob"]  # (a restarted server lists only tokens it made)
+
     async def bob_says(text: str) -> None:
         # Through the served app (the engine called from this thread would not wake the
         # server's pump task, which lives on the server's own event loop).
-        async with AsyncClient.connect(live.base, token=live.tokens["bob"]) as bob:
+        async with AsyncClient.connect(live.base, token=bob_token) as bob:
             await bob.call(
                 lambda r: r.message.set(create={"m": MessageCreate(chat_id=chat, body=text)})
             )
@@ -119,7 +121,7 @@ async def test_events_over_the_socket_survive_a_restart(
 
             await bob_says("one")
             first = await next_state(None)
-            async with AsyncClient.connect(live.base, token=live.tokens["bob"]) as bob:
+            async with AsyncClient.connect(live.base, token=bob_token) as bob:
                 await bob.call(lambda r: r.chat.typing(chat_id=chat, typing=True))
             with anyio.fail_after(LIMIT):
                 typing = await events.__anext__()
@@ -150,8 +152,10 @@ def test_blocking_client_over_the_socket(live: LiveServer) -> None:
         alice.send(req)
         assert len(m.result.created) == 5
 
+        bob_token = live.tokens["bob"]
+
         def bob_says(text: str) -> None:
-            with Client.connect(live.base, token=live.tokens["bob"]) as bob:
+            with Client.connect(live.base, token=bob_token) as bob:
                 bob.call(
                     lambda r: r.message.set(create={"m": MessageCreate(chat_id=chat, body=text)})
                 )

@@ -91,7 +91,9 @@ def test_14_3_state_counter_atomicity(h: Harness) -> None:
     start = h.get("alice", "Message", [])["state"]
     results: list[dict[str, Any]] = []
     errors: list[BaseException] = []
-    barrier = threading.Barrier(8)
+    # as many writers as maxConcurrentRequests: requests really run at once now
+    n = h.server.limits.max_concurrent_requests
+    barrier = threading.Barrier(n)
 
     def worker(i: int) -> None:
         try:
@@ -113,24 +115,24 @@ def test_14_3_state_counter_atomicity(h: Harness) -> None:
         except BaseException as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=30)
     assert not errors, errors
-    assert len(results) == 8
+    assert len(results) == n
     new_states = [r["newState"] for r in results]
-    assert len(set(new_states)) == 8, f"duplicate state tokens: {new_states}"
+    assert len(set(new_states)) == n, f"duplicate state tokens: {new_states}"
     # Each call's oldState -> newState steps form one chain from the starting state.
     chain = {r["oldState"]: r["newState"] for r in results}
-    assert len(chain) == 8, f"two writes observed the same oldState: {results}"
+    assert len(chain) == n, f"two writes observed the same oldState: {results}"
     state, seen = start, 0
     while state in chain:
         state, seen = chain[state], seen + 1
-    assert seen == 8, (start, chain)
+    assert seen == n, (start, chain)
     changes = h.ok("alice", "Message/changes", {"sinceState": start})
-    assert len(changes["created"]) == 8, changes
+    assert len(changes["created"]) == n, changes
     assert changes["newState"] == state
 
 

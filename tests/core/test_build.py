@@ -200,3 +200,19 @@ def test_explain_shows_calls_refs_creations_and_using() -> None:
     assert "#m1 <- created by c0 (Message/set)" in text
     assert "#ids <- c1 (Message/query) /ids" in text
     assert f"using: {CORE}, {CHAT}" in text
+    assert "(at filter.chat_id)" in text  # paths as the docs write them
+
+
+def test_explain_abbreviates_many_creation_keys() -> None:
+    req = Req(account_id="A1")
+    s = req.msg.set(create={"c": MsgCreate(chat_id="C", body="b")})
+    req.msg.set(
+        create={f"m{i}": MsgCreate(chat_id=s.created_id("c"), body="b") for i in range(10_000)}
+    )
+    text = req.explain()
+    assert "creates: m0 … m9999 (10,000 creates)" in text
+    assert "#c <- created by c0 (Message/set) (at create.m0.chat_id and 9,999 more)" in text
+    assert max(len(line) for line in text.splitlines()) < 120
+    small = Req(account_id="A1")
+    small.msg.set(create={f"k{i}": MsgCreate(chat_id="C", body="b") for i in range(8)})
+    assert "creates: k0, k1, k2, k3, k4, k5, k6, k7" in small.explain()

@@ -216,7 +216,8 @@ async def test_batch_survives_restart(tmp_path: Any) -> None:
             )
             assert len(res["created"]) == 50
             before = await states(bob), await states(alice)
-    with ChatServer(db=str(db), users=["alice", "bob"]) as server:
+        tokens = server.tokens  # the database keeps only their digests
+    with ChatServer(db=str(db), users=["alice", "bob"], tokens=tokens) as server:
         transport = httpx.ASGITransport(app=server.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
             alice, bob = Api(c, server, "alice"), Api(c, server, "bob")

@@ -144,10 +144,12 @@ async def test_eventsource_state_asgi(alice: Api, bob: Api) -> None:
         )
         result["text"] = r.text
 
+    # the chat exists first: the one state change the listener reports is the message's
+    # (requests run on worker threads, so the listener may wake between two of them)
+    chat = await alice.create("Chat", {"kind": "direct", "contactId": "bob"})
     async with anyio.create_task_group() as tg:
         tg.start_soon(listen)
         await anyio.sleep(0.05)
-        chat = await alice.create("Chat", {"kind": "direct", "contactId": "bob"})
         await alice.send(chat["id"], "ping")
     text = result["text"]
     assert "event: state" in text
@@ -232,7 +234,7 @@ async def test_restart_keeps_data(tmp_path: Path) -> None:
             chat = await a.create("Chat", {"kind": "direct", "contactId": "bob"})
             m = await a.send(chat["id"], "persisted")
             state = (await a.ok("Message/get", {"ids": []}))["state"]
-    with ChatServer(db=db, users=["alice", "bob", "carol"]) as s2:
+    with ChatServer(db=db, users=["alice", "bob", "carol"], tokens=tokens) as s2:
         assert s2.tokens["alice"] == tokens["alice"] and s2.account_ids["bob"] == accounts["bob"]
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=s2.app), base_url="http://t"

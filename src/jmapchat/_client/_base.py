@@ -12,11 +12,12 @@ import functools
 import inspect
 import logging
 import os
+import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, TypedDict, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
 from pydantic import BaseModel
@@ -44,14 +45,17 @@ from jmapchat._core import (
     QueryCall,
     ReadError,
     RemoteProtocolError,
+    ResponseTooLarge,
     RetryPolicy,
     Session,
     SessionError,
+    SessionURLError,
     Timeout,
     TransportError,
     WebSocketChannel,
     WriteError,
     parse_problem,
+    redact_url,
     session_url_for,
 )
 from jmapchat._namespaces import Request
@@ -119,21 +123,50 @@ def build_auth(
 @contextlib.contextmanager
 def map_transport_errors(what: str) -> Iterator[None]:
     """httpx transport failures → jmapchat `TransportError`s that say if the request left."""
+    what = redact_url(what)
     try:
         yield
     except httpx.TimeoutException as exc:
         sent = not isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
-        raise Timeout(f"{what}: {type(exc).__name__}: {exc}", sent=sent) from exc
+        raise Timeout(f"{what}: {type(exc).__name__}: {_shown(exc)}", sent=sent) from exc
     except httpx.ConnectError as exc:
-        raise ConnectError(f"{what}: could not connect: {exc}") from exc
+        raise ConnectError(f"{what}: could not connect: {_shown(exc)}") from exc
     except httpx.WriteError as exc:
-        raise WriteError(f"{what}: failed while sending: {exc}") from exc
+        raise WriteError(f"{what}: failed while sending: {_shown(exc)}") from exc
     except (httpx.ReadError, httpx.RemoteProtocolError, httpx.CloseError) as exc:
-        raise ReadError(f"{what}: failed while reading the reply: {exc}") from exc
+        raise ReadError(f"{what}: failed while reading the reply: {_shown(exc)}") from exc
     except httpx.TooManyRedirects as exc:
         raise RemoteProtocolError(f"{what}: too many redirects") from exc
+    except httpx.DecodingError as exc:
+        raise RemoteProtocolError(
+            f"{what}: the reply's body does not match its Content-Encoding: {_shown(exc)}"
+        ) from exc
+    except httpx.InvalidURL as exc:
+        raise RemoteProtocolError(f"{what}: unusable URL: {_shown(exc)}") from exc
+    except OverflowError as exc:  # the socket layer, on a port out of range
+        raise ConnectError(f"{what}: could not connect: {_shown(exc)}") from exc
     except httpx.TransportError as exc:
-        raise TransportError(f"{what}: {type(exc).__name__}: {exc}", sent=False) from exc
+        raise TransportError(f"{what}: {type(exc).__name__}: {_shown(exc)}", sent=False) from exc
+
+
+def _shown(exc: BaseException) -> str:
+    """An exception's message as we repeat it: no password from a URL's userinfo."""
+    return redact_url(str(exc))
+
+
+def split_userinfo(url: str | None) -> tuple[str | None, tuple[str, str] | None]:
+    """``http://bob:pw@host/x`` → (``http://host/x``, (``bob``, ``pw``)); else (url, None)."""
+    if not url or "@" not in url:
+        return url, None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url, None
+    if "@" not in parts.netloc:
+        return url, None
+    host = parts.netloc.rsplit("@", 1)[1]
+    creds = (unquote(parts.username or ""), unquote(parts.password or ""))
+    return urlunsplit(parts._replace(netloc=host)), creds
 
 
 def upgrade_error(status: int, body: bytes, url: str) -> JMAPError:
@@ -243,6 +276,8 @@ class ClientOptions(TypedDict, total=False):
     ``httpx.Auth``); ``session_url`` skips ``/.well-known/jmap`` discovery; ``timeout``
     (default 30 s) is seconds or an ``httpx.Timeout``; ``retries`` (default 3) is a count
     or a `RetryPolicy`; ``account_id`` overrides the session's primary chat account.
+    ``max_session_bytes`` (default 4 MiB) and ``max_response_bytes`` (default 256 MiB)
+    cap the bodies read (`ResponseTooLarge` past them).
     """
 
     token: str | None
@@ -253,6 +288,14 @@ class ClientOptions(TypedDict, total=False):
     timeout: float | httpx.Timeout | None
     retries: int | RetryPolicy
     account_id: str | None
+    max_session_bytes: int
+    max_response_bytes: int
+
+
+MAX_SESSION_BYTES = 4 * 1024 * 1024
+"""Default cap on the session resource's body (real ones are a few kB)."""
+MAX_RESPONSE_BYTES = 256 * 1024 * 1024
+"""Default cap on an API (or upload) reply body: far over any sane envelope's reply."""
 
 
 class ClientBase:
@@ -268,16 +311,26 @@ class ClientBase:
         if url is None and session_url is None:
             raise TypeError("pass the server url (or session_url=)")
         check_urls(url, session_url)
+        # Credentials in the URL become Basic auth (as httpx would do), and leave the URL:
+        # then no repr, error message or log line (ours or httpx's) can show them.
+        url, url_creds = split_userinfo(url)
+        session_url, session_creds = split_userinfo(session_url)
+        creds = url_creds or session_creds
         self.url = url
         self._session_url = session_url or session_url_for(url or "")
-        self._auth = build_auth(
-            options.get("token"),
-            options.get("auth"),
-            options.get("username"),
-            options.get("password"),
-        )
+        username, password = options.get("username"), options.get("password")
+        explicit = any(options.get(k) is not None for k in ("token", "auth", "username"))
+        if creds is not None and not explicit:
+            username, password = creds
+        self._auth = build_auth(options.get("token"), options.get("auth"), username, password)
         self._timeout = options.get("timeout", 30.0)
         self._policy = as_policy(options.get("retries", 3))
+        self._max_session_bytes = _positive_int(
+            "max_session_bytes", options.get("max_session_bytes", MAX_SESSION_BYTES)
+        )
+        self._max_response_bytes = _positive_int(
+            "max_response_bytes", options.get("max_response_bytes", MAX_RESPONSE_BYTES)
+        )
         self._wanted_account = options.get("account_id")
         self._session: Session | None = None
         self._stale = False
@@ -300,6 +353,8 @@ class ClientBase:
                 f"{exc} ({hint})", status_code=exc.status_code, body=exc.body
             ) from exc
         except RemoteProtocolError as exc:
+            if isinstance(exc, ResponseTooLarge | SessionURLError):
+                raise  # its own message says what to change; keep its type
             hint = f"{self._session_url} is not a JMAP session: " + _session_hint(self.url)
             raise RemoteProtocolError(f"{exc} ({hint})") from exc
 
@@ -335,7 +390,7 @@ class ClientBase:
             logging.INFO if first else logging.DEBUG,
             "jmapchat session %s: api %s, account %s, state %s",
             "fetched" if first else "refetched",
-            session.api_url,
+            redact_url(session.api_url),
             self._account_id,
             session.state,
         )
@@ -460,11 +515,64 @@ class ClientBase:
     # --- repr -------------------------------------------------------------------------
 
     def __repr__(self) -> str:
-        where = self.url or self._session_url
+        where = redact_url(self.url or self._session_url)
         acct = f" account={self._account_id!r}" if self._account_id else ""
         auth = f" auth={self._auth!r}" if self._auth is not None else ""
         state = "open" if self._session is not None else "not connected"
         return f"<{type(self).__name__} {where!r}{acct}{auth} ({state})>"
+
+
+def _positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise TypeError(f"{name} must be a positive int (bytes), not {value!r}")
+    return value
+
+
+def deadline_until(deadline: float | None) -> float | None:
+    """A per-send ``deadline`` (seconds from now) as a `time.monotonic` instant."""
+    if deadline is None:
+        return None
+    if (
+        isinstance(deadline, bool)
+        or not isinstance(deadline, int | float)
+        or not 0 < deadline < float("inf")
+    ):
+        raise TypeError(f"deadline must be a positive number of seconds, not {deadline!r}")
+    return time.monotonic() + deadline
+
+
+def past_deadline(what: str, *, sent: bool) -> Timeout:
+    return Timeout(f"{what}: the send's deadline passed", sent=sent)
+
+
+def timeout_until(base: httpx.Timeout, until: float) -> httpx.Timeout:
+    """``base`` with every phase cut to the time left before ``until`` (a deadline)."""
+    left = until - time.monotonic()
+    if left <= 0:
+        raise past_deadline("before sending", sent=False)
+
+    def cut(value: float | None) -> float:
+        return left if value is None else min(value, left)
+
+    return httpx.Timeout(
+        connect=cut(base.connect), read=cut(base.read), write=cut(base.write), pool=cut(base.pool)
+    )
+
+
+def body_cap(kind: str, *, session: int, response: int, declared: str | None) -> int:
+    """The byte cap for a reply of ``kind``; raises at once if ``Content-Length`` is over."""
+    limit = session if kind == "session" else response
+    if declared and declared.isascii() and declared.isdigit() and int(declared) > limit:
+        raise too_large(kind, limit)
+    return limit
+
+
+def too_large(kind: str, limit: int) -> ResponseTooLarge:
+    option = "max_session_bytes" if kind == "session" else "max_response_bytes"
+    return ResponseTooLarge(
+        f"the {kind} reply is over {limit:,} bytes ({option}=); not read further",
+        limit=limit,
+    )
 
 
 def check_urls(url: str | None, session_url: str | None) -> None:

@@ -57,11 +57,12 @@ class NamespaceMirror(Generic[M]):
     def __repr__(self) -> str:
         return f"<one-call helpers for req.{self._namespace} on {type(self._client).__name__}>"
 
-    def _method(self, name: str) -> Callable[..., Any]:
-        req = self._client.request()
-        target = getattr(getattr(req, self._namespace), name, None)
-        if name.startswith("_") or not callable(target):
-            raise AttributeError(f"req.{self._namespace} has no method {name!r}")
+    def _method(self, name: str, target: Callable[..., Any] | None = None) -> Callable[..., Any]:
+        if target is None:  # not declared in _generated: look it up on a request
+            req = self._client.request()
+            target = getattr(getattr(req, self._namespace), name, None)
+            if name.startswith("_") or not callable(target):
+                raise AttributeError(f"req.{self._namespace} has no method {name!r}")
         client, namespace = self._client, self._namespace
 
         def build(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Callable[[Any], Call[Any]]:
@@ -100,6 +101,7 @@ class one_call(Generic[P, R]):
     def __init__(self, method: Callable[Concatenate[Any, P], Call[R]]) -> None:
         self.name = method.__name__
         self.__doc__ = method.__doc__
+        self.method = method  # known to exist: no request is built to look it up
 
     def __set_name__(self, owner: type[Any], name: str) -> None:
         self.name = name
@@ -118,7 +120,7 @@ class one_call(Generic[P, R]):
     def __get__(self, obj: NamespaceMirror[Any] | None, owner: type[Any]) -> Any:
         if obj is None:
             return self
-        return obj._method(self.name)
+        return obj._method(self.name, self.method)
 
 
 class QueryIter(Protocol[I_co]):

@@ -54,6 +54,7 @@ from jmapchat._core import (
     download_request_flow,
     execute_flow,
     query_iter_flow,
+    redact_url,
     session_flow,
     upload_flow,
     websocket_url,
@@ -67,9 +68,14 @@ from ._base import (
     ClientBase,
     ClientOptions,
     UploadSource,
+    body_cap,
+    deadline_until,
     log,
     map_transport_errors,
+    past_deadline,
+    timeout_until,
     to_response,
+    too_large,
     upgrade_error,
 )
 from ._generated import SyncNamespaces
@@ -194,12 +200,15 @@ class Client(SyncNamespaces, ClientBase):
 
     # --- sending ----------------------------------------------------------------------
 
-    def send(self, request: Request) -> Response:
+    def send(self, request: Request, *, deadline: float | None = None) -> Response:
         """Send ``request`` (splitting it if the server's limits need it); bind results.
 
         Returns the `Response`; each call's ``.result`` is then typed, or raises that
         call's `MethodError`. Request-level failures raise (see `jmapchat.JMAPError`).
+        ``deadline`` (seconds) bounds the whole send — every envelope, retry and wait:
+        past it `jmapchat.Timeout` is raised (results already confirmed stay bound).
         """
+        until = deadline_until(deadline)
         bind_handles(request)
         if self._socket is not None:
             flow = ws_execute_flow(
@@ -210,10 +219,12 @@ class Client(SyncNamespaces, ClientBase):
             )
             sent: list[str] = []
             try:
-                return self._run(flow, sent)
+                return self._run(flow, until, sent)
             finally:
                 self._socket.forget(sent)
-        return self._run(execute_flow(request, account_id=self.account_id, policy=self._policy))
+        return self._run(
+            execute_flow(request, account_id=self.account_id, policy=self._policy), until
+        )
 
     def request(self) -> Request:
         """A new, empty `Request` for this client's account (pure builder, no I/O).
@@ -225,11 +236,11 @@ class Client(SyncNamespaces, ClientBase):
         bind_handles(req)
         return req
 
-    def call(self, build: Callable[[Request], Call[R]]) -> R:
+    def call(self, build: Callable[[Request], Call[R]], *, deadline: float | None = None) -> R:
         """Send a one-call request: ``client.call(lambda r: r.chat.get(None))``."""
         req = self.request()
         handle = build(req)
-        self.send(req)
+        self.send(req, deadline=deadline)
         return handle.result
 
     def changes_pages(
@@ -472,9 +483,9 @@ class Client(SyncNamespaces, ClientBase):
     def _auth_kw(self) -> dict[str, Any]:
         return {"auth": self._auth} if self._auth is not None else {}
 
-    def _run(self, flow: Flow[T], sent: list[str] | None = None) -> T:
-        """Drive a flow to completion (it must not `Emit`); ``sent`` collects the ids of
-        the WebSocket requests it sent."""
+    def _run(self, flow: Flow[T], until: float | None = None, sent: list[str] | None = None) -> T:
+        """Drive a flow to completion (it must not `Emit`), by ``until`` if given;
+        ``sent`` collects the ids of the WebSocket requests it sent."""
         with closing(flow):
             reply: Any = None
             error: BaseException | None = None
@@ -487,7 +498,7 @@ class Client(SyncNamespaces, ClientBase):
                     raise RuntimeError("this flow cannot emit values")
                 if isinstance(instr, WSSend) and sent is not None and instr.request_id:
                     sent.append(instr.request_id)
-                reply, error = self._do(instr)
+                reply, error = self._do(instr, until)
 
     def _iterate(self, flow: Flow[None]) -> Iterator[Any]:
         """Drive an iterator flow, yielding what it emits."""
@@ -505,19 +516,24 @@ class Client(SyncNamespaces, ClientBase):
                 else:
                     reply, error = self._do(instr)
 
-    def _do(self, instr: Instruction) -> tuple[Any, BaseException | None]:
+    def _do(
+        self, instr: Instruction, until: float | None = None
+    ) -> tuple[Any, BaseException | None]:
         """Perform one instruction: (reply, None), or (None, error to throw into the flow)."""
         if isinstance(instr, HTTPRequest):
             try:
-                return self._perform(instr), None
+                return self._perform(instr, until), None
             except TransportError as exc:
                 return None, exc
         if isinstance(instr, Sleep):
+            if until is not None and time.monotonic() + instr.seconds > until:
+                # A retry only follows an attempt that changed nothing, or a read-only one.
+                return None, past_deadline(f"a {instr.seconds:.2f}s wait to retry", sent=False)
             log.debug("retrying in %.2fs", instr.seconds)
             sleep(instr.seconds)
             return None, None
         if isinstance(instr, FreshSession):
-            return self._fresh_session(), None
+            return self._fresh_session(until), None
         if isinstance(instr, ObservedSessionState):
             self._observe(instr.state)
             return None, None
@@ -525,7 +541,11 @@ class Client(SyncNamespaces, ClientBase):
             if self._socket is None:
                 raise LocalProtocolError("the client's WebSocket is closed")
             if isinstance(instr, WSReceive):
-                return self._socket.receive(instr.request_ids, self._read_timeout()), None
+                wait = self._read_timeout()
+                if until is not None:
+                    left = max(0.0, until - time.monotonic())
+                    wait = left if wait is None else min(wait, left)
+                return self._socket.receive(instr.request_ids, wait), None
             try:
                 self._socket.send(instr.frame, instr.request_id)
             except TransportError as exc:
@@ -533,14 +553,14 @@ class Client(SyncNamespaces, ClientBase):
             return None, None
         raise RuntimeError(f"unknown flow instruction {instr!r}")  # pragma: no cover
 
-    def _fresh_session(self) -> Session:
+    def _fresh_session(self, until: float | None = None) -> Session:
         if self._session is not None and not self._stale:
             return self._session
         # Single-flight: one refetch however many tasks (or threads) notice.
         with self._session_lock:
             if self._session is None or self._stale:
                 with self._session_hints():
-                    session = self._run(session_flow(self._session_url, self._policy))
+                    session = self._run(session_flow(self._session_url, self._policy), until)
                 self._install_session(session)
                 core = session.core
                 self._limiter.total_tokens = max(1, core.max_concurrent_requests)
@@ -548,7 +568,7 @@ class Client(SyncNamespaces, ClientBase):
         assert self._session is not None
         return self._session
 
-    def _perform(self, req: HTTPRequest) -> HTTPResponse:
+    def _perform(self, req: HTTPRequest, until: float | None = None) -> HTTPResponse:
         limiter = (
             self._limiter
             if req.kind == "api"
@@ -557,35 +577,59 @@ class Client(SyncNamespaces, ClientBase):
             else None
         )
         if limiter is None:
-            return self._exchange(req)
+            return self._exchange(req, until)
         with limiter:
-            return self._exchange(req)
+            return self._exchange(req, until)
 
-    def _exchange(self, req: HTTPRequest) -> HTTPResponse:
+    def _exchange(self, req: HTTPRequest, until: float | None = None) -> HTTPResponse:
         http = self._client()
         content: Any = req.body
         if isinstance(content, UploadSource):
             content = _stream_upload(content, req.digest)
-        what = f"{req.method} {req.url}"
+        what = f"{req.method} {redact_url(req.url)}"
+        kw = self._auth_kw()
+        if until is not None:
+            kw["timeout"] = timeout_until(http.timeout, until)
         started = time.perf_counter()
         with map_transport_errors(what):
-            r = http.request(
+            stream = http.stream(
                 req.method,
                 req.url,
                 headers=dict(req.headers),
                 content=content,
                 follow_redirects=req.follow_redirects,
-                **self._auth_kw(),
+                **kw,
             )
+            with stream as r:
+                body = self._read_body(r, req.kind, until, what)
         log.debug(
             "%s -> %d (%d bytes out, %d bytes in, %.3fs)",
             what,
             r.status_code,
             len(req.body) if isinstance(req.body, bytes) else -1,
-            len(r.content),
+            len(body),
             time.perf_counter() - started,
         )
-        return to_response(r, r.content)
+        return to_response(r, body)
+
+    def _read_body(self, r: httpx.Response, kind: str, until: float | None, what: str) -> bytes:
+        """The reply body, read up to the size cap and (chunk by chunk) the deadline."""
+        limit = body_cap(
+            kind,
+            session=self._max_session_bytes,
+            response=self._max_response_bytes,
+            declared=r.headers.get("content-length"),
+        )
+        parts: list[bytes] = []
+        size = 0
+        for chunk in r.iter_bytes():
+            size += len(chunk)
+            if size > limit:
+                raise too_large(kind, limit)
+            parts.append(chunk)
+            if until is not None and time.monotonic() > until:
+                raise past_deadline(f"{what}: reading the reply", sent=True)
+        return b"".join(parts)
 
     if not TYPE_CHECKING:
 

@@ -16,6 +16,7 @@ from ._call import (
     ChangesCall,
     GetCall,
     MissingResponse,
+    Progress,
     QueryCall,
     QueryChangesCall,
     SetCall,
@@ -82,7 +83,15 @@ from ._responses import (
     SetOutcome,
     SetResponse,
 )
-from ._session import Account, ChatAccountCapability, CoreCapability, Session, expand_template
+from ._session import (
+    Account,
+    ChatAccountCapability,
+    CoreCapability,
+    Session,
+    SessionURLError,
+    expand_template,
+    redact_url,
+)
 from ._standard import (
     ChangesMethods,
     CreateDestroySetMethods,
@@ -153,6 +162,7 @@ __all__ = [
     "ListOrNull",
     "MapOrNull",
     "MissingResponse",
+    "Progress",
     "Namespace",
     "NotGiven",
     "ObservedSessionState",
@@ -169,6 +179,7 @@ __all__ = [
     "RetryPolicy",
     "RetryableStream",
     "Session",
+    "SessionURLError",
     "SetCall",
     "SetError",
     "SetMethods",
@@ -195,6 +206,7 @@ __all__ = [
     "parse_utc_date",
     "plan",
     "query_iter_flow",
+    "redact_url",
     "resolve_result_references",
     "session_flow",
     "session_url_for",

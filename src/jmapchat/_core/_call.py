@@ -10,6 +10,7 @@ from __future__ import annotations
 import builtins
 import difflib
 from collections.abc import Generator, Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -44,6 +45,7 @@ __all__ = [
     "ChangesCall",
     "GetCall",
     "MissingResponse",
+    "Progress",
     "QueryCall",
     "QueryChangesCall",
     "SetCall",
@@ -59,12 +61,37 @@ class MissingResponse(RemoteProtocolError):
     """The server answered the request but not this call."""
 
 
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """How far a ``/set`` or ``/get`` got when its request failed (see ``Call.progress``).
+
+    Objects are the ids of a ``/get`` or the creates, updates and destroys of a ``/set``.
+    ``confirmed`` ones were answered (their results, successes and per-object errors
+    alike, are in ``call.partial``); ``unknown`` ones were in an envelope whose reply
+    was lost, so the server may or may not have applied them; ``not_applied`` ones
+    were never sent, or were in a piece the server refused as a whole.
+    """
+
+    objects: int
+    confirmed: int
+    unknown: int
+    not_applied: int
+
+    def __str__(self) -> str:
+        return (
+            f"{self.confirmed:,} of {self.objects:,} object(s) confirmed, "
+            f"{self.unknown:,} of unknown outcome, {self.not_applied:,} not applied"
+        )
+
+
 class Call(Generic[R]):
     """A method call in a `Request`, and later its outcome."""
 
     __slots__ = (
         "_event",
         "_outcome",
+        "_partial",
+        "_progress",
         "_responses",
         "args",
         "expects_success",
@@ -97,6 +124,8 @@ class Call(Generic[R]):
         self._responses: list[tuple[str, dict[str, Any]]] | None = None
         self._outcome: Any = _UNSET
         self._event: Any = None  # created by the first `await` that has to wait
+        self._partial: Any = None  # raw dict, then the validated model
+        self._progress: Progress | None = None
         self.expects_success = False
         """Set by helpers that act on named objects (``message.send`` …): ``.result``
         then raises `SetErrors` if any object of this /set failed, instead of returning
@@ -157,6 +186,37 @@ class Call(Generic[R]):
         self._responses = []
         self._outcome = error
         self._wake()
+
+    def _set_partial(self, partial: dict[str, Any] | None, progress: Progress | None) -> None:
+        """Record what a call that failed part way did get done (the executor's side)."""
+        self._partial = partial
+        self._progress = progress
+
+    @property
+    def partial(self) -> R | None:
+        """When a call sent in pieces failed part way: the merged result of the pieces
+        that were answered (created ids, updated, destroyed, notCreated …), else None.
+
+        Set together with the error (``call.result`` still raises it), so the ids of
+        every envelope that succeeded are never lost. ``call.progress`` gives the counts.
+        """
+        raw = self._partial
+        if raw is None or not isinstance(raw, dict):
+            return raw
+        try:
+            with gc_paused(items_hint(raw) >= GC_PAUSE_MIN_ITEMS):
+                self._partial = _validator(self.response_type)(raw)
+        except ValidationError as exc:
+            raise RemoteProtocolError(
+                f"malformed partial {self.method} result for call {self.id}: {exc}"
+            ) from None
+        return self._partial  # type: ignore[no-any-return]
+
+    @property
+    def progress(self) -> Progress | None:
+        """How many objects were confirmed, of unknown outcome or not applied when this
+        ``/set`` or ``/get`` failed (None if it did not fail, or is not one of those)."""
+        return self._progress
 
     def _wake(self) -> None:
         if self._event is not None:

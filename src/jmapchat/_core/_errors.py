@@ -84,6 +84,7 @@ __all__ = [
     "RemoteProtocolError",
     "RequestRejected",
     "RequestTooLarge",
+    "ResponseTooLarge",
     "ServerFail",
     "ServerPartialFail",
     "ServerUnavailable",
@@ -420,6 +421,16 @@ class InvalidInput(LocalProtocolError, ValueError):
 
 class RemoteProtocolError(ProtocolError):
     """The server sent something that is not valid JMAP (bad JSON, wrong shapes, …)."""
+
+
+class ResponseTooLarge(RemoteProtocolError):
+    """A reply body was over the client's cap (``max_session_bytes`` /
+    ``max_response_bytes``): reading stopped there, so a broken or hostile server cannot
+    exhaust memory. ``limit`` is the cap in bytes."""
+
+    def __init__(self, message: str, *, limit: int) -> None:
+        super().__init__(message)
+        self.limit = limit
 
 
 # --- session -------------------------------------------------------------------------

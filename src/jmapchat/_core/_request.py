@@ -7,6 +7,7 @@ the server is raised here as `LocalProtocolError`, naming the call and the argum
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar, overload
@@ -361,18 +362,20 @@ class BaseRequest:
                     lines.append(
                         f"        #{key} <- {value.source.id} ({value.source.method}) {value.path}"
                     )
-            seen: set[str] = set()
+            uses: dict[str, list[str]] = {}
             for where, obj in iter_nested(
                 {k: v for k, v in call.args.items() if not isinstance(v, Ref)}
             ):
-                if isinstance(obj, CreationRef) and obj.key not in seen:
-                    seen.add(obj.key)
-                    creator = self._creations.get(obj.key)
-                    src = f"{creator.id} ({creator.method})" if creator else "?"
-                    lines.append(f"        {obj!s} <- created by {src} (at {where.lstrip('.')})")
+                if isinstance(obj, CreationRef):
+                    uses.setdefault(obj.key, []).append(where)
+            for key, places in uses.items():
+                creator = self._creations.get(key)
+                src = f"{creator.id} ({creator.method})" if creator else "?"
+                more = f" and {len(places) - 1:,} more" if len(places) > 1 else ""
+                lines.append(f"        #{key} <- created by {src} (at {_dotted(places[0])}{more})")
             keys = _create_keys(call)
             if keys:
-                lines.append(f"        creates: {', '.join(keys)}")
+                lines.append(f"        creates: {_abbreviated(keys)}")
         if limits is not None and _planner is not None:
             lines.extend(_planner(self, limits))
         return "\n".join(lines)
@@ -419,3 +422,18 @@ def _create_keys(call: Call[Any]) -> list[str]:
 
 def _where(call: Call[Any]) -> str:
     return f"call {call.id} ({call.method})"
+
+
+_INDEXED_KEY = re.compile(r"""\[('[^']*'|"[^"]*")\]""")
+
+
+def _dotted(where: str) -> str:
+    """``['create']['m0'].chat_id`` → ``create.m0.chat_id`` (paths as the docs write them)."""
+    return _INDEXED_KEY.sub(lambda m: "." + m.group(1)[1:-1], where).lstrip(".")
+
+
+def _abbreviated(keys: list[str], show: int = 8) -> str:
+    """``m0, m1, m2`` — or, past ``show`` keys, ``m0 … m9999 (10,000 creates)``."""
+    if len(keys) <= show:
+        return ", ".join(keys)
+    return f"{keys[0]} … {keys[-1]} ({len(keys):,} creates)"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import cached_property
 from typing import Any
-from urllib.parse import quote, urljoin
+from urllib.parse import quote, urljoin, urlsplit
 
 from pydantic import Field, ValidationError
 
@@ -19,7 +20,9 @@ __all__ = [
     "ChatAccountCapability",
     "CoreCapability",
     "Session",
+    "SessionURLError",
     "expand_template",
+    "redact_url",
 ]
 
 
@@ -109,16 +112,17 @@ class Session(JMAPModel):
             ) from None
         if CORE not in session.capabilities:
             raise RemoteProtocolError(f"session does not advertise {CORE}")
-        if base_url:
-            for field in ("api_url", "download_url", "upload_url", "event_source_url"):
-                value = getattr(session, field)
-                if value:
-                    setattr(session, field, urljoin(base_url, value))
+        for field in ("api_url", "download_url", "upload_url", "event_source_url"):
+            value = getattr(session, field)
+            if value:
+                setattr(session, field, _usable_url(field, value, base_url))
         return session
 
-    @property
+    @cached_property
     def core(self) -> CoreCapability:
-        """The core limits (``maxCallsInRequest`` …), with RFC defaults for missing ones."""
+        """The core limits (``maxCallsInRequest`` …), with RFC defaults for missing ones.
+
+        Read on every send; validated once per session (a refetch is a new `Session`)."""
         try:
             return CoreCapability.model_validate(self.capabilities.get(CORE, {}))
         except ValidationError as exc:
@@ -183,3 +187,40 @@ class Session(JMAPModel):
         return expand_template(
             self.event_source_url, {"types": types, "closeafter": closeafter, "ping": str(ping)}
         )
+
+
+_USERINFO_PASSWORD = re.compile(r"(//[^/?#@:]*):[^/?#@]*@")
+
+
+def redact_url(url: str) -> str:
+    """``url`` with the password of its userinfo (``//user:PASS@host``) shown as ``***``."""
+    return _USERINFO_PASSWORD.sub(r"\1:***@", url) if "@" in url else url
+
+
+class SessionURLError(RemoteProtocolError):
+    """A session document whose URLs are unusable (still a `RemoteProtocolError`).
+
+    Its own class so the client does not add its "not a JMAP session" hint: the document
+    *is* a session, only one of its URLs is broken or hostile."""
+
+
+def _usable_url(field: str, value: str, base_url: str | None) -> str:
+    """A session URL resolved against ``base_url`` and checked, or `RemoteProtocolError`.
+
+    A hostile or broken session document (``\\x00`` in a URL, ``http://[::1``,
+    ``mailto:``, port 99999) is refused here, with a typed error, instead of failing
+    deep inside the HTTP library on the first request.
+    """
+    name = "".join(p if i == 0 else p.title() for i, p in enumerate(field.split("_")))
+    shown = redact_url(value)[:200]
+    if any(ord(c) < 0x21 or 0x7F <= ord(c) < 0xA0 for c in value):
+        raise SessionURLError(f"session {name} contains a space or control character: {shown!r}")
+    try:
+        url = urljoin(base_url, value) if base_url else value
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError when out of range
+    except ValueError as exc:
+        raise SessionURLError(f"session {name} is not a usable URL ({exc}): {shown!r}") from None
+    if (base_url or parts.scheme) and (parts.scheme not in ("http", "https") or not parts.hostname):
+        raise SessionURLError(f"session {name} must be an http(s) URL with a host: {shown!r}")
+    return url

@@ -569,7 +569,12 @@ def export_jsonl(
         for msg in client.query_iter(
             "Message",
             filter=MessageFilter(chat_id=chat.id),
-            sort=[Comparator(property="receivedAt", is_ascending=True)],
+            # Conversation order: an import's receivedAt is when its envelope landed
+            # (several are in flight), so it would not round-trip; sentAt does.
+            sort=[
+                Comparator(property="sentAt", is_ascending=True),
+                Comparator(property="receivedAt", is_ascending=True),
+            ],
             page_size=min(500, client.session.core.max_objects_in_get),
         ):
             if msg.deleted_at is not None:

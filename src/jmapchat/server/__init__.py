@@ -13,7 +13,7 @@ with ChatServer(users=["alice", "bob"]) as server:
 
 from __future__ import annotations
 
-from ._server import ChatServer, ServerLimits, serve_in_thread
+from ._server import ChatServer, ServerLimits, serve_in_thread, write_token_file
 from ._store import SchemaMismatch
 
-__all__ = ["ChatServer", "SchemaMismatch", "ServerLimits", "serve_in_thread"]
+__all__ = ["ChatServer", "SchemaMismatch", "ServerLimits", "serve_in_thread", "write_token_file"]

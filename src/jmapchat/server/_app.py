@@ -103,11 +103,21 @@ def build_app(server: ChatServer) -> Starlette:
         )
 
     def base_url(request: Request) -> str:
-        return f"{request.url.scheme}://{request.url.netloc}"
+        """The configured public URL, else the address the server is bound to: never the
+        request's Host header, which any client may set."""
+        if server.public_url is not None:
+            return server.public_url
+        scheme = "https" if request.url.scheme in ("https", "wss") else "http"
+        host, port = request.scope.get("server") or ("localhost", None)
+        host = f"[{host}]" if ":" in str(host) else str(host)
+        default = 443 if scheme == "https" else 80
+        return f"{scheme}://{host}" if port in (None, default) else f"{scheme}://{host}:{port}"
 
     async def read_limited(request: Request, limit: int, name: str) -> bytes:
         cl = request.headers.get("content-length")
-        if cl is not None and cl.isdigit() and int(cl) > limit:
+        if cl is not None and not (cl.isascii() and cl.isdigit()):
+            raise Problem("about:blank", "Content-Length must be a non-negative integer")
+        if cl is not None and int(cl) > limit:
             raise limit_problem(
                 name,
                 f"the body is larger than {name} ({limit} bytes)",
@@ -218,10 +228,11 @@ def build_app(server: ChatServer) -> Starlette:
                 raise Problem(NotJSON.urn, "Content-Type must be application/json")
             with slots.take("api", user, limits.max_concurrent_requests, "maxConcurrentRequests"):
                 body = await read_limited(request, limits.max_size_request, "maxSizeRequest")
-                result = server.engine.handle(user, body)
+                # off the event loop: one slow request must not stall every user
+                result = await anyio.to_thread.run_sync(server.engine.handle_bytes, user, body)
         except Problem as p:
             return _problem(p)
-        return _json(result)
+        return Response(result, media_type="application/json")
 
     async def upload(request: Request) -> Response:
         user = auth(request)
@@ -239,9 +250,14 @@ def build_app(server: ChatServer) -> Starlette:
             return _problem(p)
         sha = hashlib.sha256(data).hexdigest()
         blob_id = "B" + sha[:48]
-        with core.store.transaction():
-            core.store.put_blob(blob_id, ctype, data, sha, now_utc())
-            core.store.grant_blob(acc, blob_id)
+
+        def store_blob() -> None:
+            with core.store.transaction():
+                core.store.put_blob(blob_id, ctype, data, sha, now_utc())
+                core.store.grant_blob(acc, blob_id)
+
+        # the store's lock may be held by a writer thread: never wait for it on the loop
+        await anyio.to_thread.run_sync(store_blob)
         return _json(
             {"accountId": acc, "blobId": blob_id, "type": ctype, "size": len(data), "sha256": sha},
             status=201,
@@ -255,8 +271,12 @@ def build_app(server: ChatServer) -> Starlette:
         if acc != core.accounts[user]:
             return _plain_problem(404, "no such account")
         blob_id = request.path_params["blobId"]
-        meta = core.store.blob_meta(acc, blob_id)
-        data = core.store.blob_data(blob_id) if meta else None
+
+        def load() -> tuple[tuple[str, int, str] | None, bytes | None]:
+            meta = core.store.blob_meta(acc, blob_id)
+            return meta, core.store.blob_data(blob_id) if meta else None
+
+        meta, data = await anyio.to_thread.run_sync(load)  # off the loop, like the API
         if meta is None or data is None:
             return _plain_problem(404, "no such blob")
         wanted = request.query_params.get("type") or meta[0]
@@ -284,9 +304,15 @@ def build_app(server: ChatServer) -> Starlette:
         types_raw = q.get("types", "*") or "*"
         closeafter = q.get("closeafter", "no") or "no"
         ping_raw = q.get("ping", "0") or "0"
-        if closeafter not in ("state", "no") or not ping_raw.isdigit():
+        # isascii: "²".isdigit() is True but int("²") fails; "٣" would parse as 3
+        if (
+            closeafter not in ("state", "no")
+            or not (ping_raw.isascii() and ping_raw.isdigit())
+            or len(ping_raw) > 16
+            or int(ping_raw) > 2**53 - 1
+        ):
             return _plain_problem(
-                400, "closeafter must be state|no and ping a non-negative integer"
+                400, "closeafter must be state|no and ping an UnsignedInt (ASCII digits)"
             )
         ping = int(ping_raw)
         if ping:
@@ -355,7 +381,7 @@ async def _event_stream(
     hub = server.core.hub
     sub = hub.subscribe(acc)
     try:
-        current = states(server.core, acc, types)
+        current = await anyio.to_thread.run_sync(states, server.core, acc, types)
         if last_event_id:
             prev = parse_states(last_event_id)
             changed = {t: s for t, s in current.items() if prev.get(t) != s}
@@ -378,7 +404,7 @@ async def _event_stream(
                 return
             if sub.dirty:
                 sub.dirty = False
-                new = states(server.core, acc, types)
+                new = await anyio.to_thread.run_sync(states, server.core, acc, types)
                 changed = {t: s for t, s in new.items() if current.get(t) != s}
                 current = new
                 if changed:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +21,8 @@ import orjson
 from .._core._capabilities import BLOB2, CHAT, CHAT_PUSH, CORE, QUOTA
 from .._core._errors import LimitExceeded, NotJSON, NotRequest, UnknownCapability
 from .._core._resolve import ReferenceResolutionError, resolve_result_references
-from ._store import GLOBAL, Store
+from ._bounds import MAX_ARGS_DEPTH, too_deep
+from ._store import CREATED, GLOBAL, ReadOnlyStore, Store
 from ._util import MethodErr, now_utc
 
 if TYPE_CHECKING:
@@ -104,6 +106,16 @@ class Core:
         self.users_by_account: dict[str, str] = {}  # accountId -> username
         self.typing_seen: dict[tuple[str, str], float] = {}
         self.slow_mode_seen: dict[tuple[str, str], float] = {}
+        store.blob_ref_visible = self.blob_ref_visible
+
+    def blob_ref_visible(self, store: Store, account: str, scope: str, type: str, oid: str) -> bool:
+        """May ``account`` read object ``oid`` (so download the blobs it references)?"""
+        user = self.users_by_account.get(account)
+        dt = self.types.get(type)
+        if user is None or dt is None:
+            return False
+        ctx = Ctx(self, user, {}, store)
+        return scope == dt.scope(ctx) and dt.load_one(ctx, oid) is not None
 
     def account_of(self, username: str) -> str | None:
         return self.accounts.get(username)
@@ -148,9 +160,11 @@ class Core:
 class Ctx:
     """One method call's view: the caller, their account, the request's creation ids."""
 
-    def __init__(self, core: Core, user: str, created_ids: dict[str, str]) -> None:
+    def __init__(
+        self, core: Core, user: str, created_ids: dict[str, str], store: Store | None = None
+    ) -> None:
         self.core = core
-        self.store = core.store
+        self.store = core.store if store is None else store
         self.limits = core.limits
         self.user = user
         self.account_id = core.accounts[user]
@@ -186,14 +200,19 @@ class Ctx:
         if isinstance(dt, str):
             dt = self.type(dt)
         k1, k2, exp = dt.keys(obj)
+        k3 = dt.sort_key(obj)
         if dt.scope_global:
-            self.store.put(GLOBAL, dt.name, obj, k1=k1, k2=k2, expires=exp)
+            self.store.put(
+                GLOBAL, dt.name, obj, k1=k1, k2=k2, expires=exp, k3=k3, fresh=kind == CREATED
+            )
             for acc in sorted(set(notify or ())):
                 self.store.log_change(acc, dt.name, obj["id"], kind)
                 self.touched.add(acc)
         else:
             acc = account or self.account_id
-            self.store.put(acc, dt.name, obj, k1=k1, k2=k2, expires=exp)
+            self.store.put(
+                acc, dt.name, obj, k1=k1, k2=k2, expires=exp, k3=k3, fresh=kind == CREATED
+            )
             self.store.log_change(acc, dt.name, obj["id"], kind)
             self.touched.add(acc)
 
@@ -247,9 +266,62 @@ class Ctx:
         self.message_pushes = []
 
 
+_READ_SUFFIXES = ("/get", "/query", "/changes", "/queryChanges", "/lookup")
+
+
+def _is_read_only(name: str) -> bool:
+    return name == "Core/echo" or name.endswith(_READ_SUFFIXES)
+
+
+class _Readers:
+    """A pool of read-only connections to the writer's database file (none for
+    ``:memory:``, which one connection owns: there every call runs on the writer)."""
+
+    def __init__(self, core: Core) -> None:
+        self._core = core
+        self._lock = threading.Lock()
+        self._idle: list[Store] = []
+        self._all: list[Store] = []
+        self._closed = False
+        path = core.store.path
+        self._enabled = path not in ("", ":memory:") and not path.startswith("file::memory:")
+
+    def acquire(self) -> Store | None:
+        if not self._enabled:
+            return None
+        with self._lock:
+            if self._closed:
+                return None
+            if self._idle:
+                return self._idle.pop()
+        reader = Store(self._core.store.path, readonly=True)
+        reader.blob_ref_visible = self._core.blob_ref_visible
+        with self._lock:
+            self._all.append(reader)
+        return reader
+
+    def release(self, reader: Store) -> None:
+        with self._lock:
+            if self._closed:
+                reader.close()
+            else:
+                self._idle.append(reader)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            readers, self._all, self._idle = self._all, [], []
+        for reader in readers:
+            reader.close()
+
+
 class Engine:
     def __init__(self, core: Core) -> None:
         self.core = core
+        self._readers = _Readers(core)
+
+    def close(self) -> None:
+        self._readers.close()
 
     def session_state(self, user: str) -> str:
         lim = self.core.limits
@@ -322,6 +394,49 @@ class Engine:
             out["createdIds"] = created_ids
         return out
 
+    def _run(
+        self, name: str, fn: Handler, user: str, created_ids: dict[str, str], args: dict[str, Any]
+    ) -> tuple[Any, Ctx]:
+        """Run one call: a read-only one on a reader connection (concurrent with the
+        writer and other readers, as SQLite WAL allows), anything else on the writer.
+        A "read-only" call that turns out to write is rerun on the writer."""
+        core = self.core
+        if _is_read_only(name):
+            reader = self._readers.acquire()
+            if reader is not None:
+                try:
+                    ctx = Ctx(core, user, created_ids, reader)
+                    with reader.transaction():
+                        return fn(ctx, args), ctx
+                except ReadOnlyStore:
+                    pass
+                finally:
+                    self._readers.release(reader)
+        ctx = Ctx(core, user, created_ids)
+        with core.store.transaction():
+            return fn(ctx, args), ctx
+
+    def handle_bytes(self, user: str, body: bytes) -> bytes:
+        """`handle`, encoded. A result that cannot be encoded (one stored before input
+        bounds existed) turns its own call into ``serverFail``; the others survive."""
+        out = self.handle(user, body)
+        try:
+            return orjson.dumps(out)
+        except orjson.JSONEncodeError:
+            pass
+        responses = out["methodResponses"]
+        for i, (name, args, call_id) in enumerate(responses):
+            try:
+                orjson.dumps({"methodResponses": [[name, args, call_id]]})  # as nested as in out
+            except orjson.JSONEncodeError as exc:
+                log.error("the result of %s could not be encoded: %s", name, exc)
+                responses[i] = [
+                    "error",
+                    {"type": "serverFail", "description": "the result could not be encoded"},
+                    call_id,
+                ]
+        return orjson.dumps(out)
+
     def _call(
         self,
         user: str,
@@ -332,6 +447,16 @@ class Engine:
         responses: list[tuple[str, dict[str, Any], str]],
     ) -> list[tuple[str, dict[str, Any]]]:
         core = self.core
+        if too_deep(raw_args, MAX_ARGS_DEPTH):
+            return [
+                (
+                    "error",
+                    {
+                        "type": "invalidArguments",
+                        "description": f"the arguments nest deeper than {MAX_ARGS_DEPTH} levels",
+                    },
+                )
+            ]
         try:
             args = resolve_result_references(raw_args, responses)
         except ReferenceResolutionError as exc:
@@ -355,11 +480,9 @@ class Engine:
                     {"type": "unknownMethod", "description": f"{name} needs {capability} in using"},
                 )
             ]
-        ctx = Ctx(core, user, created_ids)
         snapshot = dict(created_ids)
         try:
-            with core.store.transaction():
-                result = fn(ctx, args)
+            result, ctx = self._run(name, fn, user, created_ids, args)
         except MethodErr as exc:
             created_ids.clear()
             created_ids.update(snapshot)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._core._capabilities import CHAT
+from ._bounds import check_object
 from ._store import CREATED, DESTROYED, GLOBAL
 from ._util import CHECKS, MethodErr, SetErr, check_args
 
@@ -35,7 +36,8 @@ COLLATIONS = ("i;unicode-casemap", "i;ascii-casemap", "i;octet", "i;ascii-numeri
 
 
 def parse_state(state: object) -> int | None:
-    if not isinstance(state, str) or not state.isdigit() or len(state) > 18:
+    """A state string's modseq, or None (ASCII digits only: ``"²".isdigit()`` is True)."""
+    if not isinstance(state, str) or not state.isascii() or not state.isdigit() or len(state) > 18:
         return None
     return int(state)
 
@@ -59,6 +61,10 @@ class DataType:
 
     def keys(self, obj: dict[str, Any]) -> tuple[str | None, str | None, float | None]:
         return None, None, None
+
+    def sort_key(self, obj: dict[str, Any]) -> float | None:
+        """A numeric key stored in the indexed ``k3`` column (None: not indexed)."""
+        return None
 
     def scope(self, ctx: Ctx) -> str:
         return GLOBAL if self.scope_global else ctx.account_id
@@ -118,6 +124,18 @@ class DataType:
 
     def sort_value(self, ctx: Ctx, obj: dict[str, Any], prop: str) -> Any:
         return obj.get(prop)
+
+    def query_page(
+        self,
+        ctx: Ctx,
+        flt: dict[str, Any] | None,
+        spec: list[tuple[str, bool, str]],
+        position: int,
+        limit: int | None,
+    ) -> tuple[list[str], int, int] | None:
+        """An index-backed /query page: (ids, start, total), or None to load and sort
+        every candidate instead. ``flt`` and ``spec`` are already validated."""
+        return None
 
     def effective_default_sort(
         self, ctx: Ctx, flt: dict[str, Any] | None
@@ -274,6 +292,7 @@ def std_set(dt: DataType, ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
                 raise SetErr("invalidProperties", "a create must be an object")
             if dt.create_forbidden:
                 raise SetErr("forbidden", f"{dt.name} objects cannot be created")
+            check_object(data)
             with ctx.store.savepoint():
                 obj = dt.create(ctx, cid, data)
             if obj.get("_existing"):
@@ -294,6 +313,7 @@ def std_set(dt: DataType, ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
                 raise SetErr("invalidPatch", "a patch must be an object")
             if dt.update_forbidden:
                 raise SetErr("forbidden", f"{dt.name} objects cannot be updated")
+            check_object(patch)
             target = dt.load_one(ctx, oid)
             if target is None:
                 raise SetErr("notFound", f"no {dt.name} {oid!r}")
@@ -390,6 +410,18 @@ def _sort_spec(
     return out
 
 
+def _ascii_numeric(value: str) -> tuple[int, int, str]:
+    """RFC 4790 i;ascii-numeric: the number in the string's leading ASCII digits, compared
+    without int() (any length), and +infinity when there is none."""
+    end = 0
+    while end < len(value) and "0" <= value[end] <= "9":
+        end += 1
+    if end == 0:
+        return (1, 0, "")
+    digits = value[:end].lstrip("0")
+    return (0, len(digits), digits)
+
+
 def _collate(value: Any, coll: str) -> Any:
     if isinstance(value, str):
         if coll == "i;unicode-casemap":
@@ -397,8 +429,7 @@ def _collate(value: Any, coll: str) -> Any:
         if coll == "i;ascii-casemap":
             return value.lower()
         if coll == "i;ascii-numeric":
-            digits = "".join(ch for ch in value if ch.isdigit())
-            return int(digits) if digits else float("inf")
+            return _ascii_numeric(value)
     if isinstance(value, bool):
         return int(value)
     return value
@@ -456,7 +487,33 @@ _QUERY_ARGS = {
 def std_query(dt: DataType, ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
     args = check_args(args, _QUERY_ARGS)
     _account(ctx, args)
-    ids = run_query(dt, ctx, args.get("filter"), args.get("sort"))
+    flt = args.get("filter")
+    if flt is not None:
+        _check_filter(dt, ctx, flt)
+    page = None
+    if args.get("anchor") is None:
+        page = dt.query_page(
+            ctx,
+            flt,
+            _sort_spec(dt, ctx, args.get("sort"), flt),
+            args.get("position", 0),
+            args.get("limit"),
+        )
+    if page is not None:
+        window, start, total = page
+        out: dict[str, Any] = {
+            "accountId": ctx.account_id,
+            "queryState": state_of(ctx, dt),
+            "canCalculateChanges": True,
+            "position": start,
+            "ids": window,
+        }
+        if args.get("calculateTotal"):
+            out["total"] = total
+        if args.get("limit") is not None:
+            out["limit"] = args["limit"]
+        return out
+    ids = run_query(dt, ctx, flt, args.get("sort"))
     total = len(ids)
     anchor = args.get("anchor")
     if anchor is not None:
@@ -471,7 +528,7 @@ def std_query(dt: DataType, ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
         start = max(0, total + pos) if pos < 0 else pos
     limit = args.get("limit")
     window = ids[start:] if limit is None else ids[start : start + limit]
-    out: dict[str, Any] = {
+    out = {
         "accountId": ctx.account_id,
         "queryState": state_of(ctx, dt),
         "canCalculateChanges": True,

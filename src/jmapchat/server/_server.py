@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
+import hmac
+import json
+import os
 import secrets
+import tempfile
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 
@@ -19,11 +24,12 @@ from ._app import build_app
 from ._engine import Core, Ctx, Engine
 from ._push import Hub, PushSender
 from ._store import CREATED, Store
+from ._store import token_digest as _digest
 from ._types import register_all
 from ._types._common import ensure_contact
 from ._util import new_id, now_utc
 
-__all__ = ["ChatServer", "ServerLimits", "serve_in_thread"]
+__all__ = ["ChatServer", "ServerLimits", "serve_in_thread", "write_token_file"]
 
 
 @dataclass(frozen=True)
@@ -57,23 +63,30 @@ class ChatServer:
         users: Sequence[str] = (),
         tokens: Mapping[str, str] | None = None,
         limits: ServerLimits | None = None,
+        public_url: str | None = None,
     ) -> None:
         self.limits = limits or ServerLimits()
+        self.public_url = _check_public_url(public_url)
         self.store = Store(str(db))
         self.core = Core(self.store, self.limits, Hub(), PushSender())
         register_all(self.core)
         self.engine = Engine(self.core)
-        self._tokens: dict[str, str] = {}
-        self._by_token: dict[str, str] = {}
+        self._tokens: dict[str, str] = {}  # plaintext, only for tokens seen in this process
+        self._digests: dict[str, str] = {}  # username -> token digest
+        self._by_token: dict[str, str] = {}  # token digest -> username
         try:
-            for username, account_id, token in self.store.users():
-                self._remember(username, account_id, token)
+            for username, account_id, digest in self.store.users():
+                self._remember(username, account_id, digest)
             tokens = dict(tokens or {})
             for username in users:
+                given = tokens.get(username)
                 if username not in self.core.accounts:
-                    self.add_user(username, token=tokens.get(username))
-                elif tokens.get(username) and tokens[username] != self._tokens[username]:
-                    self._set_token(username, tokens[username])
+                    self.add_user(username, token=given)
+                elif given:
+                    if hmac.compare_digest(_digest(given), self._digests[username]):
+                        self._tokens[username] = given
+                    else:
+                        self._set_token(username, given)
         except BaseException:
             self.store.close()
             raise
@@ -82,22 +95,32 @@ class ChatServer:
 
     # --- users ---------------------------------------------------------------------------
 
-    def _remember(self, username: str, account_id: str, token: str) -> None:
+    def _remember(
+        self, username: str, account_id: str, digest: str, token: str | None = None
+    ) -> None:
         self.core.accounts[username] = account_id
         self.core.users_by_account[account_id] = username
-        old = self._tokens.get(username)
+        old = self._digests.get(username)
         if old is not None:
-            self._by_token.pop(_digest(old), None)
-        self._tokens[username] = token
-        self._by_token[_digest(token)] = username
+            self._by_token.pop(old, None)
+        self._digests[username] = digest
+        self._by_token[digest] = username
+        if token is not None:
+            self._tokens[username] = token
 
     def _set_token(self, username: str, token: str) -> None:
+        digest = _digest(token)
         with self.store.transaction():
-            self.store.set_token(username, token)
-        self._remember(username, self.core.accounts[username], token)
+            self.store.set_token(username, digest)
+        self._remember(username, self.core.accounts[username], digest, token)
 
     def _user_for_token(self, token: str) -> str | None:
-        return self._by_token.get(_digest(token))
+        """The user a bearer token belongs to; only its digest is ever stored or compared."""
+        digest = _digest(token)
+        user = self._by_token.get(digest)
+        if user is None or not hmac.compare_digest(digest, self._digests[user]):
+            return None
+        return user
 
     def add_user(self, username: str, token: str | None = None) -> str:
         """Create a user (and their account); returns their bearer token."""
@@ -119,7 +142,7 @@ class ChatServer:
         self.core.users_by_account[account_id] = username
         try:
             with self.store.transaction():
-                self.store.add_user(username, account_id, token, now_utc())
+                self.store.add_user(username, account_id, _digest(token), now_utc())
                 ctx = Ctx(self.core, username, {})
                 ps = {
                     "id": new_id(),
@@ -139,12 +162,14 @@ class ChatServer:
             del self.core.users_by_account[account_id]
             raise
         ctx.flush()
-        self._remember(username, account_id, token)
+        self._remember(username, account_id, _digest(token), token)
         return token
 
     @property
     def tokens(self) -> dict[str, str]:
-        """Bearer token per user name (a copy)."""
+        """Bearer token per user name (a copy), for the tokens this process created or was
+        given: the database keeps only digests, so a restarted server knows a token only
+        when given it again."""
         return dict(self._tokens)
 
     @property
@@ -177,6 +202,7 @@ class ChatServer:
 
     def close(self) -> None:
         """Close the database and stop push delivery (``with ChatServer(...)`` does it)."""
+        self.engine.close()
         self.core.hub.close()
         self.core.pusher.close()
         self.store.close()
@@ -193,8 +219,44 @@ class ChatServer:
         self.close()
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+def _check_public_url(url: str | None) -> str | None:
+    """``http(s)://host[:port][/path]`` without query or fragment, trailing ``/`` removed."""
+    if url is None:
+        return None
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises ValueError for a port out of range
+        ok = (
+            parts.scheme in ("http", "https")
+            and bool(parts.hostname)
+            and not parts.query
+            and not parts.fragment
+            and "?" not in url
+            and "#" not in url
+        )
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(f"public_url must be an http(s) URL without query or fragment: {url!r}")
+    return url.rstrip("/")
+
+
+def write_token_file(path: str | os.PathLike[str], tokens: Mapping[str, str]) -> None:
+    """Write ``{user: token}`` as JSON, readable by its owner only (mode 0600).
+
+    The file is written next to its final name and renamed over it, so it is never
+    visible with looser permissions, and an existing file loosened by hand is replaced."""
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            os.fchmod(fh.fileno(), 0o600)
+            fh.write(json.dumps(dict(tokens), indent=2) + "\n")
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 @contextmanager

@@ -10,15 +10,25 @@ on each request. ``changes`` is the per-(account, type) change log behind state 
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import orjson
 
-__all__ = ["CREATED", "DESTROYED", "GLOBAL", "UPDATED", "SchemaMismatch", "Store"]
+__all__ = [
+    "CREATED",
+    "DESTROYED",
+    "GLOBAL",
+    "UPDATED",
+    "ReadOnlyStore",
+    "SchemaMismatch",
+    "Store",
+    "token_digest",
+]
 
 GLOBAL = ""
 CREATED, UPDATED, DESTROYED = 0, 1, 2
@@ -30,11 +40,12 @@ CREATE TABLE IF NOT EXISTS users(
   created TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS objects(
   scope TEXT NOT NULL, type TEXT NOT NULL, id TEXT NOT NULL,
-  k1 TEXT, k2 TEXT, expires REAL, data BLOB NOT NULL,
+  k1 TEXT, k2 TEXT, expires REAL, data BLOB NOT NULL, k3 REAL,
   PRIMARY KEY(scope, type, id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS objects_k1 ON objects(scope, type, k1, id);
 CREATE INDEX IF NOT EXISTS objects_k2 ON objects(type, k2) WHERE k2 IS NOT NULL;
 CREATE INDEX IF NOT EXISTS objects_exp ON objects(expires) WHERE expires IS NOT NULL;
+CREATE INDEX IF NOT EXISTS objects_k3 ON objects(scope, type, k1, k3, id) WHERE k3 IS NOT NULL;
 CREATE TABLE IF NOT EXISTS states(
   account TEXT NOT NULL, type TEXT NOT NULL, modseq INTEGER NOT NULL,
   PRIMARY KEY(account, type)) WITHOUT ROWID;
@@ -46,17 +57,55 @@ CREATE TABLE IF NOT EXISTS blobs(
   sha256 TEXT NOT NULL, data BLOB NOT NULL, created TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS blob_access(
   account TEXT NOT NULL, blob_id TEXT NOT NULL, PRIMARY KEY(account, blob_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS blob_refs(
+  blob_id TEXT NOT NULL, scope TEXT NOT NULL, type TEXT NOT NULL, id TEXT NOT NULL,
+  PRIMARY KEY(blob_id, scope, type, id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS blob_refs_obj ON blob_refs(scope, type, id);
+CREATE TABLE IF NOT EXISTS sorted_counts(
+  scope TEXT NOT NULL, type TEXT NOT NULL, k1 TEXT NOT NULL, n INTEGER NOT NULL,
+  PRIMARY KEY(scope, type, k1)) WITHOUT ROWID;
 """
+
+# Which blobs an object references (kept in blob_refs by `Store.put` / `Store.delete`;
+# SQLite triggers would cost ~20 us per written row).
+_REF_FIELDS = {"Chat": "avatarBlobId", "Space": "iconBlobId", "CustomEmoji": "blobId"}
+_UNREF = "DELETE FROM blob_refs WHERE scope=? AND type=? AND id=?"
+_REF = "INSERT OR IGNORE INTO blob_refs(blob_id, scope, type, id) VALUES(?,?,?,?)"
+# how many objects of (scope, type, k1) have a sort key: an O(1) total for a /query page
+_COUNT = (
+    "INSERT INTO sorted_counts(scope, type, k1, n) VALUES(?,?,?,?) "
+    "ON CONFLICT(scope, type, k1) DO UPDATE SET n=n+excluded.n"
+)
+_OPS = (_UNREF, _REF, _COUNT)
+UNREF, REF, COUNT = 0, 1, 2
+
+
+def _blob_refs(type: str, obj: dict[str, Any]) -> list[str]:
+    if type == "Message":
+        atts = obj.get("attachments")
+        if not atts:
+            return []
+        return [
+            a["blobId"] for a in atts if isinstance(a, dict) and isinstance(a.get("blobId"), str)
+        ]
+    value = obj.get(_REF_FIELDS[type])
+    return [value] if isinstance(value, str) else []
 
 
 _PUT = (
-    "INSERT OR REPLACE INTO objects(scope, type, id, k1, k2, expires, data) VALUES(?,?,?,?,?,?,?)"
+    "INSERT OR REPLACE INTO objects(scope, type, id, k1, k2, expires, data, k3) "
+    "VALUES(?,?,?,?,?,?,?,?)"
 )
 _CHANGE = "INSERT INTO changes(account, type, modseq, id, kind) VALUES(?,?,?,?,?)"
 _STATE = (
     "INSERT INTO states(account, type, modseq) VALUES(?,?,?) "
     "ON CONFLICT(account, type) DO UPDATE SET modseq=excluded.modseq"
 )
+
+
+def token_digest(token: str) -> str:
+    """The SHA-256 hex digest under which a bearer token is stored (never the token)."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class SchemaMismatch(RuntimeError):
@@ -104,14 +153,33 @@ def _loads(data: bytes | str) -> dict[str, Any]:
     return out
 
 
+def _write_refs(conn: sqlite3.Connection, ops: list[tuple[int, tuple[Any, ...]]]) -> None:
+    """Apply side-table changes in order, consecutive ones of a kind in one executemany."""
+    i = 0
+    while i < len(ops):
+        kind = ops[i][0]
+        j = i
+        while j < len(ops) and ops[j][0] == kind:
+            j += 1
+        conn.executemany(_OPS[kind], [row for _, row in ops[i:j]])
+        i = j
+
+
+class ReadOnlyStore(Exception):
+    """A write through a reader: the engine reruns that method call on the writer."""
+
+
 class _Segment:
     """Buffered writes made after savepoint ``sp`` was opened (None: not in a new one)."""
 
-    __slots__ = ("changes", "puts", "sp", "states")
+    __slots__ = ("changes", "puts", "refs", "sp", "states")
 
     def __init__(self, sp: str | None) -> None:
         self.sp = sp
         self.puts: list[tuple[Any, ...]] = []
+        # side-table rows, in order: (UNREF, (scope, type, id)), (REF, (blob, scope, type,
+        # id)), (COUNT, (scope, type, k1, +1))
+        self.refs: list[tuple[int, tuple[Any, ...]]] = []
         self.changes: list[tuple[str, str, int, str, int]] = []
         self.states: dict[tuple[str, str], int] = {}
 
@@ -166,7 +234,9 @@ class Store:
     until it ends.
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, readonly: bool = False) -> None:
+        self.path = path
+        self.readonly = readonly
         self.lock = threading.RLock()
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._depth = 0
@@ -178,6 +248,13 @@ class Store:
         self._unexecuted = 0  # open savepoints whose SAVEPOINT has not run yet
         self._modseqs: dict[tuple[str, str], int] = {}
         self._objects: dict[tuple[str, str, str], bytes | None] = {}
+        # (store, account, scope, type, id) -> may that account read that object? Set by
+        # the engine (object visibility is a data-type rule); None: no reference grants.
+        self.blob_ref_visible: Callable[[Store, str, str, str, str], bool] | None = None
+        if readonly:
+            # a reader next to the writer's connection (WAL: readers never block it)
+            self._conn.execute("PRAGMA query_only=ON")
+            return
         with self.lock:
             try:
                 _check_schema(self._conn, path)
@@ -206,7 +283,7 @@ class Store:
         """Outermost: BEGIN IMMEDIATE … COMMIT (ROLLBACK on error); nested: a savepoint."""
         with self.lock:
             if self._depth == 0:
-                self._conn.execute("BEGIN IMMEDIATE")
+                self._conn.execute("BEGIN" if self.readonly else "BEGIN IMMEDIATE")
                 self._depth = 1
                 try:
                     yield
@@ -261,6 +338,8 @@ class Store:
             outer = self._segments[-1]
             if segment.puts:
                 outer.puts += segment.puts
+            if segment.refs:
+                outer.refs += segment.refs
             if segment.changes:
                 outer.changes += segment.changes
                 outer.states.update(segment.states)
@@ -282,7 +361,7 @@ class Store:
             self._segments.pop()
             if segment.puts:
                 self._objects.clear()
-            self._pending = any(s.puts or s.changes for s in self._segments)
+            self._pending = any(s.puts or s.changes or s.refs for s in self._segments)
         else:
             # every buffered write was made after its SAVEPOINT ran
             self._segments = [_Segment(None)]
@@ -304,6 +383,8 @@ class Store:
                 conn.execute(f"SAVEPOINT {seg.sp}")
             if seg.puts:
                 conn.executemany(_PUT, seg.puts)
+            if seg.refs:
+                _write_refs(conn, seg.refs)
             if seg.changes:
                 conn.executemany(_CHANGE, seg.changes)
                 conn.executemany(_STATE, [(a, t, m) for (a, t), m in seg.states.items()])
@@ -322,6 +403,8 @@ class Store:
 
     def _write(self, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor:
         """A write: buffered writes and pending savepoints reach the database first."""
+        if self.readonly:
+            raise ReadOnlyStore(sql[:40])
         with self.lock:
             if self._pending or self._unexecuted:
                 self._flush()
@@ -345,6 +428,7 @@ class Store:
         self.execute("INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", (key, value))
 
     def users(self) -> list[tuple[str, str, str]]:
+        """(username, account id, token digest) of every user."""
         rows = self.execute(
             "SELECT username, account_id, token FROM users ORDER BY created, username"
         )
@@ -453,6 +537,25 @@ class Store:
             ).fetchone()
         return int(row[0])
 
+    def count_sorted(self, scope: str, type: str, k1: str) -> int:
+        """How many ``k1`` objects have a sort key (a kept counter: O(1))."""
+        row = self._read(
+            "SELECT n FROM sorted_counts WHERE scope=? AND type=? AND k1=?", (scope, type, k1)
+        ).fetchone()
+        return 0 if row is None else int(row[0])
+
+    def page_sorted(
+        self, scope: str, type: str, k1: str, ascending: bool, offset: int, limit: int | None
+    ) -> list[str]:
+        """Ids of ``k1`` objects ordered by (k3, id), a window of them (from the index)."""
+        order = "ASC" if ascending else "DESC"
+        rows = self._read(
+            "SELECT id FROM objects WHERE scope=? AND type=? AND k1=? AND k3 IS NOT NULL "
+            f"ORDER BY k3 {order}, id {order} LIMIT ? OFFSET ?",
+            (scope, type, k1, -1 if limit is None else limit, offset),
+        ).fetchall()
+        return [str(r[0]) for r in rows]
+
     def last_by_k1(self, scope: str, type: str, k1: str) -> dict[str, Any] | None:
         row = self._read(
             "SELECT data FROM objects WHERE scope=? AND type=? AND k1=? ORDER BY id DESC LIMIT 1",
@@ -475,25 +578,51 @@ class Store:
         k1: str | None = None,
         k2: str | None = None,
         expires: float | None = None,
+        k3: float | None = None,
+        fresh: bool = False,
     ) -> None:
+        if self.readonly:
+            raise ReadOnlyStore(type)
         data = _dumps(obj)
+        refs: list[tuple[int, tuple[Any, ...]]] | None = None
+        if type == "Message" or type in _REF_FIELDS:
+            found = _blob_refs(type, obj)
+            # a new message has no old references to drop (its id is fresh)
+            refs = [] if fresh and type == "Message" else [(UNREF, (scope, type, obj["id"]))]
+            refs += [(REF, (b, scope, type, obj["id"])) for b in found]
+        if fresh and k3 is not None and k1 is not None:
+            # only a fresh object is counted: a rewrite keeps its place
+            refs = refs or []
+            refs.append((COUNT, (scope, type, k1, 1)))
         oid = obj["id"]
         with self.lock:
             if self._depth:
-                self._segments[-1].puts.append((scope, type, oid, k1, k2, expires, data))
+                segment = self._segments[-1]
+                segment.puts.append((scope, type, oid, k1, k2, expires, data, k3))
+                if refs:
+                    segment.refs += refs
                 self._objects[(scope, type, oid)] = data
                 self._pending = True
             else:
-                self._conn.execute(_PUT, (scope, type, oid, k1, k2, expires, data))
+                self._conn.execute(_PUT, (scope, type, oid, k1, k2, expires, data, k3))
+                if refs:
+                    _write_refs(self._conn, refs)
 
     def delete(self, scope: str, type: str, id: str) -> bool:
         with self.lock:
             cur = self._write(
-                "DELETE FROM objects WHERE scope=? AND type=? AND id=?", (scope, type, id)
+                "DELETE FROM objects WHERE scope=? AND type=? AND id=? RETURNING k1, k3",
+                (scope, type, id),
             )
+            gone = cur.fetchall()
+            if type == "Message" or type in _REF_FIELDS:
+                self._conn.execute(_UNREF, (scope, type, id))
+            for k1, k3 in gone:
+                if k1 is not None and k3 is not None:
+                    self._conn.execute(_COUNT, (scope, type, k1, -1))
             if self._depth:
                 self._objects[(scope, type, id)] = None
-            return cur.rowcount > 0
+            return bool(gone)
 
     def expired(self, now: float) -> list[tuple[str, str, str]]:
         rows = self._read(
@@ -526,6 +655,8 @@ class Store:
 
     def log_change(self, account: str, type: str, id: str, kind: int) -> int:
         """Bump the (account, type) state and record that ``id`` changed at the new modseq."""
+        if self.readonly:
+            raise ReadOnlyStore(type)
         with self.lock:
             if not self._depth:
                 row = self._conn.execute(
@@ -591,18 +722,34 @@ class Store:
         )
 
     def blob_meta(self, account: str | None, blob_id: str) -> tuple[str, int, str] | None:
-        """(type, size, sha256) if the blob exists and ``account`` may read it (None = any)."""
+        """(type, size, sha256) if the blob exists and ``account`` may read it (None = any).
+
+        An account may read a blob it uploaded (or copied in), and a blob that an object
+        it can read references (`blob_ref_visible` decides, per object): a Message's
+        attachment, a Chat's avatar, a Space's icon, a CustomEmoji's image. The
+        references are kept with the objects (`put`, `delete`), so none outlives its object.
+        """
+        row = self.execute(
+            "SELECT type, size, sha256 FROM blobs WHERE blob_id=?", (blob_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        meta = (str(row[0]), int(row[1]), str(row[2]))
         if account is None:
-            row = self.execute(
-                "SELECT type, size, sha256 FROM blobs WHERE blob_id=?", (blob_id,)
-            ).fetchone()
-        else:
-            row = self.execute(
-                "SELECT b.type, b.size, b.sha256 FROM blobs b JOIN blob_access a "
-                "ON a.blob_id=b.blob_id WHERE b.blob_id=? AND (a.account=? OR a.account='')",
-                (blob_id, account),
-            ).fetchone()
-        return None if row is None else (str(row[0]), int(row[1]), str(row[2]))
+            return meta
+        if self.execute(
+            "SELECT 1 FROM blob_access WHERE account=? AND blob_id=?", (account, blob_id)
+        ).fetchone():
+            return meta
+        refs = self.execute(
+            "SELECT scope, type, id FROM blob_refs WHERE blob_id=? AND scope IN (?, '')",
+            (blob_id, account),
+        ).fetchall()
+        check = self.blob_ref_visible
+        for scope, type, oid in refs:
+            if check is not None and check(self, account, str(scope), str(type), str(oid)):
+                return meta
+        return None
 
     def blob_data(self, blob_id: str) -> bytes | None:
         row = self.execute("SELECT data FROM blobs WHERE blob_id=?", (blob_id,)).fetchone()

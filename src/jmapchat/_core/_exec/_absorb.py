@@ -10,10 +10,11 @@ and the session state. `Splitter` (`_plan`) inherits it.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .._call import Call
+from .._call import Call, Progress
+from .._errors import JMAPError
 from .._json import loads
 from .._request import BaseRequest
 from .._response import Response, read_document
@@ -129,6 +130,11 @@ class Absorber:
                 self._finish(st, resps)
             else:
                 st.results.append((piece.chunk, resps))
+                head = resps[0][0] if resps else None
+                if head == st.call.method:
+                    st.answered += piece.objects or 0
+                elif head != "error":
+                    st.unclear += piece.objects or 0
                 if st not in touched:
                     touched.append(st)
         for st in touched:
@@ -199,15 +205,70 @@ class Absorber:
         if len(st.results) < st.sent:
             return  # chunks already in flight (pipelined): settle once they answer
         chunk, err = failure
+        progress = self._progress(st, unknown=st.unclear)
         note = f"chunk {chunk + 1} of {st.chunks_total} failed"
+        if progress is not None:
+            note += f": {progress}"
         if ok:
-            note += f"; {len(ok)} other chunk(s) were applied (see call.extra_responses)"
+            note += f"; the {len(ok)} chunk(s) that ran are merged in call.partial"
         desc = err.get("description")
         err["description"] = f"{desc} ({note})" if isinstance(desc, str) else note
         bound: list[tuple[str, dict[str, Any]]] = [("error", err)]
-        if ok:
-            bound.append((method, _merge(method, ok)))
+        partial = _merge(method, ok) if ok else None
+        if partial is not None:
+            bound.append((method, partial))  # also call.extra_responses[0], as before
         self._finish(st, bound)
+        st.call._set_partial(partial, progress)
+
+    @staticmethod
+    def _progress(st: CallState, *, unknown: int) -> Progress | None:
+        if st.objects is None:
+            return None
+        unknown = min(unknown, st.objects - st.answered)
+        return Progress(st.objects, st.answered, unknown, st.objects - st.answered - unknown)
+
+    def fail(
+        self,
+        error: JMAPError,
+        in_flight: Envelope | Sequence[Envelope] | None,
+        *,
+        maybe_applied: bool,
+    ) -> list[str]:
+        """The request failed with ``error`` (``in_flight``: the envelopes being exchanged).
+
+        Every call not yet answered gets ``error`` as its outcome; a chunked call keeps
+        the merged result of its answered chunks (``call.partial``) and its counts
+        (``call.progress``): the pieces in flight are of unknown outcome if
+        ``maybe_applied``, else not applied. Returns one line per call that got
+        somewhere (for the error's notes).
+        """
+        flying: dict[int, int] = {}
+        out = [in_flight] if isinstance(in_flight, Envelope) else list(in_flight or ())
+        if maybe_applied:
+            for piece in (p for env in out for p in env.pieces):
+                key = id(piece.state)
+                flying[key] = flying.get(key, 0) + (piece.objects or 0)
+        lines: list[str] = []
+        for st in self._states:
+            call = st.call
+            if st.done or call.done:
+                continue
+            ok = [
+                resps[0][1]
+                for _, resps in sorted(st.results, key=lambda r: r[0])
+                if resps and resps[0][0] == call.method
+            ]
+            progress = self._progress(st, unknown=st.unclear + flying.get(id(st), 0))
+            partial = _merge(call.method, ok) if ok else None
+            st.done = True
+            call._fail(error)
+            call._set_partial(partial, progress)
+            if progress is not None and (progress.confirmed or progress.unknown):
+                lines.append(
+                    f"call {call.id} ({call.method}): {progress}"
+                    + ("; the confirmed results are in call.partial" if partial else "")
+                )
+        return lines
 
     def _finish(self, st: CallState, resps: list[tuple[str, dict[str, Any]]]) -> None:
         st.done = True

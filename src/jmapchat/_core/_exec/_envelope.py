@@ -29,6 +29,9 @@ class CallState:
     done: bool = False
     resolved: list[str] = field(default_factory=list)
     big: bool = False  # many objects: encode it with the cyclic GC held off
+    objects: int | None = None  # objects in the call (/get ids, /set entries), if known
+    answered: int = 0  # objects in chunks answered with a result
+    unclear: int = 0  # objects in chunks answered with neither a result nor an error
 
 
 @dataclass(eq=False)

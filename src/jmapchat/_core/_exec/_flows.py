@@ -12,14 +12,23 @@ compose with ``yield from``: paging is a loop around the executor flow.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .._call import ChangesCall, GetCall, QueryCall
-from .._errors import JMAPError, RemoteProtocolError, TransportError
+from .._errors import (
+    AuthenticationError,
+    HTTPStatusError,
+    JMAPError,
+    RateLimited,
+    RemoteProtocolError,
+    RequestRejected,
+    TransportError,
+)
 from .._request import BaseRequest
 from .._response import Response
-from .._session import Session
+from .._session import Session, redact_url
+from ._envelope import Envelope
 from ._instructions import (
     Emit,
     Flow,
@@ -64,7 +73,7 @@ def session_flow(url: str, policy: RetryPolicy) -> Flow[Session]:
         replay_safe=True,
     )
     resp = yield from exchange(req, policy, "session")
-    raise_for_status(resp, f"GET {url}")
+    raise_for_status(resp, f"GET {redact_url(url)}")
     return Session.parse(resp.body, base_url=resp.url)
 
 
@@ -79,51 +88,84 @@ def execute_flow(
     See `_plan` for the splitting rules. A request-level error (problem details, HTTP
     status, transport) raises; calls already answered stay bound, the others get that
     error as their outcome (so a task awaiting one wakes up), and the exception carries
-    a note saying how far the request got.
+    notes saying how far the request got. Nothing confirmed is lost: a chunked call
+    keeps the merged result of its answered chunks in ``call.partial`` and its counts
+    (confirmed, unknown outcome, not applied) in ``call.progress``.
     """
+    run = _Run()
     try:
-        return (yield from _execute(request, account_id=account_id, policy=policy))
+        return (yield from _execute(request, run, account_id=account_id, policy=policy))
     except BaseException as exc:
-        fail_unanswered(request, exc)
+        fail_request(request, exc, run.splitter, [run.in_flight] if run.in_flight else [])
         raise
 
 
-def fail_unanswered(request: BaseRequest, exc: BaseException) -> None:
-    """Give every call of ``request`` not yet answered the error that ended its send."""
+def fail_request(
+    request: BaseRequest,
+    exc: BaseException,
+    splitter: Splitter | None,
+    in_flight: Sequence[Envelope],
+) -> None:
+    """The send of ``request`` ended with ``exc``: every call not yet answered gets the
+    error; chunked calls keep what was confirmed (``in_flight``: the envelopes out)."""
     error = (
         exc
         if isinstance(exc, JMAPError)
         else TransportError(f"the send carrying this call was interrupted: {exc!r}")
     )
+    if splitter is not None:
+        where = splitter.progress()
+        lines = splitter.fail(error, in_flight, maybe_applied=_maybe_applied(exc))
+        if len(splitter.envelopes) > 1 or lines:
+            error.add_note(f"split request: {where}")
+        for line in lines[:5]:
+            error.add_note(line)
+        if len(lines) > 5:
+            error.add_note(f"… and {len(lines) - 5} more call(s) got part way")
     for call in request.calls:
         if not call.done:
             call._fail(error)
 
 
+class _Run:
+    """Where an execution is, for the failure path: its planner and the envelope out."""
+
+    splitter: Splitter | None = None
+    in_flight: Envelope | None = None
+
+
+def _maybe_applied(exc: BaseException) -> bool:
+    """Could the envelope being exchanged when ``exc`` happened have been applied?"""
+    if isinstance(exc, TransportError):
+        return exc.sent
+    if isinstance(exc, RequestRejected | RateLimited | AuthenticationError):
+        return False  # the server refused the request as a whole
+    if isinstance(exc, HTTPStatusError):
+        return exc.status_code >= 500
+    return True  # a malformed reply, a cancelled task …: the request may have run
+
+
 def _execute(
-    request: BaseRequest, *, account_id: str | None, policy: RetryPolicy
+    request: BaseRequest, run: _Run, *, account_id: str | None, policy: RetryPolicy
 ) -> Flow[Response]:
     session: Session = yield FreshSession()
     if request.account_id is None:
         request.account_id = account_id
     api_url = session.api_url
-    splitter = Splitter(request, session.core, supported=session.capabilities)
+    splitter = run.splitter = Splitter(request, session.core, supported=session.capabilities)
     while (env := splitter.next_envelope()) is not None:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         req = HTTPRequest("POST", api_url, headers, env.body, replay_safe=env.replay_safe)
-        try:
-            attempt = 0
-            while True:
-                resp = yield from exchange(req, policy, "API request")
-                raise_for_status(resp, f"POST {api_url}")
-                if splitter.absorb(env, resp.body, resend_ok=attempt < policy.retries):
-                    break
-                attempt += 1  # serverUnavailable, and nothing in the envelope changed
-                yield Sleep(policy.backoff(attempt))
-        except JMAPError as exc:
-            if env.index > 0 or len(splitter.envelopes) > 1:
-                exc.add_note(f"split request: {splitter.progress()}")
-            raise
+        run.in_flight = env
+        attempt = 0
+        while True:
+            resp = yield from exchange(req, policy, "API request")
+            raise_for_status(resp, f"POST {redact_url(api_url)}")
+            if splitter.absorb(env, resp.body, resend_ok=attempt < policy.retries):
+                break
+            attempt += 1  # serverUnavailable, and nothing in the envelope changed
+            yield Sleep(policy.backoff(attempt))
+        run.in_flight = None
         if splitter.session_state is not None:
             yield ObservedSessionState(splitter.session_state)
     return splitter.response()

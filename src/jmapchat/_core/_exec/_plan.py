@@ -36,6 +36,7 @@ error and ``call.extra_responses[0]`` holds the merged result of the chunks that
 
 from __future__ import annotations
 
+import functools
 from collections import deque
 from collections.abc import Collection, Mapping
 from typing import Any, Final
@@ -165,6 +166,12 @@ def _invocation(head: bytes, encoded_args: bytes, wire_id: str) -> bytes:
     return head + encoded_args + b"," + dumps(wire_id) + b"]"
 
 
+@functools.lru_cache(maxsize=64)
+def _using_json(using: tuple[str, ...]) -> bytes:
+    """``dumps(list(using))``: a handful of distinct lists, encoded once each."""
+    return dumps(list(using))
+
+
 class _Cut:
     """Marker: the call cannot join the envelope being built; start a new one."""
 
@@ -209,7 +216,9 @@ class Splitter(Absorber):
                 obj.key for _, obj in iter_nested(call.args) if isinstance(obj, CreationRef)
             )
             count = _objects(call.method, call.args)
-            st = CallState(call, keys, big=count is not None and count >= GC_PAUSE_MIN_ITEMS)
+            st = CallState(
+                call, keys, big=count is not None and count >= GC_PAUSE_MIN_ITEMS, objects=count
+            )
             self._states.append(st)
             self._by_id[call.id] = st
         self._queue: deque[CallState] = deque(self._states)
@@ -221,6 +230,7 @@ class Splitter(Absorber):
         self.envelopes: list[Envelope] = []
         self._wire_ids: set[str] = set(self._by_id)
         self._overhead_bytes: int | None = None
+        self._overhead_max: int | None = None
         # Pipelining (WebSocket): envelopes packed but not yet absorbed.
         self.in_flight: list[Envelope] = []
 
@@ -347,16 +357,21 @@ class Splitter(Absorber):
         if not server_refs:
             st.pending = deque(pieces)
             st.chunks_total = len(pieces)
+            if all(p.objects is not None for p in pieces):  # after references resolved
+                st.objects = sum(p.objects or 0 for p in pieces)
         return pieces
 
     def _pieces(self, st: CallState, method: str, args: dict[str, Any]) -> Any:
         call = st.call
         limit = _limit_for(method, self.limits)
         count = _objects(method, args)
-        room = self.limits.max_size_request - self._overhead()
         if limit is None or count is None or count <= limit:
             encoded = dumps([method, args, call.id])
-            if len(encoded) <= room:
+            # The cheap bound settles a small call; the exact overhead only a large one.
+            max_size = self.limits.max_size_request
+            if len(encoded) + self._overhead_bound() <= max_size or len(encoded) <= (
+                max_size - self._overhead()
+            ):
                 return [Piece(st, call.id, args, 0, 1, count, encoded)]
             if count is None or count <= 1 or "ifInState" in args:
                 raise LocalProtocolError(
@@ -374,6 +389,7 @@ class Splitter(Absorber):
                     "refused client-side (chunking would break atomicity)",
                 },
             )
+        room = self.limits.max_size_request - self._overhead()
         size = limit
         # Each chunk's arguments are encoded once; the invocation around them is spliced
         # on (``dumps([m, a, i])`` is exactly ``[`` + m + ``,`` + a + ``,`` + i + ``]``).
@@ -411,6 +427,16 @@ class Splitter(Absorber):
             self._overhead_bytes = len(dumps(doc)) + 64
         return self._overhead_bytes
 
+    def _overhead_bound(self) -> int:
+        """An upper bound on `_overhead` without encoding anything: every character of a
+        string can take at most 6 bytes (``\\u00XX``), plus quotes and separators."""
+        if self._overhead_max is None:
+            strings = [CORE, *self._all_using()]
+            for key, value in self._given_created.items():
+                strings += (key, value)
+            self._overhead_max = 128 + sum(6 * len(x) + 3 for x in strings)
+        return self._overhead_max
+
     def _all_using(self) -> set[str]:
         caps = set(self._extra_using)
         for st in self._states:
@@ -430,7 +456,7 @@ class Splitter(Absorber):
         return out
 
     def _body(self, pieces: list[Piece], using: list[str], created: dict[str, str] | None) -> bytes:
-        body = b'{"using":' + dumps(using) + b',"methodCalls":['
+        body = b'{"using":' + _using_json(tuple(using)) + b',"methodCalls":['
         body += b",".join(p.encoded for p in pieces) + b"]"
         if created is not None:
             body += b',"createdIds":' + dumps(created)
@@ -446,7 +472,7 @@ class Splitter(Absorber):
     def _size(self, pieces: list[Piece]) -> int:
         created = self._envelope_created(pieces)
         return (
-            len(dumps(self._using(pieces)))
+            len(_using_json(tuple(self._using(pieces))))
             + sum(len(p.encoded) + 1 for p in pieces)
             + (len(dumps(created)) if created is not None else 0)
             + 40

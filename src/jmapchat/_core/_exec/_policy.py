@@ -9,6 +9,7 @@ rules; `Splitter.absorb` asks `resend_after` for the reply-level rule.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Generator, Iterable, Mapping
 from dataclasses import dataclass
@@ -96,7 +97,9 @@ class RetryPolicy:
     ``Retry-After`` of at most ``max_retry_after`` seconds; a ``maxConcurrentRequests``
     limit problem; or any failure for an envelope whose every call is read-only or
     guarded by ``ifInState``. Waits grow as ``backoff_base * 2**n`` capped at
-    ``backoff_max`` (with jitter unless ``jitter=False``).
+    ``backoff_max`` (with jitter unless ``jitter=False``). No wait is ever longer than
+    ``max_retry_after``: a server asking for more (429, 503, ``maxConcurrentRequests``)
+    gets its error raised (503: the usual backoff) instead of a long sleep.
     """
 
     retries: int = 3
@@ -107,9 +110,11 @@ class RetryPolicy:
 
     def backoff(self, attempt: int) -> float:
         """Seconds to wait before retry number ``attempt`` (1-based): exponential from
-        ``backoff_base``, capped at ``backoff_max``, jittered unless ``jitter=False``.
+        ``backoff_base``, capped at ``backoff_max`` and ``max_retry_after``, jittered unless
+        ``jitter=False``.
         """
-        delay = min(self.backoff_max, self.backoff_base * 2.0 ** max(0, attempt - 1))
+        cap = min(self.backoff_max, self.max_retry_after)
+        delay = min(cap, self.backoff_base * 2.0 ** min(max(0, attempt - 1), 64))
         if self.jitter:
             delay *= random.uniform(0.5, 1.0)
         return delay
@@ -121,9 +126,11 @@ def parse_retry_after(value: str | None) -> float | None:
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:  # "1e999" is inf: over any max_retry_after, so never waited; "nan" says nothing
+        return None if math.isnan(seconds) else max(0.0, seconds)
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -187,7 +194,7 @@ def exchange(
             delay = _retry_delay(resp, policy, attempt + 1)
             if delay is not None:
                 attempt += 1
-                yield Sleep(delay)
+                yield Sleep(min(delay, policy.max_retry_after))
                 continue
         return resp
 
@@ -207,5 +214,8 @@ def _retry_delay(resp: HTTPResponse, policy: RetryPolicy, attempt: int) -> float
         return policy.backoff(attempt)
     problem = parse_problem(resp.body, status=resp.status)
     if isinstance(problem, LimitExceeded) and problem.limit == "maxConcurrentRequests":
-        return retry_after if retry_after is not None else policy.backoff(attempt)
+        if retry_after is None:
+            return policy.backoff(attempt)
+        # As for 429: a wait over max_retry_after is not waited; the error is raised.
+        return retry_after if retry_after <= policy.max_retry_after else None
     return None

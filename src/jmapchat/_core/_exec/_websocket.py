@@ -45,7 +45,7 @@ from .._json import dumps, loads
 from .._request import BaseRequest
 from .._response import Response
 from .._session import Session
-from ._flows import fail_unanswered
+from ._flows import fail_request
 from ._instructions import Flow, FreshSession, ObservedSessionState, Sleep, WSReceive, WSSend
 from ._plan import Splitter
 from ._policy import RetryPolicy
@@ -334,20 +334,27 @@ def ws_execute_flow(
     one by one. A chunk that fails stops the chunks not yet sent; ones already in flight
     may still apply (the error's description says how many did).
     """
+    holder: list[Splitter] = []
     try:
-        return (yield from _ws_execute(request, account_id, policy, channel))
+        return (yield from _ws_execute(request, account_id, policy, channel, holder))
     except BaseException as exc:
-        fail_unanswered(request, exc)
+        splitter = holder[0] if holder else None
+        fail_request(request, exc, splitter, splitter.in_flight if splitter else [])
         raise
 
 
 def _ws_execute(
-    request: BaseRequest, account_id: str | None, policy: RetryPolicy, channel: WebSocketChannel
+    request: BaseRequest,
+    account_id: str | None,
+    policy: RetryPolicy,
+    channel: WebSocketChannel,
+    holder: list[Splitter],
 ) -> Flow[Response]:
     session: Session = yield FreshSession()
     if request.account_id is None:
         request.account_id = account_id
     splitter = Splitter(request, session.core, supported=session.capabilities)
+    holder.append(splitter)
     window = max(1, session.core.max_concurrent_requests)
     in_flight: dict[str, tuple[Any, int]] = {}  # request id -> (envelope, attempt)
 
@@ -366,14 +373,10 @@ def _ws_execute(
         delay = _resend_delay(reply, env, attempt, policy)
         if delay is None and not isinstance(reply, JMAPError):
             last = env is splitter.envelopes[-1]
-            try:
-                if splitter.absorb(env, reply, resend_ok=last and attempt < policy.retries):
-                    if splitter.session_state is not None:
-                        yield ObservedSessionState(splitter.session_state)
-                    continue
-            except JMAPError as exc:
-                _note(exc, env, splitter)
-                raise
+            if splitter.absorb(env, reply, resend_ok=last and attempt < policy.retries):
+                if splitter.session_state is not None:
+                    yield ObservedSessionState(splitter.session_state)
+                continue
             delay = policy.backoff(attempt + 1)  # serverUnavailable, nothing changed
         if delay is None:
             assert isinstance(reply, JMAPError)
@@ -382,7 +385,6 @@ def _ws_execute(
                     "not retried: the request may have reached the server and it is not "
                     "safe to send twice"
                 )
-            _note(reply, env, splitter)
             raise reply
         yield Sleep(delay)
         rid, frame = channel.request_frame(env.body)
@@ -413,8 +415,3 @@ def _resend_delay(reply: Any, env: Any, attempt: int, policy: RetryPolicy) -> fl
     if isinstance(reply, LimitExceeded) and reply.limit == "maxConcurrentRequests":
         return policy.backoff(attempt + 1)  # refused before it ran
     return None
-
-
-def _note(exc: BaseException, env: Any, splitter: Splitter) -> None:
-    if env.index > 0 or len(splitter.envelopes) > 1:
-        exc.add_note(f"split request: {splitter.progress()}")

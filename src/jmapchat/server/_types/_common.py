@@ -20,6 +20,7 @@ __all__ = [
     "only_keys",
     "opt_utc",
     "presence_of",
+    "readable_blob",
 ]
 
 
@@ -41,6 +42,18 @@ def opt_utc(data: dict[str, Any], key: str) -> str | None:
         raise invalid_props(f"{key} must be a UTCDate", key)
     assert isinstance(value, str)
     return value
+
+
+def readable_blob(ctx: Ctx, value: object, prop: str) -> tuple[str, int, str]:
+    """The (type, size, sha256) of a blob the caller may read, for a reference to it.
+
+    A reference may only point at a blob its author can already read (one they uploaded,
+    or one an object they can read references): anything else would hand out a blob
+    whose id was merely seen."""
+    meta = ctx.store.blob_meta(ctx.account_id, value) if isinstance(value, str) else None
+    if meta is None:
+        raise invalid_props(f"{prop} must be a blob you can read", prop)
+    return meta
 
 
 def accounts_of(ctx: Ctx, usernames: Any) -> list[str]:

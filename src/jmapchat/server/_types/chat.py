@@ -23,6 +23,7 @@ from ._common import (
     is_blocked,
     only_keys,
     opt_utc,
+    readable_blob,
 )
 
 if TYPE_CHECKING:
@@ -342,6 +343,8 @@ class ChatType(DataType):
             for key in ("description", "avatarBlobId"):
                 if data.get(key) is not None and not isinstance(data[key], str):
                     raise invalid_props(f"{key} must be a string", key)
+            if data.get("avatarBlobId") is not None:
+                readable_blob(ctx, data["avatarBlobId"], "avatarBlobId")
             mes = data.get("messageExpirySeconds")
             if mes is not None and not is_uint(mes):
                 raise invalid_props(
@@ -456,6 +459,8 @@ class ChatType(DataType):
             elif key in ("description", "avatarBlobId"):
                 if value is not None and not isinstance(value, str):
                     raise invalid_props(f"{key} must be a string or null", key)
+                if key == "avatarBlobId" and value is not None:
+                    readable_blob(ctx, value, key)
                 gdef[key] = value
             elif key == "addMembers":
                 if not isinstance(value, list):

@@ -9,7 +9,15 @@ from jmapchat.models import CustomEmojiProperty
 
 from .._generic import DataType
 from .._util import SetErr, new_id
-from ._common import CREATED, GLOBAL, UPDATED, accounts_of, invalid_props, only_keys
+from ._common import (
+    CREATED,
+    GLOBAL,
+    UPDATED,
+    accounts_of,
+    invalid_props,
+    only_keys,
+    readable_blob,
+)
 
 if TYPE_CHECKING:
     from .._engine import Core, Ctx
@@ -72,10 +80,7 @@ class CustomEmojiType(DataType):
         name = obj.get("name")
         if not isinstance(name, str) or not NAME_RE.match(name):
             raise invalid_props("name must be lowercase letters, digits, - or _", "name")
-        blob = obj.get("blobId")
-        meta = ctx.store.blob_meta(ctx.account_id, blob) if isinstance(blob, str) else None
-        if not isinstance(blob, str) or meta is None:
-            raise invalid_props("blobId must be a blob you uploaded", "blobId")
+        meta = readable_blob(ctx, obj.get("blobId"), "blobId")
         if not is_image_type(meta[0]):
             # draft: blobId "MUST be a valid image type"; RFC 8620 §5.3 invalidProperties
             raise invalid_props(f"blobId must reference an image, not {meta[0]!r}", "blobId")
@@ -84,7 +89,6 @@ class CustomEmojiType(DataType):
                 raise SetErr(
                     "alreadyExists", f"an emoji named {name!r} exists", existingId=other["id"]
                 )
-        ctx.store.grant_blob(GLOBAL, blob)
 
     def match(self, ctx: Ctx, obj: dict[str, Any], cond: dict[str, Any]) -> bool:
         for key, value in cond.items():

@@ -32,6 +32,7 @@ from ._common import (
     invalid_props,
     is_blocked,
     only_keys,
+    readable_blob,
 )
 from .chat import chat_participants, ensure_direct_copy, load_group, refresh_chats
 
@@ -198,10 +199,7 @@ def _check_attachments(ctx: Ctx, value: Any) -> list[dict[str, Any]]:
         if not _MIME_RE.match(ctype):
             raise invalid_props("contentType is not a MIME type", "attachments")
         blob_id = ctx.ref(blob_id)
-        meta = ctx.store.blob_meta(ctx.account_id, blob_id)
-        if meta is None:
-            raise invalid_props(f"blob {blob_id!r} not found", "attachments")
-        _, size, sha = meta
+        _, size, sha = readable_blob(ctx, blob_id, "attachments")
         if size > ctx.core.chat.max_attachment_bytes:
             raise SetErr(
                 "tooLarge", "attachment larger than maxAttachmentBytes", properties=["attachments"]
@@ -395,6 +393,41 @@ class MessageType(DataType):
     ) -> list[tuple[str, bool]]:
         chat_id, _ = self._chat_filter(flt)
         return [("receivedAt", chat_id is not None)]
+
+    def sort_key(self, obj: dict[str, Any]) -> float | None:
+        # the first part of sort_value("receivedAt"): pages come from the k3 index
+        return epoch_of(obj.get("receivedAt")) or 0.0
+
+    def query_page(
+        self,
+        ctx: Ctx,
+        flt: dict[str, Any] | None,
+        spec: list[tuple[str, bool, str]],
+        position: int,
+        limit: int | None,
+    ) -> tuple[list[str], int, int] | None:
+        """A chat's messages by receivedAt (the default order) straight from the index:
+        a page costs about the same at 100 and at 100,000 messages."""
+        if flt is None or set(flt) != {"chatId"} or len(spec) != 1 or spec[0][0] != "receivedAt":
+            return None
+        chat_id = ctx.ref(flt["chatId"])
+        if self._chat(ctx, chat_id) is None:
+            return [], max(0, position), 0
+        total = ctx.store.count_sorted(ctx.account_id, self.name, chat_id)
+        start = max(0, total + position) if position < 0 else position
+        asc = spec[0][1]
+        end = total if limit is None else min(total, start + limit)
+        if start >= end:
+            return [], start, total
+        if start > total - end:
+            # nearer the end (the newest page): walk the index from that side, so the
+            # OFFSET SQLite must skip stays small
+            ids = ctx.store.page_sorted(
+                ctx.account_id, self.name, chat_id, not asc, total - end, end - start
+            )
+            return ids[::-1], start, total
+        ids = ctx.store.page_sorted(ctx.account_id, self.name, chat_id, asc, start, end - start)
+        return ids, start, total
 
     def sort_value(self, ctx: Ctx, obj: dict[str, Any], prop: str) -> Any:
         if prop in ("receivedAt", "sentAt"):
@@ -619,8 +652,6 @@ class MessageType(DataType):
         if thread_root is not None:
             own_root = ctx.store.get(ctx.account_id, self.name, thread_root)
             root = self._local_id(ctx, acc, own_root["senderMsgId"]) if own_root else None
-        for a in base["attachments"]:
-            ctx.store.grant_blob(acc, a["blobId"])
         copy = {
             "id": new_id(),
             **base,

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from jmapchat.models import ChatMessageEntryProperty, PushUrgency
 
+from .._bounds import check_object
 from .._core_caps import BLOB2, CHAT, CHAT_PUSH, CORE, QUOTA
 from .._generic import QUERY_CHANGES_ARGS, DataType, run_query, std_query
 from .._store import GLOBAL
@@ -365,6 +366,7 @@ def push_set(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
         try:
             if not isinstance(data, dict):
                 raise SetErr("invalidProperties", "a create must be an object")
+            check_object(data)
             bad = sorted(
                 set(data) - {"deviceClientId", "url", "keys", "expires", "types", "chatPush"}
             )
@@ -435,6 +437,7 @@ def push_set(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
                 raise SetErr("notFound", "no such push subscription")
             if not isinstance(patch, dict):
                 raise SetErr("invalidPatch", "a patch must be an object")
+            check_object(patch)
             for k, v in patch.items():
                 if k == "verificationCode":
                     if not isinstance(v, str) or v != found["_code"]:

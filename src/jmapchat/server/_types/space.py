@@ -24,6 +24,7 @@ from ._common import (
     invalid_props,
     only_keys,
     opt_utc,
+    readable_blob,
 )
 from .chat import add_chat_copy, base_chat, local_pins, remove_chat_copy
 
@@ -373,8 +374,8 @@ class SpaceType(DataType):
             "_channels": {},
             "_creator": ctx.user,
         }
-        if space["iconBlobId"]:
-            ctx.store.grant_blob(GLOBAL, space["iconBlobId"])
+        if space["iconBlobId"] is not None:
+            readable_blob(ctx, space["iconBlobId"], "iconBlobId")
         save_space(ctx, space, CREATED)
         return space
 
@@ -405,8 +406,8 @@ class SpaceType(DataType):
                     raise invalid_props(f"{key} must be a string or null", key)
                 if key in ("isPublic", "isPubliclyPreviewable") and not isinstance(value, bool):
                     raise invalid_props(f"{key} must be a boolean", key)
-                if key == "iconBlobId" and value:
-                    ctx.store.grant_blob(GLOBAL, value)
+                if key == "iconBlobId" and value is not None:
+                    readable_blob(ctx, value, key)
                 space[key] = value
             elif key == "addRoles":
                 need("manage_roles")
