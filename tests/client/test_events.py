@@ -292,3 +292,26 @@ def test_blocking_client_skips_garbage_and_reconnects_after_silence(tmp_path: Pa
         assert len(connections) >= 2
     finally:
         live.stop()
+
+
+@pytest.mark.anyio
+async def test_an_in_process_transport_is_refused_not_hung(tmp_path: Path) -> None:
+    """httpx's ASGITransport buffers whole responses: events() says so (a typed error,
+    which `jmapchat.sync` answers by polling) instead of waiting forever."""
+    import httpx
+
+    from jmapchat import CapabilityNotSupported
+    from jmapchat.server import ChatServer
+    from jmapchat.testing import AsyncFaultTransport
+
+    with ChatServer(users=["alice"]) as server:
+        wrapped = AsyncFaultTransport(httpx.ASGITransport(app=server.app))
+        client = AsyncClient.connect("http://t", token=server.tokens["alice"], transport=wrapped)
+        async with client:
+
+            async def listen() -> None:
+                async with client.events() as events:
+                    await events.__anext__()
+
+            with anyio.fail_after(LIMIT), pytest.raises(CapabilityNotSupported, match="stream"):
+                await listen()

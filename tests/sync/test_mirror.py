@@ -288,9 +288,6 @@ async def test_incompatible_store_files_are_refused(
 
 async def test_watch_polls_and_follows_events(make_client: Any) -> None:
     async with make_client() as alice:
-        # In-process (ASGI) the EventSource cannot stream (httpx's ASGITransport buffers
-        # the whole response), so take away client.events() to test the polling path.
-        alice.events = None
         chat = await group(alice)
         async with AsyncMirror(alice, types=["Message"]) as mirror:
             seen: list[str] = []

@@ -341,6 +341,7 @@ class AsyncClient(AsyncNamespaces, ClientBase):
     async def _event_stream(self, state: EventSourceState) -> AsyncGenerator[Event | None, None]:
         """Events, after one None once the first connection is open (see `async_event_pump`)."""
         http = self._client()
+        self._check_streams(http)
         first = True
         while True:
             session = await self._fresh_session()

@@ -29,6 +29,7 @@ from jmapchat._core import (
     AccountNotFound,
     AuthenticationError,
     Backoff,
+    CapabilityNotSupported,
     ChangesCall,
     ChatAccountCapability,
     ConnectError,
@@ -503,6 +504,24 @@ class ClientBase:
         """How long a request waits for its reply (the ``read`` part of ``timeout``)."""
         t = self._timeout
         return t.read if isinstance(t, httpx.Timeout) else t
+
+    @staticmethod
+    def _check_streams(http: Any) -> None:
+        """``events()`` needs a transport that streams responses: httpx's ASGI and WSGI
+        transports wait for the whole body, which an event stream never finishes. Refuse
+        them (found through wrappers' ``inner`` / ``_transport``) instead of hanging."""
+        transport = getattr(http, "_transport", None)
+        for _ in range(8):
+            if isinstance(transport, httpx.ASGITransport | httpx.WSGITransport):
+                raise CapabilityNotSupported(
+                    "events() needs a streaming HTTP transport; httpx's in-process "
+                    f"{type(transport).__name__} buffers whole responses (serve the app on "
+                    "a loopback socket, e.g. jmapchat.server.serve_in_thread)",
+                    capability=CORE,
+                )
+            transport = getattr(transport, "inner", None) or getattr(transport, "_transport", None)
+            if transport is None:
+                return
 
     def _event_timeout(self, state: EventSourceState) -> httpx.Timeout:
         """The client's timeouts, but reading waits at most two ping intervals."""

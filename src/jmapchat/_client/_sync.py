@@ -340,6 +340,7 @@ class Client(SyncNamespaces, ClientBase):
     def _event_stream(self, state: EventSourceState) -> Generator[Event | None, None]:
         """Events, after one None once the first connection is open (see `event_pump`)."""
         http = self._client()
+        self._check_streams(http)
         first = True
         while True:
             session = self._fresh_session()
