@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 
 from jmapchat import (
@@ -183,6 +184,20 @@ async def test_no_websocket_capability_is_capability_not_supported(
     with pytest.raises(CapabilityNotSupported):
         async with AsyncClient.connect(base, token=fake.token, websocket=True):
             pass
+
+
+@pytest.mark.anyio
+async def test_an_in_process_transport_is_refused_not_misreported() -> None:
+    with ChatServer(db=":memory:", users=["alice", "bob"]) as server:
+        transport = httpx.ASGITransport(app=server.app)
+        with pytest.raises(CapabilityNotSupported, match="in-process"):
+            async with AsyncClient.connect(
+                "http://testserver",
+                token=server.tokens["alice"],
+                transport=transport,
+                websocket=True,
+            ):
+                pass
 
 
 @pytest.mark.anyio

@@ -19,8 +19,10 @@ from httpx_ws import WebSocketUpgradeError, aconnect_ws
 from pydantic import BaseModel
 
 from jmapchat._core import (
+    WEBSOCKET,
     Backoff,
     Call,
+    CapabilityNotSupported,
     ChangesResponse,
     DownloadVerifier,
     Emit,
@@ -168,7 +170,17 @@ class AsyncClient(AsyncNamespaces, ClientBase):
         try:
             session = await self._fresh_session()
             if self._use_websocket:
-                socket = AsyncSocket(self, websocket_url(session), self._ws_channel())
+                url = websocket_url(session)
+                try:
+                    self._check_streams(self._client())
+                except CapabilityNotSupported:
+                    raise CapabilityNotSupported(
+                        "websocket=True needs a network transport: httpx's in-process "
+                        "transports cannot upgrade to a WebSocket (serve the app on a "
+                        "loopback socket, e.g. jmapchat.server.serve_in_thread)",
+                        capability=WEBSOCKET,
+                    ) from None
+                socket = AsyncSocket(self, url, self._ws_channel())
                 self._socket = await self._stack.enter_async_context(socket)
                 await socket.connection()
         except BaseException:

@@ -20,8 +20,10 @@ from httpx_ws import WebSocketUpgradeError, connect_ws
 from pydantic import BaseModel
 
 from jmapchat._core import (
+    WEBSOCKET,
     Backoff,
     Call,
+    CapabilityNotSupported,
     ChangesResponse,
     DownloadVerifier,
     Emit,
@@ -169,7 +171,17 @@ class Client(SyncNamespaces, ClientBase):
         try:
             session = self._fresh_session()
             if self._use_websocket:
-                socket = Socket(self, websocket_url(session), self._ws_channel())
+                url = websocket_url(session)
+                try:
+                    self._check_streams(self._client())
+                except CapabilityNotSupported:
+                    raise CapabilityNotSupported(
+                        "websocket=True needs a network transport: httpx's in-process "
+                        "transports cannot upgrade to a WebSocket (serve the app on a "
+                        "loopback socket, e.g. jmapchat.server.serve_in_thread)",
+                        capability=WEBSOCKET,
+                    ) from None
+                socket = Socket(self, url, self._ws_channel())
                 self._socket = self._stack.enter_context(socket)
                 socket.connection()
         except BaseException:
