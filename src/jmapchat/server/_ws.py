@@ -192,7 +192,8 @@ class _Connection:
 
     async def handle(self, body: bytes) -> dict[str, Any]:
         """Run one request through the engine (the same path as ``POST /jmap/api/``)."""
-        return self.server.engine.handle(self.user, body)
+        # Off the event loop, like POST /jmap/api/: other sockets and requests go on.
+        return await anyio.to_thread.run_sync(self.server.engine.handle, self.user, body)
 
     async def push_enable(self, frame: dict[str, Any]) -> None:
         types = frame.get("dataTypes")
