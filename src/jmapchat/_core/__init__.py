@@ -39,6 +39,7 @@ from ._errors import *  # noqa: F403
 from ._errors import __all__ as _error_names
 from ._events import Backoff, EventSourceState, RetryableStream
 from ._exec import (
+    Broken,
     DownloadVerifier,
     Emit,
     Envelope,
@@ -48,10 +49,16 @@ from ._exec import (
     HTTPResponse,
     Instruction,
     ObservedSessionState,
+    Pushed,
+    Reply,
     RetryPolicy,
+    Skipped,
     Sleep,
     Splitter,
     StreamDigest,
+    WebSocketChannel,
+    WSReceive,
+    WSSend,
     changes_pages_flow,
     check_download_response,
     download_request_flow,
@@ -61,6 +68,8 @@ from ._exec import (
     session_flow,
     session_url_for,
     upload_flow,
+    websocket_url,
+    ws_execute_flow,
 )
 from ._json import dumps, loads
 from ._model import JMAPInput, JMAPModel
@@ -126,6 +135,13 @@ __all__ = [
     "NOT_GIVEN",
     "QUOTA",
     "WEBSOCKET",
+    "Broken",
+    "Pushed",
+    "Reply",
+    "Skipped",
+    "WSReceive",
+    "WSSend",
+    "WebSocketChannel",
     "Account",
     "AddedItem",
     "Backoff",
@@ -213,5 +229,7 @@ __all__ = [
     "session_url_for",
     "unescape_token",
     "upload_flow",
+    "websocket_url",
+    "ws_execute_flow",
     *_error_names,
 ]
