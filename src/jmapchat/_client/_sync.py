@@ -8,7 +8,6 @@ suite fails while this file is stale.
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import ExitStack, closing, contextmanager
 from types import TracebackType
@@ -16,7 +15,6 @@ from typing import TYPE_CHECKING, Any, TypeVar, Unpack, cast
 
 import httpx
 from httpx_sse import connect_sse
-from httpx_ws import WebSocketUpgradeError, connect_ws
 from pydantic import BaseModel
 
 from jmapchat._core import (
@@ -33,22 +31,14 @@ from jmapchat._core import (
     HTTPRequest,
     HTTPResponse,
     Instruction,
-    JMAPError,
     LocalProtocolError,
     ObservedSessionState,
-    Pushed,
-    RemoteProtocolError,
-    Reply,
     Response,
     RetryableStream,
     Session,
-    Skipped,
     Sleep,
     StreamDigest,
-    Timeout,
     TransportError,
-    WebSocketChannel,
-    WriteError,
     WSReceive,
     WSSend,
     changes_pages_flow,
@@ -78,22 +68,19 @@ from ._base import (
     timeout_until,
     to_response,
     too_large,
-    upgrade_error,
 )
 from ._generated import SyncNamespaces
 from ._mirror import NamespaceMirror
 from ._primitives import (
     CapacityLimiter,
     Lock,
-    SocketRunner,
-    Wakeup,
     bind_handles,
     event_pump,
     sleep,
     upload_chunks,
     upload_source,
-    wait_for,
 )
+from ._socket_sync import Socket
 
 __all__ = ["Client"]
 
@@ -653,266 +640,6 @@ class Client(SyncNamespaces, ClientBase):
             if not name.startswith("_") and name in namespace_names():
                 return NamespaceMirror(self, name)
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-
-
-class Socket:
-    """The client's JMAP WebSocket: (re)connects, sends frames, and hands every frame
-    the server sends to whoever waits for it. What a frame means, and what to send after
-    a reconnect, is decided by the sans-IO `WebSocketChannel`; this only moves frames.
-
-    Each connection is read by its own task (thread, for the blocking client); a request
-    waits for its reply by ``requestId``; when a connection ends, every request still
-    waiting on it gets the error (and the flow applies the retry rules); ``events()``
-    hears of it and reconnects with backoff.
-    """
-
-    def __init__(self, client: Client, url: str, channel: WebSocketChannel) -> None:
-        self._client = client
-        self.url = url
-        self.channel = channel
-        self._runner = SocketRunner()
-        self._current: tuple[Any, int] | None = None  # (session, generation)
-        self._generation = 0
-        self._generation_of: dict[int, int] = {}  # id(session) -> its generation
-        self._lock = Lock()
-        self._pending: dict[str, int] = {}  # request id -> generation it was sent on
-        self._replies: dict[str, Any] = {}
-        self._wake: dict[str, Any] = {}
-        self._events: deque[Any] = deque()
-        self._events_wake: Any = None
-
-    def __enter__(self) -> Socket:
-        self._runner.__enter__()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._current = None
-        self._runner.__exit__(exc_type, exc, tb)
-
-    # --- connecting ---------------------------------------------------------------------
-
-    def connection(self) -> tuple[Any, int]:
-        """The open connection (and its generation), connecting first if there is none;
-        a new connection is sent the subscription frames of what is enabled."""
-        current = self._current
-        if current is not None:
-            return current
-        with self._lock:
-            if self._current is None:
-                ws = self._connect()
-                self._generation += 1
-                self._generation_of[id(ws)] = self._generation
-                self._current = (ws, self._generation)
-                log.debug("WebSocket connected (connection %d)", self._generation)
-                for frame in self.channel.subscription_frames():
-                    self._send_on(ws, frame)
-            return self._current
-
-    def _connect(self) -> Any:
-        http = self._client._client()
-        what = f"WebSocket {self.url}"
-
-        def connect() -> Any:
-            return connect_ws(
-                self.url,
-                http,
-                subprotocols=["jmap"],
-                max_message_size_bytes=1 << 20,
-                queue_size=4096,
-                **self._client._auth_kw(),
-            )
-
-        with map_transport_errors(what):
-            try:
-                ws = self._runner.start(connect, self._on_frame, self._on_closed)
-            except WebSocketUpgradeError as exc:
-                r = exc.response
-                body = r.read() if not r.is_closed else b""
-                raise upgrade_error(r.status_code, body, self.url) from None
-        if ws.subprotocol != "jmap":
-            ws.close(1002)
-            raise RemoteProtocolError(f"{what}: the server did not agree on the jmap subprotocol")
-        return ws
-
-    # --- sending and waiting ------------------------------------------------------------
-
-    def send(self, frame: str, request_id: str | None = None) -> None:
-        ws, generation = self.connection()
-        if request_id is not None:
-            self._pending[request_id] = generation
-        try:
-            self._send_on(ws, frame)
-        except TransportError:
-            if request_id is not None:
-                self._pending.pop(request_id, None)
-            raise
-
-    def _send_on(self, ws: Any, frame: str) -> None:
-        try:
-            ws.send_text(frame)
-        except Exception as exc:
-            # An incomplete frame is never a message: the request did not reach JMAP.
-            self._dropped(ws)
-            raise WriteError(
-                f"WebSocket: the frame could not be sent ({type(exc).__name__})", sent=False
-            ) from None
-
-    def receive(self, request_ids: Sequence[str], timeout: float | None) -> tuple[str, Any]:
-        """The first reply to one of ``request_ids``: a document or a `JMAPError`."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            for rid in request_ids:
-                if rid in self._replies:
-                    return rid, self._take(rid)
-            wake = Wakeup()
-            for rid in request_ids:
-                self._wake[rid] = wake
-            if any(rid in self._replies for rid in request_ids):
-                continue
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            if not wait_for(wake, left):
-                rid = request_ids[0]
-                self._take(rid)
-                return rid, Timeout(f"WebSocket: no reply within {timeout:g}s", sent=True)
-
-    def _take(self, rid: str) -> Any:
-        self._pending.pop(rid, None)
-        self._wake.pop(rid, None)
-        return self._replies.pop(rid, None)
-
-    def forget(self, request_ids: Sequence[str]) -> None:
-        """The sender stopped waiting (done, or failed): drop what is left of these."""
-        for rid in request_ids:
-            self._take(rid)
-
-    # --- what the reader hands over -----------------------------------------------------
-
-    def _deliver(self, rid: str, value: Any) -> None:
-        if rid in self._pending and rid not in self._replies:
-            self._replies[rid] = value
-            wake = self._wake.get(rid)
-            if wake is not None:
-                wake.set()
-
-    def _push(self, item: Any) -> None:
-        self._events.append(item)
-        if self._events_wake is not None:
-            self._events_wake.set()
-
-    def _on_frame(self, ws: Any, data: str | bytes) -> int | None:
-        got = self.channel.classify(data)
-        if isinstance(got, Reply):
-            if got.request_id in self._pending:
-                self._deliver(got.request_id, got.value)
-            else:
-                log.debug("WebSocket: a reply nobody waits for (%s)", got.request_id)
-        elif isinstance(got, Pushed):
-            self._push(got.event)
-        elif isinstance(got, Skipped):
-            log.debug("WebSocket frame skipped: %s", got.reason)
-        else:
-            log.warning("WebSocket: %s; closing the connection (%d)", got.error, got.code)
-            self._fail_generation(ws, got.error)
-            return got.code
-        return None
-
-    def _on_closed(self, ws: Any, code: int | None) -> None:
-        self._fail_generation(ws, self.channel.closed_error(code))
-        self._dropped(ws)
-        self._generation_of.pop(id(ws), None)
-
-    def _fail_generation(self, ws: Any, error: JMAPError) -> None:
-        """Every request sent on connection ``ws`` (and not yet answered) gets ``error``."""
-        generation = self._generation_of.get(id(ws))
-        for rid, gen in list(self._pending.items()):
-            if gen == generation:
-                self._deliver(rid, error)
-
-    def _dropped(self, ws: Any) -> None:
-        current = self._current
-        if current is not None and current[0] is ws:
-            self._current = None
-            log.info("WebSocket connection %d lost", current[1])
-            self._push(_LOST)
-
-    # --- events -------------------------------------------------------------------------
-
-    @contextmanager
-    def events(
-        self,
-        types: Sequence[str] | None,
-        *,
-        typing: bool,
-        presence: bool,
-        close_after_state: bool,
-        backoff: Backoff,
-    ) -> Iterator[SocketEvents]:
-        frames = self.channel.enable(
-            types, typing=typing, presence=presence, close_after_state=close_after_state
-        )
-        self._events.clear()
-        try:
-            current = self._current
-            ws, _ = self.connection()  # a new connection already subscribed
-            if current is not None and current[0] is ws:
-                for frame in frames:
-                    self._send_on(ws, frame)
-            yield SocketEvents(self, backoff)
-        finally:
-            off = self.channel.disable()
-            current = self._current
-            if current is not None:
-                for frame in off:
-                    try:
-                        self._send_on(current[0], frame)
-                    except TransportError:
-                        break
-            self._events.clear()
-
-    def next_event(self, backoff: Backoff) -> Any:
-        """The next event; a lost connection is reconnected (and re-subscribed) first."""
-        attempt = 0
-        while True:
-            if self._events:
-                item = self._events.popleft()
-                if item is not _LOST:
-                    return item
-                while True:
-                    sleep(backoff.delay(attempt))
-                    attempt += 1
-                    try:
-                        self.connection()
-                        break
-                    except TransportError as exc:
-                        log.info("WebSocket reconnect failed (%s)", type(exc).__name__)
-                continue
-            self._events_wake = Wakeup()
-            if not self._events:
-                wait_for(self._events_wake, None)
-
-
-class SocketEvents:
-    """The iterator ``events()`` yields on a WebSocket client."""
-
-    def __init__(self, socket: Socket, backoff: Backoff) -> None:
-        self._socket = socket
-        self._backoff = backoff
-
-    def __iter__(self) -> SocketEvents:
-        return self
-
-    def __next__(self) -> Event:
-        if self._socket.channel.finished:  # close_after_state: that was the last one
-            raise StopIteration
-        return cast("Event", self._socket.next_event(self._backoff))
-
-
-_LOST = object()  # in the event queue: the connection ended
 
 
 class _Chunks:
