@@ -2,8 +2,9 @@
 
 ``_client/_async.py`` -> ``_client/_sync.py`` (`AsyncClient` -> `Client`),
 ``bulk/_async.py`` -> ``bulk/_sync.py`` (`AsyncImporter` -> `Importer`),
-``sync/_async.py`` -> ``sync/_sync.py`` (`AsyncMirror` -> `Mirror`) and
-``_client/_socket_async.py`` -> ``_client/_socket_sync.py`` (`AsyncSocket` -> `Socket`).
+``sync/_async.py`` -> ``sync/_sync.py`` (`AsyncMirror` -> `Mirror`), and the client's
+parts ``_client/_socket_async.py`` (`AsyncSocket`), ``_events_async.py`` and
+``_blobs_async.py`` (mixins of `AsyncClient`) -> their ``_xxx_sync.py`` twins.
 
 Usage::
 
@@ -49,6 +50,16 @@ FILES: list[tuple[Path, Path, str]] = [
         PACKAGE / "_client" / "_socket_sync.py",
         "`Socket`: the blocking twin of `AsyncSocket`, the client's JMAP WebSocket driver.",
     ),
+    (
+        PACKAGE / "_client" / "_events_async.py",
+        PACKAGE / "_client" / "_events_sync.py",
+        "`EventsMixin`: `Client.events`, the blocking twin of `AsyncEventsMixin`.",
+    ),
+    (
+        PACKAGE / "_client" / "_blobs_async.py",
+        PACKAGE / "_client" / "_blobs_sync.py",
+        "`BlobsMixin`: `Client.upload` and downloads, the blocking twin of `AsyncBlobsMixin`.",
+    ),
 ]
 SOURCE, TARGET = FILES[0][0], FILES[0][1]
 COMMAND = "python scripts/unasync.py"
@@ -85,6 +96,10 @@ RULES: list[tuple[str, str]] = [
     ("AsyncSocket", "Socket"),
     ("AsyncSocketEvents", "SocketEvents"),
     ("_socket_async", "_socket_sync"),
+    ("_events_async", "_events_sync"),
+    ("_blobs_async", "_blobs_sync"),
+    ("AsyncEventsMixin", "EventsMixin"),
+    ("AsyncBlobsMixin", "BlobsMixin"),
     (r"from \._async import", "from ._sync import"),
     ("_is_async = True", "_is_async = False"),
     # _primitives: the async name and its blocking twin

@@ -7,24 +7,20 @@ The source of truth for both clients: ``scripts/unasync.py`` generates the block
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
-from contextlib import AsyncExitStack, aclosing, asynccontextmanager, closing
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AsyncExitStack, closing
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar, Unpack, cast
+from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
 import httpx
-from httpx_sse import aconnect_sse
 from pydantic import BaseModel
 
 from jmapchat._core import (
     WEBSOCKET,
-    Backoff,
     Call,
     CapabilityNotSupported,
     ChangesResponse,
-    DownloadVerifier,
     Emit,
-    EventSourceState,
     Flow,
     FreshSession,
     HTTPRequest,
@@ -33,26 +29,20 @@ from jmapchat._core import (
     LocalProtocolError,
     ObservedSessionState,
     Response,
-    RetryableStream,
     Session,
     Sleep,
-    StreamDigest,
     TransportError,
     WSReceive,
     WSSend,
     changes_pages_flow,
-    check_download_response,
-    download_request_flow,
     execute_flow,
     query_iter_flow,
     redact_url,
     session_flow,
-    upload_flow,
     websocket_url,
     ws_execute_flow,
 )
 from jmapchat._namespaces import Request
-from jmapchat.models import Event, UploadResponse
 
 from ._base import (
     USER_AGENT,
@@ -68,16 +58,15 @@ from ._base import (
     to_response,
     too_large,
 )
+from ._blobs_async import AsyncBlobsMixin, stream_upload
+from ._events_async import AsyncEventsMixin
 from ._generated import AsyncNamespaces
 from ._mirror import NamespaceMirror
 from ._primitives import (
     AsyncCapacityLimiter,
     AsyncLock,
     async_bind_handles,
-    async_event_pump,
     async_sleep,
-    async_upload_chunks,
-    async_upload_source,
 )
 from ._socket_async import AsyncSocket
 
@@ -85,8 +74,6 @@ __all__ = ["AsyncClient"]
 
 T = TypeVar("T")
 R = TypeVar("R", bound=BaseModel)
-
-_CHUNK = 64 * 1024
 
 
 class ConnectOptions(ClientOptions, total=False):
@@ -98,7 +85,7 @@ class ConnectOptions(ClientOptions, total=False):
     websocket: bool
 
 
-class AsyncClient(AsyncNamespaces, ClientBase):
+class AsyncClient(AsyncNamespaces, AsyncEventsMixin, AsyncBlobsMixin, ClientBase):
     """The JMAP Chat client::
 
         async with jmapchat.AsyncClient.connect(url, token=token) as client:
@@ -288,185 +275,6 @@ class AsyncClient(AsyncNamespaces, ClientBase):
         )
         return self._iterate(flow)
 
-    # --- listening --------------------------------------------------------------------
-
-    @asynccontextmanager
-    async def events(
-        self,
-        types: Sequence[str] | None = None,
-        *,
-        typing: bool = False,
-        presence: bool = False,
-        ping: int = 30,
-        close_after_state: bool = False,
-        backoff: Backoff | None = None,
-    ) -> AsyncIterator[AsyncIterator[Event]]:
-        """Listen: ``async with client.events(["Message"]) as events: async for e in events``.
-
-        Yields `StateChange` (for ``types``, None: all), and `TypingEvent` /
-        `PresenceEvent` when ``typing`` / ``presence`` are set. Runs over the session's
-        EventSource with this client's auth; a dropped connection (or two ``ping``
-        intervals of silence) reconnects by itself after a capped, jittered `Backoff`,
-        resending ``Last-Event-ID`` so a change made meanwhile still arrives as a
-        StateChange. ``close_after_state`` ends after the first StateChange. Bad
-        credentials raise `AuthenticationError`; unknown or malformed events are skipped.
-
-        On a ``websocket=True`` client the same events come over the socket
-        (``WebSocketPushEnable`` and ``ChatStreamEnable``), re-enabled after a reconnect
-        from the last ``pushState``; ``ping`` is then left to the WebSocket's own
-        keep-alive pings.
-        """
-        if self._socket is not None:
-            async with self._socket.events(
-                types,
-                typing=typing,
-                presence=presence,
-                close_after_state=close_after_state,
-                backoff=backoff or Backoff(),
-            ) as socket_events:
-                yield socket_events
-            return
-        state = self._event_state(
-            types,
-            typing=typing,
-            presence=presence,
-            ping=ping,
-            close_after_state=close_after_state,
-            backoff=backoff,
-        )
-        async with async_event_pump(self._event_stream(state), state) as events:
-            yield events
-
-    async def _event_stream(self, state: EventSourceState) -> AsyncGenerator[Event | None, None]:
-        """Events, after one None once the first connection is open (see `async_event_pump`)."""
-        http = self._client()
-        self._check_streams(http)
-        first = True
-        while True:
-            session = await self._fresh_session()
-            try:
-                with map_transport_errors("event source"):
-                    connection = aconnect_sse(
-                        http,
-                        "GET",
-                        state.url(session),
-                        headers=state.headers(),
-                        timeout=self._event_timeout(state),
-                        **self._auth_kw(),
-                    )
-                    async with connection as source:
-                        r = source.response
-                        body = b"" if 200 <= r.status_code < 300 else await r.aread()
-                        state.check_response(
-                            r.status_code,
-                            r.headers.get("content-type", ""),
-                            body,
-                            r.headers.get("retry-after"),
-                        )
-                        state.connected()
-                        log.debug("event source connected")
-                        if first:
-                            first = False
-                            yield None
-                        # Never leave this loop early (a return or break would strand
-                        # httpx's generators half-way, which trio reports): after a
-                        # closeafter=state event the server ends the stream itself.
-                        async for sse in source.aiter_sse():
-                            event = state.on_message(sse.event, sse.data, sse.id or None)
-                            if event is not None:
-                                yield cast("Event", event)
-                if state.finished:
-                    return
-            except (TransportError, RetryableStream) as exc:
-                log.info("event source lost (%s); reconnecting", type(exc).__name__)
-            await async_sleep(state.on_disconnect())
-
-    # --- blobs ------------------------------------------------------------------------
-
-    async def upload(
-        self,
-        data: Any,
-        *,
-        type: str = "application/octet-stream",
-        account_id: str | None = None,
-    ) -> UploadResponse:
-        """Upload bytes, a file path, a binary file object or an iterator of bytes.
-
-        The async client also takes async iterators. Streams; checks ``maxSizeUpload``
-        first; verifies the server's size and sha256.
-        """
-        src = async_upload_source(data)
-        body: Any = src.value if src.kind == "bytes" else src
-        doc = await self._run(
-            upload_flow(
-                body,
-                content_type=type,
-                account_id=account_id or self.account_id,
-                size=src.size,
-                replayable=src.replayable,
-                policy=self._policy,
-            )
-        )
-        return UploadResponse.model_validate(doc)
-
-    @asynccontextmanager
-    async def download_stream(
-        self,
-        blob_id: str,
-        *,
-        type: str = "application/octet-stream",
-        name: str = "blob",
-        max_size: int | None = None,
-        sha256: str | None = None,
-        account_id: str | None = None,
-        chunk_size: int = _CHUNK,
-    ) -> AsyncIterator[AsyncIterator[bytes]]:
-        """``async with client.download_stream(blob_id) as chunks: async for c in chunks``.
-
-        Raises `LocalProtocolError` past ``max_size`` bytes and `RemoteProtocolError`
-        at the end if ``sha256`` (lower-case hex) does not match.
-        """
-        req = await self._run(
-            download_request_flow(
-                blob_id, account_id=account_id or self.account_id, type=type, name=name
-            )
-        )
-        verifier = DownloadVerifier(blob_id, max_size=max_size, sha256=sha256)
-        http = self._client()
-        what = f"download {blob_id}"
-        with map_transport_errors(what):
-            stream = http.stream("GET", req.url, headers=dict(req.headers), **self._auth_kw())
-            async with stream as r:
-                if not 200 <= r.status_code < 300:
-                    await r.aread()
-                    check_download_response(to_response(r, r.content), blob_id, max_size)
-                check_download_response(to_response(r, b""), blob_id, max_size)
-                yield _Chunks(r.aiter_bytes(chunk_size), verifier, what)
-
-    async def download(
-        self,
-        blob_id: str,
-        *,
-        type: str = "application/octet-stream",
-        name: str = "blob",
-        max_size: int | None = None,
-        sha256: str | None = None,
-        account_id: str | None = None,
-    ) -> bytes:
-        """Download a blob as bytes (same checks as `download_stream`)."""
-        async with self.download_stream(
-            blob_id,
-            type=type,
-            name=name,
-            max_size=max_size,
-            sha256=sha256,
-            account_id=account_id,
-        ) as chunks:
-            parts: list[bytes] = []
-            async for chunk in chunks:
-                parts.append(chunk)
-            return b"".join(parts)
-
     # --- the driver -------------------------------------------------------------------
 
     def _new_primitives(self) -> None:
@@ -588,7 +396,7 @@ class AsyncClient(AsyncNamespaces, ClientBase):
         http = self._client()
         content: Any = req.body
         if isinstance(content, UploadSource):
-            content = _stream_upload(content, req.digest)
+            content = stream_upload(content, req.digest)
         what = f"{req.method} {redact_url(req.url)}"
         kw = self._auth_kw()
         if until is not None:
@@ -645,38 +453,3 @@ class AsyncClient(AsyncNamespaces, ClientBase):
             if not name.startswith("_") and name in namespace_names():
                 return NamespaceMirror(self, name)
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-
-
-class _Chunks:
-    """The chunk iterator handed out by `AsyncClient.download_stream`."""
-
-    def __init__(self, source: AsyncIterator[bytes], verifier: DownloadVerifier, what: str) -> None:
-        self._source = source
-        self._verifier = verifier
-        self._what = what
-        self._finished = False
-
-    def __aiter__(self) -> _Chunks:
-        return self
-
-    async def __anext__(self) -> bytes:
-        with map_transport_errors(self._what):
-            try:
-                chunk = await self._source.__anext__()
-            except StopAsyncIteration:
-                if not self._finished:
-                    self._finished = True
-                    self._verifier.finish()
-                raise
-        self._verifier.update(chunk)
-        return chunk
-
-
-async def _stream_upload(src: UploadSource, digest: StreamDigest | None) -> AsyncIterator[bytes]:
-    if digest is not None:
-        digest.reset()
-    async with aclosing(async_upload_chunks(src, _CHUNK)) as chunks:
-        async for chunk in chunks:
-            if digest is not None:
-                digest.update(chunk)
-            yield chunk

@@ -8,24 +8,20 @@ suite fails while this file is stale.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Generator, Iterator, Sequence
-from contextlib import ExitStack, closing, contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, closing
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar, Unpack, cast
+from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
 import httpx
-from httpx_sse import connect_sse
 from pydantic import BaseModel
 
 from jmapchat._core import (
     WEBSOCKET,
-    Backoff,
     Call,
     CapabilityNotSupported,
     ChangesResponse,
-    DownloadVerifier,
     Emit,
-    EventSourceState,
     Flow,
     FreshSession,
     HTTPRequest,
@@ -34,26 +30,20 @@ from jmapchat._core import (
     LocalProtocolError,
     ObservedSessionState,
     Response,
-    RetryableStream,
     Session,
     Sleep,
-    StreamDigest,
     TransportError,
     WSReceive,
     WSSend,
     changes_pages_flow,
-    check_download_response,
-    download_request_flow,
     execute_flow,
     query_iter_flow,
     redact_url,
     session_flow,
-    upload_flow,
     websocket_url,
     ws_execute_flow,
 )
 from jmapchat._namespaces import Request
-from jmapchat.models import Event, UploadResponse
 
 from ._base import (
     USER_AGENT,
@@ -69,16 +59,15 @@ from ._base import (
     to_response,
     too_large,
 )
+from ._blobs_sync import BlobsMixin, stream_upload
+from ._events_sync import EventsMixin
 from ._generated import SyncNamespaces
 from ._mirror import NamespaceMirror
 from ._primitives import (
     CapacityLimiter,
     Lock,
     bind_handles,
-    event_pump,
     sleep,
-    upload_chunks,
-    upload_source,
 )
 from ._socket_sync import Socket
 
@@ -86,8 +75,6 @@ __all__ = ["Client"]
 
 T = TypeVar("T")
 R = TypeVar("R", bound=BaseModel)
-
-_CHUNK = 64 * 1024
 
 
 class ConnectOptions(ClientOptions, total=False):
@@ -99,7 +86,7 @@ class ConnectOptions(ClientOptions, total=False):
     websocket: bool
 
 
-class Client(SyncNamespaces, ClientBase):
+class Client(SyncNamespaces, EventsMixin, BlobsMixin, ClientBase):
     """The JMAP Chat client::
 
         with jmapchat.Client.connect(url, token=token) as client:
@@ -287,185 +274,6 @@ class Client(SyncNamespaces, ClientBase):
         )
         return self._iterate(flow)
 
-    # --- listening --------------------------------------------------------------------
-
-    @contextmanager
-    def events(
-        self,
-        types: Sequence[str] | None = None,
-        *,
-        typing: bool = False,
-        presence: bool = False,
-        ping: int = 30,
-        close_after_state: bool = False,
-        backoff: Backoff | None = None,
-    ) -> Iterator[Iterator[Event]]:
-        """Listen: ``with client.events(["Message"]) as events: for e in events``.
-
-        Yields `StateChange` (for ``types``, None: all), and `TypingEvent` /
-        `PresenceEvent` when ``typing`` / ``presence`` are set. Runs over the session's
-        EventSource with this client's auth; a dropped connection (or two ``ping``
-        intervals of silence) reconnects by itself after a capped, jittered `Backoff`,
-        resending ``Last-Event-ID`` so a change made meanwhile still arrives as a
-        StateChange. ``close_after_state`` ends after the first StateChange. Bad
-        credentials raise `AuthenticationError`; unknown or malformed events are skipped.
-
-        On a ``websocket=True`` client the same events come over the socket
-        (``WebSocketPushEnable`` and ``ChatStreamEnable``), re-enabled after a reconnect
-        from the last ``pushState``; ``ping`` is then left to the WebSocket's own
-        keep-alive pings.
-        """
-        if self._socket is not None:
-            with self._socket.events(
-                types,
-                typing=typing,
-                presence=presence,
-                close_after_state=close_after_state,
-                backoff=backoff or Backoff(),
-            ) as socket_events:
-                yield socket_events
-            return
-        state = self._event_state(
-            types,
-            typing=typing,
-            presence=presence,
-            ping=ping,
-            close_after_state=close_after_state,
-            backoff=backoff,
-        )
-        with event_pump(self._event_stream(state), state) as events:
-            yield events
-
-    def _event_stream(self, state: EventSourceState) -> Generator[Event | None, None]:
-        """Events, after one None once the first connection is open (see `event_pump`)."""
-        http = self._client()
-        self._check_streams(http)
-        first = True
-        while True:
-            session = self._fresh_session()
-            try:
-                with map_transport_errors("event source"):
-                    connection = connect_sse(
-                        http,
-                        "GET",
-                        state.url(session),
-                        headers=state.headers(),
-                        timeout=self._event_timeout(state),
-                        **self._auth_kw(),
-                    )
-                    with connection as source:
-                        r = source.response
-                        body = b"" if 200 <= r.status_code < 300 else r.read()
-                        state.check_response(
-                            r.status_code,
-                            r.headers.get("content-type", ""),
-                            body,
-                            r.headers.get("retry-after"),
-                        )
-                        state.connected()
-                        log.debug("event source connected")
-                        if first:
-                            first = False
-                            yield None
-                        # Never leave this loop early (a return or break would strand
-                        # httpx's generators half-way, which trio reports): after a
-                        # closeafter=state event the server ends the stream itself.
-                        for sse in source.iter_sse():
-                            event = state.on_message(sse.event, sse.data, sse.id or None)
-                            if event is not None:
-                                yield cast("Event", event)
-                if state.finished:
-                    return
-            except (TransportError, RetryableStream) as exc:
-                log.info("event source lost (%s); reconnecting", type(exc).__name__)
-            sleep(state.on_disconnect())
-
-    # --- blobs ------------------------------------------------------------------------
-
-    def upload(
-        self,
-        data: Any,
-        *,
-        type: str = "application/octet-stream",
-        account_id: str | None = None,
-    ) -> UploadResponse:
-        """Upload bytes, a file path, a binary file object or an iterator of bytes.
-
-        The async client also takes async iterators. Streams; checks ``maxSizeUpload``
-        first; verifies the server's size and sha256.
-        """
-        src = upload_source(data)
-        body: Any = src.value if src.kind == "bytes" else src
-        doc = self._run(
-            upload_flow(
-                body,
-                content_type=type,
-                account_id=account_id or self.account_id,
-                size=src.size,
-                replayable=src.replayable,
-                policy=self._policy,
-            )
-        )
-        return UploadResponse.model_validate(doc)
-
-    @contextmanager
-    def download_stream(
-        self,
-        blob_id: str,
-        *,
-        type: str = "application/octet-stream",
-        name: str = "blob",
-        max_size: int | None = None,
-        sha256: str | None = None,
-        account_id: str | None = None,
-        chunk_size: int = _CHUNK,
-    ) -> Iterator[Iterator[bytes]]:
-        """``with client.download_stream(blob_id) as chunks: for c in chunks``.
-
-        Raises `LocalProtocolError` past ``max_size`` bytes and `RemoteProtocolError`
-        at the end if ``sha256`` (lower-case hex) does not match.
-        """
-        req = self._run(
-            download_request_flow(
-                blob_id, account_id=account_id or self.account_id, type=type, name=name
-            )
-        )
-        verifier = DownloadVerifier(blob_id, max_size=max_size, sha256=sha256)
-        http = self._client()
-        what = f"download {blob_id}"
-        with map_transport_errors(what):
-            stream = http.stream("GET", req.url, headers=dict(req.headers), **self._auth_kw())
-            with stream as r:
-                if not 200 <= r.status_code < 300:
-                    r.read()
-                    check_download_response(to_response(r, r.content), blob_id, max_size)
-                check_download_response(to_response(r, b""), blob_id, max_size)
-                yield _Chunks(r.iter_bytes(chunk_size), verifier, what)
-
-    def download(
-        self,
-        blob_id: str,
-        *,
-        type: str = "application/octet-stream",
-        name: str = "blob",
-        max_size: int | None = None,
-        sha256: str | None = None,
-        account_id: str | None = None,
-    ) -> bytes:
-        """Download a blob as bytes (same checks as `download_stream`)."""
-        with self.download_stream(
-            blob_id,
-            type=type,
-            name=name,
-            max_size=max_size,
-            sha256=sha256,
-            account_id=account_id,
-        ) as chunks:
-            parts: list[bytes] = []
-            for chunk in chunks:
-                parts.append(chunk)
-            return b"".join(parts)
-
     # --- the driver -------------------------------------------------------------------
 
     def _new_primitives(self) -> None:
@@ -585,7 +393,7 @@ class Client(SyncNamespaces, ClientBase):
         http = self._client()
         content: Any = req.body
         if isinstance(content, UploadSource):
-            content = _stream_upload(content, req.digest)
+            content = stream_upload(content, req.digest)
         what = f"{req.method} {redact_url(req.url)}"
         kw = self._auth_kw()
         if until is not None:
@@ -640,38 +448,3 @@ class Client(SyncNamespaces, ClientBase):
             if not name.startswith("_") and name in namespace_names():
                 return NamespaceMirror(self, name)
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-
-
-class _Chunks:
-    """The chunk iterator handed out by `Client.download_stream`."""
-
-    def __init__(self, source: Iterator[bytes], verifier: DownloadVerifier, what: str) -> None:
-        self._source = source
-        self._verifier = verifier
-        self._what = what
-        self._finished = False
-
-    def __iter__(self) -> _Chunks:
-        return self
-
-    def __next__(self) -> bytes:
-        with map_transport_errors(self._what):
-            try:
-                chunk = self._source.__next__()
-            except StopIteration:
-                if not self._finished:
-                    self._finished = True
-                    self._verifier.finish()
-                raise
-        self._verifier.update(chunk)
-        return chunk
-
-
-def _stream_upload(src: UploadSource, digest: StreamDigest | None) -> Iterator[bytes]:
-    if digest is not None:
-        digest.reset()
-    with closing(upload_chunks(src, _CHUNK)) as chunks:
-        for chunk in chunks:
-            if digest is not None:
-                digest.update(chunk)
-            yield chunk
