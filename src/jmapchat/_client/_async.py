@@ -44,11 +44,12 @@ from jmapchat._core import (
 )
 from jmapchat._namespaces import Request
 
-from ._base import (
+from ._base import ClientBase, ClientOptions, UploadSource
+from ._blobs_async import AsyncBlobsMixin, stream_upload
+from ._events_async import AsyncEventsMixin
+from ._generated import AsyncNamespaces
+from ._http import (
     USER_AGENT,
-    ClientBase,
-    ClientOptions,
-    UploadSource,
     body_cap,
     deadline_until,
     log,
@@ -58,9 +59,6 @@ from ._base import (
     to_response,
     too_large,
 )
-from ._blobs_async import AsyncBlobsMixin, stream_upload
-from ._events_async import AsyncEventsMixin
-from ._generated import AsyncNamespaces
 from ._mirror import NamespaceMirror
 from ._primitives import (
     AsyncCapacityLimiter,

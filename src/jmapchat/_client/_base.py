@@ -12,12 +12,10 @@ import functools
 import inspect
 import logging
 import os
-import time
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, TypedDict, TypeVar
-from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
 from pydantic import BaseModel
@@ -27,166 +25,36 @@ from jmapchat._core import (
     CORE,
     NOT_GIVEN,
     AccountNotFound,
-    AuthenticationError,
     Backoff,
     CapabilityNotSupported,
     ChangesCall,
     ChatAccountCapability,
-    ConnectError,
     CoreMethods,
     EventSourceState,
     GetCall,
-    HTTPResponse,
     HTTPStatusError,
-    InvalidInput,
-    JMAPError,
     LocalProtocolError,
     Namespace,
     NotGiven,
     QueryCall,
-    ReadError,
     RemoteProtocolError,
     ResponseTooLarge,
     RetryPolicy,
     Session,
     SessionError,
     SessionURLError,
-    Timeout,
-    TransportError,
     WebSocketChannel,
-    WriteError,
-    parse_problem,
     redact_url,
     session_url_for,
 )
 from jmapchat._namespaces import Request
-from jmapchat._version import __version__
 
-__all__ = [
-    "BearerAuth",
-    "ClientBase",
-    "ClientOptions",
-    "UploadSource",
-    "log",
-    "upgrade_error",
-]
+from ._http import build_auth, check_urls, log, session_hint, split_userinfo
 
-log = logging.getLogger("jmapchat")
+__all__ = ["ClientBase", "ClientOptions", "UploadSource"]
+
 
 R = TypeVar("R", bound=BaseModel)
-
-USER_AGENT = f"jmapchat/{__version__}"
-
-
-class BearerAuth(httpx.Auth):
-    """``Authorization: Bearer <token>``; the token never shows in ``repr``."""
-
-    def __init__(self, token: str) -> None:
-        if not isinstance(token, str) or not token:
-            raise TypeError("token must be a non-empty string")
-        self._token = token
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = f"Bearer {self._token}"
-        yield request
-
-    def __repr__(self) -> str:
-        return "BearerAuth(token='***')"
-
-
-class _RedactedBasicAuth(httpx.BasicAuth):
-    def __init__(self, username: str, password: str) -> None:
-        super().__init__(username, password)
-        self._username = username
-
-    def __repr__(self) -> str:
-        return f"BasicAuth(username={self._username!r}, password='***')"
-
-
-def build_auth(
-    token: str | None,
-    auth: httpx.Auth | None,
-    username: str | None,
-    password: str | None,
-) -> httpx.Auth | None:
-    given = sum(x is not None for x in (token, auth, username))
-    if given > 1:
-        raise TypeError("pass only one of token=, auth= or username=/password=")
-    if (username is None) != (password is None):
-        raise TypeError("username= and password= go together")
-    if token is not None:
-        return BearerAuth(token)
-    if username is not None and password is not None:
-        return _RedactedBasicAuth(username, password)
-    return auth
-
-
-@contextlib.contextmanager
-def map_transport_errors(what: str) -> Iterator[None]:
-    """httpx transport failures → jmapchat `TransportError`s that say if the request left."""
-    what = redact_url(what)
-    try:
-        yield
-    except httpx.TimeoutException as exc:
-        sent = not isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
-        raise Timeout(f"{what}: {type(exc).__name__}: {_shown(exc)}", sent=sent) from exc
-    except httpx.ConnectError as exc:
-        raise ConnectError(f"{what}: could not connect: {_shown(exc)}") from exc
-    except httpx.WriteError as exc:
-        raise WriteError(f"{what}: failed while sending: {_shown(exc)}") from exc
-    except (httpx.ReadError, httpx.RemoteProtocolError, httpx.CloseError) as exc:
-        raise ReadError(f"{what}: failed while reading the reply: {_shown(exc)}") from exc
-    except httpx.TooManyRedirects as exc:
-        raise RemoteProtocolError(f"{what}: too many redirects") from exc
-    except httpx.DecodingError as exc:
-        raise RemoteProtocolError(
-            f"{what}: the reply's body does not match its Content-Encoding: {_shown(exc)}"
-        ) from exc
-    except httpx.InvalidURL as exc:
-        raise RemoteProtocolError(f"{what}: unusable URL: {_shown(exc)}") from exc
-    except OverflowError as exc:  # the socket layer, on a port out of range
-        raise ConnectError(f"{what}: could not connect: {_shown(exc)}") from exc
-    except httpx.TransportError as exc:
-        raise TransportError(f"{what}: {type(exc).__name__}: {_shown(exc)}", sent=False) from exc
-
-
-def _shown(exc: BaseException) -> str:
-    """An exception's message as we repeat it: no password from a URL's userinfo."""
-    return redact_url(str(exc))
-
-
-def split_userinfo(url: str | None) -> tuple[str | None, tuple[str, str] | None]:
-    """``http://bob:pw@host/x`` → (``http://host/x``, (``bob``, ``pw``)); else (url, None)."""
-    if not url or "@" not in url:
-        return url, None
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url, None
-    if "@" not in parts.netloc:
-        return url, None
-    host = parts.netloc.rsplit("@", 1)[1]
-    creds = (unquote(parts.username or ""), unquote(parts.password or ""))
-    return urlunsplit(parts._replace(netloc=host)), creds
-
-
-def upgrade_error(status: int, body: bytes, url: str) -> JMAPError:
-    """The error for a WebSocket handshake the server refused (as for HTTP)."""
-    what = f"WebSocket handshake to {url}"
-    if status in (401, 403):
-        return AuthenticationError(
-            f"{what}: HTTP {status} (check the token or credentials)", status_code=status
-        )
-    problem = parse_problem(body, status=status)
-    if problem is not None and problem.type != "about:blank":
-        return problem
-    return HTTPStatusError(f"{what}: HTTP {status}", status_code=status, body=body[:2000])
-
-
-def to_response(r: httpx.Response, body: bytes) -> HTTPResponse:
-    return HTTPResponse(
-        r.status_code, {k.lower(): v for k, v in r.headers.items()}, body, str(r.url)
-    )
 
 
 def as_policy(retries: int | RetryPolicy) -> RetryPolicy:
@@ -349,14 +217,14 @@ class ClientBase:
         except HTTPStatusError as exc:
             if exc.status_code != 404 or type(exc) is not HTTPStatusError:
                 raise
-            hint = f"no JMAP session at {self._session_url}: " + _session_hint(self.url)
+            hint = f"no JMAP session at {self._session_url}: " + session_hint(self.url)
             raise HTTPStatusError(
                 f"{exc} ({hint})", status_code=exc.status_code, body=exc.body
             ) from exc
         except RemoteProtocolError as exc:
             if isinstance(exc, ResponseTooLarge | SessionURLError):
                 raise  # its own message says what to change; keep its type
-            hint = f"{self._session_url} is not a JMAP session: " + _session_hint(self.url)
+            hint = f"{self._session_url} is not a JMAP session: " + session_hint(self.url)
             raise RemoteProtocolError(f"{exc} ({hint})") from exc
 
     @property
@@ -545,82 +413,6 @@ def _positive_int(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise TypeError(f"{name} must be a positive int (bytes), not {value!r}")
     return value
-
-
-def deadline_until(deadline: float | None) -> float | None:
-    """A per-send ``deadline`` (seconds from now) as a `time.monotonic` instant."""
-    if deadline is None:
-        return None
-    if (
-        isinstance(deadline, bool)
-        or not isinstance(deadline, int | float)
-        or not 0 < deadline < float("inf")
-    ):
-        raise TypeError(f"deadline must be a positive number of seconds, not {deadline!r}")
-    return time.monotonic() + deadline
-
-
-def past_deadline(what: str, *, sent: bool) -> Timeout:
-    return Timeout(f"{what}: the send's deadline passed", sent=sent)
-
-
-def timeout_until(base: httpx.Timeout, until: float) -> httpx.Timeout:
-    """``base`` with every phase cut to the time left before ``until`` (a deadline)."""
-    left = until - time.monotonic()
-    if left <= 0:
-        raise past_deadline("before sending", sent=False)
-
-    def cut(value: float | None) -> float:
-        return left if value is None else min(value, left)
-
-    return httpx.Timeout(
-        connect=cut(base.connect), read=cut(base.read), write=cut(base.write), pool=cut(base.pool)
-    )
-
-
-def body_cap(kind: str, *, session: int, response: int, declared: str | None) -> int:
-    """The byte cap for a reply of ``kind``; raises at once if ``Content-Length`` is over."""
-    limit = session if kind == "session" else response
-    if declared and declared.isascii() and declared.isdigit() and int(declared) > limit:
-        raise too_large(kind, limit)
-    return limit
-
-
-def too_large(kind: str, limit: int) -> ResponseTooLarge:
-    option = "max_session_bytes" if kind == "session" else "max_response_bytes"
-    return ResponseTooLarge(
-        f"the {kind} reply is over {limit:,} bytes ({option}=); not read further",
-        limit=limit,
-    )
-
-
-def check_urls(url: str | None, session_url: str | None) -> None:
-    """Refuse, before any I/O, a server URL that cannot work (no http(s) scheme or host)."""
-    for name, value in (("url", url), ("session_url", session_url)):
-        if value is None:
-            continue
-        if not isinstance(value, str):
-            raise InvalidInput(f"{name} must be a string, not {type(value).__name__}")
-        parts = urlsplit(value)
-        if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-            guess = f"; did you mean 'http://{value}'?" if "://" not in value else ""
-            raise InvalidInput(
-                f"{name}={value!r} is not an http:// or https:// URL with a host{guess}"
-            )
-
-
-def _session_hint(url: str | None) -> str:
-    if url is None:
-        return "check session_url="
-    parts = urlsplit(url)
-    path = parts.path.rstrip("/")
-    if path and not path.endswith("/.well-known/jmap"):
-        root = urlunsplit((parts.scheme, parts.netloc, "", "", ""))
-        return (
-            f"the url already ends in a path ({path!r}), but /.well-known/jmap lives at the "
-            f"server's root: pass the server's base URL ({root!r}) or session_url="
-        )
-    return "pass the server's base URL or session_url="
 
 
 def _choose_account(session: Session, wanted: str | None) -> str:

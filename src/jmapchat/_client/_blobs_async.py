@@ -20,7 +20,8 @@ from jmapchat._core import (
 )
 from jmapchat.models import UploadResponse
 
-from ._base import ClientBase, UploadSource, map_transport_errors, to_response
+from ._base import ClientBase, UploadSource
+from ._http import map_transport_errors, to_response
 from ._primitives import async_upload_chunks, async_upload_source
 
 __all__ = ["AsyncBlobsMixin", "stream_upload"]

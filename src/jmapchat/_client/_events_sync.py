@@ -17,7 +17,8 @@ from httpx_sse import connect_sse
 from jmapchat._core import Backoff, EventSourceState, RetryableStream, Session, TransportError
 from jmapchat.models import Event
 
-from ._base import ClientBase, log, map_transport_errors
+from ._base import ClientBase
+from ._http import log, map_transport_errors
 from ._primitives import event_pump, sleep
 
 if TYPE_CHECKING:

@@ -28,7 +28,7 @@ from jmapchat._core import (
 )
 from jmapchat.models import Event
 
-from ._base import log, map_transport_errors, upgrade_error
+from ._http import log, map_transport_errors, upgrade_error
 from ._primitives import AsyncLock, AsyncSocketRunner, AsyncWakeup, async_sleep, async_wait_for
 
 if TYPE_CHECKING:

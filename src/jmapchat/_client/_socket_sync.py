@@ -30,7 +30,7 @@ from jmapchat._core import (
 )
 from jmapchat.models import Event
 
-from ._base import log, map_transport_errors, upgrade_error
+from ._http import log, map_transport_errors, upgrade_error
 from ._primitives import Lock, SocketRunner, Wakeup, sleep, wait_for
 
 if TYPE_CHECKING:

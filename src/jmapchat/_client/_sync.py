@@ -45,11 +45,12 @@ from jmapchat._core import (
 )
 from jmapchat._namespaces import Request
 
-from ._base import (
+from ._base import ClientBase, ClientOptions, UploadSource
+from ._blobs_sync import BlobsMixin, stream_upload
+from ._events_sync import EventsMixin
+from ._generated import SyncNamespaces
+from ._http import (
     USER_AGENT,
-    ClientBase,
-    ClientOptions,
-    UploadSource,
     body_cap,
     deadline_until,
     log,
@@ -59,9 +60,6 @@ from ._base import (
     to_response,
     too_large,
 )
-from ._blobs_sync import BlobsMixin, stream_upload
-from ._events_sync import EventsMixin
-from ._generated import SyncNamespaces
 from ._mirror import NamespaceMirror
 from ._primitives import (
     CapacityLimiter,
