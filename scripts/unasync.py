@@ -4,7 +4,8 @@
 ``bulk/_async.py`` -> ``bulk/_sync.py`` (`AsyncImporter` -> `Importer`),
 ``sync/_async.py`` -> ``sync/_sync.py`` (`AsyncMirror` -> `Mirror`), and the client's
 parts ``_client/_socket_async.py`` (`AsyncSocket`), ``_events_async.py`` and
-``_blobs_async.py`` (mixins of `AsyncClient`) -> their ``_xxx_sync.py`` twins.
+``_blobs_async.py`` (mixins of `AsyncClient`), and ``bulk/_chats_async.py`` (a mixin of
+`AsyncImporter`) and ``bulk/_export_async.py`` -> their ``_xxx_sync.py`` twins.
 
 Usage::
 
@@ -59,6 +60,16 @@ FILES: list[tuple[Path, Path, str]] = [
         PACKAGE / "_client" / "_blobs_async.py",
         PACKAGE / "_client" / "_blobs_sync.py",
         "`BlobsMixin`: `Client.upload` and downloads, the blocking twin of `AsyncBlobsMixin`.",
+    ),
+    (
+        PACKAGE / "bulk" / "_chats_async.py",
+        PACKAGE / "bulk" / "_chats_sync.py",
+        "`ChatsMixin`: the importer's chats and contacts, the blocking twin of `AsyncChatsMixin`.",
+    ),
+    (
+        PACKAGE / "bulk" / "_export_async.py",
+        PACKAGE / "bulk" / "_export_sync.py",
+        "`export_jsonl`: the blocking twin of `async_export_jsonl`.",
     ),
 ]
 SOURCE, TARGET = FILES[0][0], FILES[0][1]
@@ -115,6 +126,8 @@ RULES: list[tuple[str, str]] = [
     ("async_upload_chunks", "upload_chunks"),
     # bulk: the importer and its _primitives
     ("AsyncImporter", "Importer"),
+    ("AsyncChatsMixin", "ChatsMixin"),
+    ("_chats_async", "_chats_sync"),
     ("AsyncRecordSource", "RecordSource"),
     ("AsyncWorkers", "Workers"),
     ("AsyncEvent", "Event"),

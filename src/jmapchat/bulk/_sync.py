@@ -7,11 +7,9 @@ suite fails while this file is stale.
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Iterable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from jmapchat import Client, Request
 from jmapchat._core import (
@@ -28,11 +26,11 @@ from jmapchat._core import (
     Timeout,
     TransportError,
 )
-from jmapchat.models import ChatCreate, MessageFilter
+from jmapchat.models import MessageFilter
 
+from ._chats_sync import ChatsMixin
 from ._journal import Journal, SendingRow
 from ._plan import (
-    ChatRef,
     ImportAborted,
     Packer,
     Pending,
@@ -52,16 +50,15 @@ from ._primitives import (
     sleep,
     state_lock,
 )
-from ._sources import chat_line, message_line
 
-__all__ = ["Importer", "export_jsonl"]
+__all__ = ["Importer"]
 
 _RECONCILE_PAGE = 200
 _LOOKUP_BATCH = 256
 _MAX_UNKNOWN = 8
 
 
-class Importer:
+class Importer(ChatsMixin):
     """Imports `Record` s exactly once into the client's account::
 
         with jmapchat.Client.connect(url, token=token) as client:
@@ -437,86 +434,6 @@ class Importer:
                 if need.get(fp):
                     need[fp] -= 1
 
-    # --- chats and contacts, created or looked up once -----------------------------------------
-
-    def _contact_ids(self) -> dict[str, str]:
-        if self._contacts is None:
-            self._contacts = self._journal.contacts()
-        return self._contacts
-
-    def _lookup_contacts(self) -> dict[str, str]:
-        got = self._client.call(lambda r: r.chat_contact.get(None))
-        with self._lock:
-            self._report.requests += 1
-        mapping = {c.login or c.id: c.id for c in got.list}
-        mapping.update({c.id: c.id for c in got.list})
-        self._journal.set_contacts(mapping)
-        self._contacts = mapping
-        return mapping
-
-    def _resolve_logins(self, logins: Iterable[str]) -> list[str]:
-        """Contact ids of ``logins``; unknown ones are left out (looked up once per run)."""
-        wanted = list(logins)
-        contacts = self._contact_ids()
-        if any(login not in contacts for login in wanted) and not self._looked_up:
-            self._looked_up = True
-            contacts = self._lookup_contacts()
-        return [contacts[login] for login in wanted if login in contacts]
-
-    def _chat_id(self, ref: ChatRef) -> str:
-        if ref.chat_id is not None:
-            return ref.chat_id
-        cached = self._chats.get(ref.key)
-        if cached is not None:
-            return cached
-        row = self._journal.chat(ref.key)
-        if row is not None and row[0] == "done" and row[1]:
-            self._chats[ref.key] = row[1]
-            return row[1]
-        if ref.kind == "direct":
-            # ``contact``, or the first member who is a contact (the account owner is not)
-            candidates = [ref.contact] if ref.contact else list(ref.members)
-            resolved = self._resolve_logins(candidates)
-            if not resolved and not candidates:
-                raise ImportAborted(f"direct chat {ref.key!r} names no contact")
-            create = ChatCreate.direct(resolved[0] if resolved else candidates[0])
-        else:
-            members = self._resolve_logins(ref.members)
-            create = ChatCreate.group(ref.name or ref.key, members)
-        chat_id = None
-        if row is not None:  # a previous run crashed while creating it: look first
-            chat_id = self._find_chat(create)
-        if chat_id is None:
-            self._journal.set_chat(ref.key, "pending")
-            result = self._client.call(lambda r: r.chat.set(create={"c": create}))
-            with self._lock:
-                self._report.requests += 1
-            if "c" in result.created:
-                chat_id = result.created["c"].id
-            elif result.updated:  # the draft returns an existing direct chat in `updated`
-                chat_id = next(iter(result.updated))
-            else:
-                err = (result.not_created or {}).get("c")
-                if err is not None and err.existing_id:
-                    chat_id = err.existing_id
-                else:
-                    what = f"{err.type}: {err.description}" if err else "no result"
-                    raise ImportAborted(f"cannot create chat {ref.key!r} ({what})")
-        self._journal.set_chat(ref.key, "done", chat_id)
-        self._chats[ref.key] = chat_id
-        return chat_id
-
-    def _find_chat(self, create: ChatCreate) -> str | None:
-        got = self._client.call(lambda r: r.chat.get(None))
-        with self._lock:
-            self._report.requests += 1
-        for chat in got.list:
-            if chat.kind == create.kind == "direct" and chat.contact_id == create.contact_id:
-                return chat.id
-            if chat.kind == create.kind == "group" and chat.name == create.name:
-                return chat.id
-        return None
-
     # --- progress ----------------------------------------------------------------------------
 
     def _tick(self) -> None:
@@ -542,46 +459,3 @@ class Importer:
                 waiting=self._waiting,
             )
         )
-
-
-# --- export ------------------------------------------------------------------------------------
-
-
-def export_jsonl(
-    client: Client,
-    out: IO[str],
-    *,
-    chat_ids: Iterable[str] | None = None,
-    progress: ProgressCallback | None = None,
-) -> int:
-    """Write chats (all, or ``chat_ids``) and their messages as migration JSON Lines.
-
-    The schema is the importer's (docs/migration.md), so export -> import round-trips.
-    Returns the number of messages written.
-    """
-    got = client.call(lambda r: r.chat.get(None if chat_ids is None else list(chat_ids)))
-    contacts = client.call(lambda r: r.chat_contact.get(None))
-    logins = {c.id: c.login or c.id for c in contacts.list}
-    written = 0
-    started = time.monotonic()
-    for chat in got.list:
-        out.write(json.dumps(chat_line(chat, logins), ensure_ascii=False) + "\n")
-        for msg in client.query_iter(
-            "Message",
-            filter=MessageFilter(chat_id=chat.id),
-            # Conversation order: an import's receivedAt is when its envelope landed
-            # (several are in flight), so it would not round-trip; sentAt does.
-            sort=[
-                Comparator(property="sentAt", is_ascending=True),
-                Comparator(property="receivedAt", is_ascending=True),
-            ],
-            page_size=min(500, client.session.core.max_objects_in_get),
-        ):
-            if msg.deleted_at is not None:
-                continue
-            out.write(json.dumps(message_line(msg, logins), ensure_ascii=False) + "\n")
-            written += 1
-            if progress is not None:
-                elapsed = max(1e-6, time.monotonic() - started)
-                progress(Progress(written, written, 0, 0, None, written / elapsed, None))
-    return written
