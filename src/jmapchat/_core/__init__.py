@@ -35,6 +35,8 @@ from ._capabilities import (
     QUOTA,
     WEBSOCKET,
 )
+from ._error_mapping import *  # noqa: F403
+from ._error_mapping import __all__ as _error_mapping_names
 from ._errors import *  # noqa: F403
 from ._errors import __all__ as _error_names
 from ._events import Backoff, EventSourceState, RetryableStream
@@ -232,4 +234,5 @@ __all__ = [
     "websocket_url",
     "ws_execute_flow",
     *_error_names,
+    *_error_mapping_names,
 ]

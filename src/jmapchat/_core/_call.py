@@ -16,14 +16,12 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from ._error_mapping import describe_set_failures, method_error_from_response, set_errors
 from ._errors import (
     BadReference,
     JMAPError,
     LocalProtocolError,
     RemoteProtocolError,
-    describe_set_failures,
-    method_error_from_response,
-    set_errors,
 )
 from ._gc import GC_PAUSE_MIN_ITEMS, gc_paused, items_hint
 from ._model import JMAPModel

@@ -15,13 +15,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from pydantic_core import from_json
 
 from ._call import Call
+from ._error_mapping import request_rejected_from_problem
 from ._errors import (
     JMAPError,
     LocalProtocolError,
     MethodError,
     RemoteProtocolError,
     RequestRejected,
-    request_rejected_from_problem,
 )
 from ._json import gc_paused_for, loads
 from ._request import BaseRequest

@@ -14,7 +14,8 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from pydantic import Field, GetCoreSchemaHandler, field_validator
 from pydantic_core import core_schema
 
-from ._errors import RATE_LIMIT_TYPES, RateLimited, describe_set_failures, set_errors
+from ._error_mapping import RATE_LIMIT_TYPES, describe_set_failures, set_errors
+from ._errors import RateLimited
 from ._model import JMAPInput, JMAPModel
 from ._types import NOT_GIVEN, NotGiven, UTCDate, parse_utc_date
 

@@ -31,6 +31,7 @@ from typing import Any, Final, TypeAlias
 
 from pydantic import BaseModel, ValidationError
 
+from .._error_mapping import request_rejected_from_problem
 from .._errors import (
     AuthenticationError,
     HTTPStatusError,
@@ -39,7 +40,6 @@ from .._errors import (
     LocalProtocolError,
     RemoteProtocolError,
     TransportError,
-    request_rejected_from_problem,
 )
 from .._json import dumps, loads
 from .._request import BaseRequest
