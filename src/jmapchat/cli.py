@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ._cli_support import CLIError, count_lines, progress_bar, run_server
+from ._cli_support import console as _console
 from ._version import __version__
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from . import Client
     from .models import Message
 
@@ -37,14 +37,6 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-
-
-class CLIError(Exception):
-    """An error to report as one line, with its exit status (1 unless said otherwise)."""
-
-    def __init__(self, message: str, code: int = 1) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass
@@ -136,12 +128,6 @@ def _client(opts: Options) -> Iterator[Client]:
         raise CLIError("no server: pass --url or set JMAPCHAT_URL")
     with Client.connect(opts.url, token=_token(opts)) as client:
         yield client
-
-
-def _console(stderr: bool = False) -> Console:
-    from rich.console import Console
-
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 
 def _print_json(value: Any) -> None:
@@ -371,12 +357,12 @@ def import_(
         kind = "slack" if source.is_dir() or source.suffix == ".zip" else "jsonl"
     if kind not in ("jsonl", "slack"):
         raise CLIError(f"unknown format {format!r}: use jsonl, slack or auto")
-    total = _count_lines(source) if kind == "jsonl" else None
+    total = count_lines(source) if kind == "jsonl" else None
     records = (
         read_jsonl(source) if kind == "jsonl" else read_slack_export(source, attribute=attribute)
     )
     journal_path = journal or source.with_name(source.name + ".journal.sqlite")
-    with _client(opts) as client, _progress_bar(opts.json, "importing", total) as update:
+    with _client(opts) as client, progress_bar(opts.json, "importing", total) as update:
 
         def on_progress(p: Progress) -> None:
             update(p.done, p.total, p.waiting)
@@ -412,57 +398,6 @@ def import_(
         raise typer.Exit(1)
 
 
-def _count_lines(path: Path) -> int | None:
-    """Messages in a JSON Lines file (for the ETA): a quick byte scan, no parsing."""
-    import re
-
-    other = re.compile(rb'"type"\s*:\s*"(?:chat|contact)"')
-    try:
-        with path.open("rb") as f:
-            return sum(1 for line in f if line.strip() and not other.search(line)) or None
-    except OSError:
-        return None
-
-
-@contextlib.contextmanager
-def _progress_bar(quiet: bool, what: str, total: int | None) -> Iterator[Any]:
-    """A rich progress bar on stderr (count, rate, ETA); none with ``--json`` or when
-    stderr is not a terminal (logs stay clean)."""
-    console = _console(stderr=True)
-    if quiet or not console.is_terminal:
-        yield lambda done, total, waiting: None
-        return
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TaskProgressColumn,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TaskProgressColumn(),
-        TextColumn("{task.fields[rate]:.0f} msg/s"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=console) as bar:
-        task = bar.add_task(what, total=total, rate=0.0)
-        started = time.monotonic()
-
-        def update(done: int, total: int | None, waiting: float) -> None:
-            rate = done / max(1e-6, time.monotonic() - started)
-            label = f"{what} (rate limited: waiting {waiting:.1f}s)" if waiting else what
-            bar.update(task, completed=done, total=total, rate=rate, description=label)
-
-        yield update
-
-
 @app.command()
 def export(
     ctx: typer.Context,
@@ -480,7 +415,7 @@ def export(
     with _client(opts) as client:
         handle = output.open("w", encoding="utf-8") if output is not None else sys.stdout
         try:
-            with _progress_bar(opts.json or output is None, "exporting", None) as update:
+            with progress_bar(opts.json or output is None, "exporting", None) as update:
 
                 def on_progress(p: Progress) -> None:
                     update(p.done, None, 0.0)
@@ -543,77 +478,6 @@ def serve(
         limits={k: values[k] for k in _LIMIT_FLAGS if values[k] is not None},
         public_url=public_url,
     )
-
-
-def run_server(
-    *,
-    db: str,
-    host: str,
-    port: int,
-    users: Sequence[str],
-    token_file: Path | None,
-    limits: dict[str, int],
-    public_url: str | None = None,
-) -> None:
-    """``jmapchat serve``: open the database, print the tokens and the URL, serve."""
-    from functools import partial
-
-    import trio
-    from hypercorn.config import Config
-    from hypercorn.trio import serve as hypercorn_serve
-
-    from .server import ChatServer, SchemaMismatch, ServerLimits, write_token_file
-
-    tokens: dict[str, str] = {}
-    if token_file is not None and token_file.exists():
-        try:
-            loaded = json.loads(token_file.read_text(encoding="utf-8"))
-        except ValueError:
-            loaded = None
-        if not isinstance(loaded, dict) or not all(isinstance(v, str) for v in loaded.values()):
-            raise CLIError(f"{token_file}: expected a JSON object of user -> token", 2)
-        tokens = {str(k): v for k, v in loaded.items()}
-    try:
-        server = ChatServer(
-            db=db,
-            users=list(dict.fromkeys(users)),
-            tokens=tokens,
-            limits=ServerLimits.model_validate(limits),
-            public_url=public_url,
-        )
-    except SchemaMismatch as exc:  # an old or foreign database file: refused, exit 2
-        raise CLIError(str(exc), 2) from None
-    except ValueError as exc:
-        raise CLIError(str(exc)) from None
-    with server:
-        if token_file is not None:
-            write_token_file(token_file, {**tokens, **server.tokens})  # mode 0600
-        print("jmapchat reference server: for development and tests, NOT for production use")
-        for name, token in server.tokens.items():
-            print(f"  {name}: {token}")
-        config = Config()
-        config.bind = [f"{host}:{port}"]
-        config.accesslog = "-"
-
-        async def main() -> None:
-            async with trio.open_nursery() as nursery:
-                app_: Any = server.app
-                binds = await nursery.start(partial(hypercorn_serve, app_, config))
-                real = server.public_url or str(binds[0]).rstrip("/")
-                print(f"session: {real}/.well-known/jmap", flush=True)
-
-        try:
-            with contextlib.suppress(KeyboardInterrupt):
-                trio.run(main)
-        except BaseExceptionGroup as group:  # trio's nursery wraps the bind failure
-            first = group.exceptions[0]
-            while isinstance(first, BaseExceptionGroup):
-                first = first.exceptions[0]
-            if isinstance(first, OSError):
-                raise CLIError(
-                    f"cannot listen on {host}:{port}: {first.strerror or first}"
-                ) from None
-            raise
 
 
 # --- entry point -------------------------------------------------------------------------------
