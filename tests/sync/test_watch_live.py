@@ -43,7 +43,8 @@ async def test_async_watch_is_driven_by_real_events(jmap_async_client: Any) -> N
             assert bodies[0] == ["before"]
             assert bodies[-1] == ["pushed"]
             kept = mirror.get("Message", diff.created("Message")[0].id)  # alice's copy
-            assert kept is not None and kept.chat_id == chat
+            assert kept is not None
+            assert kept.chat_id == chat
 
 
 def test_blocking_watch_is_driven_by_real_events(jmap_client: Any) -> None:
