@@ -6,7 +6,7 @@ The source of truth for both mirrors: ``scripts/unasync.py`` generates the block
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Generator
+from collections.abc import AsyncGenerator, AsyncIterator, Generator
 from contextlib import aclosing, closing
 from types import TracebackType
 from typing import Any
@@ -132,7 +132,7 @@ class AsyncMirror(MirrorBase[AsyncClient]):
                 yield diff
             await async_sleep(interval)
 
-    async def _follow(self, events: AsyncIterator[Any]) -> AsyncIterator[Diff]:
+    async def _follow(self, events: AsyncIterator[Any]) -> AsyncGenerator[Diff, None]:
         """Catch up, then sync after each event announcing a state the mirror is not at."""
         diff = await self.sync()
         if diff:

@@ -133,7 +133,7 @@ class Mirror(MirrorBase[Client]):
                 yield diff
             sleep(interval)
 
-    def _follow(self, events: Iterator[Any]) -> Iterator[Diff]:
+    def _follow(self, events: Iterator[Any]) -> Generator[Diff, None]:
         """Catch up, then sync after each event announcing a state the mirror is not at."""
         diff = self.sync()
         if diff:
