@@ -8,8 +8,8 @@ Columns (same run, same server, same clients):
 - **polling /changes every 1 s** (the baseline): alice asks ``Message/changes`` +
   ``Message/get`` once a second; bob sends N messages paced 20 ms apart; a message's
   latency is bob's ``send`` start → the end of the poll that returned it.
-- **WebSocket**: a slot for the WebSocket client (``connect(websocket=True)``), which is
-  measured by the same EventSource code path once it exists; until then it prints n/a.
+- **WebSocket**: the same as EventSource, with alice on ``connect(websocket=True)``:
+  ``events()`` then listens on the JMAP WebSocket (``WebSocketPushEnable``).
 
 The reference server runs in this process (hypercorn in a thread) on 127.0.0.1; both
 columns share that cost. Prints p50 / p99 / max per column and the polling / EventSource
@@ -110,10 +110,13 @@ async def polling(
     return [seen[b] - t for b, t in sent.items()]
 
 
-async def websocket(n: int) -> list[float] | None:
-    """The WebSocket column: measured once ``AsyncClient.connect(..., websocket=True)``
-    exists (its ``events()`` then runs the `eventsource` code above over the socket)."""
-    return None
+async def websocket(
+    url: str, token: str, send: Callable[[str], Awaitable[Any]], n: int
+) -> list[float]:
+    """The WebSocket column: alice on ``connect(..., websocket=True)``, whose ``events()``
+    runs over the socket (WebSocketPushEnable); measured by the `eventsource` code above."""
+    async with jmapchat.AsyncClient.connect(url, token=token, websocket=True) as alice:
+        return await eventsource(alice, send, n)
 
 
 async def main(n: int) -> None:
@@ -131,7 +134,7 @@ async def main(n: int) -> None:
 
             await send("warm-up")
             es = await eventsource(alice, send, n)
-            ws = await websocket(n)
+            ws = await websocket(url, server.tokens["alice"], send, n)
             poll = await polling(alice, send, n)
     rows = []
     for name, lat in (
@@ -149,6 +152,8 @@ async def main(n: int) -> None:
     ratio = summary(poll)[0] / summary(es)[0]
     print(
         f"RESULT realtime_latency p50: EventSource {summary(es)[0]:.1f} ms, "
+        f"WebSocket {summary(ws)[0]:.1f} ms (WebSocket / EventSource "
+        f"{summary(ws)[0] / summary(es)[0]:.2f}×), "
         f"polling {summary(poll)[0]:.1f} ms = {ratio:.0f}× slower (n={n})"
     )
 

@@ -22,10 +22,11 @@ SCRIPTS = [
     "round_trips_saved",
     "server_bulk",
     "import_throughput",
+    "websocket",
     "sync_step",
+    "realtime_latency",
     "server_latency",
     "small_request",
-    "realtime_latency",
 ]
 
 

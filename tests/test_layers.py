@@ -4,33 +4,25 @@
   core only through ``jmapchat._core``'s public surface (its ``__init__`` exports).
 - Inside ``_core``, nothing imports upward into the executor (``_core/_exec``), and no
   files form an import cycle (imports under ``if TYPE_CHECKING:`` excepted).
+- No import cycle between the files of ``server`` either, and no import inside a function
+  there but of an optional dependency.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 import jmapchat._core
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 PKG = SRC / "jmapchat"
 CORE = "jmapchat._core"
-
-# Private-module imports the server half of issue 10 still has to move to
-# ``jmapchat._core``'s public surface (the server was being edited in parallel). The
-# list may only shrink: a new private import anywhere fails the test.
-KNOWN_SERVER_EXCEPTIONS = {
-    ("server/_app.py", "jmapchat._core._capabilities"),
-    ("server/_app.py", "jmapchat._core._errors"),
-    ("server/_core_caps.py", "jmapchat._core._capabilities"),
-    ("server/_engine.py", "jmapchat._core._capabilities"),
-    ("server/_engine.py", "jmapchat._core._errors"),
-    ("server/_engine.py", "jmapchat._core._resolve"),
-    ("server/_generic.py", "jmapchat._core._capabilities"),
-    ("server/_types/message.py", "jmapchat._core._pointer"),
-}
+SERVER = "jmapchat.server"
 
 
 def _module_name(path: Path) -> str:
@@ -93,10 +85,9 @@ def test_siblings_use_only_the_public_surface_of_the_core() -> None:
         for module in _imports(path):
             if module.startswith(CORE + "."):
                 found.add((rel, module))
-    new = found - KNOWN_SERVER_EXCEPTIONS
-    assert not new, (
+    assert not found, (
         "import these from jmapchat._core (add the name to _core/__init__.py's exports): "
-        + ", ".join(f"{f} -> {m}" for f, m in sorted(new))
+        + ", ".join(f"{f} -> {m}" for f, m in sorted(found))
     )
 
 
@@ -105,39 +96,29 @@ def test_the_public_surface_exports_what_siblings_need() -> None:
         assert hasattr(jmapchat._core, name), name
 
 
-def _core_graph() -> dict[str, set[str]]:
+def _graph(package: str) -> dict[str, set[str]]:
+    """Run-time imports between the files of ``package`` (lazy ones included)."""
+    root = PKG.joinpath(*package.split(".")[1:])
+    modules = {_module_name(p) for p in _files(root)}
     graph: dict[str, set[str]] = {}
-    modules = {_module_name(p) for p in _files(PKG / "_core")}
-    for path in _files(PKG / "_core"):
+    for path in _files(root):
         name = _module_name(path)
         graph[name] = {
             m
             for m in _imports(path)
-            if m in modules and m != name and m != CORE  # the package itself: the surface
+            if m in modules and m != name and m != package  # the package itself: the surface
         }
     return graph
 
 
-def test_the_graph_sees_relative_and_lazy_imports() -> None:
-    graph = _core_graph()
-    assert CORE + "._exec._absorb" in graph[CORE + "._exec._plan"]
-    assert CORE + "._json" in graph[CORE + "._session"]
+def _core_graph() -> dict[str, set[str]]:
+    return _graph(CORE)
 
 
-def test_nothing_below_the_executor_imports_it() -> None:
-    exec_pkg = CORE + "._exec"
-    for name, deps in _core_graph().items():
-        if name == CORE or name.startswith(exec_pkg):
-            continue
-        upward = sorted(d for d in deps if d.startswith(exec_pkg))
-        assert not upward, f"{name} imports the executor: {upward}"
-
-
-def test_no_import_cycles_inside_the_core() -> None:
-    graph = _core_graph()
+def _assert_no_cycles(graph: dict[str, set[str]], top: str) -> None:
     # A package __init__ re-exporting its submodules is not a cycle with them.
     graph = {
-        n: {d for d in deps if not n.startswith(d + ".")} for n, deps in graph.items() if n != CORE
+        n: {d for d in deps if not n.startswith(d + ".")} for n, deps in graph.items() if n != top
     }
     state: dict[str, int] = {}
     stack: list[str] = []
@@ -157,3 +138,63 @@ def test_no_import_cycles_inside_the_core() -> None:
     for node in sorted(graph):
         if node not in state:
             dfs(node)
+
+
+def test_the_graph_sees_relative_and_lazy_imports() -> None:
+    graph = _core_graph()
+    assert CORE + "._exec._absorb" in graph[CORE + "._exec._plan"]
+    assert CORE + "._json" in graph[CORE + "._session"]
+
+
+def test_nothing_below_the_executor_imports_it() -> None:
+    exec_pkg = CORE + "._exec"
+    for name, deps in _core_graph().items():
+        if name == CORE or name.startswith(exec_pkg):
+            continue
+        upward = sorted(d for d in deps if d.startswith(exec_pkg))
+        assert not upward, f"{name} imports the executor: {upward}"
+
+
+def test_no_import_cycles_inside_the_core() -> None:
+    _assert_no_cycles(_core_graph(), CORE)
+
+
+def test_no_import_cycles_inside_the_server() -> None:
+    graph = _graph(SERVER)
+    assert SERVER + "._types._access" in graph[SERVER + "._push"]  # the graph is not empty
+    _assert_no_cycles(graph, SERVER)
+
+
+def test_cycle_check_finds_a_cycle() -> None:
+    graph = {"p.a": {"p.b"}, "p.b": {"p.c"}, "p.c": {"p.a"}}
+    with pytest.raises(AssertionError, match=re.escape("p.a -> p.b -> p.c -> p.a")):
+        _assert_no_cycles(graph, "p")
+
+
+def _function_level_imports(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(), str(path))
+    found = []
+    for fn in ast.walk(tree):
+        if isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+            for node in ast.walk(fn):
+                if isinstance(node, ast.Import):
+                    found += [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom):
+                    found.append("." * node.level + (node.module or ""))
+    return found
+
+
+# Imported inside functions on purpose: optional at run time (trio only under trio, the
+# hypercorn server only for a real socket, Pillow only to check an image).
+OPTIONAL_IN_SERVER = {"trio", "hypercorn.config", "hypercorn.trio", "PIL"}
+
+
+def test_the_server_imports_at_module_level() -> None:
+    """Function-level imports hide cycles; the server has none but optional dependencies."""
+    found = {
+        f"{path.relative_to(PKG).as_posix()}: {module}"
+        for path in _files(PKG / "server")
+        for module in _function_level_imports(path)
+        if module not in OPTIONAL_IN_SERVER
+    }
+    assert not found, sorted(found)

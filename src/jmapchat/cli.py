@@ -610,7 +610,7 @@ def run_server(
             db=db,
             users=list(dict.fromkeys(users)),
             tokens=tokens,
-            limits=ServerLimits(**limits),
+            limits=ServerLimits.model_validate(limits),
             public_url=public_url,
         )
     except SchemaMismatch as exc:  # an old or foreign database file: refused, exit 2

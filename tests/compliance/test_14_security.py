@@ -351,7 +351,7 @@ def test_14_13_constant_time_sha256_comparison(h: Harness, monkeypatch: pytest.M
     """
     import hmac
 
-    from jmapchat.server._types import message as message_module
+    from jmapchat.server._types import _content as message_module
 
     seen: list[tuple[str, str]] = []
     real = hmac.compare_digest

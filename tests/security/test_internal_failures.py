@@ -73,7 +73,7 @@ async def test_request_nested_beyond_the_parser_is_a_problem(alice: Api) -> None
 
 
 def test_ascii_numeric_collation_of_huge_numbers() -> None:
-    from jmapchat.server._generic import _collate
+    from jmapchat.server._query import _collate
 
     huge = "9" * 100_000
     keys = [_collate(v, "i;ascii-numeric") for v in ["10", huge, "9", "abc", "0010", "2x"]]

@@ -27,6 +27,7 @@ from jmapchat._core import (
     CORE,
     NOT_GIVEN,
     AccountNotFound,
+    AuthenticationError,
     Backoff,
     CapabilityNotSupported,
     ChangesCall,
@@ -38,6 +39,7 @@ from jmapchat._core import (
     HTTPResponse,
     HTTPStatusError,
     InvalidInput,
+    JMAPError,
     LocalProtocolError,
     Namespace,
     NotGiven,
@@ -51,14 +53,23 @@ from jmapchat._core import (
     SessionURLError,
     Timeout,
     TransportError,
+    WebSocketChannel,
     WriteError,
+    parse_problem,
     redact_url,
     session_url_for,
 )
 from jmapchat._namespaces import Request
 from jmapchat._version import __version__
 
-__all__ = ["BearerAuth", "ClientBase", "ClientOptions", "UploadSource", "log"]
+__all__ = [
+    "BearerAuth",
+    "ClientBase",
+    "ClientOptions",
+    "UploadSource",
+    "log",
+    "upgrade_error",
+]
 
 log = logging.getLogger("jmapchat")
 
@@ -157,6 +168,19 @@ def split_userinfo(url: str | None) -> tuple[str | None, tuple[str, str] | None]
     host = parts.netloc.rsplit("@", 1)[1]
     creds = (unquote(parts.username or ""), unquote(parts.password or ""))
     return urlunsplit(parts._replace(netloc=host)), creds
+
+
+def upgrade_error(status: int, body: bytes, url: str) -> JMAPError:
+    """The error for a WebSocket handshake the server refused (as for HTTP)."""
+    what = f"WebSocket handshake to {url}"
+    if status in (401, 403):
+        return AuthenticationError(
+            f"{what}: HTTP {status} (check the token or credentials)", status_code=status
+        )
+    problem = parse_problem(body, status=status)
+    if problem is not None and problem.type != "about:blank":
+        return problem
+    return HTTPStatusError(f"{what}: HTTP {status}", status_code=status, body=body[:2000])
 
 
 def to_response(r: httpx.Response, body: bytes) -> HTTPResponse:
@@ -465,6 +489,21 @@ class ClientBase:
             close_after_state=close_after_state,
             backoff=backoff,
         )
+
+    def _ws_channel(self) -> WebSocketChannel:
+        from jmapchat.models import ChatPresenceEvent, ChatTypingEvent, StateChange
+
+        models: dict[str, type[BaseModel]] = {
+            "StateChange": StateChange,
+            "ChatTypingEvent": ChatTypingEvent,
+            "ChatPresenceEvent": ChatPresenceEvent,
+        }
+        return WebSocketChannel(models)
+
+    def _read_timeout(self) -> float | None:
+        """How long a request waits for its reply (the ``read`` part of ``timeout``)."""
+        t = self._timeout
+        return t.read if isinstance(t, httpx.Timeout) else t
 
     @staticmethod
     def _check_streams(http: Any) -> None:

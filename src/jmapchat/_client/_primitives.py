@@ -9,15 +9,26 @@ by hand, so the generated file never diverges from its source.
 
 from __future__ import annotations
 
+import logging
 import math
+import queue
 import threading
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
-from contextlib import asynccontextmanager, closing, contextmanager
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
+from contextlib import (
+    AbstractAsyncContextManager,
+    AbstractContextManager,
+    asynccontextmanager,
+    closing,
+    contextmanager,
+)
 from types import TracebackType
 from typing import Any
 
 import anyio
+import anyio.abc
+import wsproto.events
+from httpx_ws import WebSocketDisconnect, WebSocketNetworkError
 
 from jmapchat._core import EventSourceState
 from jmapchat._namespaces import Request
@@ -27,18 +38,24 @@ from ._base import UploadSource
 __all__ = [
     "AsyncCapacityLimiter",
     "AsyncLock",
+    "AsyncSocketRunner",
+    "AsyncWakeup",
     "CapacityLimiter",
     "Lock",
+    "SocketRunner",
+    "Wakeup",
     "async_bind_handles",
     "async_event_pump",
     "async_sleep",
     "async_upload_chunks",
     "async_upload_source",
+    "async_wait_for",
     "bind_handles",
     "event_pump",
     "sleep",
     "upload_chunks",
     "upload_source",
+    "wait_for",
 ]
 
 # --- async (anyio: trio or asyncio) -----------------------------------------------------
@@ -48,6 +65,92 @@ AsyncLock = anyio.Lock
 AsyncCapacityLimiter = anyio.CapacityLimiter
 
 async_sleep = anyio.sleep
+AsyncWakeup = anyio.Event
+
+log = logging.getLogger("jmapchat")
+
+# What a socket runner hands each frame to (returns a close code to end the socket), and
+# what it calls once the socket is gone (with the close code, if the server sent one).
+OnFrame = Callable[[Any, "str | bytes"], "int | None"]
+OnClosed = Callable[[Any, "int | None"], None]
+
+
+async def async_wait_for(event: anyio.Event, timeout: float | None) -> bool:
+    """Wait for ``event`` at most ``timeout`` seconds (None: for ever); True if it is set."""
+    with anyio.move_on_after(timeout):
+        await event.wait()
+    return event.is_set()
+
+
+class AsyncSocketRunner:
+    """Runs each WebSocket connection in a task of its own (in a task group this object
+    owns): the task enters the connection, reads every frame for ``on_frame`` and calls
+    ``on_closed`` at the end. httpx-ws's session holds a task group, so it must be entered
+    and left by one task; with a task per connection, any task can (re)connect."""
+
+    def __init__(self) -> None:
+        self._tg: anyio.abc.TaskGroup | None = None
+
+    async def __aenter__(self) -> AsyncSocketRunner:
+        self._tg = anyio.create_task_group()
+        await self._tg.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        tg, self._tg = self._tg, None
+        if tg is not None:
+            tg.cancel_scope.cancel()
+            await tg.__aexit__(exc_type, exc, tb)
+
+    async def start(
+        self,
+        connect: Callable[[], AbstractAsyncContextManager[Any]],
+        on_frame: OnFrame,
+        on_closed: OnClosed,
+    ) -> Any:
+        """Connect; return the open session (connection errors raise here)."""
+        if self._tg is None:
+            raise RuntimeError("the socket runner is not running")
+        return await self._tg.start(self._run, connect, on_frame, on_closed)
+
+    @staticmethod
+    async def _run(
+        connect: Callable[[], AbstractAsyncContextManager[Any]],
+        on_frame: OnFrame,
+        on_closed: OnClosed,
+        *,
+        task_status: anyio.abc.TaskStatus[Any] = anyio.TASK_STATUS_IGNORED,
+    ) -> None:
+        ws: Any = None
+        code: int | None = None
+        try:
+            async with connect() as ws:
+                task_status.started(ws)
+                while True:
+                    try:
+                        event = await ws.receive()
+                    except WebSocketDisconnect as exc:
+                        code = exc.code
+                        break
+                    except WebSocketNetworkError:
+                        break
+                    if isinstance(event, wsproto.events.Message):
+                        close = on_frame(ws, event.data)
+                        if close is not None:
+                            await ws.close(close)
+                            break
+        except Exception as exc:
+            if ws is None:
+                raise  # the connection failed: tg.start() re-raises it to the caller
+            log.debug("WebSocket reader ended: %s", type(exc).__name__)
+        finally:
+            if ws is not None:
+                on_closed(ws, code)
 
 
 def async_bind_handles(request: Request) -> None:
@@ -209,6 +312,97 @@ class CapacityLimiter:
 
 
 sleep = time.sleep
+Wakeup = threading.Event
+
+
+def wait_for(event: threading.Event, timeout: float | None) -> bool:
+    """Wait for ``event`` at most ``timeout`` seconds (None: for ever); True if it is set."""
+    return event.wait(timeout)
+
+
+class SocketRunner:
+    """`AsyncSocketRunner`'s blocking twin: a reader thread per connection."""
+
+    _POLL = 0.25  # how often an idle reader looks whether its socket was closed
+
+    def __init__(self) -> None:
+        self._threads: list[threading.Thread] = []
+        self._stopping = threading.Event()
+
+    def __enter__(self) -> SocketRunner:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stopping.set()
+        for thread in self._threads:
+            thread.join()
+
+    def start(
+        self,
+        connect: Callable[[], AbstractContextManager[Any]],
+        on_frame: OnFrame,
+        on_closed: OnClosed,
+    ) -> Any:
+        """Connect; return the open session (connection errors raise here)."""
+        started = threading.Event()
+        box: dict[str, Any] = {}
+        thread = threading.Thread(
+            target=self._run,
+            args=(connect, on_frame, on_closed, started, box),
+            name="jmapchat-websocket",
+            daemon=True,
+        )
+        self._threads = [t for t in self._threads if t.is_alive()]
+        self._threads.append(thread)
+        thread.start()
+        started.wait()
+        if "error" in box:
+            raise box["error"]
+        return box["ws"]
+
+    def _run(
+        self,
+        connect: Callable[[], AbstractContextManager[Any]],
+        on_frame: OnFrame,
+        on_closed: OnClosed,
+        started: threading.Event,
+        box: dict[str, Any],
+    ) -> None:
+        ws: Any = None
+        code: int | None = None
+        try:
+            with connect() as ws:
+                box["ws"] = ws
+                started.set()
+                while not self._stopping.is_set():
+                    try:
+                        event = ws.receive(timeout=self._POLL)
+                    except queue.Empty:
+                        continue
+                    except WebSocketDisconnect as exc:
+                        code = exc.code
+                        break
+                    except WebSocketNetworkError:
+                        break
+                    if isinstance(event, wsproto.events.Message):
+                        close = on_frame(ws, event.data)
+                        if close is not None:
+                            ws.close(close)
+                            break
+        except Exception as exc:
+            if ws is None:
+                box["error"] = exc
+            else:
+                log.debug("WebSocket reader ended: %s", type(exc).__name__)
+        finally:
+            started.set()
+            if ws is not None:
+                on_closed(ws, code)
 
 
 def bind_handles(request: Request) -> None:

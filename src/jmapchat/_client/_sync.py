@@ -8,18 +8,22 @@ suite fails while this file is stale.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Generator, Iterator, Sequence
-from contextlib import closing, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, Unpack, cast
 
 import httpx
 from httpx_sse import connect_sse
+from httpx_ws import WebSocketUpgradeError, connect_ws
 from pydantic import BaseModel
 
 from jmapchat._core import (
+    WEBSOCKET,
     Backoff,
     Call,
+    CapabilityNotSupported,
     ChangesResponse,
     DownloadVerifier,
     Emit,
@@ -29,14 +33,24 @@ from jmapchat._core import (
     HTTPRequest,
     HTTPResponse,
     Instruction,
+    JMAPError,
     LocalProtocolError,
     ObservedSessionState,
+    Pushed,
+    RemoteProtocolError,
+    Reply,
     Response,
     RetryableStream,
     Session,
+    Skipped,
     Sleep,
     StreamDigest,
+    Timeout,
     TransportError,
+    WebSocketChannel,
+    WriteError,
+    WSReceive,
+    WSSend,
     changes_pages_flow,
     check_download_response,
     download_request_flow,
@@ -45,6 +59,8 @@ from jmapchat._core import (
     redact_url,
     session_flow,
     upload_flow,
+    websocket_url,
+    ws_execute_flow,
 )
 from jmapchat._namespaces import Request
 from jmapchat.models import Event, UploadResponse
@@ -62,17 +78,21 @@ from ._base import (
     timeout_until,
     to_response,
     too_large,
+    upgrade_error,
 )
 from ._generated import SyncNamespaces
 from ._mirror import NamespaceMirror
 from ._primitives import (
     CapacityLimiter,
     Lock,
+    SocketRunner,
+    Wakeup,
     bind_handles,
     event_pump,
     sleep,
     upload_chunks,
     upload_source,
+    wait_for,
 )
 
 __all__ = ["Client"]
@@ -84,10 +104,12 @@ _CHUNK = 64 * 1024
 
 
 class ConnectOptions(ClientOptions, total=False):
-    """`ClientOptions` plus the HTTP layer: an ``http_client`` or a ``transport``."""
+    """`ClientOptions` plus the transport: an ``http_client`` or a ``transport``, and
+    ``websocket=True`` to send requests (and listen) over the session's WebSocket."""
 
     http_client: httpx.Client | None
     transport: httpx.BaseTransport | None
+    websocket: bool
 
 
 class Client(SyncNamespaces, ClientBase):
@@ -108,12 +130,14 @@ class Client(SyncNamespaces, ClientBase):
     def __init__(self, url: str | None = None, **options: Unpack[ConnectOptions]) -> None:
         http_client = options.pop("http_client", None)
         transport = options.pop("transport", None)
+        self._use_websocket = bool(options.pop("websocket", False))
         super().__init__(url, options)
         if http_client is not None and transport is not None:
             raise TypeError("pass http_client= or transport=, not both")
         self._own_http = http_client is None
         self._http: httpx.Client | None = http_client
         self._transport = transport
+        self._socket: Socket | None = None
         self._new_primitives()
 
     @classmethod
@@ -126,6 +150,10 @@ class Client(SyncNamespaces, ClientBase):
         ``session_url`` skips ``/.well-known/jmap`` discovery. ``retries`` is a count or
         a `RetryPolicy`; ``timeout`` is seconds or an ``httpx.Timeout``. The keywords are
         `ConnectOptions` (`ClientOptions` plus the HTTP layer).
+
+        ``websocket=True``: `send` and `events` go over the session's JMAP WebSocket
+        (RFC 8887), opened with the same credentials; `CapabilityNotSupported` if the
+        server advertises none. Uploads and downloads stay on HTTP.
         """
         return cls(url, **options)
 
@@ -141,17 +169,35 @@ class Client(SyncNamespaces, ClientBase):
             )
         self._new_primitives()
         try:
-            self._fresh_session()
+            session = self._fresh_session()
+            if self._use_websocket:
+                url = websocket_url(session)
+                try:
+                    self._check_streams(self._client())
+                except CapabilityNotSupported:
+                    raise CapabilityNotSupported(
+                        "websocket=True needs a network transport: httpx's in-process "
+                        "transports cannot upgrade to a WebSocket (serve the app on a "
+                        "loopback socket, e.g. jmapchat.server.serve_in_thread)",
+                        capability=WEBSOCKET,
+                    ) from None
+                socket = Socket(self, url, self._ws_channel())
+                self._socket = self._stack.enter_context(socket)
+                socket.connection()
         except BaseException:
             self.close()
             raise
         return self
 
     def close(self) -> None:
-        """Close the HTTP client if this client created it."""
-        http, self._http = self._http, None
-        if http is not None and self._own_http:
-            http.close()
+        """Close the WebSocket, and the HTTP client if this client created it."""
+        self._socket = None
+        try:
+            self._stack.close()
+        finally:
+            http, self._http = self._http, None
+            if http is not None and self._own_http:
+                http.close()
 
     def __enter__(self) -> Client:
         return self.open()
@@ -176,6 +222,18 @@ class Client(SyncNamespaces, ClientBase):
         """
         until = deadline_until(deadline)
         bind_handles(request)
+        if self._socket is not None:
+            flow = ws_execute_flow(
+                request,
+                account_id=self.account_id,
+                policy=self._policy,
+                channel=self._socket.channel,
+            )
+            sent: list[str] = []
+            try:
+                return self._run(flow, until, sent)
+            finally:
+                self._socket.forget(sent)
         return self._run(
             execute_flow(request, account_id=self.account_id, policy=self._policy), until
         )
@@ -264,7 +322,22 @@ class Client(SyncNamespaces, ClientBase):
         resending ``Last-Event-ID`` so a change made meanwhile still arrives as a
         StateChange. ``close_after_state`` ends after the first StateChange. Bad
         credentials raise `AuthenticationError`; unknown or malformed events are skipped.
+
+        On a ``websocket=True`` client the same events come over the socket
+        (``WebSocketPushEnable`` and ``ChatStreamEnable``), re-enabled after a reconnect
+        from the last ``pushState``; ``ping`` is then left to the WebSocket's own
+        keep-alive pings.
         """
+        if self._socket is not None:
+            with self._socket.events(
+                types,
+                typing=typing,
+                presence=presence,
+                close_after_state=close_after_state,
+                backoff=backoff or Backoff(),
+            ) as socket_events:
+                yield socket_events
+            return
         state = self._event_state(
             types,
             typing=typing,
@@ -410,6 +483,7 @@ class Client(SyncNamespaces, ClientBase):
 
     def _new_primitives(self) -> None:
         # Also on every open(): anyio's belong to the event loop that first uses them.
+        self._stack = ExitStack()
         self._session_lock = Lock()
         self._limiter = CapacityLimiter(4)
         self._upload_limiter = CapacityLimiter(4)
@@ -422,8 +496,9 @@ class Client(SyncNamespaces, ClientBase):
     def _auth_kw(self) -> dict[str, Any]:
         return {"auth": self._auth} if self._auth is not None else {}
 
-    def _run(self, flow: Flow[T], until: float | None = None) -> T:
-        """Drive a flow to completion (it must not `Emit`), by ``until`` if given."""
+    def _run(self, flow: Flow[T], until: float | None = None, sent: list[str] | None = None) -> T:
+        """Drive a flow to completion (it must not `Emit`), by ``until`` if given;
+        ``sent`` collects the ids of the WebSocket requests it sent."""
         with closing(flow):
             reply: Any = None
             error: BaseException | None = None
@@ -434,6 +509,8 @@ class Client(SyncNamespaces, ClientBase):
                     return stop.value  # type: ignore[no-any-return]
                 if isinstance(instr, Emit):
                     raise RuntimeError("this flow cannot emit values")
+                if isinstance(instr, WSSend) and sent is not None and instr.request_id:
+                    sent.append(instr.request_id)
                 reply, error = self._do(instr, until)
 
     def _iterate(self, flow: Flow[None]) -> Iterator[Any]:
@@ -472,6 +549,20 @@ class Client(SyncNamespaces, ClientBase):
             return self._fresh_session(until), None
         if isinstance(instr, ObservedSessionState):
             self._observe(instr.state)
+            return None, None
+        if isinstance(instr, WSSend | WSReceive):
+            if self._socket is None:
+                raise LocalProtocolError("the client's WebSocket is closed")
+            if isinstance(instr, WSReceive):
+                wait = self._read_timeout()
+                if until is not None:
+                    left = max(0.0, until - time.monotonic())
+                    wait = left if wait is None else min(wait, left)
+                return self._socket.receive(instr.request_ids, wait), None
+            try:
+                self._socket.send(instr.frame, instr.request_id)
+            except TransportError as exc:
+                return None, exc
             return None, None
         raise RuntimeError(f"unknown flow instruction {instr!r}")  # pragma: no cover
 
@@ -562,6 +653,266 @@ class Client(SyncNamespaces, ClientBase):
             if not name.startswith("_") and name in namespace_names():
                 return NamespaceMirror(self, name)
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+
+class Socket:
+    """The client's JMAP WebSocket: (re)connects, sends frames, and hands every frame
+    the server sends to whoever waits for it. What a frame means, and what to send after
+    a reconnect, is decided by the sans-IO `WebSocketChannel`; this only moves frames.
+
+    Each connection is read by its own task (thread, for the blocking client); a request
+    waits for its reply by ``requestId``; when a connection ends, every request still
+    waiting on it gets the error (and the flow applies the retry rules); ``events()``
+    hears of it and reconnects with backoff.
+    """
+
+    def __init__(self, client: Client, url: str, channel: WebSocketChannel) -> None:
+        self._client = client
+        self.url = url
+        self.channel = channel
+        self._runner = SocketRunner()
+        self._current: tuple[Any, int] | None = None  # (session, generation)
+        self._generation = 0
+        self._generation_of: dict[int, int] = {}  # id(session) -> its generation
+        self._lock = Lock()
+        self._pending: dict[str, int] = {}  # request id -> generation it was sent on
+        self._replies: dict[str, Any] = {}
+        self._wake: dict[str, Any] = {}
+        self._events: deque[Any] = deque()
+        self._events_wake: Any = None
+
+    def __enter__(self) -> Socket:
+        self._runner.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._current = None
+        self._runner.__exit__(exc_type, exc, tb)
+
+    # --- connecting ---------------------------------------------------------------------
+
+    def connection(self) -> tuple[Any, int]:
+        """The open connection (and its generation), connecting first if there is none;
+        a new connection is sent the subscription frames of what is enabled."""
+        current = self._current
+        if current is not None:
+            return current
+        with self._lock:
+            if self._current is None:
+                ws = self._connect()
+                self._generation += 1
+                self._generation_of[id(ws)] = self._generation
+                self._current = (ws, self._generation)
+                log.debug("WebSocket connected (connection %d)", self._generation)
+                for frame in self.channel.subscription_frames():
+                    self._send_on(ws, frame)
+            return self._current
+
+    def _connect(self) -> Any:
+        http = self._client._client()
+        what = f"WebSocket {self.url}"
+
+        def connect() -> Any:
+            return connect_ws(
+                self.url,
+                http,
+                subprotocols=["jmap"],
+                max_message_size_bytes=1 << 20,
+                queue_size=4096,
+                **self._client._auth_kw(),
+            )
+
+        with map_transport_errors(what):
+            try:
+                ws = self._runner.start(connect, self._on_frame, self._on_closed)
+            except WebSocketUpgradeError as exc:
+                r = exc.response
+                body = r.read() if not r.is_closed else b""
+                raise upgrade_error(r.status_code, body, self.url) from None
+        if ws.subprotocol != "jmap":
+            ws.close(1002)
+            raise RemoteProtocolError(f"{what}: the server did not agree on the jmap subprotocol")
+        return ws
+
+    # --- sending and waiting ------------------------------------------------------------
+
+    def send(self, frame: str, request_id: str | None = None) -> None:
+        ws, generation = self.connection()
+        if request_id is not None:
+            self._pending[request_id] = generation
+        try:
+            self._send_on(ws, frame)
+        except TransportError:
+            if request_id is not None:
+                self._pending.pop(request_id, None)
+            raise
+
+    def _send_on(self, ws: Any, frame: str) -> None:
+        try:
+            ws.send_text(frame)
+        except Exception as exc:
+            # An incomplete frame is never a message: the request did not reach JMAP.
+            self._dropped(ws)
+            raise WriteError(
+                f"WebSocket: the frame could not be sent ({type(exc).__name__})", sent=False
+            ) from None
+
+    def receive(self, request_ids: Sequence[str], timeout: float | None) -> tuple[str, Any]:
+        """The first reply to one of ``request_ids``: a document or a `JMAPError`."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            for rid in request_ids:
+                if rid in self._replies:
+                    return rid, self._take(rid)
+            wake = Wakeup()
+            for rid in request_ids:
+                self._wake[rid] = wake
+            if any(rid in self._replies for rid in request_ids):
+                continue
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not wait_for(wake, left):
+                rid = request_ids[0]
+                self._take(rid)
+                return rid, Timeout(f"WebSocket: no reply within {timeout:g}s", sent=True)
+
+    def _take(self, rid: str) -> Any:
+        self._pending.pop(rid, None)
+        self._wake.pop(rid, None)
+        return self._replies.pop(rid, None)
+
+    def forget(self, request_ids: Sequence[str]) -> None:
+        """The sender stopped waiting (done, or failed): drop what is left of these."""
+        for rid in request_ids:
+            self._take(rid)
+
+    # --- what the reader hands over -----------------------------------------------------
+
+    def _deliver(self, rid: str, value: Any) -> None:
+        if rid in self._pending and rid not in self._replies:
+            self._replies[rid] = value
+            wake = self._wake.get(rid)
+            if wake is not None:
+                wake.set()
+
+    def _push(self, item: Any) -> None:
+        self._events.append(item)
+        if self._events_wake is not None:
+            self._events_wake.set()
+
+    def _on_frame(self, ws: Any, data: str | bytes) -> int | None:
+        got = self.channel.classify(data)
+        if isinstance(got, Reply):
+            if got.request_id in self._pending:
+                self._deliver(got.request_id, got.value)
+            else:
+                log.debug("WebSocket: a reply nobody waits for (%s)", got.request_id)
+        elif isinstance(got, Pushed):
+            self._push(got.event)
+        elif isinstance(got, Skipped):
+            log.debug("WebSocket frame skipped: %s", got.reason)
+        else:
+            log.warning("WebSocket: %s; closing the connection (%d)", got.error, got.code)
+            self._fail_generation(ws, got.error)
+            return got.code
+        return None
+
+    def _on_closed(self, ws: Any, code: int | None) -> None:
+        self._fail_generation(ws, self.channel.closed_error(code))
+        self._dropped(ws)
+        self._generation_of.pop(id(ws), None)
+
+    def _fail_generation(self, ws: Any, error: JMAPError) -> None:
+        """Every request sent on connection ``ws`` (and not yet answered) gets ``error``."""
+        generation = self._generation_of.get(id(ws))
+        for rid, gen in list(self._pending.items()):
+            if gen == generation:
+                self._deliver(rid, error)
+
+    def _dropped(self, ws: Any) -> None:
+        current = self._current
+        if current is not None and current[0] is ws:
+            self._current = None
+            log.info("WebSocket connection %d lost", current[1])
+            self._push(_LOST)
+
+    # --- events -------------------------------------------------------------------------
+
+    @contextmanager
+    def events(
+        self,
+        types: Sequence[str] | None,
+        *,
+        typing: bool,
+        presence: bool,
+        close_after_state: bool,
+        backoff: Backoff,
+    ) -> Iterator[SocketEvents]:
+        frames = self.channel.enable(
+            types, typing=typing, presence=presence, close_after_state=close_after_state
+        )
+        self._events.clear()
+        try:
+            current = self._current
+            ws, _ = self.connection()  # a new connection already subscribed
+            if current is not None and current[0] is ws:
+                for frame in frames:
+                    self._send_on(ws, frame)
+            yield SocketEvents(self, backoff)
+        finally:
+            off = self.channel.disable()
+            current = self._current
+            if current is not None:
+                for frame in off:
+                    try:
+                        self._send_on(current[0], frame)
+                    except TransportError:
+                        break
+            self._events.clear()
+
+    def next_event(self, backoff: Backoff) -> Any:
+        """The next event; a lost connection is reconnected (and re-subscribed) first."""
+        attempt = 0
+        while True:
+            if self._events:
+                item = self._events.popleft()
+                if item is not _LOST:
+                    return item
+                while True:
+                    sleep(backoff.delay(attempt))
+                    attempt += 1
+                    try:
+                        self.connection()
+                        break
+                    except TransportError as exc:
+                        log.info("WebSocket reconnect failed (%s)", type(exc).__name__)
+                continue
+            self._events_wake = Wakeup()
+            if not self._events:
+                wait_for(self._events_wake, None)
+
+
+class SocketEvents:
+    """The iterator ``events()`` yields on a WebSocket client."""
+
+    def __init__(self, socket: Socket, backoff: Backoff) -> None:
+        self._socket = socket
+        self._backoff = backoff
+
+    def __iter__(self) -> SocketEvents:
+        return self
+
+    def __next__(self) -> Event:
+        if self._socket.channel.finished:  # close_after_state: that was the last one
+            raise StopIteration
+        return cast("Event", self._socket.next_event(self._backoff))
+
+
+_LOST = object()  # in the event queue: the connection ended
 
 
 class _Chunks:

@@ -21,11 +21,25 @@ from ._call import (
     QueryChangesCall,
     SetCall,
 )
-from ._capabilities import BLOB, BLOB2, CHAT, CHAT_PUSH, CHAT_WEBSOCKET, CORE, QUOTA, WEBSOCKET
+from ._capabilities import (
+    BLOB,
+    BLOB2,
+    CHAT,
+    CHAT_PUSH,
+    CHAT_WEBSOCKET,
+    CORE,
+    ERROR_LIMIT,
+    ERROR_NOT_JSON,
+    ERROR_NOT_REQUEST,
+    ERROR_UNKNOWN_CAPABILITY,
+    QUOTA,
+    WEBSOCKET,
+)
 from ._errors import *  # noqa: F403
 from ._errors import __all__ as _error_names
 from ._events import Backoff, EventSourceState, RetryableStream
 from ._exec import (
+    Broken,
     DownloadVerifier,
     Emit,
     Envelope,
@@ -35,10 +49,16 @@ from ._exec import (
     HTTPResponse,
     Instruction,
     ObservedSessionState,
+    Pushed,
+    Reply,
     RetryPolicy,
+    Skipped,
     Sleep,
     Splitter,
     StreamDigest,
+    WebSocketChannel,
+    WSReceive,
+    WSSend,
     changes_pages_flow,
     check_download_response,
     download_request_flow,
@@ -48,6 +68,8 @@ from ._exec import (
     session_flow,
     session_url_for,
     upload_flow,
+    websocket_url,
+    ws_execute_flow,
 )
 from ._json import dumps, loads
 from ._model import JMAPInput, JMAPModel
@@ -106,9 +128,20 @@ __all__ = [
     "CHAT_PUSH",
     "CHAT_WEBSOCKET",
     "CORE",
+    "ERROR_LIMIT",
+    "ERROR_NOT_JSON",
+    "ERROR_NOT_REQUEST",
+    "ERROR_UNKNOWN_CAPABILITY",
     "NOT_GIVEN",
     "QUOTA",
     "WEBSOCKET",
+    "Broken",
+    "Pushed",
+    "Reply",
+    "Skipped",
+    "WSReceive",
+    "WSSend",
+    "WebSocketChannel",
     "Account",
     "AddedItem",
     "Backoff",
@@ -196,5 +229,7 @@ __all__ = [
     "session_url_for",
     "unescape_token",
     "upload_flow",
+    "websocket_url",
+    "ws_execute_flow",
     *_error_names,
 ]

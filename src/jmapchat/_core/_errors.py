@@ -49,6 +49,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from ._capabilities import (
+    ERROR_LIMIT,
+    ERROR_NOT_JSON,
+    ERROR_NOT_REQUEST,
+    ERROR_UNKNOWN_CAPABILITY,
+)
+
 if TYPE_CHECKING:
     from ._call import Call
 
@@ -193,25 +200,25 @@ class RequestRejected(JMAPError):
 class UnknownCapability(RequestRejected):
     """The request's ``using`` names a capability the server does not know (RFC 8620 §3.6.1)."""
 
-    urn = "urn:ietf:params:jmap:error:unknownCapability"
+    urn = ERROR_UNKNOWN_CAPABILITY
 
 
 class NotJSON(RequestRejected):
     """The server could not parse the request as JSON (``urn:ietf:params:jmap:error:notJSON``)."""
 
-    urn = "urn:ietf:params:jmap:error:notJSON"
+    urn = ERROR_NOT_JSON
 
 
 class NotRequest(RequestRejected):
     """The JSON was not a valid JMAP Request object (``urn:ietf:params:jmap:error:notRequest``)."""
 
-    urn = "urn:ietf:params:jmap:error:notRequest"
+    urn = ERROR_NOT_REQUEST
 
 
 class LimitExceeded(RequestRejected):
     """A server limit was exceeded; ``limit`` names it (e.g. ``maxCallsInRequest``)."""
 
-    urn = "urn:ietf:params:jmap:error:limit"
+    urn = ERROR_LIMIT
 
 
 _REJECTED_BY_URN: dict[str, type[RequestRejected]] = {

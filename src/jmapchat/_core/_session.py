@@ -42,12 +42,14 @@ class CoreCapability(JMAPModel):
 class ChatAccountCapability(JMAPModel):
     """Account-level ``urn:ietf:params:jmap:chat`` value (limits and features)."""
 
-    max_body_bytes: int | None = None
+    max_body_bytes: int | None = Field(None, description="Limit on the body's UTF-8 byte length.")
     max_attachment_bytes: int | None = None
     max_attachments_per_message: int | None = None
-    supported_body_types: list[str] = Field(default_factory=lambda: ["text/plain"])
+    supported_body_types: list[str] = Field(
+        default_factory=lambda: ["text/plain"], description="Always includes text/plain."
+    )
     supports_threads: bool = False
-    role: str | None = None
+    role: str | None = Field(None, description='Federation: "owner" or "peer".')
 
 
 class Account(JMAPModel):

@@ -27,6 +27,8 @@ from jmapchat._core import (
 
 from . import ids
 from ._common import (
+    EMOJI_NAME_MAX,
+    EMOJI_NAME_PATTERN,
     SELF,
     BroadcastScope,
     ChatKind,
@@ -239,6 +241,8 @@ from .space_invite import (
 
 __all__ = [
     "DEFAULT_SEED_START_MS",
+    "EMOJI_NAME_MAX",
+    "EMOJI_NAME_PATTERN",
     "RATE_LIMIT_ERROR_TYPES",
     "RICH_BODY_TYPE",
     "SELF",

@@ -15,6 +15,8 @@ from pydantic import BeforeValidator
 from jmapchat._core import parse_utc_date
 
 __all__ = [
+    "EMOJI_NAME_MAX",
+    "EMOJI_NAME_PATTERN",
     "SELF",
     "BroadcastScope",
     "ChatKind",
@@ -128,11 +130,16 @@ def require_non_empty(value: str | Any, what: str) -> None:
         raise InvalidInputError(f"{what} must not be empty")
 
 
-_EMOJI_NAME = re.compile(r"^[a-z0-9_-]+$")
+EMOJI_NAME_MAX: Final = 64
+"""The longest CustomEmoji ``name`` (the draft sets no limit; the reference server's)."""
+EMOJI_NAME_PATTERN: Final = rf"^[a-z0-9_-]{{1,{EMOJI_NAME_MAX}}}$"
+"""A CustomEmoji ``name``: lowercase letters, digits, ``-``, ``_``; no colons (the draft)."""
+_EMOJI_NAME = re.compile(EMOJI_NAME_PATTERN)
 
 
 def check_emoji_name(value: str | Any) -> None:
     if isinstance(value, str) and not _EMOJI_NAME.match(value):
         raise InvalidInputError(
-            f"custom emoji name {value!r} must be lowercase letters, digits, '-' or '_' (no colons)"
+            f"custom emoji name {value!r} must be 1 to {EMOJI_NAME_MAX} lowercase letters, "
+            "digits, '-' or '_' (no colons)"
         )

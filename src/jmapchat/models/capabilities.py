@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from jmapchat._core import JMAPModel
+from jmapchat._core import ChatAccountCapability, JMAPModel
 
 __all__ = [
     "ChatCapability",
@@ -18,17 +18,9 @@ __all__ = [
 ]
 
 
-class ChatCapability(JMAPModel):
-    """``accountCapabilities["urn:ietf:params:jmap:chat"]``."""
-
-    max_body_bytes: int | None = Field(None, description="Limit on the body's UTF-8 byte length.")
-    max_attachment_bytes: int | None = None
-    max_attachments_per_message: int | None = None
-    supported_body_types: list[str] = Field(
-        default_factory=lambda: ["text/plain"], description="Always includes text/plain."
-    )
-    supports_threads: bool = False
-    role: str | None = Field(None, description='Federation: "owner" or "peer".')
+class ChatCapability(ChatAccountCapability):
+    """``accountCapabilities["urn:ietf:params:jmap:chat"]`` (the session's
+    `ChatAccountCapability`, under its models name)."""
 
 
 class ChatPushCapability(JMAPModel):

@@ -20,11 +20,10 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from .._core._capabilities import BLOB2, CHAT, CHAT_PUSH, CORE, QUOTA
-from .._core._errors import NotJSON
+from .._core import ERROR_NOT_JSON
 from ._engine import Problem, limit_problem
 from ._events import encode_states, parse_states, presence_allowed, states, typing_allowed
-from ._types.blob import DIGESTS, MAX_DATA_SOURCES
+from ._session import session_resource
 from ._types.misc import PUSH_TYPES
 from ._util import now_utc
 from ._ws import WS_PATH, session_capabilities, websocket_endpoint
@@ -144,74 +143,8 @@ def build_app(server: ChatServer) -> Starlette:
         if user is None:
             return unauthorized()
         base = base_url(request)
-        acc = core.accounts[user]
-        chat = core.chat
-        account_caps = {
-            CORE: {},
-            CHAT: {
-                "maxBodyBytes": chat.max_body_bytes,
-                "maxAttachmentBytes": chat.max_attachment_bytes,
-                "maxAttachmentsPerMessage": chat.max_attachments_per_message,
-                "supportedBodyTypes": list(chat.supported_body_types),
-                "supportsThreads": chat.supports_threads,
-                "role": "owner",
-            },
-            CHAT_PUSH: {
-                "maxSnippetBytes": chat.max_snippet_bytes,
-                "supportedUrgencyValues": ["very-low", "low", "normal", "high"],
-                "maxMessagesPerPush": 1,
-            },
-            QUOTA: {},
-            BLOB2: {
-                "maxSizeBlobSet": limits.max_size_upload,
-                "maxDataSources": MAX_DATA_SOURCES,
-                "supportedTypeNames": ["Message", "CustomEmoji", "Space", "Chat"],
-                "supportedDigestAlgorithms": sorted(DIGESTS),
-            },
-        }
-        body = {
-            "capabilities": {
-                CORE: {
-                    "maxSizeUpload": limits.max_size_upload,
-                    "maxConcurrentUpload": limits.max_concurrent_upload,
-                    "maxSizeRequest": limits.max_size_request,
-                    "maxConcurrentRequests": limits.max_concurrent_requests,
-                    "maxCallsInRequest": limits.max_calls_in_request,
-                    "maxObjectsInGet": limits.max_objects_in_get,
-                    "maxObjectsInSet": limits.max_objects_in_set,
-                    "collationAlgorithms": [
-                        "i;unicode-casemap",
-                        "i;ascii-casemap",
-                        "i;octet",
-                        "i;ascii-numeric",
-                    ],
-                },
-                CHAT: {},
-                CHAT_PUSH: {},
-                QUOTA: {},
-                BLOB2: {},
-                **session_capabilities(base),
-            },
-            "accounts": {
-                acc: {
-                    "name": user,
-                    "isPersonal": True,
-                    "isReadOnly": False,
-                    "accountCapabilities": account_caps,
-                }
-            },
-            "primaryAccounts": {CORE: acc, CHAT: acc, CHAT_PUSH: acc, QUOTA: acc, BLOB2: acc},
-            "username": user,
-            "apiUrl": f"{base}/jmap/api/",
-            "downloadUrl": f"{base}/jmap/download/{{accountId}}/{{blobId}}/{{name}}?type={{type}}",
-            "uploadUrl": f"{base}/jmap/upload/{{accountId}}/",
-            "eventSourceUrl": (
-                f"{base}/jmap/eventsource/?types={{types}}&closeafter={{closeafter}}&ping={{ping}}"
-            ),
-            "state": server.engine.session_state(user),
-            "ownerUserId": user,
-            "ownerLogin": user,
-        }
+        state = server.engine.session_state(user)
+        body = session_resource(core, user, base, state, session_capabilities(base))
         return _json(body, headers={"Cache-Control": "no-cache, no-store"})
 
     async def api(request: Request) -> Response:
@@ -224,8 +157,7 @@ def build_app(server: ChatServer) -> Starlette:
                 "application/json",
                 "text/json",
             ):
-                assert NotJSON.urn
-                raise Problem(NotJSON.urn, "Content-Type must be application/json")
+                raise Problem(ERROR_NOT_JSON, "Content-Type must be application/json")
             with slots.take("api", user, limits.max_concurrent_requests, "maxConcurrentRequests"):
                 body = await read_limited(request, limits.max_size_request, "maxSizeRequest")
                 # off the event loop: one slow request must not stall every user

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from .._core._capabilities import BLOB2, CHAT, CHAT_PUSH, CORE, QUOTA
+from .._core import BLOB2, CHAT, CHAT_PUSH, CORE, QUOTA
 
 __all__ = ["BLOB2", "CHAT", "CHAT_PUSH", "CORE", "QUOTA"]

@@ -12,10 +12,14 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from ._context import Ctx
+from ._types._access import channel_allows, load_space, member_of
+from ._types._chats import load_group
+from ._types._common import is_blocked
 from ._types.misc import PUSH_TYPES
 
 if TYPE_CHECKING:
-    from ._engine import Core
+    from ._context import Core
 
 __all__ = [
     "TYPING_INTERVAL",
@@ -58,11 +62,6 @@ def typing_allowed(core: Core, acc: str, data: dict[str, Any]) -> bool:
     Only while the owner is still a member (for a channel: may still view it), has not
     turned ``receiveTypingIndicators`` off (direct and group chats only) and has not
     blocked the sender."""
-    from ._engine import Ctx
-    from ._types._common import is_blocked
-    from ._types.chat import load_group
-    from ._types.space import channel_allows, member_of
-
     user = core.users_by_account.get(acc)
     chat_id, sender = data.get("chatId"), data.get("senderId")
     if user is None or not isinstance(chat_id, str) or not isinstance(sender, str):
@@ -81,8 +80,6 @@ def typing_allowed(core: Core, acc: str, data: dict[str, Any]) -> bool:
         members = {m.get("id") for m in (gdef or {}).get("members", [])}
         return user in members and copy.get("receiveTypingIndicators") is not False
     if kind == "channel":
-        from ._types.space import load_space
-
         space = load_space(ctx, copy.get("spaceId") or "")
         return (
             space is not None

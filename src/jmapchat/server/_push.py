@@ -16,15 +16,23 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 import anyio
 import httpx
+import orjson
 
+from jmapchat.models import ChatMessageEntryProperty
+
+from ._events import states
 from ._store import GLOBAL
+from ._types._access import member_of, space_perms
+from ._types._content import PLAINTEXT_TYPES, RICH, mentions_user
+from ._types.misc import is_loopback_url
+from ._util import epoch_of
 
 if TYPE_CHECKING:
-    from ._engine import Core
+    from ._context import Core
 
 __all__ = ["Hub", "PushSender", "Subscriber"]
 
@@ -131,8 +139,6 @@ class PushSender:
 
     def prime(self, core: Core) -> None:
         """Remember every account's current states: later changes are reported against them."""
-        from ._events import states
-
         with self._state_lock:
             for acc in list(core.users_by_account):
                 self._states[acc] = states(core, acc)
@@ -141,8 +147,6 @@ class PushSender:
         """After a commit: POST a StateChange with the types that changed in ``accounts``
         to each live subscription of their owners, filtered by its ``types``. A Message
         state already carried by a ChatMessagePush to that subscription is left out."""
-        from ._events import states
-
         subscribed = {s.get("_user") for s in core.store.all(GLOBAL, "PushSubscription")}
         with self._state_lock:
             for acc in sorted(accounts):
@@ -167,8 +171,6 @@ class PushSender:
 
     def post(self, url: str, payload: dict[str, Any], urgency: str = "normal") -> None:
         """Queue a Web Push POST; ``urgency`` goes out as the RFC 8030 §5.3 header."""
-        from ._types.misc import is_loopback_url
-
         if not is_loopback_url(url):
             return
         with self._lock:
@@ -251,8 +253,6 @@ class PushSender:
 
 def live_subscriptions(subs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The subscriptions that may be pushed to now: verified and not past ``expires``."""
-    from ._util import epoch_of
-
     now = time.time()
     out = []
     for s in subs:
@@ -265,17 +265,10 @@ def live_subscriptions(subs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-DEFAULT_PROPS = (
-    "messageId",
-    "chatId",
-    "chatKind",
-    "senderId",
-    "senderDisplayName",
-    "sentAt",
-    "hasMention",
-    "mentionScopes",
-    "encrypted",
-    "bodySnippet",
+# The push draft's default set for a ChatPushConfig without ``properties``: every
+# ChatMessageEntry property but the chat name, the space id and the space name.
+DEFAULT_PROPS = tuple(
+    p for p in get_args(ChatMessageEntryProperty) if p not in ("chatName", "spaceId", "spaceName")
 )
 
 
@@ -317,8 +310,6 @@ def targeted_scopes(
     kind = chat["kind"]
     admin = False
     if kind == "channel":
-        from ._types.space import member_of, space_perms
-
         space = core.store.get(GLOBAL, "Space", chat.get("spaceId") or "")
         if space is None or member_of(space, user) is None:
             return []
@@ -347,11 +338,6 @@ def build_entry(
 ) -> dict[str, Any] | None:
     """The full ChatMessageEntry for ``msg`` (every property), or None when ``cfg``
     filters it out (kind, chatIds, mute)."""
-    import orjson
-
-    from ._types.message import PLAINTEXT_TYPES, RICH, _mentions
-    from ._util import epoch_of
-
     chat = core.store.get(acc, "Chat", msg["chatId"])
     if chat is None:
         return None
@@ -389,7 +375,7 @@ def build_entry(
         "chatKind": chat["kind"],
         "senderId": sender,
         "sentAt": msg["sentAt"],
-        "hasMention": _mentions(msg, user),
+        "hasMention": mentions_user(msg, user),
         "mentionScopes": targeted,
     }
     if chat["kind"] != "direct":
@@ -410,6 +396,6 @@ def build_entry(
                 text = "".join(s.get("text", "") for s in orjson.loads(text).get("spans", []))
             except (orjson.JSONDecodeError, AttributeError):
                 text = ""
-        raw = text.encode()[: core.chat.max_snippet_bytes]
+        raw = text.encode()[: core.chat_push.max_snippet_bytes]
         entry["bodySnippet"] = raw.decode("utf-8", "ignore")
     return entry

@@ -11,7 +11,6 @@ import tempfile
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from types import TracebackType
@@ -21,7 +20,9 @@ from urllib.parse import urlsplit
 from starlette.applications import Starlette
 
 from ._app import build_app
-from ._engine import Core, Ctx, Engine
+from ._config import ServerLimits
+from ._context import Core, Ctx
+from ._engine import Engine
 from ._push import Hub, PushSender
 from ._store import CREATED, Store
 from ._store import token_digest as _digest
@@ -30,24 +31,6 @@ from ._types._common import ensure_contact
 from ._util import new_id, now_utc
 
 __all__ = ["ChatServer", "ServerLimits", "serve_in_thread", "write_token_file"]
-
-
-@dataclass(frozen=True)
-class ServerLimits:
-    """The RFC 8620 core capability limits the server advertises and enforces."""
-
-    max_size_upload: int = 50_000_000
-    max_concurrent_upload: int = 4
-    max_size_request: int = 10_000_000
-    max_concurrent_requests: int = 4
-    max_calls_in_request: int = 16
-    max_objects_in_get: int = 500
-    max_objects_in_set: int = 500
-
-    def __post_init__(self) -> None:
-        for name, value in vars(self).items():
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer")
 
 
 class ChatServer:

@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import anyio.abc
 import orjson
+from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from .._core import CHAT_WEBSOCKET, WEBSOCKET, NotJSON, NotRequest
+from .._core import CHAT_WEBSOCKET, ERROR_NOT_JSON, ERROR_NOT_REQUEST, WEBSOCKET
 from ._engine import Problem, limit_problem
 from ._events import (
     TypingLimiter,
@@ -70,8 +71,7 @@ def _problem_frame(p: Problem, request_id: Any = None) -> dict[str, Any]:
     return out
 
 
-def _bad(urn: str | None, detail: str) -> Problem:
-    assert urn is not None
+def _bad(urn: str, detail: str) -> Problem:
     return Problem(urn, detail)
 
 
@@ -116,7 +116,7 @@ class _Connection:
             text = message.get("text")
             if text is None:
                 await self.send(
-                    _problem_frame(_bad(NotJSON.urn, "binary frames are not JMAP (RFC 8887)"))
+                    _problem_frame(_bad(ERROR_NOT_JSON, "binary frames are not JMAP (RFC 8887)"))
                 )
                 continue
             if len(text) > limit or len(text.encode()) > limit:
@@ -128,20 +128,20 @@ class _Connection:
             try:
                 frame = orjson.loads(text)
             except orjson.JSONDecodeError:
-                await self.send(_problem_frame(_bad(NotJSON.urn, "the frame is not valid JSON")))
+                await self.send(_problem_frame(_bad(ERROR_NOT_JSON, "the frame is not valid JSON")))
                 continue
             await self.dispatch(frame, tg)
 
     async def dispatch(self, frame: Any, tg: anyio.abc.TaskGroup) -> None:
         if not isinstance(frame, dict) or not isinstance(frame.get("@type"), str):
-            p = _bad(NotRequest.urn, "a frame must be a JSON object with a string @type")
+            p = _bad(ERROR_NOT_REQUEST, "a frame must be a JSON object with a string @type")
             await self.send(_problem_frame(p))
             return
         kind = frame["@type"]
         if kind == "Request":
             rid = frame.get("id")
             if rid is not None and not isinstance(rid, str):
-                await self.send(_problem_frame(_bad(NotRequest.urn, "id must be a string")))
+                await self.send(_problem_frame(_bad(ERROR_NOT_REQUEST, "id must be a string")))
                 return
             if self.inflight >= self.server.limits.max_concurrent_requests:
                 p = limit_problem(
@@ -322,7 +322,6 @@ def websocket_endpoint(
     server: ChatServer, authenticate: Callable[[WebSocket], tuple[str, str] | None]
 ) -> Callable[[WebSocket], Any]:
     """The starlette WebSocket endpoint; ``authenticate`` gives (user, token) or None."""
-    from starlette.responses import Response
 
     async def endpoint(ws: WebSocket) -> None:
         who = authenticate(ws)

@@ -11,6 +11,8 @@ module             what lives there
 `_explain`         `plan` / `explain_plan` (no I/O; installed into `Request.explain`)
 `_flows`           the executor flow, session and paging flows
 `_blobs`           upload / download flows
+`_websocket`       RFC 8887: `WebSocketChannel` (frames, subscriptions) and the
+                   pipelined executor flow over the socket
 =================  ================================================================
 
 Imports only the layers below it (values, request/response); nothing below imports it.
@@ -45,11 +47,23 @@ from ._instructions import (
 )
 from ._plan import Splitter
 from ._policy import READ_ONLY_SUFFIXES, RetryPolicy, is_read_only, parse_retry_after
+from ._websocket import (
+    Broken,
+    Pushed,
+    Reply,
+    Skipped,
+    WebSocketChannel,
+    WSReceive,
+    WSSend,
+    websocket_url,
+    ws_execute_flow,
+)
 
 set_planner(explain_plan)
 
 __all__ = [
     "READ_ONLY_SUFFIXES",
+    "Broken",
     "DownloadVerifier",
     "Emit",
     "Envelope",
@@ -60,10 +74,16 @@ __all__ = [
     "Instruction",
     "ObservedSessionState",
     "Piece",
+    "Pushed",
+    "Reply",
     "RetryPolicy",
+    "Skipped",
     "Sleep",
     "Splitter",
     "StreamDigest",
+    "WSReceive",
+    "WSSend",
+    "WebSocketChannel",
     "changes_pages_flow",
     "check_download_response",
     "download_request_flow",
@@ -76,4 +96,6 @@ __all__ = [
     "session_flow",
     "session_url_for",
     "upload_flow",
+    "websocket_url",
+    "ws_execute_flow",
 ]

@@ -10,7 +10,7 @@ and the session state. `Splitter` (`_plan`) inherits it.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .._call import Call, Progress
@@ -69,6 +69,7 @@ class Absorber:
     _queue: deque[CallState]
     _done: list[Invocation]
     _given_created: dict[str, str]
+    in_flight: list[Envelope]
     _whole: bool = False  # the typed one-pass parse bound every call
 
     def absorb(
@@ -92,12 +93,14 @@ class Absorber:
                 # bytes. Anything else (an error, a malformed reply) falls through.
                 fast = Response._parse_expected(whole, reply)
                 if fast is not None:
+                    self._landed(envelope)
                     self._absorb_whole(whole, fast)
                     return True
             reply = loads(reply)
         invocations, state, created_ids = read_document(reply)
         if resend_ok and resend_after(envelope.pieces, invocations):
             return False
+        self._landed(envelope)
         if state is not None:
             self.session_state = state
         grouped: dict[str, list[tuple[str, dict[str, Any]]]] = {}
@@ -140,6 +143,10 @@ class Absorber:
         self.method_responses.extend(r for r in invocations if r[2] not in known)
         return True
 
+    def _landed(self, envelope: Envelope) -> None:
+        if envelope in self.in_flight:
+            self.in_flight.remove(envelope)
+
     def _whole_calls(self, envelope: Envelope) -> list[Call[Any]] | None:
         """The request's calls if ``envelope`` carries all of them, whole and in order."""
         calls = self.request.calls
@@ -165,6 +172,7 @@ class Absorber:
 
     def absorb_dry(self, envelope: Envelope) -> None:
         """Pretend ``envelope`` was answered (planning only): nothing is bound."""
+        self._landed(envelope)
         for piece in envelope.pieces:
             if piece.chunk + 1 == piece.chunks:
                 piece.state.done = True
@@ -190,6 +198,12 @@ class Absorber:
         if failure is None:
             self._finish(st, [(method, _merge(method, ok))])
             return
+        if st.pending:  # send no further chunk of this call
+            st.pending = None
+            if self._queue and self._queue[0] is st:
+                self._queue.popleft()
+        if len(st.results) < st.sent:
+            return  # chunks already in flight (pipelined): settle once they answer
         chunk, err = failure
         progress = self._progress(st, unknown=st.unclear)
         note = f"chunk {chunk + 1} of {st.chunks_total} failed"
@@ -199,10 +213,6 @@ class Absorber:
             note += f"; the {len(ok)} chunk(s) that ran are merged in call.partial"
         desc = err.get("description")
         err["description"] = f"{desc} ({note})" if isinstance(desc, str) else note
-        if st.pending:
-            st.pending = None
-            if self._queue and self._queue[0] is st:
-                self._queue.popleft()
         bound: list[tuple[str, dict[str, Any]]] = [("error", err)]
         partial = _merge(method, ok) if ok else None
         if partial is not None:
@@ -218,9 +228,13 @@ class Absorber:
         return Progress(st.objects, st.answered, unknown, st.objects - st.answered - unknown)
 
     def fail(
-        self, error: JMAPError, in_flight: Envelope | None, *, maybe_applied: bool
+        self,
+        error: JMAPError,
+        in_flight: Envelope | Sequence[Envelope] | None,
+        *,
+        maybe_applied: bool,
     ) -> list[str]:
-        """The request failed with ``error`` (``in_flight``: the envelope being exchanged).
+        """The request failed with ``error`` (``in_flight``: the envelopes being exchanged).
 
         Every call not yet answered gets ``error`` as its outcome; a chunked call keeps
         the merged result of its answered chunks (``call.partial``) and its counts
@@ -229,8 +243,9 @@ class Absorber:
         somewhere (for the error's notes).
         """
         flying: dict[int, int] = {}
-        if in_flight is not None and maybe_applied:
-            for piece in in_flight.pieces:
+        out = [in_flight] if isinstance(in_flight, Envelope) else list(in_flight or ())
+        if maybe_applied:
+            for piece in (p for env in out for p in env.pieces):
                 key = id(piece.state)
                 flying[key] = flying.get(key, 0) + (piece.objects or 0)
         lines: list[str] = []

@@ -12,7 +12,7 @@ compose with ``yield from``: paging is a loop around the executor flow.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .._call import ChangesCall, GetCall, QueryCall
@@ -96,25 +96,35 @@ def execute_flow(
     try:
         return (yield from _execute(request, run, account_id=account_id, policy=policy))
     except BaseException as exc:
-        error = (
-            exc
-            if isinstance(exc, JMAPError)
-            else TransportError(f"the send carrying this call was interrupted: {exc!r}")
-        )
-        splitter = run.splitter
-        if splitter is not None:
-            where = splitter.progress()
-            lines = splitter.fail(error, run.in_flight, maybe_applied=_maybe_applied(exc))
-            if len(splitter.envelopes) > 1 or lines:
-                error.add_note(f"split request: {where}")
-            for line in lines[:5]:
-                error.add_note(line)
-            if len(lines) > 5:
-                error.add_note(f"… and {len(lines) - 5} more call(s) got part way")
-        for call in request.calls:
-            if not call.done:
-                call._fail(error)
+        fail_request(request, exc, run.splitter, [run.in_flight] if run.in_flight else [])
         raise
+
+
+def fail_request(
+    request: BaseRequest,
+    exc: BaseException,
+    splitter: Splitter | None,
+    in_flight: Sequence[Envelope],
+) -> None:
+    """The send of ``request`` ended with ``exc``: every call not yet answered gets the
+    error; chunked calls keep what was confirmed (``in_flight``: the envelopes out)."""
+    error = (
+        exc
+        if isinstance(exc, JMAPError)
+        else TransportError(f"the send carrying this call was interrupted: {exc!r}")
+    )
+    if splitter is not None:
+        where = splitter.progress()
+        lines = splitter.fail(error, in_flight, maybe_applied=_maybe_applied(exc))
+        if len(splitter.envelopes) > 1 or lines:
+            error.add_note(f"split request: {where}")
+        for line in lines[:5]:
+            error.add_note(line)
+        if len(lines) > 5:
+            error.add_note(f"… and {len(lines) - 5} more call(s) got part way")
+    for call in request.calls:
+        if not call.done:
+            call._fail(error)
 
 
 class _Run:

@@ -12,6 +12,7 @@ instruction            driver does                        sent back into the flo
                        state differs
 `Emit`                 hands ``value`` to the caller      None
                        (iterator flows only)
+`WSSend`, `WSReceive`  the WebSocket (see `_websocket`)
 =====================  =================================  ==========================
 """
 
@@ -33,6 +34,8 @@ __all__ = [
     "Instruction",
     "ObservedSessionState",
     "Sleep",
+    "WSReceive",
+    "WSSend",
 ]
 
 T = TypeVar("T")
@@ -94,5 +97,22 @@ class Emit:
     value: Any
 
 
-Instruction: TypeAlias = HTTPRequest | Sleep | FreshSession | ObservedSessionState | Emit
+@dataclass(frozen=True, slots=True)
+class WSSend:
+    """Send ``frame`` (one text frame). ``request_id`` is set for ``Request`` frames."""
+
+    frame: str
+    request_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WSReceive:
+    """Wait for the reply to one of ``request_ids`` (whichever comes first)."""
+
+    request_ids: tuple[str, ...]
+
+
+Instruction: TypeAlias = (
+    HTTPRequest | Sleep | FreshSession | ObservedSessionState | Emit | WSSend | WSReceive
+)
 Flow: TypeAlias = Generator[Instruction, Any, T]

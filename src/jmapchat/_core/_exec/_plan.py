@@ -54,6 +54,7 @@ from .._types import CreationRef
 from .._wire import iter_nested
 from ._absorb import Absorber
 from ._envelope import CallState, Envelope, Piece
+from ._policy import is_read_only
 
 __all__ = ["Splitter"]
 
@@ -230,6 +231,8 @@ class Splitter(Absorber):
         self._wire_ids: set[str] = set(self._by_id)
         self._overhead_bytes: int | None = None
         self._overhead_max: int | None = None
+        # Pipelining (WebSocket): envelopes packed but not yet absorbed.
+        self.in_flight: list[Envelope] = []
 
     # --- checks ------------------------------------------------------------------------
 
@@ -259,6 +262,39 @@ class Splitter(Absorber):
     @property
     def finished(self) -> bool:
         return not self._queue
+
+    def ready(self) -> bool:
+        """Can the next envelope be packed now, with the ones in flight unanswered?
+
+        Always when nothing is in flight. Otherwise only when the order the server runs
+        them in cannot matter and nothing unanswered is needed: further chunks of the one
+        call in flight, or read-only calls while only read-only calls are in flight; never
+        with a reference to, or a creation id from, a call not yet answered, nor while an
+        envelope may come back to be re-planned (``requestTooLarge``). So the results are
+        those of sending the envelopes one by one, whatever order the server answers in.
+        """
+        if not self._queue:
+            return False
+        if not self.in_flight:
+            return True
+        if any(p.cut_after for env in self.in_flight for p in env.pieces):
+            return False
+        return self._independent(self._queue[0])
+
+    def _independent(self, st: CallState) -> bool:
+        if any(key not in self.created for key in st.creation_keys):
+            return False
+        flying = [p for env in self.in_flight for p in env.pieces]
+        if st.pending and st.sent:  # the rest of a chunked call already under way
+            return all(p.state is st for p in flying)
+        if not is_read_only(st.call.method) or not all(is_read_only(p.method) for p in flying):
+            return False
+        for _, obj in iter_nested(st.call.args):
+            if isinstance(obj, Ref):
+                src = self._by_id.get(obj.source.id)
+                if src is not None and src is not st and not src.done:
+                    return False
+        return True
 
     # --- packing -----------------------------------------------------------------------
 
@@ -449,6 +485,8 @@ class Splitter(Absorber):
         limits = self.limits
         while self._queue:
             st = self._queue[0]
+            if pieces and self.in_flight and not self._independent(st):
+                break
             if st.pending:
                 pend = st.pending
             else:
@@ -484,4 +522,5 @@ class Splitter(Absorber):
             len(self.envelopes), pieces, using, created, self._body(pieces, using, created)
         )
         self.envelopes.append(env)
+        self.in_flight.append(env)
         return env

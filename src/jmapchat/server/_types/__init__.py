@@ -4,20 +4,33 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from . import (
+    account,
+    blob,
+    chat,
+    contact,
+    emoji,
+    message,
+    misc,
+    space,
+    space_ban,
+    space_invite,
+)
+
 if TYPE_CHECKING:
-    from .._engine import Core
+    from .._context import Core
 
 __all__ = ["register_all"]
 
 
 def register_all(core: Core) -> None:
-    from . import account, blob, chat, contact, emoji, message, misc, space
-
     contact.register(core)
     account.register(core)
     chat.register(core)
     message.register(core)
     space.register(core)
+    space_invite.register(core)
+    space_ban.register(core)
     emoji.register(core)
     misc.register(core)
     blob.register(core)

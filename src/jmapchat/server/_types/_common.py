@@ -8,7 +8,7 @@ from .._store import CREATED, GLOBAL, UPDATED
 from .._util import SetErr, invalid_props, parse_utc
 
 if TYPE_CHECKING:
-    from .._engine import Ctx
+    from .._context import Ctx
 
 __all__ = [
     "CREATED",

@@ -8,10 +8,11 @@ from jmapchat.models import PresenceStatusProperty, ReadPositionProperty
 
 from .._generic import DataType
 from .._util import epoch_of, parse_utc
+from ._chats import refresh_chats
 from ._common import UPDATED, contact_mirror, invalid_props, is_blocked
 
 if TYPE_CHECKING:
-    from .._engine import Core, Ctx
+    from .._context import Core, Ctx
 
 __all__ = ["PresenceStatusType", "ReadPositionType", "propagate_presence", "register"]
 
@@ -136,8 +137,6 @@ class ReadPositionType(DataType):
         return {"lastReadAt": obj["lastReadAt"]}
 
     def finish_set(self, ctx: Ctx) -> None:
-        from .chat import refresh_chats
-
         refresh_chats(ctx)
 
 

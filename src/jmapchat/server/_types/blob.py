@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import io
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -21,7 +22,7 @@ from .._core_caps import BLOB2, CORE
 from .._util import MethodErr, SetErr, check_args
 
 if TYPE_CHECKING:
-    from .._engine import Core, Ctx
+    from .._context import Core, Ctx
 
 __all__ = ["DIGESTS", "MAX_DATA_SOURCES", "register"]
 
@@ -248,9 +249,7 @@ _MAX_PIXELS = 50_000_000  # refuse decompression bombs well before they cost mem
 def _convert_image(data: bytes, target: str, width: int | None, height: int | None) -> bytes:
     """Decode an image, fit it inside ``width`` x ``height`` (aspect ratio kept, never
     enlarged) and encode it as ``target`` (Pillow does the work)."""
-    import io
-
-    from PIL import Image
+    from PIL import Image  # optional: only Blob/convert needs Pillow
 
     with Image.open(io.BytesIO(data)) as img:
         if img.format not in IMAGE_FORMATS.values():

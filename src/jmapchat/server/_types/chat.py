@@ -12,33 +12,34 @@ from typing import TYPE_CHECKING, Any, ClassVar, get_args
 
 from jmapchat.models import ChatProperty
 
+from .._core_caps import CHAT
 from .._generic import DataType
 from .._util import MethodErr, SetErr, check_args, epoch_of, is_uint, new_id
+from ._access import channel_allows
+from ._chats import (
+    chat_participants,
+    ensure_direct_copy,
+    find_direct,
+    load_group,
+    remove_chat_copy,
+    save_group,
+    share_pins,
+)
 from ._common import (
-    CREATED,
-    GLOBAL,
     UPDATED,
-    ensure_contact,
     invalid_props,
     is_blocked,
     only_keys,
     opt_utc,
     readable_blob,
 )
+from ._messages import apply_expiry_policy
+from .space_channels import update_channel_via_chat
 
 if TYPE_CHECKING:
-    from .._engine import Core, Ctx
+    from .._context import Core, Ctx
 
-__all__ = [
-    "ChatType",
-    "add_chat_copy",
-    "chat_participants",
-    "ensure_direct_copy",
-    "local_pins",
-    "refresh_chats",
-    "register",
-    "remove_chat_copy",
-]
+__all__ = ["ChatType", "chat_typing", "register"]
 
 COMMON_UPDATE = frozenset(
     {
@@ -56,180 +57,6 @@ GROUP_ADMIN_UPDATE = frozenset(
 CHANNEL_UPDATE = frozenset(
     {"name", "topic", "slowModeSeconds", "permissionOverrides", "categoryId", "position"}
 )
-GROUP_SHARED = ("name", "description", "avatarBlobId", "members")
-
-
-def base_chat(ctx: Ctx, chat_id: str, kind: str) -> dict[str, Any]:
-    return {
-        "id": chat_id,
-        "kind": kind,
-        "createdAt": ctx.now,
-        "lastMessageAt": None,
-        "unreadCount": 0,
-        "pinnedMessageIds": [],
-        "muted": False,
-        "muteUntil": None,
-        "receiveTypingIndicators": True,
-        "receiptSharing": None,
-        "messageExpirySeconds": None,
-    }
-
-
-def add_chat_copy(ctx: Ctx, account: str, chat: dict[str, Any]) -> None:
-    ctx.write("Chat", chat, CREATED, account=account)
-    if not ctx.store.by_k1(account, "ReadPosition", chat["id"]):
-        rp = {
-            "id": new_id(),
-            "chatId": chat["id"],
-            "lastReadMessageId": None,
-            "lastReadAt": ctx.now,
-        }
-        ctx.write("ReadPosition", rp, CREATED, account=account)
-
-
-def remove_chat_copy(ctx: Ctx, account: str, chat_id: str) -> None:
-    for mid in ctx.store.ids_by_k1(account, "Message", chat_id):
-        ctx.remove("Message", mid, account=account)
-    for rp in ctx.store.by_k1(account, "ReadPosition", chat_id):
-        ctx.remove("ReadPosition", rp["id"], account=account)
-    ctx.remove("Chat", chat_id, account=account)
-
-
-def find_direct(ctx: Ctx, account: str, contact: str) -> dict[str, Any] | None:
-    for chat in ctx.store.by_k1(account, "Chat", contact):
-        if chat.get("kind") == "direct":
-            return chat
-    return None
-
-
-def ensure_direct_copy(ctx: Ctx, account: str, chat_id: str, contact: str) -> dict[str, Any]:
-    chat = ctx.store.get(account, "Chat", chat_id)
-    if chat is not None:
-        return chat
-    ensure_contact(ctx, account, contact)
-    chat = base_chat(ctx, chat_id, "direct")
-    chat["contactId"] = contact
-    add_chat_copy(ctx, account, chat)
-    return chat
-
-
-def load_group(ctx: Ctx, gid: str) -> dict[str, Any] | None:
-    return ctx.store.get(GLOBAL, "_Group", gid)
-
-
-def save_group(
-    ctx: Ctx,
-    gdef: dict[str, Any],
-    extra_users: list[str] | None = None,
-    new_users: list[str] | None = None,
-) -> None:
-    ctx.store.put(GLOBAL, "_Group", gdef)
-    member_ids = [m["id"] for m in gdef["members"]]
-    for user in member_ids + list(extra_users or []):
-        acc = ctx.core.account_of(user)
-        if acc is None:
-            continue
-        copy = ctx.store.get(acc, "Chat", gdef["id"])
-        if copy is None:
-            if user not in member_ids:
-                continue
-            copy = base_chat(ctx, gdef["id"], "group")
-            copy["createdAt"] = gdef["createdAt"]
-            copy.update({k: gdef[k] for k in GROUP_SHARED})
-            if ctx.account_id == acc and gdef.get("messageExpirySeconds") is not None:
-                copy["messageExpirySeconds"] = gdef["messageExpirySeconds"]
-            add_chat_copy(ctx, acc, copy)
-        elif any(copy.get(k) != gdef[k] for k in GROUP_SHARED):
-            copy.update({k: gdef[k] for k in GROUP_SHARED})
-            ctx.write("Chat", copy, UPDATED, account=acc)
-    for user in new_users or []:
-        acc = ctx.core.account_of(user)
-        for other in member_ids:
-            if other == user:
-                continue
-            if acc is not None:
-                ensure_contact(ctx, acc, other)
-            oacc = ctx.core.account_of(other)
-            if oacc is not None:
-                ensure_contact(ctx, oacc, user)
-
-
-def chat_participants(ctx: Ctx, chat: dict[str, Any]) -> list[str]:
-    """Usernames taking part in a chat (as seen from the caller's copy), caller included."""
-    kind = chat.get("kind")
-    if kind == "direct":
-        return [ctx.user, chat["contactId"]]
-    if kind == "group":
-        gdef = load_group(ctx, chat["id"])
-        return [m["id"] for m in gdef["members"]] if gdef else []
-    from .space import load_space
-
-    space = load_space(ctx, chat.get("spaceId", ""))
-    return [m["id"] for m in space["members"]] if space else []
-
-
-def refresh_chats(ctx: Ctx) -> None:
-    """Recompute unreadCount / lastMessageAt of chats touched by this call."""
-    dirty, ctx.dirty_chats = ctx.dirty_chats, set()
-    for acc, chat_id in sorted(dirty):
-        chat = ctx.store.get(acc, "Chat", chat_id)
-        if chat is None:
-            continue
-        rps = ctx.store.by_k1(acc, "ReadPosition", chat_id)
-        last_read = rps[0].get("lastReadMessageId") if rps else None
-        unread = ctx.store.count_k1_after(acc, "Message", chat_id, last_read)
-        last = ctx.store.last_by_k1(acc, "Message", chat_id)
-        last_at = last["receivedAt"] if last else None
-        if last_at is None and chat.get("lastMessageAt") is not None:
-            last_at = chat["lastMessageAt"]
-        if chat.get("unreadCount") != unread or chat.get("lastMessageAt") != last_at:
-            chat["unreadCount"] = unread
-            chat["lastMessageAt"] = last_at
-            ctx.write("Chat", chat, UPDATED, account=acc)
-
-
-def local_pins(ctx: Ctx, account: str, sender_msg_ids: list[str]) -> list[str]:
-    """The shared pin list (senderMsgIds) as ``account``'s own message ids; a message the
-    account does not hold is left out."""
-    out = []
-    for smid in sender_msg_ids:
-        for scope, msg in ctx.store.by_k2("Message", smid):
-            if scope == account:
-                out.append(str(msg["id"]))
-                break
-    return out
-
-
-def share_pins(ctx: Ctx, chat: dict[str, Any], sender_msg_ids: list[str]) -> None:
-    """Group and channel pins are one list per chat (the draft: only admins / ``pin``
-    holders modify it): kept by senderMsgId in the shared definition and written into
-    every other member's copy as that member's message ids."""
-    if chat["kind"] == "group":
-        gdef = load_group(ctx, chat["id"])
-        if gdef is None:
-            return
-        gdef["_pins"] = sender_msg_ids
-        ctx.store.put(GLOBAL, "_Group", gdef)
-    else:
-        from .space import load_space
-
-        space = load_space(ctx, chat["spaceId"])
-        chan = space["_channels"].get(chat["id"]) if space else None
-        if space is None or chan is None:
-            return
-        chan["_pins"] = sender_msg_ids
-        ctx.store.put(GLOBAL, "Space", space)
-    for user in dict.fromkeys(chat_participants(ctx, chat)):
-        acc = ctx.core.account_of(user)
-        if acc is None or acc == ctx.account_id:
-            continue
-        copy = ctx.store.get(acc, "Chat", chat["id"])
-        if copy is None:
-            continue
-        pins = local_pins(ctx, acc, sender_msg_ids)
-        if copy.get("pinnedMessageIds") != pins:
-            copy["pinnedMessageIds"] = pins
-            ctx.write("Chat", copy, UPDATED, account=acc)
 
 
 def _is_group_admin(gdef: dict[str, Any], user: str) -> bool:
@@ -271,8 +98,6 @@ class ChatType(DataType):
             return True
         if not obj.get("spaceId"):
             return False  # a channel outside any Space is malformed: nobody may use it
-        from .space import channel_allows
-
         return channel_allows(ctx, obj["spaceId"], obj["id"], ctx.user, "view")
 
     def match(self, ctx: Ctx, obj: dict[str, Any], cond: dict[str, Any]) -> bool:
@@ -399,8 +224,6 @@ class ChatType(DataType):
                 if value is not None and not is_uint(value):
                     raise invalid_props("messageExpirySeconds must be an UnsignedInt", key)
                 if value != chat.get(key):
-                    from .message import apply_expiry_policy
-
                     apply_expiry_policy(ctx, ctx.account_id, chat["id"], value)
             elif key == "pinnedMessageIds":
                 ids = _member_ids(ctx, value if value is not None else [], key)
@@ -418,11 +241,10 @@ class ChatType(DataType):
             gdef = load_group(ctx, chat["id"])
             if gdef is None or not _is_group_admin(gdef, ctx.user):
                 raise SetErr("forbidden", "only group admins may pin messages")
-        elif chat["kind"] == "channel":
-            from .space import channel_allows
-
-            if not channel_allows(ctx, chat["spaceId"], chat["id"], ctx.user, "pin"):
-                raise SetErr("forbidden", "pinning needs the pin permission")
+        elif chat["kind"] == "channel" and not channel_allows(
+            ctx, chat["spaceId"], chat["id"], ctx.user, "pin"
+        ):
+            raise SetErr("forbidden", "pinning needs the pin permission")
 
     def update(self, ctx: Ctx, obj: dict[str, Any], patch: dict[str, Any]) -> Any:
         kind = obj["kind"]
@@ -440,8 +262,6 @@ class ChatType(DataType):
         if rest and kind == "group":
             self._group_update(ctx, obj, rest)
         elif rest and kind == "channel":
-            from .space import update_channel_via_chat
-
             update_channel_via_chat(ctx, obj, rest)
         return None
 
@@ -560,17 +380,14 @@ def chat_typing(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
             continue
         if chat["kind"] != "channel" and copy.get("receiveTypingIndicators") is False:
             continue
-        if chat["kind"] == "channel":
-            from .space import channel_allows
-
-            if not channel_allows(ctx, chat["spaceId"], chat_id, user, "view"):
-                continue
+        if chat["kind"] == "channel" and not channel_allows(
+            ctx, chat["spaceId"], chat_id, user, "view"
+        ):
+            continue
         ctx.emit(acc, "typing", {"chatId": chat_id, "senderId": ctx.user, "typing": typing})
     return {"accountId": ctx.account_id}
 
 
 def register(core: Core) -> None:
-    from .._core_caps import CHAT
-
     core.register(ChatType())
     core.method("Chat/typing", CHAT, chat_typing)

@@ -11,7 +11,7 @@ from .._util import SetErr
 from ._common import UPDATED, invalid_props
 
 if TYPE_CHECKING:
-    from .._engine import Core, Ctx
+    from .._context import Core, Ctx
 
 __all__ = ["ChatContactType", "register"]
 

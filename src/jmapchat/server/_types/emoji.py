@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any, ClassVar, get_args
 
-from jmapchat.models import CustomEmojiProperty
+from jmapchat.models import EMOJI_NAME_PATTERN, CustomEmojiProperty
 
 from .._generic import DataType
 from .._util import SetErr, new_id
+from ._access import load_space, member_of, space_perms
 from ._common import (
     CREATED,
     GLOBAL,
@@ -20,11 +21,11 @@ from ._common import (
 )
 
 if TYPE_CHECKING:
-    from .._engine import Core, Ctx
+    from .._context import Core, Ctx
 
 __all__ = ["CustomEmojiType", "is_image_type", "register"]
 
-NAME_RE = re.compile(r"^[a-z0-9_-]{1,64}$")
+NAME_RE = re.compile(EMOJI_NAME_PATTERN)  # the draft's rule, shared with the client models
 
 
 def is_image_type(media_type: str) -> bool:
@@ -45,8 +46,6 @@ class CustomEmojiType(DataType):
         return obj.get("spaceId") or "", None, None
 
     def _space(self, ctx: Ctx, sid: str) -> dict[str, Any] | None:
-        from .space import load_space, member_of
-
         space = load_space(ctx, sid)
         return space if space is not None and member_of(space, ctx.user) is not None else None
 
@@ -58,16 +57,12 @@ class CustomEmojiType(DataType):
         sid = obj.get("spaceId")
         if sid is None:
             return list(ctx.core.users_by_account)
-        from .space import load_space
-
         space = load_space(ctx, sid)
         return accounts_of(ctx, [m["id"] for m in space["members"]]) if space else []
 
     def _authorize(self, ctx: Ctx, obj: dict[str, Any], creating: bool) -> None:
         sid = obj.get("spaceId")
         if sid is not None:
-            from .space import space_perms
-
             space = self._space(ctx, sid)
             if space is None:
                 raise invalid_props("no such space", "spaceId")

@@ -3,43 +3,31 @@
 The sender's copy has ``senderId: "self"`` and ``senderMsgId == id``; every other local
 participant gets a copy with its own receiver-assigned id, ``senderId`` = the sender's
 contact id and the same ``senderMsgId`` (indexed, so edits, reactions and retractions
-find all copies).
+find all copies). What a message may say is `_content`; whom it reaches and its copies,
+`_messages`; the update side, `message_update`.
 """
 
 from __future__ import annotations
 
-import hmac
 import math
-import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, get_args
 
-import orjson
-
 from jmapchat.models import MessageProperty
 
-from ..._core._pointer import PointerError
-from ..._core._pointer import parse as parse_pointer
 from .._generic import DataType
-from .._store import GLOBAL
-from .._util import MethodErr, SetErr, epoch_of, format_utc, is_uint, new_id, parse_utc
-from ._common import (
-    CREATED,
-    UPDATED,
-    accounts_of,
-    effective_receipt_sharing,
-    ensure_contact,
-    invalid_props,
-    is_blocked,
-    only_keys,
-    readable_blob,
-)
-from .chat import chat_participants, ensure_direct_copy, load_group, refresh_chats
+from .._util import MethodErr, SetErr, epoch_of, format_utc, new_id, parse_utc
+from ._access import channel_allows
+from ._chats import ensure_direct_copy, refresh_chats
+from ._common import CREATED, UPDATED, ensure_contact, invalid_props, only_keys
+from ._content import PLAINTEXT_TYPES, RICH, check_attachments, check_content, mentions_user
+from ._messages import chat_of, check_may_send, copies_of, delivery_accounts, queue_push
+from .message_update import delete, edit, react, read, tombstone
 
 if TYPE_CHECKING:
-    from .._engine import Core, Ctx
+    from .._context import Core, Ctx
 
-__all__ = ["MessageType", "apply_expiry_policy", "backfill_channel", "register"]
+__all__ = ["PLAINTEXT_TYPES", "RICH", "MessageType", "register"]
 
 CREATE_KEYS = frozenset(
     {
@@ -57,240 +45,6 @@ CREATE_KEYS = frozenset(
         "burnOnRead",
     }
 )
-SCOPES = ("everyone", "here", "admins")
-SPAN_TYPES = frozenset(
-    {
-        "text",
-        "bold",
-        "italic",
-        "bold-italic",
-        "code",
-        "codeblock",
-        "blockquote",
-        "mention",
-        "broadcast",
-        "link",
-    }
-)
-RICH = "application/jmap-chat-rich"
-PLAINTEXT_TYPES = ("text/plain", "text/markdown", RICH)
-_MIME_RE = re.compile(r"^[A-Za-z0-9!#$&^_.+-]{1,127}/[A-Za-z0-9!#$&^_.+-]{1,127}(\s*;.*)?$")
-_SHA_RE = re.compile(r"^[0-9a-f]{64}$")
-
-
-def _nbytes(s: str) -> int:
-    return len(s.encode("utf-8", "surrogatepass"))
-
-
-def _known_contact(ctx: Ctx, user_id: str) -> bool:
-    """The draft validates a Mention's (and a mention span's) ChatContact existence: the
-    caller themself, or a ChatContact of the caller's account."""
-    return user_id == ctx.user or ctx.store.get(ctx.account_id, "ChatContact", user_id) is not None
-
-
-def _check_rich(ctx: Ctx, body: str) -> list[str]:
-    """Validate a rich body; return its broadcast scopes."""
-    try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise SetErr("invalidArguments", "a rich body must be JSON", properties=["body"]) from None
-    spans = doc.get("spans") if isinstance(doc, dict) else None
-    if not isinstance(spans, list):
-        raise SetErr("invalidArguments", "a rich body needs a spans array", properties=["body"])
-    scopes = []
-    for span in spans:
-        if not isinstance(span, dict) or span.get("type") not in SPAN_TYPES:
-            raise SetErr("invalidArguments", "unknown span type", properties=["body"])
-        if not isinstance(span.get("text"), str):
-            raise SetErr("invalidArguments", "every span needs text", properties=["body"])
-        t = span["type"]
-        if t == "mention" and not isinstance(span.get("userId"), str):
-            raise SetErr("invalidArguments", "a mention span needs userId", properties=["body"])
-        if t == "mention" and not _known_contact(ctx, span["userId"]):
-            raise invalid_props(f"no ChatContact {span['userId']!r}", "body")
-        if t == "broadcast":
-            if span.get("scope") not in SCOPES:
-                raise SetErr("invalidArguments", "unknown broadcast scope", properties=["body"])
-            scopes.append(span["scope"])
-        if t == "link" and not isinstance(span.get("uri"), str):
-            raise SetErr("invalidArguments", "a link span needs uri", properties=["body"])
-    return scopes
-
-
-def _check_content(ctx: Ctx, chat: dict[str, Any], msg: dict[str, Any]) -> None:
-    """Validate body, bodyType, mentions and broadcastMentions (create and edit)."""
-    body, body_type = msg["body"], msg["bodyType"]
-    if not isinstance(body, str):
-        raise invalid_props("body must be a string", "body")
-    if not isinstance(body_type, str) or body_type not in ctx.core.chat.supported_body_types:
-        raise invalid_props("bodyType is not in supportedBodyTypes", "bodyType")
-    size = _nbytes(body)
-    if size > ctx.core.chat.max_body_bytes:
-        # draft: invalidArguments (compliance 4.1 expects tooLarge)
-        raise SetErr("invalidArguments", "body is longer than maxBodyBytes", properties=["body"])
-    mentions, bmentions = msg["mentions"], msg["broadcastMentions"]
-    if not isinstance(mentions, list) or not isinstance(bmentions, list):
-        raise invalid_props("mentions and broadcastMentions must be arrays", "mentions")
-    for m in mentions:
-        if (
-            not isinstance(m, dict)
-            or not isinstance(m.get("id"), str)
-            or not is_uint(m.get("offset"))
-            or not is_uint(m.get("length"))
-        ):
-            raise invalid_props("a Mention needs id, offset and length", "mentions")
-        if m["offset"] + m["length"] > size:
-            raise invalid_props("a mention lies outside the body", "mentions")
-        if not _known_contact(ctx, m["id"]):
-            raise invalid_props(f"no ChatContact {m['id']!r}", "mentions")
-    scopes = []
-    for m in bmentions:
-        if not isinstance(m, dict):
-            raise invalid_props("a BroadcastMention must be an object", "broadcastMentions")
-        if m.get("scope") not in SCOPES:
-            raise SetErr(
-                "invalidArguments", "unknown broadcast scope", properties=["broadcastMentions"]
-            )
-        if not is_uint(m.get("offset", 0)) or not is_uint(m.get("length", 0)):
-            raise invalid_props("offset and length must be UnsignedInts", "broadcastMentions")
-        if m.get("offset", 0) + m.get("length", 0) > size:
-            raise invalid_props("a broadcast mention lies outside the body", "broadcastMentions")
-        scopes.append(m["scope"])
-    if body_type == RICH:
-        if mentions or bmentions:
-            raise invalid_props(
-                "rich bodies carry mentions inline", "mentions" if mentions else "broadcastMentions"
-            )
-        scopes += _check_rich(ctx, body)
-    if scopes:
-        _check_broadcast(ctx, chat)
-
-
-def _check_broadcast(ctx: Ctx, chat: dict[str, Any]) -> None:
-    if chat["kind"] == "channel":
-        from .space import channel_allows
-
-        if not channel_allows(ctx, chat["spaceId"], chat["id"], ctx.user, "mention_broadcast"):
-            raise SetErr("forbidden", "broadcast mentions need the mention_broadcast permission")
-    elif chat["kind"] == "group":
-        gdef = load_group(ctx, chat["id"])
-        if gdef is None or not any(
-            m["id"] == ctx.user and m.get("role") == "admin" for m in gdef["members"]
-        ):
-            raise SetErr("forbidden", "broadcast mentions in groups are for admins")
-
-
-def _check_attachments(ctx: Ctx, value: Any) -> list[dict[str, Any]]:
-    if not isinstance(value, list):
-        raise invalid_props("attachments must be an array", "attachments")
-    if len(value) > ctx.core.chat.max_attachments_per_message:
-        raise invalid_props("too many attachments", "attachments")
-    out = []
-    for a in value:
-        if not isinstance(a, dict):
-            raise invalid_props("an Attachment must be an object", "attachments")
-        blob_id, name, ctype = a.get("blobId"), a.get("filename"), a.get("contentType")
-        if not isinstance(blob_id, str) or not isinstance(name, str) or not isinstance(ctype, str):
-            raise invalid_props(
-                "an Attachment needs blobId, filename and contentType", "attachments"
-            )
-        if not name or any(c in name for c in "/\\\x00"):
-            raise invalid_props("filename must not contain /, \\ or NUL", "attachments")
-        if not _MIME_RE.match(ctype):
-            raise invalid_props("contentType is not a MIME type", "attachments")
-        blob_id = ctx.ref(blob_id)
-        _, size, sha = readable_blob(ctx, blob_id, "attachments")
-        if size > ctx.core.chat.max_attachment_bytes:
-            raise SetErr(
-                "tooLarge", "attachment larger than maxAttachmentBytes", properties=["attachments"]
-            )
-        if "size" in a and a["size"] != size:
-            raise invalid_props("size does not match the blob", "attachments")
-        given = a.get("sha256")
-        if given is not None and (
-            not isinstance(given, str)
-            or not _SHA_RE.match(given)
-            or not hmac.compare_digest(given, sha)
-        ):
-            raise invalid_props("sha256 does not match the blob", "attachments")
-        out.append({**a, "blobId": blob_id, "size": size, "sha256": sha})
-    return out
-
-
-def _check_may_send(ctx: Ctx, chat: dict[str, Any]) -> tuple[list[str], dict[str, Any] | None]:
-    """The sender-side checks of a new message (and of an edit): membership, channel
-    ``send`` permission and space bans. Returns the chat's participants and its space."""
-    participants = chat_participants(ctx, chat)
-    if ctx.user not in participants:
-        raise SetErr("forbidden", "you are not a member of this chat")
-    space = None
-    if chat["kind"] == "channel":
-        from .space import banned, channel_allows, load_space
-
-        space = load_space(ctx, chat["spaceId"])
-        if not channel_allows(ctx, chat["spaceId"], chat["id"], ctx.user, "send") or banned(
-            ctx, chat["spaceId"], ctx.user
-        ):
-            raise SetErr("forbidden", "you may not send in this channel")
-    return participants, space
-
-
-def _delivery_account(ctx: Ctx, chat: dict[str, Any], user: str) -> str | None:
-    """The account a message (or an edit) from the caller is delivered to for ``user``, or
-    None when it must be dropped: unknown user, sender blocked by the recipient, or no
-    ``view`` permission in the channel."""
-    acc = ctx.core.account_of(user)
-    if acc is None or is_blocked(ctx, acc, ctx.user):
-        return None
-    if chat["kind"] == "channel":
-        from .space import channel_allows
-
-        if not channel_allows(ctx, chat["spaceId"], chat["id"], user, "view"):
-            return None
-    return acc
-
-
-def _delivery_targets(ctx: Ctx, chat: dict[str, Any], participants: list[str]) -> set[str]:
-    """The copies' accounts an edit or a new reaction from the caller reaches: the caller's
-    own and every other participant's `_delivery_account` (so nothing reaches a recipient
-    who has blocked the caller or lost ``view``; the caller is not told)."""
-    return {ctx.account_id} | {
-        acc
-        for u in dict.fromkeys(participants)
-        if u != ctx.user and (acc := _delivery_account(ctx, chat, u)) is not None
-    }
-
-
-def _delivery_accounts(
-    ctx: Ctx, chat: dict[str, Any], recipients: list[str]
-) -> list[tuple[str, str]]:
-    """(user, account) for each recipient a new message reaches (`_delivery_account`),
-    computed once per call and chat: nothing a Message/set does changes the answer, and
-    the per-call cache is dropped whenever an object's changes are rolled back."""
-    key = ("delivery", chat["id"], tuple(recipients))
-    out: list[tuple[str, str]] | None = ctx.cache.get(key)
-    if out is None:
-        out = []
-        for user in recipients:
-            acc = _delivery_account(ctx, chat, user)
-            if acc is not None:
-                out.append((user, acc))
-        ctx.cache[key] = out
-    return out
-
-
-def _queue_push(ctx: Ctx, accounts: list[str], mid: str) -> None:
-    """Chat push for a new message, sent after commit. One deferred task per call sends
-    them all, in creation order (`PushSender.messages_delivered`)."""
-    queue = ctx.message_pushes
-    if not queue:
-        core = ctx.core
-        ctx.after_commit.append(lambda: core.pusher.messages_delivered(core, queue))
-    queue.append((accounts, mid))
-
-
-def _copies(ctx: Ctx, sender_msg_id: str) -> list[tuple[str, dict[str, Any]]]:
-    return [(scope, o) for scope, o in ctx.store.by_k2("Message", sender_msg_id) if scope != GLOBAL]
 
 
 class MessageType(DataType):
@@ -311,15 +65,8 @@ class MessageType(DataType):
     def keys(self, obj: dict[str, Any]) -> tuple[str | None, str | None, float | None]:
         return obj["chatId"], obj["senderMsgId"], obj.get("_expires")
 
-    def _chat(self, ctx: Ctx, chat_id: str) -> dict[str, Any] | None:
-        key = ("chat", ctx.account_id, chat_id)
-        if key not in ctx.cache:
-            ctx.cache[key] = ctx.type("Chat").load_one(ctx, chat_id)
-        out: dict[str, Any] | None = ctx.cache[key]
-        return out
-
     def visible(self, ctx: Ctx, obj: dict[str, Any]) -> bool:
-        return self._chat(ctx, obj["chatId"]) is not None
+        return chat_of(ctx, obj["chatId"]) is not None
 
     def present(self, ctx: Ctx, obj: dict[str, Any]) -> dict[str, Any]:
         out = {k: v for k, v in obj.items() if k[:1] != "_"}
@@ -383,7 +130,7 @@ class MessageType(DataType):
             )
         if chat_id is not None:
             chat_id = ctx.ref(chat_id)
-            if self._chat(ctx, chat_id) is None:
+            if chat_of(ctx, chat_id) is None:
                 return []
             return ctx.store.by_k1(ctx.account_id, self.name, chat_id)
         return [m for m in ctx.store.all(ctx.account_id, self.name) if self.visible(ctx, m)]
@@ -411,7 +158,7 @@ class MessageType(DataType):
         if flt is None or set(flt) != {"chatId"} or len(spec) != 1 or spec[0][0] != "receivedAt":
             return None
         chat_id = ctx.ref(flt["chatId"])
-        if self._chat(ctx, chat_id) is None:
+        if chat_of(ctx, chat_id) is None:
             return [], max(0, position), 0
         total = ctx.store.count_sorted(ctx.account_id, self.name, chat_id)
         start = max(0, total + position) if position < 0 else position
@@ -449,7 +196,7 @@ class MessageType(DataType):
                 if bool(obj.get("attachments")) != value:
                     return False
             elif key == "hasMention":
-                if _mentions(obj, ctx.user) != value:
+                if mentions_user(obj, ctx.user) != value:
                     return False
             elif key == "senderId":
                 if obj.get("senderId") != value:
@@ -471,10 +218,10 @@ class MessageType(DataType):
         if not isinstance(chat_id, str):
             raise invalid_props("chatId is required", "chatId")
         chat_id = ctx.ref(chat_id)
-        chat = self._chat(ctx, chat_id)  # read once per call (the call does not change it)
+        chat = chat_of(ctx, chat_id)  # read once per call (the call does not change it)
         if chat is None:
             raise invalid_props("no such chat", "chatId")
-        participants, space = _check_may_send(ctx, chat)
+        participants, space = check_may_send(ctx, chat)
         if "body" not in data:
             raise invalid_props("body is required", "body")
         sent_at = data.get("sentAt", ctx.now)
@@ -486,8 +233,8 @@ class MessageType(DataType):
             "mentions": data.get("mentions", []),
             "broadcastMentions": data.get("broadcastMentions", []),
         }
-        _check_content(ctx, chat, msg)
-        attachments = _check_attachments(ctx, data.get("attachments", []))
+        check_content(ctx, chat, msg)
+        attachments = check_attachments(ctx, data.get("attachments", []))
         actions = data.get("actions", [])
         if not isinstance(actions, list) or not all(
             isinstance(a, dict) and isinstance(a.get("type"), str) and isinstance(a.get("uri"), str)
@@ -563,7 +310,7 @@ class MessageType(DataType):
             "deletedForAll": None,
         }
         delivered_to: list[str] = []
-        for user, acc in _delivery_accounts(ctx, chat, recipients):
+        for user, acc in delivery_accounts(ctx, chat, recipients):
             self._deliver(
                 ctx,
                 acc,
@@ -591,12 +338,10 @@ class MessageType(DataType):
         if parent is not None or thread_root is not None:
             self._mark_replied(ctx, ctx.account_id, parent["id"] if parent else None, thread_root)
         if ctx.core.pusher.enabled:
-            _queue_push(ctx, [ctx.core.account_of(u) or "" for u in delivered_to], mid)
+            queue_push(ctx, [ctx.core.account_of(u) or "" for u in delivered_to], mid)
         return own
 
     def _slow_mode(self, ctx: Ctx, space: dict[str, Any], chat: dict[str, Any]) -> None:
-        from .space import channel_allows
-
         secs = space["_channels"].get(chat["id"], {}).get("slowModeSeconds") or 0
         if secs <= 0 or channel_allows(ctx, space["id"], chat["id"], ctx.user, "manage_channels"):
             return
@@ -665,7 +410,7 @@ class MessageType(DataType):
             self._mark_replied(ctx, acc, reply_to, root)
 
     def _local_id(self, ctx: Ctx, acc: str, sender_msg_id: str) -> str | None:
-        for scope, o in _copies(ctx, sender_msg_id):
+        for scope, o in copies_of(ctx, sender_msg_id):
             if scope == acc:
                 return str(o["id"])
         return None
@@ -686,195 +431,39 @@ class MessageType(DataType):
     # --- update -------------------------------------------------------------------------
 
     def update(self, ctx: Ctx, obj: dict[str, Any], patch: dict[str, Any]) -> Any:
-        edit: dict[str, Any] = {
+        edit_patch: dict[str, Any] = {
             k: patch[k] for k in ("body", "bodyType", "mentions", "broadcastMentions") if k in patch
         }
         reactions = {
             k: v for k, v in patch.items() if k == "reactions" or k.startswith("reactions/")
         }
-        delete: dict[str, Any] = {k: patch[k] for k in ("deletedAt", "deletedForAll") if k in patch}
-        read: dict[str, Any] = {k: patch[k] for k in ("readAt", "readDisposition") if k in patch}
-        rest = set(patch) - set(edit) - set(reactions) - set(delete) - set(read)
+        delete_patch: dict[str, Any] = {
+            k: patch[k] for k in ("deletedAt", "deletedForAll") if k in patch
+        }
+        read_patch: dict[str, Any] = {
+            k: patch[k] for k in ("readAt", "readDisposition") if k in patch
+        }
+        rest = set(patch) - set(edit_patch) - set(reactions) - set(delete_patch) - set(read_patch)
         if rest:
             bad = sorted(rest)
             raise invalid_props(f"cannot update {', '.join(bad)}", *bad)
         result: dict[str, Any] = {}
-        if edit:
-            result.update(self._edit(ctx, obj, edit))
+        if edit_patch:
+            result.update(edit(ctx, obj, edit_patch))
         if reactions:
-            self._react(ctx, obj, reactions)
-        if delete:
-            self._delete(ctx, obj, delete)
-        if read:
-            return self._read(ctx, obj, read)
+            react(ctx, obj, reactions)
+        if delete_patch:
+            delete(ctx, obj, delete_patch)
+        if read_patch:
+            return read(ctx, obj, read_patch)
         return result or None
-
-    def _edit(self, ctx: Ctx, obj: dict[str, Any], edit: dict[str, Any]) -> dict[str, Any]:
-        if obj["senderId"] != "self":
-            raise SetErr("forbidden", "only your own messages can be edited")
-        if obj.get("deletedAt"):
-            raise SetErr("forbidden", "deleted messages cannot be edited")
-        chat = self._chat(ctx, obj["chatId"])
-        assert chat is not None
-        # An edit is delivered like a new message (the draft's Peer/deliver `edit`): the
-        # same sender checks, and only to the recipients a new message would reach now.
-        participants, _space = _check_may_send(ctx, chat)
-        new = {
-            k: edit.get(k, obj.get(k, []))
-            for k in ("body", "bodyType", "mentions", "broadcastMentions")
-        }
-        _check_content(ctx, chat, new)
-        targets = _delivery_targets(ctx, chat, participants)
-        for acc, copy in _copies(ctx, obj["senderMsgId"]):
-            if copy.get("deletedAt") or acc not in targets:
-                continue
-            copy["editHistory"] = [
-                *(copy.get("editHistory") or []),
-                {"body": copy["body"], "bodyType": copy["bodyType"], "editedAt": ctx.now},
-            ]
-            copy.update(new)
-            copy["editedAt"] = ctx.now
-            ctx.write(self, copy, UPDATED, account=acc)
-        return {"editedAt": ctx.now}
-
-    def _react(self, ctx: Ctx, obj: dict[str, Any], patch: dict[str, Any]) -> None:
-        if "reactions" in patch:
-            raise SetErr("invalidPatch", "patch reactions/<senderReactionId>, not the whole map")
-        if obj.get("deletedAt") and any(v is not None for v in patch.values()):
-            raise SetErr("forbidden", "deleted messages cannot be reacted to")
-        changes: dict[str, dict[str, Any] | None] = {}
-        for key, value in patch.items():
-            try:
-                tokens = parse_pointer("/" + key)
-            except PointerError:
-                raise SetErr("invalidPatch", f"bad reactions patch path {key!r}") from None
-            rid = tokens[1] if len(tokens) == 2 else ""
-            if not rid:
-                raise SetErr("invalidPatch", f"bad reactions patch path {key!r}")
-            existing = (obj.get("reactions") or {}).get(rid)
-            if existing is not None and existing.get("senderId") != "self":
-                raise SetErr("forbidden", "you can only change your own reactions")
-            if value is None:
-                changes[rid] = None
-                continue
-            if (
-                not isinstance(value, dict)
-                or not isinstance(value.get("emoji"), str)
-                or not value["emoji"]
-            ):
-                raise invalid_props("a Reaction needs a non-empty emoji", key)
-            if set(value) - {"emoji", "customEmojiId", "sentAt", "senderId"}:
-                raise invalid_props("unknown Reaction property", key)
-            if len(value["emoji"].encode()) > 256:
-                raise invalid_props("emoji too long", key)
-            cei = value.get("customEmojiId")
-            if cei is not None and (
-                not isinstance(cei, str) or ctx.type("CustomEmoji").load_one(ctx, cei) is None
-            ):
-                raise invalid_props("customEmojiId must name a CustomEmoji you can see", key)
-            sent = value.get("sentAt", ctx.now)
-            if parse_utc(sent, strict_utc=False) is None:
-                raise invalid_props("sentAt must be a UTCDate", key)
-            reaction = {"emoji": value["emoji"], "sentAt": sent}
-            if cei is not None:
-                reaction["customEmojiId"] = cei
-            changes[rid] = reaction
-        # A reaction is content from the caller: it reaches the copies an edit (or a new
-        # message) would reach now. Removing one's own reaction reaches every copy, like a
-        # retraction, so nothing stale is left behind after a block.
-        chat = self._chat(ctx, obj["chatId"])
-        assert chat is not None
-        targets = _delivery_targets(ctx, chat, chat_participants(ctx, chat))
-        for acc, copy in _copies(ctx, obj["senderMsgId"]):
-            reactions = dict(copy.get("reactions") or {})
-            for rid, change in changes.items():
-                if change is None:
-                    cur = reactions.get(rid)
-                    if cur is not None and (
-                        acc == ctx.account_id or cur.get("senderId") == ctx.user
-                    ):
-                        del reactions[rid]
-                elif acc in targets and not copy.get("deletedAt"):
-                    reactions[rid] = {
-                        **change,
-                        "senderId": "self" if acc == ctx.account_id else ctx.user,
-                    }
-            if reactions != copy.get("reactions"):
-                copy["reactions"] = reactions
-                ctx.write(self, copy, UPDATED, account=acc)
-
-    def _tombstone(
-        self, ctx: Ctx, acc: str, copy: dict[str, Any], at: str, for_all: bool | None
-    ) -> None:
-        copy.update(body="", attachments=[], deletedAt=at)
-        copy["mentions"] = []
-        copy["broadcastMentions"] = []
-        if for_all:
-            copy["deletedForAll"] = True
-        ctx.write(self, copy, UPDATED, account=acc)
-
-    def _delete(self, ctx: Ctx, obj: dict[str, Any], patch: dict[str, Any]) -> None:
-        at = patch.get("deletedAt")
-        for_all = patch.get("deletedForAll")
-        if at is None:
-            raise invalid_props("deletedAt cannot be cleared", "deletedAt")
-        if parse_utc(at, strict_utc=False) is None:
-            raise invalid_props("deletedAt must be a UTCDate", "deletedAt")
-        if for_all is not None and not isinstance(for_all, bool):
-            raise invalid_props("deletedForAll must be a boolean", "deletedForAll")
-        if for_all:
-            if obj["senderId"] != "self":
-                raise SetErr("forbidden", "only your own messages can be deleted for everyone")
-            for acc, copy in _copies(ctx, obj["senderMsgId"]):
-                self._tombstone(ctx, acc, copy, at, True)
-        else:
-            self._tombstone(ctx, ctx.account_id, obj, at, None)
-
-    def _read(self, ctx: Ctx, obj: dict[str, Any], patch: dict[str, Any]) -> Any:
-        at = patch.get("readAt", obj.get("readAt"))
-        disp = patch.get("readDisposition")
-        if at is not None and parse_utc(at, strict_utc=False) is None:
-            raise invalid_props("readAt must be a UTCDate", "readAt")
-        if disp is not None and not isinstance(disp, str):
-            raise invalid_props("readDisposition must be a string", "readDisposition")
-        obj["readAt"] = at
-        obj["readDisposition"] = (disp or "displayed") if at is not None else None
-        if at is not None and obj["senderId"] != "self" and obj.get("burnOnRead"):
-            ctx.remove(self, obj["id"])
-            ctx.dirty_chats.add((ctx.account_id, obj["chatId"]))
-            return None
-        ctx.write(self, obj, UPDATED)
-        chat = self._chat(ctx, obj["chatId"])
-        if (
-            at is not None
-            and chat is not None
-            and chat["kind"] == "group"
-            and obj["senderId"] != "self"
-            and effective_receipt_sharing(ctx, ctx.account_id, chat)
-        ):
-            sender_acc = ctx.core.account_of(obj["senderId"])
-            if sender_acc is not None:
-                for acc, copy in _copies(ctx, obj["senderMsgId"]):
-                    if acc != sender_acc:
-                        continue
-                    sender_chat = ctx.store.get(acc, "Chat", copy["chatId"])
-                    if not effective_receipt_sharing(ctx, acc, sender_chat):
-                        continue
-                    receipts = dict(copy.get("deliveryReceipts") or {})
-                    entry = dict(receipts.get(ctx.user) or {"deliveredAt": obj["receivedAt"]})
-                    entry["readAt"] = at
-                    entry["readDisposition"] = obj["readDisposition"]
-                    receipts[ctx.user] = entry
-                    copy["deliveryReceipts"] = receipts
-                    ctx.write(self, copy, UPDATED, account=acc)
-        return None
 
     # --- destroy / expiry ---------------------------------------------------------------
 
     def destroy(self, ctx: Ctx, obj: dict[str, Any]) -> None:
         # The draft's delete is an update of deletedAt; a destroy tombstones locally too.
         if not obj.get("deletedAt"):
-            self._tombstone(ctx, ctx.account_id, obj, ctx.now, None)
+            tombstone(ctx, ctx.account_id, obj, ctx.now, None)
 
     def expire(self, ctx: Ctx, scope: str, oid: str) -> None:
         obj = ctx.store.get(scope, self.name, oid)
@@ -887,153 +476,5 @@ class MessageType(DataType):
         refresh_chats(ctx)
 
 
-def apply_expiry_policy(ctx: Ctx, acc: str, chat_id: str, seconds: int | None) -> None:
-    """Re-stamp every message of ``acc``'s copy of a chat with the chat's (new)
-    ``messageExpirySeconds``: the policy covers the messages already stored, counted from
-    each one's ``receivedAt``; ``senderExpiresAt`` still applies when it comes first. The
-    expiry sweep at the start of the next request removes those already past."""
-    dt = ctx.type("Message")
-    for msg in ctx.store.by_k1(acc, "Message", chat_id):
-        exps = [epoch_of(msg.get("senderExpiresAt"))]
-        if seconds:
-            exps.append((epoch_of(msg.get("receivedAt")) or ctx.now_ts) + seconds)
-        live = [e for e in exps if e is not None]
-        new = min(live) if live else None
-        if msg.get("_expires") != new:
-            if new is None:
-                msg.pop("_expires", None)
-            else:
-                msg["_expires"] = new
-            k1, k2, exp = dt.keys(msg)
-            # hidden field only: no change is visible to clients until the message goes
-            ctx.store.put(acc, "Message", msg, k1=k1, k2=k2, expires=exp)
-
-
-_HISTORY_DROP = frozenset(
-    {
-        "id",
-        "senderId",
-        "replyTo",
-        "threadRootId",
-        "reactions",
-        "deliveryState",
-        "deliveredAt",
-        "readAt",
-        "readDisposition",
-        "deliveryReceipts",
-    }
-)
-
-
-def backfill_channel(ctx: Ctx, acc: str, user: str, chat: dict[str, Any]) -> None:
-    """A member who may now view a channel (joined the Space later, or was given ``view``)
-    gets the channel's history it lacks, as it stands now.
-
-    Channel membership and visibility come from the Space (``view``), not from the time of
-    joining, so every message still held by some member and not yet in ``acc`` is copied
-    in arrival order: edits, reactions, replies and threads kept; messages deleted (for
-    everyone or by every holder), expired ones and those from contacts ``acc`` blocks are
-    left out. No pushes. For a copy that held nothing yet, the history arrives read
-    (ReadPosition at its last message); otherwise the read position is left alone.
-    """
-    chat_id = chat["id"]
-    held_rows = ctx.store.execute(
-        "SELECT k2, id FROM objects WHERE scope=? AND type='Message' AND k1=?", (acc, chat_id)
-    ).fetchall()
-    local: dict[str, str] = {str(k2): str(i) for k2, i in held_rows}  # senderMsgId -> own id
-    fresh = not local
-    scopes = [a for a in accounts_of(ctx, chat_participants(ctx, chat)) if a != acc]
-    if not scopes:
-        return
-    marks = ",".join("?" * len(scopes))
-    rows = ctx.store.execute(
-        f"SELECT scope, data FROM objects WHERE scope IN ({marks}) AND type='Message' "
-        "AND k1=? ORDER BY id",
-        (*scopes, chat_id),
-    ).fetchall()
-    best: dict[str, tuple[str, dict[str, Any]]] = {}
-    for scope, data in rows:
-        msg = orjson.loads(data)
-        if msg.get("deletedAt"):
-            continue
-        smid = msg["senderMsgId"]
-        if smid in local:
-            continue
-        if smid not in best or msg.get("senderId") == "self":
-            best[smid] = (str(scope), msg)
-    if not best:
-        return
-    order = sorted(best.items(), key=lambda kv: (epoch_of(kv[1][1]["receivedAt"]) or 0.0, kv[0]))
-    dt: MessageType = ctx.type("Message")  # type: ignore[assignment]
-    their_chat = ctx.store.get(acc, "Chat", chat_id)
-    if their_chat is None:
-        return
-    last_id = None
-    for smid, (scope, src) in order:
-        sender = ctx.core.user_of(scope) if src["senderId"] == "self" else src["senderId"]
-        if sender != user and is_blocked(ctx, acc, sender):
-            continue
-        exp = epoch_of(src.get("senderExpiresAt"))
-        if exp is not None and exp <= ctx.now_ts:
-            continue
-        if sender != user:
-            ensure_contact(ctx, acc, sender)
-
-        def mapped(ref: str | None, scope: str = scope) -> str | None:
-            if ref is None:
-                return None
-            orig = ctx.store.get(scope, "Message", ref)
-            return local.get(orig["senderMsgId"]) if orig else None
-
-        reactions = {}
-        for rid, r in (src.get("reactions") or {}).items():
-            reactor = ctx.core.user_of(scope) if r.get("senderId") == "self" else r.get("senderId")
-            if reactor != user and is_blocked(ctx, acc, str(reactor)):
-                continue
-            reactions[rid] = {**r, "senderId": "self" if reactor == user else reactor}
-        copy = {k: v for k, v in src.items() if k[:1] != "_" and k not in _HISTORY_DROP}
-        copy.update(
-            id=new_id(),
-            senderId="self" if sender == user else sender,
-            replyTo=mapped(src.get("replyTo")),
-            threadRootId=mapped(src.get("threadRootId")),
-            reactions=reactions,
-            deliveryState="delivered" if sender == user else "received",
-            deliveredAt=None,
-            readAt=None,
-            readDisposition=None,
-        )
-        for a in copy.get("attachments") or []:
-            ctx.store.grant_blob(acc, a["blobId"])
-        dt._store_copy(ctx, acc, copy, their_chat)
-        if copy["replyTo"] is not None or copy["threadRootId"] is not None:
-            dt._mark_replied(ctx, acc, copy["replyTo"], copy["threadRootId"])
-        local[smid] = last_id = copy["id"]
-    if last_id is not None and fresh:
-        for rp in ctx.store.by_k1(acc, "ReadPosition", chat_id):
-            rp["lastReadMessageId"] = last_id
-            ctx.write("ReadPosition", rp, UPDATED, account=acc)
-    refresh_chats(ctx)
-
-
-def _mentions(obj: dict[str, Any], user: str) -> bool:
-    if any(m.get("id") == user for m in obj.get("mentions") or []):
-        return True
-    if obj.get("bodyType") == RICH:
-        try:
-            doc = orjson.loads(obj.get("body") or "{}")
-        except orjson.JSONDecodeError:
-            return False
-        spans = doc.get("spans", []) if isinstance(doc, dict) else []
-        return any(
-            isinstance(s, dict) and s.get("type") == "mention" and s.get("userId") == user
-            for s in spans
-        )
-    return False
-
-
 def register(core: Core) -> None:
     core.register(MessageType())
-
-
-__all__ += ["PLAINTEXT_TYPES"]

@@ -13,12 +13,13 @@ from jmapchat.models import ChatMessageEntryProperty, PushUrgency
 
 from .._bounds import check_object
 from .._core_caps import BLOB2, CHAT, CHAT_PUSH, CORE, QUOTA
-from .._generic import QUERY_CHANGES_ARGS, DataType, run_query, std_query
+from .._generic import DataType
+from .._query import QUERY_CHANGES_ARGS, run_query, std_query
 from .._store import GLOBAL
 from .._util import MethodErr, SetErr, check_args, is_jmap_id, new_id, parse_utc
 
 if TYPE_CHECKING:
-    from .._engine import Core, Ctx
+    from .._context import Core, Ctx
 
 __all__ = ["is_loopback_url", "register"]
 

@@ -1,0 +1,218 @@
+"""WebSocket transport (``connect(websocket=True)``) vs HTTP keep-alive, same run, ratios.
+
+1. **Small requests**: N sequential one-call ``Core/echo`` requests (default 1,000):
+   the raw httpx floor (``httpx.AsyncClient.post`` of the same bytes on a keep-alive
+   connection + ``json.loads``), ``client.call`` over HTTP, ``client.call`` over the
+   WebSocket. The three take turns within every repeat; best repeat counts.
+2. **Bulk**: 10,000 (``--full``; else 2,000) ``Message/set`` creates in one ``send`` at
+   ``maxObjectsInSet`` 500 (20 chunks with ``--full``): over HTTP (envelopes one after
+   another) vs over the WebSocket (envelopes pipelined, up to ``maxConcurrentRequests``
+   in flight), with the server's default ``maxCallsInRequest`` (16: 2 envelopes) and with
+   ``maxCallsInRequest`` 1 (20 envelopes). One chat; best of ``--repeat``.
+
+The reference server runs in this process (hypercorn on trio, in a thread) on 127.0.0.1,
+so it shares the CPU (and the GIL) with the client in every column; ``--subprocess`` runs
+it as ``jmapchat serve`` in a process of its own instead, so client and server can overlap
+(which is what pipelining is for). AsyncClient on asyncio.
+
+    .venv/bin/python benchmarks/websocket.py                # 200 echoes, 2,000 creates
+    .venv/bin/python benchmarks/websocket.py --full         # 1,000 echoes, 10,000 creates
+    .venv/bin/python benchmarks/websocket.py --subprocess   # server in its own process
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+
+import anyio
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import machine, table
+
+import jmapchat
+from jmapchat._core import plan
+from jmapchat.models import ChatCreate, MessageCreate
+from jmapchat.server import ChatServer, ServerLimits, serve_in_thread
+
+ECHO = {"using": ["urn:ietf:params:jmap:core"], "methodCalls": [["Core/echo", {"n": 1}, "c0"]]}
+
+
+async def echo_columns(base: str, token: str, n: int, repeat: int) -> dict[str, float]:
+    body = json.dumps(ECHO).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "Accept": "application/json",
+        "Authorization": f"Bearer {token}",
+    }
+    async with (
+        httpx.AsyncClient() as raw,
+        jmapchat.AsyncClient.connect(base, token=token) as http_client,
+        jmapchat.AsyncClient.connect(base, token=token, websocket=True) as ws_client,
+    ):
+        api = http_client.session.api_url
+
+        async def floor() -> None:
+            r = await raw.post(api, content=body, headers=headers)
+            json.loads(r.content)
+
+        async def over_http() -> None:
+            await http_client.call(lambda r: r.core.echo({"n": 1}))
+
+        async def over_ws() -> None:
+            await ws_client.call(lambda r: r.core.echo({"n": 1}))
+
+        cases: dict[str, Callable[[], Awaitable[None]]] = {
+            "raw httpx floor": floor,
+            "HTTP keep-alive": over_http,
+            "WebSocket": over_ws,
+        }
+        best = dict.fromkeys(cases, float("inf"))
+        for fn in cases.values():
+            for _ in range(20):
+                await fn()
+        for _ in range(repeat):
+            for name, fn in cases.items():
+                t0 = time.perf_counter()
+                for _ in range(n):
+                    await fn()
+                best[name] = min(best[name], time.perf_counter() - t0)
+        return best
+
+
+@contextlib.contextmanager
+def reference_server(limits: ServerLimits, own_process: bool) -> Iterator[tuple[str, str]]:
+    """``(base url, alice's token)`` of a fresh reference server with ``limits``."""
+    if not own_process:
+        with (
+            ChatServer(db=":memory:", users=["alice", "bob"], limits=limits) as server,
+            serve_in_thread(server, port=0) as base,
+        ):
+            yield base, server.tokens["alice"]
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        tokens = Path(tmp) / "tokens.json"
+        cmd = [
+            sys.executable, "-c", "from jmapchat.cli import main; main()",
+            "serve", "--db", ":memory:",
+            "--host", "127.0.0.1", "--port", str(port), "--user", "alice", "--user", "bob",
+            "--token-file", str(tokens),
+            "--max-objects-in-set", str(limits.max_objects_in_set),
+            "--max-calls-in-request", str(limits.max_calls_in_request),
+        ]  # fmt: skip
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            for _ in range(600):
+                try:
+                    if tokens.exists() and httpx.get(base + "/.well-known/jmap").status_code:
+                        break
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.05)
+            yield base, json.loads(tokens.read_text())["alice"]
+        finally:
+            proc.terminate()
+            proc.wait(10)
+
+
+async def bulk_columns(
+    base: str, token: str, count: int, repeat: int
+) -> tuple[dict[str, float], int]:
+    bob = "bob"
+    async with (
+        jmapchat.AsyncClient.connect(base, token=token) as http_client,
+        jmapchat.AsyncClient.connect(base, token=token, websocket=True) as ws_client,
+    ):
+        chat = await http_client.call(lambda r: r.chat.set(create={"c": ChatCreate.direct(bob)}))
+        chat_id = chat.created["c"].id
+
+        async def run(client: jmapchat.AsyncClient) -> float:
+            req = client.request()
+            call = req.message.set(
+                create={
+                    f"m{i}": MessageCreate(chat_id=chat_id, body=f"bulk message {i}")
+                    for i in range(count)
+                }
+            )
+            envelopes = len(plan(req, client.session.core))
+            t0 = time.perf_counter()
+            await client.send(req)
+            took = time.perf_counter() - t0
+            assert len(call.result.created) == count, "not every message was created"
+            run.envelopes = envelopes  # type: ignore[attr-defined]
+            return took
+
+        best = {"HTTP": float("inf"), "WebSocket pipelined": float("inf")}
+        for _ in range(repeat):
+            best["HTTP"] = min(best["HTTP"], await run(http_client))
+            best["WebSocket pipelined"] = min(best["WebSocket pipelined"], await run(ws_client))
+        return best, getattr(run, "envelopes", 0)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--full", action="store_true", help="1,000 echoes, 10,000 creates")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--subprocess", action="store_true", help="the server in its own process")
+    args = ap.parse_args()
+    n = 1_000 if args.full else 200
+    count = 10_000 if args.full else 2_000
+    print(machine())
+    print()
+
+    where = "its own process" if args.subprocess else "this process"
+    print(f"reference server in {where}")
+    with reference_server(ServerLimits(), args.subprocess) as (base, token):
+        echo = anyio.run(echo_columns, base, token, n, max(3, args.repeat))
+    rows = [
+        (
+            name,
+            f"{secs * 1e6 / n:.0f}",
+            f"{secs / echo['raw httpx floor']:.2f}x",
+            f"{secs / echo['HTTP keep-alive']:.2f}x",
+        )
+        for name, secs in echo.items()
+    ]
+    print(f"{n:,} sequential one-call Core/echo requests (AsyncClient, asyncio):")
+    print(table(rows, ("column", "µs/request", "vs raw httpx", "vs HTTP client")))
+    print()
+
+    results: list[str] = []
+    for calls in (16, 1):
+        limits = ServerLimits(max_objects_in_set=500, max_calls_in_request=calls)
+        with reference_server(limits, args.subprocess) as (base, token):
+            bulk, envelopes = anyio.run(bulk_columns, base, token, count, args.repeat)
+        print(
+            f"{count:,} message creates in one send, maxObjectsInSet 500, "
+            f"maxCallsInRequest {calls} ({envelopes} envelope(s)), maxConcurrentRequests 4:"
+        )
+        rows = [(name, f"{secs:.3f}", f"{bulk['HTTP'] / secs:.2f}x") for name, secs in bulk.items()]
+        print(table(rows, ("column", "seconds", "speed-up vs HTTP")))
+        print()
+        results.append(
+            f"{count:,} creates ({envelopes} envelopes) WebSocket pipelined / HTTP "
+            f"{bulk['WebSocket pipelined'] / bulk['HTTP']:.2f}"
+        )
+    print(
+        f"RESULT websocket: {n:,} Core/echo WebSocket / HTTP keep-alive "
+        f"{echo['WebSocket'] / echo['HTTP keep-alive']:.2f}, / raw httpx "
+        f"{echo['WebSocket'] / echo['raw httpx floor']:.2f}; " + "; ".join(results)
+    )
+
+
+if __name__ == "__main__":
+    main()
