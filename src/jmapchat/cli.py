@@ -248,7 +248,7 @@ def send(
             print(mid)
 
 
-def _new_messages(client: Client, interval: float) -> Iterator[Message | None]:
+def _new_messages(client: Client, interval: float) -> Generator[Message | None, None, None]:
     """New messages as they arrive; first yields None once it is listening.
 
     Pushed: each ``Message`` StateChange from ``client.events()`` fetches what is new.
