@@ -10,13 +10,15 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
 from jmapchat import Client, __version__
 from jmapchat.models import ChatCreate
+from jmapchat.server import ChatServer, serve_in_thread
 
 from ._serve import ServeProcess, jmapchat
 
@@ -174,13 +176,14 @@ def test_import_export_round_trip_and_rerun(served: ServeProcess, tmp_path: Path
     assert mine[2]["replyTo"] == mine[0]["id"]
 
 
-def test_tail_prints_new_messages(served: ServeProcess) -> None:
-    env = served.env()
-    with Client.connect(served.url, token=env["JMAPCHAT_TOKEN"]) as client:
-        made = client.chat.set(create={"c": ChatCreate.direct("bob")})
-        chat_id = made.created["c"].id if "c" in made.created else next(iter(made.updated))
+def run_tail(
+    env: dict[str, str], send: Callable[[], None], interval: str = "3600"
+) -> dict[str, Any]:
+    """``jmapchat --json tail --count 1`` in a subprocess; ``send()`` once it listens; the
+    line it prints. Polling hourly by default: only a push delivers before the timeout."""
+    args = ["--json", "tail", "--count", "1", "--interval", interval]
     tail = subprocess.Popen(
-        [sys.executable, "-m", "jmapchat", "--json", "tail", "--count", "1", "--interval", "0.1"],
+        [sys.executable, "-m", "jmapchat", *args],
         env={**os.environ, **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -188,15 +191,83 @@ def test_tail_prints_new_messages(served: ServeProcess) -> None:
     )
     try:
         assert tail.stderr is not None
-        assert "listening" in tail.stderr.readline()  # its starting state is taken
-        sent = jmapchat("send", chat_id, "tail me", env=env)
-        assert sent.returncode == 0, sent.stderr
+        assert "listening" in tail.stderr.readline()  # subscribed, its starting state taken
+        send()
         out, err = tail.communicate(timeout=60)
     finally:
         if tail.poll() is None:
             tail.kill()
+            tail.wait(30)
     assert tail.returncode == 0, err
-    assert json.loads(out.splitlines()[0])["body"] == "tail me"
+    assert "Traceback" not in err
+    row: dict[str, Any] = json.loads(out.splitlines()[0])
+    return row
+
+
+def test_tail_prints_messages_pushed_from_another_user(served: ServeProcess) -> None:
+    bob_env = served.env("bob")
+    with Client.connect(served.url, token=bob_env["JMAPCHAT_TOKEN"]) as bob:
+        made = bob.chat.set(create={"c": ChatCreate.direct("alice")})
+        chat_id = made.created["c"].id if "c" in made.created else next(iter(made.updated))
+
+    def send() -> None:
+        sent = jmapchat("send", chat_id, "tail me", env=bob_env)
+        assert sent.returncode == 0, sent.stderr
+
+    row = run_tail(served.env("alice"), send)
+    assert row["body"] == "tail me"
+    assert row["senderId"] != ""
+
+
+def test_tail_polls_a_server_without_an_event_source() -> None:
+    """A session without ``eventSourceUrl``: ``events()`` raises CapabilityNotSupported
+    and tail polls ``Message/changes`` instead."""
+    with ChatServer(users=["alice", "bob"]) as server:
+        quiet = _NoEventSource(server.app)
+        with (
+            serve_in_thread(cast("ChatServer", quiet)) as url,
+            Client.connect(url, token=server.tokens["alice"]) as alice,
+        ):
+            assert alice.session.event_source_url == ""
+            made = alice.chat.set(create={"g": ChatCreate.group(name="g", member_ids=["bob"])})
+            chat_id = made.created["g"].id
+
+            def send() -> None:
+                alice.message.send(chat_id, "polled")
+
+            env = {"JMAPCHAT_URL": url, "JMAPCHAT_TOKEN": server.tokens["alice"]}
+            assert run_tail(env, send, interval="0.1")["body"] == "polled"
+
+
+class _NoEventSource:
+    """The reference server's app, with ``eventSourceUrl`` taken out of the session."""
+
+    def __init__(self, app: Any) -> None:
+        self.inner = app
+
+    @property
+    def app(self) -> Any:
+        return self
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"] not in ("/.well-known/jmap", "/jmap/session"):
+            await self.inner(scope, receive, send)
+            return
+        started: dict[str, Any] = {}
+
+        async def rewrite(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                started.update(message)
+                return
+            doc = json.loads(message["body"])
+            doc.pop("eventSourceUrl", None)
+            body = json.dumps(doc).encode()
+            headers = [(k, v) for k, v in started["headers"] if k.lower() != b"content-length"]
+            headers.append((b"content-length", str(len(body)).encode()))
+            await send({**started, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+
+        await self.inner(scope, receive, rewrite)
 
 
 def test_errors_are_one_line_and_non_zero(served: ServeProcess) -> None:

@@ -409,6 +409,20 @@ async def test_watch_uses_client_events_and_polls_without_push(make_client: Any)
             assert seen == ["pushed", "polled"]
 
 
+async def test_watch_raises_a_missing_capability_met_after_subscribing(make_client: Any) -> None:
+    """Only a failure to subscribe falls back to polling; the same error from a later
+    step is raised, not hidden behind an hour of polling."""
+    async with make_client() as alice:
+
+        async def lost() -> Any:
+            raise CapabilityNotSupported("chat is gone", capability="urn:ietf:params:jmap:chat")
+
+        async with AsyncMirror(PushingClient(alice, [lost]), types=["Message"]) as mirror:
+            with anyio.fail_after(30), pytest.raises(CapabilityNotSupported, match="chat is gone"):
+                async for _ in mirror.watch(interval=3600):
+                    pass
+
+
 async def test_tight_server_limits_split_the_load_and_steps(wire: Wire) -> None:
     limits = ServerLimits(max_objects_in_get=5, max_calls_in_request=4)
     with ChatServer(users=["alice", "bob"], limits=limits) as server:

@@ -219,15 +219,17 @@ async def async_event_pump(
         finally:
             send.close()
 
-    failed: Exception | None = None
+    failed: BaseException | None = None
     async with anyio.create_task_group() as tg:
         tg.start_soon(run)
         events = _AsyncEvents(receive, state)
         try:
             await events.connected()
             yield events
-        except Exception as exc:
-            failed = exc  # re-raised as itself below, not wrapped in an ExceptionGroup
+        except (Exception, GeneratorExit) as exc:
+            # Re-raised as itself below, not wrapped in an ExceptionGroup. GeneratorExit:
+            # the ``with`` sat in an async generator (``Mirror.watch()``) that was closed.
+            failed = exc
         finally:
             tg.cancel_scope.cancel()
             receive.close()

@@ -185,7 +185,15 @@ class Session(JMAPModel):
     def event_source_url_for(
         self, types: str = "*", *, closeafter: str = "no", ping: int = 0
     ) -> str:
-        """The push EventSource URL for the data ``types`` (``*``: all), per RFC 8620 §7.3."""
+        """The push EventSource URL for the data ``types`` (``*``: all), per RFC 8620 §7.3.
+
+        A session without one raises `CapabilityNotSupported` (callers fall back to polling).
+        """
+        if not self.event_source_url:
+            raise CapabilityNotSupported(
+                "the server's session has no eventSourceUrl: it does not push over EventSource",
+                capability=CORE,
+            )
         return expand_template(
             self.event_source_url, {"types": types, "closeafter": closeafter, "ping": str(ping)}
         )

@@ -6,8 +6,8 @@ The source of truth for both mirrors: ``scripts/unasync.py`` generates the block
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Generator
-from contextlib import closing
+from collections.abc import AsyncGenerator, AsyncIterator, Generator
+from contextlib import aclosing, closing
 from types import TracebackType
 from typing import Any
 
@@ -106,17 +106,25 @@ class AsyncMirror(MirrorBase[AsyncClient]):
         """
         opener = getattr(self._client, "events", None)
         if events is None and opener is not None:
+            subscribed = False
             try:
                 # Subscribe first, then catch up: no change can fall in between.
-                async with opener(types=sorted(self._core().specs)) as pushed:
-                    async for diff in self._follow(pushed):
+                async with (
+                    opener(types=sorted(self._core().specs)) as pushed,
+                    aclosing(self._follow(pushed)) as diffs,
+                ):
+                    subscribed = True
+                    async for diff in diffs:
                         yield diff
                 return
             except CapabilityNotSupported:
-                pass  # the server does not push: poll
+                if subscribed:
+                    raise  # from a step, not from subscribing: never hidden by polling
+                # the server does not push: poll
         if events is not None:
-            async for diff in self._follow(events):
-                yield diff
+            async with aclosing(self._follow(events)) as diffs:
+                async for diff in diffs:
+                    yield diff
             return
         while True:
             diff = await self.sync()
@@ -124,7 +132,7 @@ class AsyncMirror(MirrorBase[AsyncClient]):
                 yield diff
             await async_sleep(interval)
 
-    async def _follow(self, events: AsyncIterator[Any]) -> AsyncIterator[Diff]:
+    async def _follow(self, events: AsyncIterator[Any]) -> AsyncGenerator[Diff, None]:
         """Catch up, then sync after each event announcing a state the mirror is not at."""
         diff = await self.sync()
         if diff:

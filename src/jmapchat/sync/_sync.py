@@ -107,17 +107,25 @@ class Mirror(MirrorBase[Client]):
         """
         opener = getattr(self._client, "events", None)
         if events is None and opener is not None:
+            subscribed = False
             try:
                 # Subscribe first, then catch up: no change can fall in between.
-                with opener(types=sorted(self._core().specs)) as pushed:
-                    for diff in self._follow(pushed):
+                with (
+                    opener(types=sorted(self._core().specs)) as pushed,
+                    closing(self._follow(pushed)) as diffs,
+                ):
+                    subscribed = True
+                    for diff in diffs:
                         yield diff
                 return
             except CapabilityNotSupported:
-                pass  # the server does not push: poll
+                if subscribed:
+                    raise  # from a step, not from subscribing: never hidden by polling
+                # the server does not push: poll
         if events is not None:
-            for diff in self._follow(events):
-                yield diff
+            with closing(self._follow(events)) as diffs:
+                for diff in diffs:
+                    yield diff
             return
         while True:
             diff = self.sync()
@@ -125,7 +133,7 @@ class Mirror(MirrorBase[Client]):
                 yield diff
             sleep(interval)
 
-    def _follow(self, events: Iterator[Any]) -> Iterator[Diff]:
+    def _follow(self, events: Iterator[Any]) -> Generator[Diff, None]:
         """Catch up, then sync after each event announcing a state the mirror is not at."""
         diff = self.sync()
         if diff:
