@@ -1,19 +1,31 @@
 """What the ``jmapchat`` command needs besides its commands: the one-line error, rich
-consoles and progress bars, and running the reference server (``jmapchat serve``)."""
+consoles and progress bars, following new messages (``tail``), and running the reference
+server (``jmapchat serve``)."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-__all__ = ["CLIError", "console", "count_lines", "progress_bar", "run_server"]
+    from . import Client
+    from .models import Message
+
+__all__ = [
+    "CLIError",
+    "console",
+    "count_lines",
+    "messages_since",
+    "new_messages",
+    "progress_bar",
+    "run_server",
+]
 
 
 class CLIError(Exception):
@@ -150,3 +162,52 @@ def run_server(
                     f"cannot listen on {host}:{port}: {first.strerror or first}"
                 ) from None
             raise
+
+
+def new_messages(client: Client, interval: float) -> Generator[Message | None, None, None]:
+    """New messages as they arrive; first yields None once it is listening.
+
+    Pushed: each ``Message`` StateChange from ``client.events()`` fetches what is new.
+    A server that does not push (`CapabilityNotSupported`) is polled every ``interval``.
+    """
+    from . import CapabilityNotSupported
+    from .models import StateChange
+
+    subscribed = False
+    try:
+        with client.events(["Message"]) as events:
+            subscribed = True
+            # Subscribed first, then the starting state: nothing falls in between.
+            state = client.message.get(ids=[]).state
+            yield None
+            for event in events:
+                if not isinstance(event, StateChange):
+                    continue
+                pushed = event.changed.get(client.account_id, {}).get("Message")
+                if pushed is not None and pushed != state:
+                    state = yield from messages_since(client, state)
+        return
+    except CapabilityNotSupported:
+        if subscribed:
+            raise
+    state = client.message.get(ids=[]).state
+    yield None
+    while True:
+        before = state
+        state = yield from messages_since(client, state)
+        if state == before:
+            time.sleep(interval)
+
+
+def messages_since(client: Client, state: str) -> Generator[Message, None, str]:
+    """Yield the messages created since ``state`` (``Message/changes`` and ``Message/get``
+    by back-reference: one request per page of changes); return the new state."""
+    while True:
+        req = client.request()
+        news = req.message.changes(since_state=state)
+        got = req.message.get(ids=news.created)
+        client.send(req)
+        yield from got.result.list
+        state = news.result.new_state
+        if not news.result.has_more_changes:
+            return state

@@ -12,15 +12,14 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-import time
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ._cli_support import CLIError, count_lines, progress_bar, run_server
+from ._cli_support import CLIError, count_lines, new_messages, progress_bar, run_server
 from ._cli_support import console as _console
 from ._version import __version__
 
@@ -234,55 +233,6 @@ def send(
             print(mid)
 
 
-def _new_messages(client: Client, interval: float) -> Generator[Message | None, None, None]:
-    """New messages as they arrive; first yields None once it is listening.
-
-    Pushed: each ``Message`` StateChange from ``client.events()`` fetches what is new.
-    A server that does not push (`CapabilityNotSupported`) is polled every ``interval``.
-    """
-    from . import CapabilityNotSupported
-    from .models import StateChange
-
-    subscribed = False
-    try:
-        with client.events(["Message"]) as events:
-            subscribed = True
-            # Subscribed first, then the starting state: nothing falls in between.
-            state = client.message.get(ids=[]).state
-            yield None
-            for event in events:
-                if not isinstance(event, StateChange):
-                    continue
-                pushed = event.changed.get(client.account_id, {}).get("Message")
-                if pushed is not None and pushed != state:
-                    state = yield from _since(client, state)
-        return
-    except CapabilityNotSupported:
-        if subscribed:
-            raise
-    state = client.message.get(ids=[]).state
-    yield None
-    while True:
-        before = state
-        state = yield from _since(client, state)
-        if state == before:
-            time.sleep(interval)
-
-
-def _since(client: Client, state: str) -> Generator[Message, None, str]:
-    """Yield the messages created since ``state`` (``Message/changes`` and ``Message/get``
-    by back-reference: one request per page of changes); return the new state."""
-    while True:
-        req = client.request()
-        news = req.message.changes(since_state=state)
-        got = req.message.get(ids=news.created)
-        client.send(req)
-        yield from got.result.list
-        state = news.result.new_state
-        if not news.result.has_more_changes:
-            return state
-
-
 @app.command()
 def tail(
     ctx: typer.Context,
@@ -295,7 +245,7 @@ def tail(
     """Print new messages as they arrive, pushed by the server (Ctrl-C to stop)."""
     opts = _opts(ctx)
     seen = 0
-    with _client(opts) as client, contextlib.closing(_new_messages(client, interval)) as news:
+    with _client(opts) as client, contextlib.closing(new_messages(client, interval)) as news:
         for msg in news:
             if msg is None:
                 print("listening for new messages (Ctrl-C to stop)", file=sys.stderr, flush=True)
