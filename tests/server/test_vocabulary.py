@@ -15,6 +15,7 @@ from jmapchat.models import (
     EMOJI_NAME_MAX,
     BroadcastScope,
     ChatCapability,
+    ChatDataType,
     ChatMessageEntryProperty,
     ChatPushCapability,
     CustomEmojiCreate,
@@ -114,3 +115,15 @@ def test_push_entry_properties_come_from_the_models() -> None:
     # the push draft's default set, in the draft's order (as the compliance suite lists it)
     assert list(DEFAULT_PROPS) == DRAFT_DEFAULT_PROPS
     assert set(DEFAULT_PROPS) < set(get_args(ChatMessageEntryProperty))
+
+
+def test_data_type_names_are_one_list() -> None:
+    """Push, EventSource and WebSocket type filters and the sync mirror all name the
+    data types from `models.ChatDataType`."""
+    from jmapchat.server._types.misc import PUSH_TYPES
+    from jmapchat.sync import TypeName
+
+    names = get_args(ChatDataType)
+    assert names == PUSH_TYPES
+    assert names == get_args(TypeName)
+    assert len(names) == 9

@@ -133,6 +133,7 @@ from .presence_status import (
     PresenceStatusUpdate,
 )
 from .push import (
+    ChatDataType,
     ChatMessageEntry,
     ChatMessageEntryProperty,
     ChatMessagePush,
@@ -280,6 +281,7 @@ __all__ = [
     "ChatContactSortProperty",
     "ChatContactUpdate",
     "ChatCreate",
+    "ChatDataType",
     "ChatFilter",
     "ChatKind",
     "ChatMember",

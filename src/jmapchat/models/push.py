@@ -17,6 +17,7 @@ from jmapchat._core import NOT_GIVEN, GetList, Id, JMAPInput, JMAPModel, NotGive
 from ._common import UTCDateInput
 
 __all__ = [
+    "ChatDataType",
     "ChatMessageEntry",
     "ChatMessageEntryProperty",
     "ChatMessagePush",
@@ -39,6 +40,20 @@ __all__ = [
 ]
 
 PushUrgency: TypeAlias = Literal["very-low", "low", "normal", "high"]
+
+ChatDataType: TypeAlias = Literal[
+    "ChatContact",
+    "Chat",
+    "Message",
+    "Space",
+    "SpaceInvite",
+    "CustomEmoji",
+    "SpaceBan",
+    "ReadPosition",
+    "PresenceStatus",
+]
+"""The JMAP Chat data types with a state (``/changes``): what a `StateChange` names, a
+PushSubscription's ``types`` lists, and a `jmapchat.sync` mirror can keep."""
 
 ChatMessageEntryProperty: TypeAlias = Literal[
     "messageId",

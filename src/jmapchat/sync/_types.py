@@ -8,12 +8,13 @@ from __future__ import annotations
 import builtins
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeAlias, TypeVar, overload
 
 from jmapchat._core import JMAPError, JMAPModel, LocalProtocolError
 from jmapchat.models import (
     Chat,
     ChatContact,
+    ChatDataType,
     CustomEmoji,
     Message,
     PresenceStatus,
@@ -40,17 +41,7 @@ __all__ = [
 
 M = TypeVar("M", bound=JMAPModel)
 
-TypeName = Literal[
-    "ChatContact",
-    "Chat",
-    "Message",
-    "Space",
-    "SpaceInvite",
-    "CustomEmoji",
-    "SpaceBan",
-    "ReadPosition",
-    "PresenceStatus",
-]
+TypeName: TypeAlias = ChatDataType
 """The data types a mirror can keep (every JMAP Chat type with ``/changes``)."""
 
 

@@ -9,7 +9,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, get_args
 from urllib.parse import urlsplit
 
-from jmapchat.models import ChatMessageEntryProperty, PushUrgency
+from jmapchat.models import ChatDataType, ChatMessageEntryProperty, PushUrgency
 
 from .._bounds import check_object
 from .._core_caps import BLOB2, CHAT, CHAT_PUSH, CORE, QUOTA
@@ -25,17 +25,7 @@ __all__ = ["is_loopback_url", "register"]
 
 URGENCIES = get_args(PushUrgency)
 PUSH_PROPERTIES = frozenset(get_args(ChatMessageEntryProperty))
-PUSH_TYPES = (
-    "ChatContact",
-    "Chat",
-    "Message",
-    "Space",
-    "SpaceInvite",
-    "CustomEmoji",
-    "SpaceBan",
-    "ReadPosition",
-    "PresenceStatus",
-)
+PUSH_TYPES: tuple[str, ...] = get_args(ChatDataType)
 
 
 def core_echo(ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
