@@ -43,14 +43,14 @@ async def apis(file_server: ChatServer) -> AsyncIterator[tuple[Api, Api, Api]]:
 def _block_scans(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, threading.Event]:
     """Make a full-scan Message/query block until released (bounded by WAIT)."""
     entered, release = threading.Event(), threading.Event()
-    original = MessageType.query_candidates
+    original = MessageType.query_plan
 
-    def blocking(self: MessageType, ctx: Any, flt: Any) -> Any:
+    def blocking(self: MessageType, ctx: Any, flt: Any, spec: Any) -> Any:
         entered.set()
         release.wait(WAIT)
-        return original(self, ctx, flt)
+        return original(self, ctx, flt, spec)
 
-    monkeypatch.setattr(MessageType, "query_candidates", blocking)
+    monkeypatch.setattr(MessageType, "query_plan", blocking)
     return entered, release
 
 

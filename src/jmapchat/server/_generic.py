@@ -17,6 +17,7 @@ from ._util import CHECKS, MethodErr, SetErr, check_args
 
 if TYPE_CHECKING:
     from ._context import Ctx
+    from ._query import SqlPlan
 
 __all__ = [
     "DataType",
@@ -57,9 +58,9 @@ class DataType:
     def keys(self, obj: dict[str, Any]) -> tuple[str | None, str | None, float | None]:
         return None, None, None
 
-    def sort_key(self, obj: dict[str, Any]) -> float | None:
-        """A numeric key stored in the indexed ``k3`` column (None: not indexed)."""
-        return None
+    def sort_keys(self, obj: dict[str, Any]) -> tuple[float | None, float | None]:
+        """Numeric keys stored in the indexed ``k3`` and ``k4`` columns (None: not indexed)."""
+        return None, None
 
     def scope(self, ctx: Ctx) -> str:
         return GLOBAL if self.scope_global else ctx.account_id
@@ -120,16 +121,11 @@ class DataType:
     def sort_value(self, ctx: Ctx, obj: dict[str, Any], prop: str) -> Any:
         return obj.get(prop)
 
-    def query_page(
-        self,
-        ctx: Ctx,
-        flt: dict[str, Any] | None,
-        spec: list[tuple[str, bool, str]],
-        position: int,
-        limit: int | None,
-    ) -> tuple[list[str], int, int] | None:
-        """An index-backed /query page: (ids, start, total), or None to load and sort
-        every candidate instead. ``flt`` and ``spec`` are already validated."""
+    def query_plan(
+        self, ctx: Ctx, flt: dict[str, Any] | None, spec: list[tuple[str, bool, str]]
+    ) -> SqlPlan | None:
+        """How SQLite can answer this /query (`_query.SqlPlan`), or None to load and sort
+        every candidate in Python instead. ``flt`` and ``spec`` are already validated."""
         return None
 
     def effective_default_sort(

@@ -4,7 +4,10 @@ type's conditions), comparators and collations, positions, anchors and totals.""
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from ._config import COLLATIONS
 from ._generic import account_arg, changes_floor, parse_state, state_of
@@ -14,7 +17,7 @@ if TYPE_CHECKING:
     from ._context import Ctx
     from ._generic import DataType
 
-__all__ = ["QUERY_CHANGES_ARGS", "run_query", "std_query", "std_query_changes"]
+__all__ = ["QUERY_CHANGES_ARGS", "SqlPlan", "run_query", "std_query", "std_query_changes"]
 
 
 def _check_filter(dt: DataType, ctx: Ctx, flt: Any, depth: int = 0) -> None:
@@ -125,13 +128,140 @@ def _sorted(
 
 
 def run_query(dt: DataType, ctx: Ctx, flt: dict[str, Any] | None, sort: Any) -> list[str]:
+    """Every matching id in order (for /queryChanges): from SQLite when the type has a
+    plan for this query, else loaded, filtered and sorted in Python."""
     if flt is not None:
         _check_filter(dt, ctx, flt)
     spec = _sort_spec(dt, ctx, sort, flt)
+    plan = dt.query_plan(ctx, flt, spec)
+    if plan is not None:
+        return _plan_scan(ctx, dt, plan, None)
+    return _python_query(dt, ctx, flt, spec)
+
+
+def _python_query(
+    dt: DataType, ctx: Ctx, flt: dict[str, Any] | None, spec: list[tuple[str, bool, str]]
+) -> list[str]:
+    """The reference path: every candidate loaded, filtered and sorted in Python."""
     objs = dt.query_candidates(ctx, flt)
     if flt is not None:
         objs = [o for o in objs if _matches(dt, ctx, o, flt)]
     return [o["id"] for o in _sorted(dt, ctx, objs, spec)]
+
+
+# --- SQL plans --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SqlPlan:
+    """A /query SQLite can answer (`DataType.query_plan`), with results identical to the
+    Python path's.
+
+    ``where`` is an SQL condition over the ``objects`` columns (scope and type are added)
+    that no row outside the results passes; ``residual`` holds the filter conditions it
+    only narrows down, checked in Python on the row's ``fields`` (JSON properties; ``id``
+    always). The order is ``key`` (an indexed numeric column) then ``id``, both in one
+    direction, or ``id`` alone when ``key`` is None. ``counter``: the k1 whose kept count
+    (`Store.count_sorted`) is the total, when ``where`` is exactly ``k1 = ?``.
+    """
+
+    where: str
+    params: tuple[Any, ...]
+    key: str | None
+    ascending: bool
+    residual: tuple[dict[str, Any], ...] = ()
+    fields: tuple[str, ...] = ()
+    counter: str | None = None
+
+
+def _plan_sql(ctx: Ctx, plan: SqlPlan, what: str, *, type_: str) -> tuple[str, list[Any]]:
+    sql = f"SELECT {what} FROM objects WHERE scope=? AND type=? AND ({plan.where})"
+    if plan.key is not None:
+        sql += f" AND {plan.key} IS NOT NULL"
+    return sql, [ctx.account_id, type_, *plan.params]
+
+
+def _order(plan: SqlPlan, ascending: bool) -> str:
+    d = "ASC" if ascending else "DESC"
+    return f" ORDER BY id {d}" if plan.key is None else f" ORDER BY {plan.key} {d}, id {d}"
+
+
+def _plan_count(ctx: Ctx, dt: DataType, plan: SqlPlan) -> int:
+    if plan.counter is not None:
+        return ctx.store.count_sorted(ctx.account_id, dt.name, plan.counter)
+    sql, params = _plan_sql(ctx, plan, "COUNT(*)", type_=dt.name)
+    return int(ctx.store.execute(sql, params).fetchone()[0])
+
+
+def _plan_window(
+    ctx: Ctx, dt: DataType, plan: SqlPlan, start: int, end: int, total: int | None
+) -> list[str]:
+    """Ids ``start``..``end`` of a plan without residual, from the index: walked from the
+    nearer end when the total is known, so the OFFSET SQLite skips stays small."""
+    sql, params = _plan_sql(ctx, plan, "id", type_=dt.name)
+    if total is not None and start > total - end:
+        rows = ctx.store.execute(
+            sql + _order(plan, not plan.ascending) + " LIMIT ? OFFSET ?",
+            (*params, end - start, total - end),
+        ).fetchall()
+        return [str(r[0]) for r in reversed(rows)]
+    rows = ctx.store.execute(
+        sql + _order(plan, plan.ascending) + " LIMIT ? OFFSET ?", (*params, end - start, start)
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def _plan_rank(ctx: Ctx, dt: DataType, plan: SqlPlan, anchor: str) -> int | None:
+    """The anchor's index in a plan without residual (None: not in the results)."""
+    sql, params = _plan_sql(ctx, plan, plan.key or "id", type_=dt.name)
+    row = ctx.store.execute(sql + " AND id=?", (*params, anchor)).fetchone()
+    if row is None:
+        return None
+    cmp = "<" if plan.ascending else ">"
+    sql, params = _plan_sql(ctx, plan, "COUNT(*)", type_=dt.name)
+    if plan.key is None:
+        sql += f" AND id {cmp} ?"
+        params.append(anchor)
+    else:
+        sql += f" AND ({plan.key}, id) {cmp} (?, ?)"
+        params += [row[0], anchor]
+    return int(ctx.store.execute(sql, params).fetchone()[0])
+
+
+def _plan_scan(ctx: Ctx, dt: DataType, plan: SqlPlan, stop_after: int | None) -> list[str]:
+    """Every result id of a plan in order (only the first ``stop_after`` when given), the
+    residual conditions checked in Python on the rows SQL lets through."""
+    if not plan.residual:
+        sql, params = _plan_sql(ctx, plan, "id", type_=dt.name)
+        sql += _order(plan, plan.ascending)
+        if stop_after is not None:
+            sql += " LIMIT ?"
+            params.append(stop_after)
+        return [str(r[0]) for r in ctx.store.execute(sql, params).fetchall()]
+    fields = ("id", "chatId", *plan.fields)
+    paths = ", ".join(f"'$.{f}'" for f in fields)  # 2+ paths: one JSON array per row
+    sql, params = _plan_sql(ctx, plan, f"id, json_extract(data, {paths})", type_=dt.name)
+    sql += _order(plan, plan.ascending)
+    out: list[str] = []
+    with ctx.store.lock:
+        cur = ctx.store.execute(sql, params)
+        while rows := cur.fetchmany(512):
+            for oid, raw in rows:
+                values = orjson.loads(raw)
+                # a stored null reads as absent: the Python path's .get() sees None either way
+                obj = {f: v for f, v in zip(fields, values, strict=True) if v is not None}
+                if all(_matches(dt, ctx, obj, c) for c in plan.residual):
+                    out.append(str(oid))
+                    if stop_after is not None and len(out) >= stop_after:
+                        return out
+    return out
+
+
+def _start(total: int | None, position: int) -> int:
+    if position >= 0:
+        return position
+    assert total is not None
+    return max(0, total + position)
 
 
 _QUERY_ARGS = {
@@ -146,61 +276,74 @@ _QUERY_ARGS = {
 }
 
 
-def std_query(dt: DataType, ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
-    args = check_args(args, _QUERY_ARGS)
-    account_arg(ctx, args)
-    flt = args.get("filter")
-    if flt is not None:
-        _check_filter(dt, ctx, flt)
-    page = None
-    if args.get("anchor") is None:
-        page = dt.query_page(
-            ctx,
-            flt,
-            _sort_spec(dt, ctx, args.get("sort"), flt),
-            args.get("position", 0),
-            args.get("limit"),
-        )
-    if page is not None:
-        window, start, total = page
-        out: dict[str, Any] = {
-            "accountId": ctx.account_id,
-            "queryState": state_of(ctx, dt),
-            "canCalculateChanges": True,
-            "position": start,
-            "ids": window,
-        }
-        if args.get("calculateTotal"):
-            out["total"] = total
-        if args.get("limit") is not None:
-            out["limit"] = args["limit"]
-        return out
-    ids = run_query(dt, ctx, flt, args.get("sort"))
-    total = len(ids)
+def _page(
+    dt: DataType, ctx: Ctx, flt: dict[str, Any] | None, args: dict[str, Any]
+) -> tuple[list[str], int, int | None]:
+    """(ids of the window, its start, the total or None when neither asked nor needed)."""
+    spec = _sort_spec(dt, ctx, args.get("sort"), flt)
+    want_total = bool(args.get("calculateTotal"))
+    limit = args.get("limit")
+    position = args.get("position", 0)
     anchor = args.get("anchor")
     if anchor is not None:
         anchor = ctx.ref(anchor)
+    plan = dt.query_plan(ctx, flt, spec)
+    if plan is not None and not plan.residual:
+        total = None
+        if want_total or limit is None or (anchor is None and position < 0):
+            total = _plan_count(ctx, dt, plan)
+        if anchor is not None:
+            idx = _plan_rank(ctx, dt, plan, anchor)
+            if idx is None:
+                raise MethodErr("anchorNotFound", "anchor is not in the results")
+            start = max(0, idx + args.get("anchorOffset", 0))
+        else:
+            start = _start(total, position)
+        end = start + limit if limit is not None else total
+        assert end is not None
+        if total is not None:
+            end = min(end, total)
+        if end <= start:
+            return [], start, total
+        return _plan_window(ctx, dt, plan, start, end, total), start, total
+    if plan is not None:
+        early = anchor is None and position >= 0 and limit is not None and not want_total
+        ids = _plan_scan(ctx, dt, plan, position + limit if early else None)
+        if early:
+            return ids[position:], position, None
+    else:
+        ids = _python_query(dt, ctx, flt, spec)
+    total = len(ids)
+    if anchor is not None:
         try:
             idx = ids.index(anchor)
         except ValueError:
             raise MethodErr("anchorNotFound", "anchor is not in the results") from None
         start = max(0, idx + args.get("anchorOffset", 0))
     else:
-        pos = args.get("position", 0)
-        start = max(0, total + pos) if pos < 0 else pos
-    limit = args.get("limit")
+        start = _start(total, position)
     window = ids[start:] if limit is None else ids[start : start + limit]
-    out = {
+    return window, start, total
+
+
+def std_query(dt: DataType, ctx: Ctx, args: dict[str, Any]) -> dict[str, Any]:
+    args = check_args(args, _QUERY_ARGS)
+    account_arg(ctx, args)
+    flt = args.get("filter")
+    if flt is not None:
+        _check_filter(dt, ctx, flt)
+    window, start, total = _page(dt, ctx, flt, args)
+    out: dict[str, Any] = {
         "accountId": ctx.account_id,
         "queryState": state_of(ctx, dt),
         "canCalculateChanges": True,
-        "position": min(start, total) if window else start,
+        "position": start,
         "ids": window,
     }
     if args.get("calculateTotal"):
         out["total"] = total
-    if limit is not None:
-        out["limit"] = limit
+    if args.get("limit") is not None:
+        out["limit"] = args["limit"]
     return out
 
 

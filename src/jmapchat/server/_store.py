@@ -175,18 +175,6 @@ class Store(Database):
         ).fetchone()
         return 0 if row is None else int(row[0])
 
-    def page_sorted(
-        self, scope: str, type: str, k1: str, ascending: bool, offset: int, limit: int | None
-    ) -> list[str]:
-        """Ids of ``k1`` objects ordered by (k3, id), a window of them (from the index)."""
-        order = "ASC" if ascending else "DESC"
-        rows = self._read(
-            "SELECT id FROM objects WHERE scope=? AND type=? AND k1=? AND k3 IS NOT NULL "
-            f"ORDER BY k3 {order}, id {order} LIMIT ? OFFSET ?",
-            (scope, type, k1, -1 if limit is None else limit, offset),
-        ).fetchall()
-        return [str(r[0]) for r in rows]
-
     def last_by_k1(self, scope: str, type: str, k1: str) -> dict[str, Any] | None:
         row = self._read(
             "SELECT data FROM objects WHERE scope=? AND type=? AND k1=? ORDER BY id DESC LIMIT 1",
@@ -210,6 +198,7 @@ class Store(Database):
         k2: str | None = None,
         expires: float | None = None,
         k3: float | None = None,
+        k4: float | None = None,
         fresh: bool = False,
     ) -> None:
         if self.readonly:
@@ -229,13 +218,13 @@ class Store(Database):
         with self.lock:
             if self._depth:
                 segment = self._segments[-1]
-                segment.puts.append((scope, type, oid, k1, k2, expires, data, k3))
+                segment.puts.append((scope, type, oid, k1, k2, expires, data, k3, k4))
                 if refs:
                     segment.refs += refs
                 self._objects[(scope, type, oid)] = data
                 self._pending = True
             else:
-                self._conn.execute(_PUT, (scope, type, oid, k1, k2, expires, data, k3))
+                self._conn.execute(_PUT, (scope, type, oid, k1, k2, expires, data, k3, k4))
                 if refs:
                     _write_refs(self._conn, refs)
 

@@ -1,0 +1,153 @@
+"""A chat's Message/query in SQLite: the filter as an SQL condition, the order from an
+index (``k3`` = receivedAt, ``k4`` = sentAt, then id), Python only for what SQL cannot
+decide exactly (``text`` on a non-ASCII message, ``hasMention``).
+
+The results are the Python path's exactly (`_query._python_query`; the tests compare
+both): a time comparator orders by (epoch or 0, id), so its ties go by id in the same
+direction, and the stored keys are those epochs; an ``id`` comparator under a case-map
+collation is the binary order of the server's ids (uppercase Crockford ULIDs).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .._query import SqlPlan
+from .._util import epoch_of
+from ._messages import chat_of
+
+if TYPE_CHECKING:
+    from .._context import Ctx
+
+__all__ = ["message_query_plan"]
+
+# The JSON properties `MessageType.match` reads for a condition (for the Python check).
+_FIELDS = {
+    "chatId": ("chatId",),
+    "text": ("body",),
+    "threadRootId": ("threadRootId",),
+    "hasAttachment": ("attachments",),
+    "hasMention": ("mentions", "bodyType", "body"),
+    "senderId": ("senderId",),
+    "after": ("receivedAt",),
+    "before": ("receivedAt",),
+}
+_KEYS = {"receivedAt": "k3", "sentAt": "k4"}
+_ID_ORDERS = frozenset({"i;unicode-casemap", "i;ascii-casemap", "i;octet"})
+# an ASCII row (every byte < 0x80): there Python's casefold is SQLite's lower()
+_ASCII_ROW = "length(CAST(data AS TEXT)) = length(data)"
+
+
+def _leaf(ctx: Ctx, key: str, value: Any) -> tuple[str, list[Any]] | None:
+    """One condition property as an SQL expression that is never NULL, or None when SQL
+    cannot decide it exactly."""
+    if key == "chatId":
+        return "k1 = ?", [ctx.ref(value)]
+    if key == "senderId":
+        return "json_extract(data, '$.senderId') IS ?", [value]
+    if key == "threadRootId":
+        root = ctx.ref(value)
+        return "(json_extract(data, '$.threadRootId') IS ? OR id = ?)", [root, root]
+    if key == "hasAttachment":
+        return "((coalesce(json_array_length(data, '$.attachments'), 0) > 0) = ?)", [int(value)]
+    if key == "after":  # receivedAt >= after; k3 is receivedAt's epoch (0 when unreadable)
+        return "k3 >= ?", [epoch_of(value) or 0]
+    if key == "before":
+        return "k3 < ?", [epoch_of(value) or 0]
+    return None
+
+
+def _exact(ctx: Ctx, flt: dict[str, Any]) -> tuple[str, list[Any]] | None:
+    """A whole filter tree in SQL, or None if any property of it is not exact."""
+    if "operator" in flt:
+        parts = [_exact(ctx, c) for c in flt["conditions"]]
+        if any(p is None for p in parts):
+            return None
+        sqls = [p[0] for p in parts if p is not None]
+        params = [x for p in parts if p is not None for x in p[1]]
+        op = flt["operator"]
+        if op == "AND":
+            return ("(" + " AND ".join(sqls) + ")" if sqls else "1"), params
+        either = "(" + " OR ".join(sqls) + ")" if sqls else "0"
+        return (either if op == "OR" else f"(NOT {either})"), params
+    sqls, params = [], []
+    for key, value in flt.items():
+        leaf = _leaf(ctx, key, value)
+        if leaf is None:
+            return None
+        sqls.append(leaf[0])
+        params += leaf[1]
+    return ("(" + " AND ".join(sqls) + ")" if sqls else "1"), params
+
+
+def _conjuncts(flt: dict[str, Any]) -> list[dict[str, Any]]:
+    """The filter as a list of conditions that must all hold (top-level ANDs flattened,
+    a condition split per property)."""
+    if "operator" not in flt:
+        return [{k: v} for k, v in flt.items()]
+    if flt["operator"] == "AND":
+        return [c for sub in flt["conditions"] for c in _conjuncts(sub)]
+    return [flt]
+
+
+def _fields(flt: dict[str, Any]) -> list[str]:
+    if "operator" in flt:
+        return [f for c in flt["conditions"] for f in _fields(c)]
+    return [f for key in flt for f in _FIELDS.get(key, ())]
+
+
+def _order(spec: list[tuple[str, bool, str]]) -> tuple[str | None, bool] | None:
+    """(index column or None for id alone, ascending) of the first comparator, which
+    decides the whole order; None when SQL cannot order like Python."""
+    prop, asc, coll = spec[0]
+    if prop in _KEYS:
+        return _KEYS[prop], asc
+    if prop == "id" and coll in _ID_ORDERS:
+        return None, asc
+    return None
+
+
+def message_query_plan(
+    ctx: Ctx, chat_id: str | None, flt: dict[str, Any] | None, spec: list[tuple[str, bool, str]]
+) -> SqlPlan | None:
+    """The SQL plan of a chat's Message/query (None: no chatId, or an order SQL cannot
+    give, e.g. ``id`` under ``i;ascii-numeric``)."""
+    if chat_id is None or flt is None or not spec:
+        return None
+    order = _order(spec)
+    if order is None:
+        return None
+    key, asc = order
+    if chat_of(ctx, ctx.ref(chat_id)) is None:
+        return SqlPlan("0", (), key, asc)
+    where: list[str] = []
+    params: list[Any] = []
+    residual: list[dict[str, Any]] = []
+    for cond in _conjuncts(flt):
+        exact = _exact(ctx, cond)
+        if exact is not None:
+            where.append(exact[0])
+            params += exact[1]
+            continue
+        residual.append(cond)
+        text = cond.get("text")
+        if isinstance(text, str):
+            # narrows, never widens: exact on ASCII rows; Python checks the rest
+            where.append(
+                f"(CASE WHEN {_ASCII_ROW} THEN "
+                "instr(lower(coalesce(json_extract(data, '$.body'), '')), ?) > 0 ELSE 1 END)"
+            )
+            params.append(text.casefold())
+    counter = None
+    if where == ["k1 = ?"] and not residual:
+        counter = params[0]
+    fields = tuple(dict.fromkeys(f for c in residual for f in _fields(c)))
+    return SqlPlan(
+        " AND ".join(where) or "1",
+        tuple(params),
+        key,
+        asc,
+        residual=tuple(residual),
+        fields=fields,
+        counter=counter,
+    )
