@@ -174,9 +174,13 @@ class SqlPlan:
     counter: str | None = None
 
 
-def _plan_sql(ctx: Ctx, plan: SqlPlan, what: str, *, type_: str) -> tuple[str, list[Any]]:
+def _plan_sql(
+    ctx: Ctx, plan: SqlPlan, what: str, *, type_: str, ordered: bool = True
+) -> tuple[str, list[Any]]:
+    """``SELECT what`` over the plan's rows; ``ordered``: name the order key's partial
+    index (a type with a plan stores that key on every object, so it drops no row)."""
     sql = f"SELECT {what} FROM objects WHERE scope=? AND type=? AND ({plan.where})"
-    if plan.key is not None:
+    if ordered and plan.key is not None:
         sql += f" AND {plan.key} IS NOT NULL"
     return sql, [ctx.account_id, type_, *plan.params]
 
@@ -189,7 +193,7 @@ def _order(plan: SqlPlan, ascending: bool) -> str:
 def _plan_count(ctx: Ctx, dt: DataType, plan: SqlPlan) -> int:
     if plan.counter is not None:
         return ctx.store.count_sorted(ctx.account_id, dt.name, plan.counter)
-    sql, params = _plan_sql(ctx, plan, "COUNT(*)", type_=dt.name)
+    sql, params = _plan_sql(ctx, plan, "COUNT(*)", type_=dt.name, ordered=False)
     return int(ctx.store.execute(sql, params).fetchone()[0])
 
 
@@ -231,6 +235,8 @@ def _plan_rank(ctx: Ctx, dt: DataType, plan: SqlPlan, anchor: str) -> int | None
 def _plan_scan(ctx: Ctx, dt: DataType, plan: SqlPlan, stop_after: int | None) -> list[str]:
     """Every result id of a plan in order (only the first ``stop_after`` when given), the
     residual conditions checked in Python on the rows SQL lets through."""
+    if stop_after is not None and stop_after <= 0:
+        return []
     if not plan.residual:
         sql, params = _plan_sql(ctx, plan, "id", type_=dt.name)
         sql += _order(plan, plan.ascending)

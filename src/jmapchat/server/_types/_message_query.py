@@ -57,6 +57,10 @@ def _leaf(ctx: Ctx, key: str, value: Any) -> tuple[str, list[Any]] | None:
     return None
 
 
+def _all(sqls: list[str]) -> str:
+    return "1" if not sqls else sqls[0] if len(sqls) == 1 else "(" + " AND ".join(sqls) + ")"
+
+
 def _exact(ctx: Ctx, flt: dict[str, Any]) -> tuple[str, list[Any]] | None:
     """A whole filter tree in SQL, or None if any property of it is not exact."""
     if "operator" in flt:
@@ -67,7 +71,7 @@ def _exact(ctx: Ctx, flt: dict[str, Any]) -> tuple[str, list[Any]] | None:
         params = [x for p in parts if p is not None for x in p[1]]
         op = flt["operator"]
         if op == "AND":
-            return ("(" + " AND ".join(sqls) + ")" if sqls else "1"), params
+            return _all(sqls), params
         either = "(" + " OR ".join(sqls) + ")" if sqls else "0"
         return (either if op == "OR" else f"(NOT {either})"), params
     sqls, params = [], []
@@ -77,7 +81,7 @@ def _exact(ctx: Ctx, flt: dict[str, Any]) -> tuple[str, list[Any]] | None:
             return None
         sqls.append(leaf[0])
         params += leaf[1]
-    return ("(" + " AND ".join(sqls) + ")" if sqls else "1"), params
+    return _all(sqls), params
 
 
 def _conjuncts(flt: dict[str, Any]) -> list[dict[str, Any]]:
