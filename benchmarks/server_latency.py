@@ -23,6 +23,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine
 
 from jmapchat.server import ChatServer, serve_in_thread
+from jmapchat.server._types.message import MessageType
 
 USING = ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:chat"]
 
@@ -47,51 +51,112 @@ def _handle(server: ChatServer, user: str, calls: list[list[Any]]) -> list[Any]:
     return responses
 
 
+_SENT_BASE = 1_735_689_600.0  # 2025-01-01T00:00:00Z
+
+
+def _sent_at(i: int) -> str:
+    """A scattered sentAt (its order is not the arrival order)."""
+    ts = _SENT_BASE + (i * 7919) % 1_000_000 * 0.001
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+
+
 def _populate(server: ChatServer, chat_id: str, have: int, want: int) -> None:
-    """Grow alice's direct chat with bob from ``have`` to ``want`` messages."""
+    """Grow alice's direct chat with bob from ``have`` to ``want`` messages (a quarter of
+    the ``Message/set`` calls are bob's)."""
     per_call = server.limits.max_objects_in_set
-    per_request = per_call * server.limits.max_calls_in_request
-    acc = server.account_ids["alice"]
     n = have
     while n < want:
-        calls = []
-        stop = min(want, n + per_request)
-        while n < stop:
-            end = min(stop, n + per_call)
-            create = {
-                f"m{i}": {
-                    "chatId": chat_id,
-                    "body": f"message number {i}",
-                    "bodyType": "text/plain",
+        for user, share in (("alice", 3), ("bob", 1)):
+            calls = []
+            for _ in range(share):
+                end = min(want, n + per_call)
+                if n >= end:
+                    break
+                create = {
+                    f"m{i}": {
+                        "chatId": chat_id,
+                        "body": f"message number {i}",
+                        "bodyType": "text/plain",
+                        "sentAt": _sent_at(i),
+                    }
+                    for i in range(n, end)
                 }
-                for i in range(n, end)
-            }
-            calls.append(["Message/set", {"accountId": acc, "create": create}, str(n)])
-            n = end
-        _handle(server, "alice", calls)
+                acc = server.account_ids[user]
+                calls.append(["Message/set", {"accountId": acc, "create": create}, str(n)])
+                n = end
+            if calls:
+                _handle(server, user, calls)
 
 
-def _page_query(acc: str, chat_id: str) -> list[Any]:
-    args = {
-        "accountId": acc,
-        "filter": {"chatId": chat_id},
-        "position": -50,
-        "limit": 50,
-        "calculateTotal": True,
-    }
-    return [["Message/query", args, "q"]]
-
-
-def _page_time(server: ChatServer, chat_id: str, repeat: int = 7) -> float:
+def _cases(server: ChatServer, chat_id: str) -> dict[str, dict[str, Any]]:
+    """The Message/query arguments measured at each size (times and anchor from the chat)."""
     acc = server.account_ids["alice"]
-    calls = _page_query(acc, chat_id)
+    chat = {"chatId": chat_id}
+    query = ["Message/query", {"accountId": acc, "filter": chat}, "q"]
+    ids = _handle(server, "alice", [query])[0][1]["ids"]
+    quarter, three = ids[len(ids) // 4], ids[3 * len(ids) // 4]
+    get = {"accountId": acc, "ids": [quarter, three], "properties": ["receivedAt"]}
+    got = _handle(server, "alice", [["Message/get", get, "g"]])[0][1]["list"]
+    after, before = (m["receivedAt"] for m in got)
+    page = {"limit": 50, "calculateTotal": True}
+    by_sent = [{"property": "sentAt", "isAscending": False}]
+    return {
+        "newest 50, default order": {"filter": chat, "position": -50, **page},
+        "newest 50 by sentAt": {"filter": chat, "sort": by_sent, **page},
+        "oldest 50 by sentAt": {"filter": chat, "sort": [{"property": "sentAt"}], **page},
+        "bob's newest 50 (senderId)": {
+            "filter": {**chat, "senderId": "bob"},
+            "position": -50,
+            **page,
+        },
+        "after/before window, 50": {"filter": {**chat, "after": after, "before": before}, **page},
+        "anchor at 3/4, offset -25": {
+            "filter": chat,
+            "anchor": three,
+            "anchorOffset": -25,
+            "limit": 50,
+        },
+        "full-text, first 50 matches": {"filter": {**chat, "text": "NUMBER 1"}, "limit": 50},
+        "full-text scan, no match, total": {
+            "filter": {**chat, "text": "no message says this"},
+            "calculateTotal": True,
+        },
+    }
+
+
+def _query_time(server: ChatServer, args: dict[str, Any], repeat: int) -> float:
+    calls = [["Message/query", {"accountId": server.account_ids["alice"], **args}, "q"]]
+    _handle(server, "alice", calls)  # warm up
     times = []
     for _ in range(repeat):
         t0 = time.perf_counter()
-        resp = _handle(server, "alice", calls)
+        _handle(server, "alice", calls)
         times.append(time.perf_counter() - t0)
-        assert len(resp[0][1]["ids"]) == 50
     return statistics.median(times)
+
+
+@contextmanager
+def _python_reference() -> Iterator[None]:
+    """No SQL plan: every message is loaded, filtered and sorted in Python (the baseline)."""
+    original = MessageType.query_plan
+    MessageType.query_plan = lambda self, ctx, flt, spec: None  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        MessageType.query_plan = original  # type: ignore[method-assign]
+
+
+def _measure(server: ChatServer, chat_id: str, size: int) -> dict[str, tuple[float, float | None]]:
+    """Per case: (median time as the server runs it, on the Python reference path or None)."""
+    out: dict[str, tuple[float, float | None]] = {}
+    for name, args in _cases(server, chat_id).items():
+        fast = _query_time(server, args, repeat=7)
+        slow = None
+        if hasattr(MessageType, "query_plan"):
+            with _python_reference():
+                slow = _query_time(server, args, repeat=3 if size < 50_000 else 1)
+        out[name] = (fast, slow)
+    return out
 
 
 def _echo_latencies(base: str, token: str, stop: threading.Event, out: list[float]) -> None:
@@ -172,33 +237,33 @@ def main() -> None:
         db = str(Path(tmp) / "bench.sqlite")  # a file: WAL (concurrent readers) applies
         with ChatServer(db=db, users=["alice", "bob", "carol"]) as server:
             acc = server.account_ids["alice"]
+            chat = {"c": {"kind": "direct", "contactId": "bob"}}
             created = _handle(
-                server,
-                "alice",
-                [
-                    [
-                        "Chat/set",
-                        {"accountId": acc, "create": {"c": {"kind": "direct", "contactId": "bob"}}},
-                        "c",
-                    ]
-                ],
+                server, "alice", [["Chat/set", {"accountId": acc, "create": chat}, "c"]]
             )
             chat_id = created[0][1]["created"]["c"]["id"]
             have = 0
-            pages: list[tuple[int, float]] = []
+            figures: list[tuple[int, dict[str, tuple[float, float | None]]]] = []
             for size in sizes:
                 t0 = time.perf_counter()
                 _populate(server, chat_id, have, size)
                 have = size
                 print(f"  populated {size:>7,} messages ({time.perf_counter() - t0:.1f} s)")
-                pages.append((size, _page_time(server, chat_id)))
+                figures.append((size, _measure(server, chat_id, size)))
             iso = _isolation(server, chat_id, rounds=5)
-    base_page = pages[0][1]
-    print("\nMessage/query page (newest 50, calculateTotal), engine time, median of 7")
-    for size, secs in pages:
-        print(
-            f"  {size:>7,} messages: {secs * 1000:8.2f} ms   ratio to 1k: {secs / base_page:6.2f}x"
-        )
+    print(
+        "\nMessage/query, engine time (median of 7; Python reference: of 3, of 1 at 100k);"
+        "\nratio = reference / as served; 'x1k' = as served / the same case at 1k"
+    )
+    first = figures[0][1]
+    for size, cases in figures:
+        print(f"  {size:,} messages")
+        for name, (fast, slow) in cases.items():
+            ref = "" if slow is None else f"{slow * 1000:10.2f} ms  {slow / fast:8.1f}x"
+            print(
+                f"    {name:34s} {fast * 1000:9.2f} ms  {fast / first[name][0]:6.2f} x1k"
+                f"  reference {ref}"
+            )
     print(f"\nisolation at {have:,} messages (real socket, hypercorn)")
     print(f"  alice's full-scan Message/query: {iso['query'] * 1000:.1f} ms (median of 5)")
     print(
@@ -213,10 +278,12 @@ def main() -> None:
         f"  ratio busy/idle:          p50 {iso['busy_p50'] / iso['idle_p50']:7.2f}x     "
         f"max {iso['busy_max'] / iso['idle_max']:7.2f}x"
     )
-    last = pages[-1]
+    size, cases = figures[-1]
+    page = cases["newest 50, default order"][0] / first["newest 50, default order"][0]
+    worst = max(fast for fast, _ in cases.values() if True)
     print(
-        f"RESULT server_latency: page {last[0]:,}/1k = {last[1] / base_page:.2f}x; "
-        f"echo worst while querying = {iso['busy_max'] * 1000:.0f} ms"
+        f"RESULT server_latency: page {size:,}/1k = {page:.2f}x; slowest case at {size:,} = "
+        f"{worst * 1000:.1f} ms; echo worst while querying = {iso['busy_max'] * 1000:.0f} ms"
     )
 
 

@@ -134,12 +134,21 @@ def _loads(data: bytes | str) -> dict[str, Any]:
 
 
 def _write_refs(conn: sqlite3.Connection, ops: list[tuple[int, tuple[Any, ...]]]) -> None:
-    """Apply side-table changes in order, consecutive ones of a kind in one executemany."""
+    """Apply side-table changes in order, consecutive ones of a kind in one executemany;
+    the counter deltas (which commute with the rest) summed into one row per counter."""
+    counts: dict[tuple[Any, ...], int] = {}
     i = 0
     while i < len(ops):
         kind = ops[i][0]
         j = i
         while j < len(ops) and ops[j][0] == kind:
             j += 1
-        conn.executemany(_OPS[kind], [row for _, row in ops[i:j]])
+        if kind == COUNT:
+            for _, (scope, type, k1, n) in ops[i:j]:
+                key = (scope, type, k1)
+                counts[key] = counts.get(key, 0) + n
+        else:
+            conn.executemany(_OPS[kind], [row for _, row in ops[i:j]])
         i = j
+    if counts:
+        conn.executemany(_COUNT, [(*key, n) for key, n in counts.items()])
