@@ -175,14 +175,14 @@ class SqlPlan:
 
 
 def _plan_sql(
-    ctx: Ctx, plan: SqlPlan, what: str, *, type_: str, ordered: bool = True
+    ctx: Ctx, dt: DataType, plan: SqlPlan, what: str, *, ordered: bool = True
 ) -> tuple[str, list[Any]]:
     """``SELECT what`` over the plan's rows; ``ordered``: name the order key's partial
     index (a type with a plan stores that key on every object, so it drops no row)."""
     sql = f"SELECT {what} FROM objects WHERE scope=? AND type=? AND ({plan.where})"
     if ordered and plan.key is not None:
         sql += f" AND {plan.key} IS NOT NULL"
-    return sql, [ctx.account_id, type_, *plan.params]
+    return sql, [ctx.account_id, dt.name, *plan.params]
 
 
 def _order(plan: SqlPlan, ascending: bool) -> str:
@@ -193,7 +193,7 @@ def _order(plan: SqlPlan, ascending: bool) -> str:
 def _plan_count(ctx: Ctx, dt: DataType, plan: SqlPlan) -> int:
     if plan.counter is not None:
         return ctx.store.count_sorted(ctx.account_id, dt.name, plan.counter)
-    sql, params = _plan_sql(ctx, plan, "COUNT(*)", type_=dt.name, ordered=False)
+    sql, params = _plan_sql(ctx, dt, plan, "COUNT(*)", ordered=False)
     return int(ctx.store.execute(sql, params).fetchone()[0])
 
 
@@ -202,7 +202,7 @@ def _plan_window(
 ) -> list[str]:
     """Ids ``start``..``end`` of a plan without residual, from the index: walked from the
     nearer end when the total is known, so the OFFSET SQLite skips stays small."""
-    sql, params = _plan_sql(ctx, plan, "id", type_=dt.name)
+    sql, params = _plan_sql(ctx, dt, plan, "id")
     if total is not None and start > total - end:
         rows = ctx.store.execute(
             sql + _order(plan, not plan.ascending) + " LIMIT ? OFFSET ?",
@@ -217,12 +217,12 @@ def _plan_window(
 
 def _plan_rank(ctx: Ctx, dt: DataType, plan: SqlPlan, anchor: str) -> int | None:
     """The anchor's index in a plan without residual (None: not in the results)."""
-    sql, params = _plan_sql(ctx, plan, plan.key or "id", type_=dt.name)
+    sql, params = _plan_sql(ctx, dt, plan, plan.key or "id")
     row = ctx.store.execute(sql + " AND id=?", (*params, anchor)).fetchone()
     if row is None:
         return None
     cmp = "<" if plan.ascending else ">"
-    sql, params = _plan_sql(ctx, plan, "COUNT(*)", type_=dt.name)
+    sql, params = _plan_sql(ctx, dt, plan, "COUNT(*)")
     if plan.key is None:
         sql += f" AND id {cmp} ?"
         params.append(anchor)
@@ -238,15 +238,15 @@ def _plan_scan(ctx: Ctx, dt: DataType, plan: SqlPlan, stop_after: int | None) ->
     if stop_after is not None and stop_after <= 0:
         return []
     if not plan.residual:
-        sql, params = _plan_sql(ctx, plan, "id", type_=dt.name)
+        sql, params = _plan_sql(ctx, dt, plan, "id")
         sql += _order(plan, plan.ascending)
         if stop_after is not None:
             sql += " LIMIT ?"
             params.append(stop_after)
         return [str(r[0]) for r in ctx.store.execute(sql, params).fetchall()]
-    fields = ("id", "chatId", *plan.fields)
+    fields = tuple(dict.fromkeys(("id", "chatId", *plan.fields)))
     paths = ", ".join(f"'$.{f}'" for f in fields)  # 2+ paths: one JSON array per row
-    sql, params = _plan_sql(ctx, plan, f"id, json_extract(data, {paths})", type_=dt.name)
+    sql, params = _plan_sql(ctx, dt, plan, f"id, json_extract(data, {paths})")
     sql += _order(plan, plan.ascending)
     out: list[str] = []
     with ctx.store.lock:
@@ -264,10 +264,8 @@ def _plan_scan(ctx: Ctx, dt: DataType, plan: SqlPlan, stop_after: int | None) ->
 
 
 def _start(total: int | None, position: int) -> int:
-    if position >= 0:
-        return position
-    assert total is not None
-    return max(0, total + position)
+    """Where a ``position`` starts (a negative one counts from the end: needs the total)."""
+    return position if position >= 0 else max(0, (total or 0) + position)
 
 
 _QUERY_ARGS = {
@@ -305,8 +303,7 @@ def _page(
             start = max(0, idx + args.get("anchorOffset", 0))
         else:
             start = _start(total, position)
-        end = start + limit if limit is not None else total
-        assert end is not None
+        end = (total or 0) if limit is None else start + limit
         if total is not None:
             end = min(end, total)
         if end <= start:

@@ -155,7 +155,12 @@ def refresh_chats(ctx: Ctx) -> None:
             continue
         rps = ctx.store.by_k1(acc, "ReadPosition", chat_id)
         last_read = rps[0].get("lastReadMessageId") if rps else None
-        unread = ctx.store.count_k1_after(acc, "Message", chat_id, last_read)
+        if last_read is None:
+            # nothing read: every message, from the kept per-chat count (O(1), where a
+            # COUNT reads the whole chat on each batch of new messages)
+            unread = ctx.store.count_sorted(acc, "Message", chat_id)
+        else:
+            unread = ctx.store.count_k1_after(acc, "Message", chat_id, last_read)
         last = ctx.store.last_by_k1(acc, "Message", chat_id)
         last_at = last["receivedAt"] if last else None
         if last_at is None and chat.get("lastMessageAt") is not None:

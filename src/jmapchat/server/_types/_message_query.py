@@ -34,8 +34,13 @@ _FIELDS = {
 }
 _KEYS = {"receivedAt": "k3", "sentAt": "k4"}
 _ID_ORDERS = frozenset({"i;unicode-casemap", "i;ascii-casemap", "i;octet"})
-# an ASCII row (every byte < 0x80): there Python's casefold is SQLite's lower()
-_ASCII_ROW = "length(CAST(data AS TEXT)) = length(data)"
+# ``text`` narrowed in SQL: on an ASCII body (as many characters as bytes, no NUL)
+# Python's casefold is SQLite's lower(); any other body is left to Python. The subquery
+# reads the body once per row.
+_TEXT = (
+    "(SELECT instr(lower(b), ?) > 0 OR length(b) != length(CAST(b AS BLOB))"
+    " FROM (SELECT coalesce(json_extract(data, '$.body'), '') AS b))"
+)
 
 
 def _leaf(ctx: Ctx, key: str, value: Any) -> tuple[str, list[Any]] | None:
@@ -137,10 +142,7 @@ def message_query_plan(
         text = cond.get("text")
         if isinstance(text, str):
             # narrows, never widens: exact on ASCII rows; Python checks the rest
-            where.append(
-                f"(CASE WHEN {_ASCII_ROW} THEN "
-                "instr(lower(coalesce(json_extract(data, '$.body'), '')), ?) > 0 ELSE 1 END)"
-            )
+            where.append(_TEXT)
             params.append(text.casefold())
     counter = None
     if where == ["k1 = ?"] and not residual:
