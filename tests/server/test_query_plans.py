@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jmapchat.server import ChatServer, serve_in_thread
-from jmapchat.server._types.message import MessageType
+from jmapchat.server._types.message import RICH, MessageType
 
 from .conftest import USING
 
@@ -153,6 +153,15 @@ def _seed(server: ChatServer, base: str) -> Seeded:
     bob_view = _ok(server, "bob", "Message/query", {"filter": {"chatId": group}})["ids"]
     batch("bob", 3, replyTo=bob_view[0])  # a thread under alice's first message
     batch("carol", 5)
+    rich = [
+        '{"spans":[{"type":"mention","text":"@alice","userId":"alice"}]}',
+        '{"spans":[{"type":"mention","text":"@alice","userId":"\\u0061lice"}]}',
+        '{"spans":[{"type":"mention","text":"@bob","userId":"bob"}]}',
+    ]
+    for body in rich:
+        create = {"r": {**_message(group, 0), "body": body, "bodyType": RICH}}
+        res = _ok(server, "carol", "Message/set", {"create": create})
+        assert "r" in res["created"], res
     for _ in range(4):
         batch("alice", 1)
     batch("alice", 3, burnOnRead=True)
@@ -190,8 +199,8 @@ def _seed(server: ChatServer, base: str) -> Seeded:
         got = _ok(server, user, "Message/get", {"ids": ids, "properties": ["receivedAt"]})
         s.received += [m["receivedAt"] for m in got["list"]]
         s.roots[user] = [ids[0], ids[3]]
-    assert len(s.ids["alice"]) == 34
-    assert len(s.ids["bob"]) == 32  # two burnt after reading
+    assert len(s.ids["alice"]) == 37
+    assert len(s.ids["bob"]) == 35  # two burnt after reading
     return s
 
 
@@ -269,8 +278,11 @@ def _trees(s: Seeded, user: str) -> st.SearchStrategy[dict[str, Any]]:
 
 def _filters(s: Seeded, user: str) -> st.SearchStrategy[dict[str, Any]]:
     chat = {"chatId": s.chats[user]}
+    mention = {"hasMention": True}  # no chatId: every visible chat
     return st.one_of(
         st.just(chat),
+        st.just(mention),
+        st.builds(lambda t: {"operator": "AND", "conditions": [mention, t]}, _trees(s, user)),
         st.builds(lambda t: {"operator": "AND", "conditions": [chat, t]}, _trees(s, user)),
         st.builds(lambda leaf: {**leaf, **chat}, _leaves(s, user)),
         st.builds(
@@ -318,12 +330,14 @@ def _queries(draw: st.DrawFn, s: Seeded) -> tuple[str, dict[str, Any]]:
 
 # --- tests ----------------------------------------------------------------------------
 
-_SETTINGS = settings(
-    max_examples=150,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-    derandomize=True,
-)
+
+def _settings(examples: int) -> Any:
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+        derandomize=True,
+    )
 
 
 def test_the_seeded_chat_has_ties_tombstones_and_removals(seeded: Seeded) -> None:
@@ -336,7 +350,7 @@ def test_the_seeded_chat_has_ties_tombstones_and_removals(seeded: Seeded) -> Non
     assert {"2025-01-01T00:00:00Z", "2025-01-01T02:00:00+02:00"} <= sent  # one instant
 
 
-@_SETTINGS
+@_settings(120)
 @given(data=st.data())
 def test_sql_plans_match_the_python_reference(seeded: Seeded, data: st.DataObject) -> None:
     user, args = data.draw(_queries(seeded))
@@ -345,7 +359,7 @@ def test_sql_plans_match_the_python_reference(seeded: Seeded, data: st.DataObjec
     assert fast == slow, (args, fast, slow)
 
 
-@_SETTINGS
+@_settings(40)
 @given(data=st.data())
 def test_query_changes_match_the_python_reference(seeded: Seeded, data: st.DataObject) -> None:
     user = data.draw(st.sampled_from(["alice", "bob"]))
@@ -423,6 +437,22 @@ def test_text_search_narrows_in_sql_and_checks_the_rest_in_python(seeded: Seeded
         assert body in bodies, (needle, bodies)
 
 
+def test_mentions_across_chats_include_rich_bodies(seeded: Seeded) -> None:
+    """``hasMention: true`` alone spans alice's chats; SQL narrows on the stored bytes and
+    leaves rich bodies to Python, so an escaped ``userId`` (``\u0061lice``) still counts."""
+    server = seeded.server
+    found = _ok(server, "alice", "Message/query", {"filter": {"hasMention": True}})["ids"]
+    got = _ok(server, "alice", "Message/get", {"ids": found})["list"]
+    rich = [m["body"] for m in got if m["bodyType"] == RICH]
+    assert len(rich) == 2
+    assert any("\\u0061lice" in body for body in rich)
+    assert all(m["bodyType"] == RICH or m["mentions"] for m in got)
+    with python_path():
+        assert (
+            _ok(server, "alice", "Message/query", {"filter": {"hasMention": True}})["ids"] == found
+        )
+
+
 def test_errors_are_the_same_on_both_paths(seeded: Seeded) -> None:
     server = seeded.server
     acc = server.account_ids["alice"]
@@ -468,9 +498,9 @@ def test_pages_over_a_real_socket_match_the_reference(seeded: Seeded) -> None:
             out: dict[str, Any] = r.json()["methodResponses"][0][1]
             return out
 
-        pages = [page(p) for p in range(0, 35, 7)]
+        pages = [page(p) for p in range(0, 42, 7)]
         with python_path():
-            reference = [page(p) for p in range(0, 35, 7)]
+            reference = [page(p) for p in range(0, 42, 7)]
     assert pages == reference
     ids = [i for p in pages for i in p["ids"]]
     assert sorted(ids) == sorted(seeded.ids["alice"])  # every message once

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from .._query import SqlPlan
 from .._util import epoch_of
+from ._content import RICH
 from ._messages import chat_of
 
 if TYPE_CHECKING:
@@ -116,21 +119,37 @@ def _order(spec: list[tuple[str, bool, str]]) -> tuple[str | None, bool] | None:
     return None
 
 
+# ``hasMention: true`` narrowed on the stored bytes: a Mention's id is the user's name as
+# JSON (the store's own encoding), and a rich body is left to Python.
+_MENTION = "(instr(data, ?) > 0 OR instr(data, ?) > 0)"
+_RICH_BYTES = orjson.dumps({"bodyType": RICH})[1:-1]
+
+
 def message_query_plan(
-    ctx: Ctx, chat_id: str | None, flt: dict[str, Any] | None, spec: list[tuple[str, bool, str]]
+    ctx: Ctx,
+    chat_id: str | None,
+    mention: bool,
+    flt: dict[str, Any] | None,
+    spec: list[tuple[str, bool, str]],
 ) -> SqlPlan | None:
-    """The SQL plan of a chat's Message/query (None: no chatId, or an order SQL cannot
-    give, e.g. ``id`` under ``i;ascii-numeric``)."""
-    if chat_id is None or flt is None or not spec:
+    """The SQL plan of a Message/query: one chat's, or every visible chat's when only
+    ``hasMention: true`` names none. None: neither (the Python path's
+    ``unsupportedFilter``), or an order SQL cannot give (``id`` under ``i;ascii-numeric``)."""
+    if flt is None or not spec or (chat_id is None and not mention):
         return None
     order = _order(spec)
     if order is None:
         return None
     key, asc = order
-    if chat_of(ctx, ctx.ref(chat_id)) is None:
-        return SqlPlan("0", (), key, asc)
     where: list[str] = []
     params: list[Any] = []
+    if chat_id is not None:
+        if chat_of(ctx, ctx.ref(chat_id)) is None:
+            return SqlPlan("0", (), key, asc)
+    else:
+        chats = [c["id"] for c in ctx.type("Chat").all_visible(ctx)]
+        where.append(f"k1 IN ({','.join('?' * len(chats))})" if chats else "0")
+        params += chats
     residual: list[dict[str, Any]] = []
     for cond in _conjuncts(flt):
         exact = _exact(ctx, cond)
@@ -144,6 +163,9 @@ def message_query_plan(
             # narrows, never widens: exact on ASCII rows; Python checks the rest
             where.append(_TEXT)
             params.append(text.casefold())
+        if cond.get("hasMention") is True:
+            where.append(_MENTION)
+            params += [orjson.dumps(ctx.user), _RICH_BYTES]
     counter = None
     if where == ["k1 = ?"] and not residual:
         counter = params[0]

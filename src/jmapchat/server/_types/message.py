@@ -150,7 +150,7 @@ class MessageType(DataType):
     def query_plan(
         self, ctx: Ctx, flt: dict[str, Any] | None, spec: list[tuple[str, bool, str]]
     ) -> SqlPlan | None:
-        return message_query_plan(ctx, self._chat_filter(flt)[0], flt, spec)
+        return message_query_plan(ctx, *self._chat_filter(flt), flt, spec)
 
     def sort_value(self, ctx: Ctx, obj: dict[str, Any], prop: str) -> Any:
         if prop in ("receivedAt", "sentAt"):
