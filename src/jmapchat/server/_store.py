@@ -5,8 +5,9 @@ an account id for per-account data (Chat, Message, …) or ``""`` for shared dat
 SpaceInvite, SpaceBan, CustomEmoji). ``k1``/``k2`` are indexed lookup keys chosen by each
 type (e.g. a Message's chatId and senderMsgId), ``k3``/``k4`` indexed numeric sort keys
 under ``k1`` (a Message's receivedAt and sentAt epochs: `_query.SqlPlan` orders by them);
-``expires`` is an epoch deadline swept on each request. ``changes`` is the per-(account, type) change log behind state strings,
-/changes and /queryChanges: every change gets its own modseq.
+``expires`` is an epoch deadline swept on each request. ``changes`` is the
+per-(account, type) change log behind state strings, /changes and /queryChanges: every
+change gets its own modseq.
 """
 
 from __future__ import annotations
