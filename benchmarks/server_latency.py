@@ -23,8 +23,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,7 +35,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine
 
 from jmapchat.server import ChatServer, serve_in_thread
-from jmapchat.server._types.message import MessageType
+
+try:
+    from jmapchat.server._query import python_reference
+except ImportError:  # an older server: no SQL plans, no reference column
+    python_reference = None  # type: ignore[assignment]
 
 USING = ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:chat"]
 
@@ -140,25 +142,14 @@ def _query_time(server: ChatServer, args: dict[str, Any]) -> float:
     return statistics.median(times)
 
 
-@contextmanager
-def _python_reference() -> Iterator[None]:
-    """No SQL plan: every message is loaded, filtered and sorted in Python (the baseline)."""
-    original = MessageType.query_plan
-    MessageType.query_plan = lambda self, ctx, flt, spec: None  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        MessageType.query_plan = original  # type: ignore[method-assign]
-
-
 def _measure(server: ChatServer, chat_id: str) -> dict[str, tuple[float, float | None]]:
     """Per case: (time as the server runs it, on the Python reference path or None)."""
     out: dict[str, tuple[float, float | None]] = {}
     for name, args in _cases(server, chat_id).items():
         fast = _query_time(server, args)
         slow = None
-        if hasattr(MessageType, "query_plan"):
-            with _python_reference():
+        if python_reference is not None:
+            with python_reference():
                 slow = _query_time(server, args)
         out[name] = (fast, slow)
     return out

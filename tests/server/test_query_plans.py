@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jmapchat.server import ChatServer, serve_in_thread
+from jmapchat.server._query import python_reference
 from jmapchat.server._types.message import RICH, MessageType
 
 from .conftest import USING
@@ -217,20 +217,9 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
         yield s
 
 
-@contextmanager
-def python_path() -> Iterator[None]:
-    """The reference: no SQL plan, so every candidate is loaded and sorted in Python."""
-    original = MessageType.query_plan
-    MessageType.query_plan = lambda self, ctx, flt, spec: None  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        MessageType.query_plan = original  # type: ignore[method-assign]
-
-
 def _both(server: ChatServer, user: str, call: list[Any]) -> tuple[Any, Any]:
     fast = _handle(server, user, [call])
-    with python_path():
+    with python_reference():
         slow = _handle(server, user, [call])
     return fast, slow
 
@@ -390,7 +379,7 @@ def test_query_changes_match_the_python_reference(seeded: Seeded, data: st.DataO
     ],
 )
 def test_common_queries_run_entirely_in_sql(
-    seeded: Seeded, filter_: dict[str, Any], sort: Any
+    monkeypatch: pytest.MonkeyPatch, seeded: Seeded, filter_: dict[str, Any], sort: Any
 ) -> None:
     """No residual: SQL filters, orders and windows; Python never sees a message."""
     server = seeded.server
@@ -410,15 +399,12 @@ def test_common_queries_run_entirely_in_sql(
     }
     if sort is not None:
         args["sort"] = sort
-    MessageType.query_plan = spy  # type: ignore[method-assign]
-    try:
-        fast = _ok(server, "alice", "Message/query", args)
-    finally:
-        MessageType.query_plan = original  # type: ignore[method-assign]
+    monkeypatch.setattr(MessageType, "query_plan", spy)
+    fast = _ok(server, "alice", "Message/query", args)
     assert plans
     assert plans[0] is not None
     assert not plans[0].residual
-    with python_path():
+    with python_reference():
         slow = _ok(server, "alice", "Message/query", args)
     assert fast == slow
     assert len(fast["ids"]) == min(2, fast["total"])
@@ -447,7 +433,7 @@ def test_mentions_across_chats_include_rich_bodies(seeded: Seeded) -> None:
     assert len(rich) == 2
     assert any("\\u0061lice" in body for body in rich)
     assert all(m["bodyType"] == RICH or m["mentions"] for m in got)
-    with python_path():
+    with python_reference():
         assert (
             _ok(server, "alice", "Message/query", {"filter": {"hasMention": True}})["ids"] == found
         )
@@ -499,7 +485,7 @@ def test_pages_over_a_real_socket_match_the_reference(seeded: Seeded) -> None:
             return out
 
         pages = [page(p) for p in range(0, 42, 7)]
-        with python_path():
+        with python_reference():
             reference = [page(p) for p in range(0, 42, 7)]
     assert pages == reference
     ids = [i for p in pages for i in p["ids"]]

@@ -4,6 +4,8 @@ type's conditions), comparators and collations, positions, anchors and totals.""
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +19,14 @@ if TYPE_CHECKING:
     from ._context import Ctx
     from ._generic import DataType
 
-__all__ = ["QUERY_CHANGES_ARGS", "SqlPlan", "run_query", "std_query", "std_query_changes"]
+__all__ = [
+    "QUERY_CHANGES_ARGS",
+    "SqlPlan",
+    "python_reference",
+    "run_query",
+    "std_query",
+    "std_query_changes",
+]
 
 
 def _check_filter(dt: DataType, ctx: Ctx, flt: Any, depth: int = 0) -> None:
@@ -127,13 +136,34 @@ def _sorted(
     return [k[2] for k in keyed]
 
 
+_use_plans = True
+
+
+@contextmanager
+def python_reference() -> Iterator[None]:
+    """Inside: every /query and /queryChanges in this process takes the Python reference
+    path, not SQL plans (tests and benchmarks compare the two)."""
+    global _use_plans
+    before, _use_plans = _use_plans, False
+    try:
+        yield
+    finally:
+        _use_plans = before
+
+
+def _plan(
+    dt: DataType, ctx: Ctx, flt: dict[str, Any] | None, spec: list[tuple[str, bool, str]]
+) -> SqlPlan | None:
+    return dt.query_plan(ctx, flt, spec) if _use_plans else None
+
+
 def run_query(dt: DataType, ctx: Ctx, flt: dict[str, Any] | None, sort: Any) -> list[str]:
     """Every matching id in order (for /queryChanges): from SQLite when the type has a
     plan for this query, else loaded, filtered and sorted in Python."""
     if flt is not None:
         _check_filter(dt, ctx, flt)
     spec = _sort_spec(dt, ctx, sort, flt)
-    plan = dt.query_plan(ctx, flt, spec)
+    plan = _plan(dt, ctx, flt, spec)
     if plan is not None:
         return _plan_scan(ctx, dt, plan, None)
     return _python_query(dt, ctx, flt, spec)
@@ -291,7 +321,7 @@ def _page(
     anchor = args.get("anchor")
     if anchor is not None:
         anchor = ctx.ref(anchor)
-    plan = dt.query_plan(ctx, flt, spec)
+    plan = _plan(dt, ctx, flt, spec)
     if plan is not None and not plan.residual:
         total = None
         if want_total or limit is None or (anchor is None and position < 0):
