@@ -172,7 +172,7 @@ def _execute(
             attempt += 1  # serverUnavailable, and nothing in the envelope changed
             yield Sleep(policy.backoff(attempt))
         run.in_flight = None
-        if splitter.session_state is not None:
+        if splitter.session_state not in (None, session.state):  # the same: nothing to do
             yield ObservedSessionState(splitter.session_state)
     return splitter.response()
 
