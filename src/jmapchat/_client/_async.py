@@ -6,6 +6,7 @@ The source of truth for both clients: ``scripts/unasync.py`` generates the block
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, closing
@@ -438,14 +439,15 @@ class AsyncClient(AsyncNamespaces, AsyncEventsMixin, AsyncBlobsMixin, ClientBase
                 async with stream as r:
                     body = await self._read_body(r, req.kind, until, what)
                 resp = to_response(r, body)
-        log.debug(
-            "%s -> %d (%d bytes out, %d bytes in, %.3fs)",
-            what,
-            r.status_code,
-            len(req.body) if isinstance(req.body, bytes) else -1,
-            len(body),
-            time.perf_counter() - started,
-        )
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "%s -> %d (%d bytes out, %d bytes in, %.3fs)",
+                what,
+                r.status_code,
+                len(req.body) if isinstance(req.body, bytes) else -1,
+                len(body),
+                time.perf_counter() - started,
+            )
         return resp
 
     async def _read_body(

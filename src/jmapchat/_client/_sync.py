@@ -7,6 +7,7 @@ suite fails while this file is stale.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, closing
@@ -435,14 +436,15 @@ class Client(SyncNamespaces, EventsMixin, BlobsMixin, ClientBase):
                 with stream as r:
                     body = self._read_body(r, req.kind, until, what)
                 resp = to_response(r, body)
-        log.debug(
-            "%s -> %d (%d bytes out, %d bytes in, %.3fs)",
-            what,
-            r.status_code,
-            len(req.body) if isinstance(req.body, bytes) else -1,
-            len(body),
-            time.perf_counter() - started,
-        )
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "%s -> %d (%d bytes out, %d bytes in, %.3fs)",
+                what,
+                r.status_code,
+                len(req.body) if isinstance(req.body, bytes) else -1,
+                len(body),
+                time.perf_counter() - started,
+            )
         return resp
 
     def _read_body(self, r: httpx.Response, kind: str, until: float | None, what: str) -> bytes:
