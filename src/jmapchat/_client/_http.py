@@ -35,6 +35,7 @@ __all__ = [
     "BearerAuth",
     "body_cap",
     "build_auth",
+    "check_deadline",
     "check_urls",
     "deadline_until",
     "log",
@@ -180,7 +181,13 @@ def deadline_until(deadline: float | None) -> float | None:
 
 
 def past_deadline(what: str, *, sent: bool) -> Timeout:
-    return Timeout(f"{what}: the send's deadline passed", sent=sent)
+    return Timeout(f"{what}: the deadline passed", sent=sent)
+
+
+def check_deadline(until: float | None, what: str, *, sent: bool) -> None:
+    """Raise `Timeout` if ``until`` (a `deadline_until` instant) has passed."""
+    if until is not None and time.monotonic() > until:
+        raise past_deadline(what, sent=sent)
 
 
 def timeout_until(base: httpx.Timeout, until: float) -> httpx.Timeout:

@@ -71,14 +71,14 @@ class NamespaceMirror(Generic[M]):
         if client._is_async:
 
             @functools.wraps(target)
-            async def run_async(*args: Any, **kwargs: Any) -> Any:
-                return await client.call(build(args, kwargs))
+            async def run_async(*args: Any, deadline: float | None = None, **kwargs: Any) -> Any:
+                return await client.call(build(args, kwargs), deadline=deadline)
 
             return run_async
 
         @functools.wraps(target)
-        def run(*args: Any, **kwargs: Any) -> Any:
-            return client.call(build(args, kwargs))
+        def run(*args: Any, deadline: float | None = None, **kwargs: Any) -> Any:
+            return client.call(build(args, kwargs), deadline=deadline)
 
         return run
 
@@ -133,6 +133,7 @@ class QueryIter(Protocol[I_co]):
         sort: Sequence[Any] | None = None,
         page_size: int = 100,
         properties: Sequence[str] | None = None,
+        deadline: float | None = None,
     ) -> I_co: ...
 
 
