@@ -14,15 +14,18 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import anyio
 import pytest
 
 import jmapchat
 from jmapchat import AsyncClient, Client
+from jmapchat._core import ChangesResponse
 from jmapchat.models import ChatCreate, Message, MessageCreate, MessageFilter
 from jmapchat.server import ChatServer, serve_in_thread
+
+T = TypeVar("T")
 
 STALL = 30.0  # how long a stalled request waits before being answered
 DEADLINE = 0.5
@@ -123,7 +126,8 @@ async def _seed(client: AsyncClient, chat_id: str, n: int) -> str:
     res = await client.message.set(
         create={f"m{i}": MessageCreate(chat_id=chat_id, body=f"d{i}") for i in range(n)}
     )
-    assert res.created is not None and len(res.created) == n
+    assert res.created is not None
+    assert len(res.created) == n
     return state
 
 
@@ -131,6 +135,25 @@ async def _slow_parts() -> AsyncIterator[bytes]:
     for _ in range(1000):  # 200 s of body if nothing stops it
         await anyio.sleep(0.2)
         yield b"x" * 1000
+
+
+async def _collect(items: AsyncIterator[T], into: list[T]) -> None:
+    async for item in items:
+        into.append(item)
+
+
+def _collect_blocking(items: Iterator[T], into: list[T]) -> None:
+    into.extend(items)  # keeps what arrived when the iterator raises
+
+
+async def _read_stream(
+    client: AsyncClient, blob_id: str, into: bytearray, *, pause: float = 0
+) -> None:
+    async with client.download_stream(blob_id, chunk_size=1000, deadline=DEADLINE) as chunks:
+        async for chunk in chunks:
+            into += chunk
+            if pause:
+                await anyio.sleep(pause)
 
 
 def _slow_parts_blocking() -> Iterator[bytes]:
@@ -159,8 +182,7 @@ async def test_query_iter_deadline_bounds_the_whole_walk(live: _Live) -> None:
             live.staller.arm("api", after=1)
             got: list[Message] = []
             with anyio.fail_after(GUARD), pytest.raises(jmapchat.Timeout):
-                async for m in walk():
-                    got.append(m)
+                await _collect(walk(), got)
             assert len(got) == 3
             assert all(isinstance(m, Message) for m in got)
 
@@ -171,13 +193,12 @@ async def test_changes_pages_deadline_bounds_the_whole_walk(live: _Live) -> None
         fast = [p async for p in client.changes_pages("message", state, max_changes=2, deadline=30)]
         assert sum(len(p.created) for p in fast) == 5
         live.staller.arm("api", after=1)
-        pages = []
+        pages: list[ChangesResponse] = []
+        walk = client.changes_pages("Message", state, max_changes=2, deadline=DEADLINE)
         with anyio.fail_after(GUARD), pytest.raises(jmapchat.Timeout):
-            async for page in client.changes_pages(
-                "Message", state, max_changes=2, deadline=DEADLINE
-            ):
-                pages.append(page)
-        assert len(pages) == 1 and pages[0].has_more_changes
+            await _collect(walk, pages)
+        assert len(pages) == 1
+        assert pages[0].has_more_changes
 
 
 async def test_one_call_helpers_take_a_deadline(live: _Live) -> None:
@@ -213,13 +234,9 @@ async def test_download_deadline_bounds_the_transfer(live: _Live) -> None:
         live.staller.arm("download", mid_body=True)
         with anyio.fail_after(GUARD), pytest.raises(jmapchat.Timeout):
             await client.download(up.blob_id, deadline=DEADLINE)
-        got = b""
+        got = bytearray()
         with anyio.fail_after(GUARD), pytest.raises(jmapchat.Timeout):
-            async with client.download_stream(
-                up.blob_id, chunk_size=1000, deadline=DEADLINE
-            ) as chunks:
-                async for chunk in chunks:
-                    got += chunk
+            await _read_stream(client, up.blob_id, got)
         assert 0 < len(got) < len(DATA)  # the first half arrived, then the stall
 
 
@@ -229,12 +246,10 @@ async def test_download_deadline_bounds_the_transfer(live: _Live) -> None:
 async def test_download_deadline_counts_the_callers_time(live: _Live) -> None:
     async with _async_client(live) as client:
         up = await client.upload(DATA)
+        got = bytearray()
         with anyio.fail_after(GUARD), pytest.raises(jmapchat.Timeout, match="deadline"):
-            async with client.download_stream(
-                up.blob_id, chunk_size=1000, deadline=DEADLINE
-            ) as chunks:
-                async for _ in chunks:
-                    await anyio.sleep(0.2)
+            await _read_stream(client, up.blob_id, got, pause=0.2)
+        assert 0 < len(got) < len(DATA)
 
 
 async def test_bad_deadlines_are_refused_before_any_request(live: _Live) -> None:
@@ -270,16 +285,16 @@ def test_blocking_client_deadlines(live: _Live) -> None:
 
         live.staller.arm("api", after=1)
         got: list[Message] = []
+        walk = client.message.query_iter(filter=flt, page_size=2, deadline=DEADLINE)
         with pytest.raises(jmapchat.Timeout):
-            for m in client.message.query_iter(filter=flt, page_size=2, deadline=DEADLINE):
-                got.append(m)
+            _collect_blocking(walk, got)
         assert len(got) == 2
 
         live.staller.arm("api", after=1)
-        pages = []
+        pages: list[ChangesResponse] = []
+        changes = client.changes_pages("Message", state, max_changes=2, deadline=DEADLINE)
         with pytest.raises(jmapchat.Timeout):
-            for page in client.changes_pages("Message", state, max_changes=2, deadline=DEADLINE):
-                pages.append(page)
+            _collect_blocking(changes, pages)
         assert len(pages) == 1
 
         live.staller.arm("api")
