@@ -10,6 +10,7 @@ deadline the call would complete after the stall and the test would fail.
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -212,6 +213,22 @@ async def test_one_call_helpers_take_a_deadline(live: _Live) -> None:
             await client.chat.get(deadline=DEADLINE)
         with anyio.fail_after(GUARD), pytest.raises(jmapchat.Timeout):
             await client.message.send(live.chat_id, "never confirmed", deadline=DEADLINE)
+
+
+async def test_helpers_not_in_the_generated_file_take_a_deadline_too(live: _Live) -> None:
+    async with _async_client(live) as client:
+        # What the client's __getattr__ hands out for a namespace _generated.py lacks.
+        mirror: Any = AsyncClient.__getattr__(client, "chat")  # type: ignore[attr-defined]
+        assert (await mirror.get(deadline=30.0)).list
+        live.staller.arm("api")
+        with anyio.fail_after(GUARD), pytest.raises(jmapchat.Timeout):
+            await mirror.get(deadline=DEADLINE)
+        # help() shows the keyword on both kinds of helper
+        for helper in (mirror.get, client.chat.get):
+            params = inspect.signature(helper).parameters
+            assert params["deadline"].kind is inspect.Parameter.KEYWORD_ONLY
+            assert "self" not in params
+            assert "properties" in params
 
 
 async def test_upload_deadline_bounds_the_transfer(live: _Live) -> None:
