@@ -145,7 +145,7 @@ def _default(value: object, imports: _Imports) -> str:
 def _signature(func: Any, bindings: dict[object, Any], imports: _Imports) -> list[str]:
     """The parameter lines of ``func`` as a one-call helper: its own, then ``deadline``."""
     scope = sys.modules[func.__module__]
-    lines = ["self,"]
+    lines = ["self: object,"]
     star = False
     for param in list(inspect.signature(func).parameters.values())[1:]:
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
@@ -170,6 +170,7 @@ def render() -> str:
     probe = Request(account_id="probe")
     imports: dict[str, set[str]] = {}
     names = _Imports()
+    stubs: dict[tuple[str, ...], str] = {}
     classes: list[str] = []
     props: list[tuple[str, str]] = []
     for name in namespace_names():
@@ -189,15 +190,13 @@ def render() -> str:
         imports.setdefault(module, set()).add(cls.__qualname__)
         bindings = _typevar_bindings(cls)
         mirror = "".join(p[:1].upper() + p[1:] for p in name.split("_")) + "Mirror"
-        body = [f"class {mirror}(NamespaceMirror[M]):", f'    """``client.{name}``."""']
+        body = [f"class {mirror}(NamespaceMirror[M]):", f'    """``client.{name}``."""', ""]
         for m in methods:
-            params = _signature(getattr(cls, m), bindings, names)
-            body += ["", f"    def _{m}("]
-            body += [f"        {line}" for line in params]
-            body += ["    ) -> None: ...", ""]
-            body.append(f"    {m} = one_call({cls.__qualname__}.{m}, _{m})")
+            params = tuple(_signature(getattr(cls, m), bindings, names))
+            stub = stubs.setdefault(params, f"_{name}_{m}")  # one stub per parameter list
+            body.append(f"    {m} = one_call({cls.__qualname__}.{m}, {stub})")
         if "query" in methods and "get" in methods:
-            body += ["", f"    query_iter = query_pages({cls.__qualname__}.get)"]
+            body.append(f"    query_iter = query_pages({cls.__qualname__}.get)")
         classes.append("\n".join(body))
         props.append((name, mirror))
     for module, found in names.by_module.items():
@@ -211,6 +210,11 @@ def render() -> str:
     )
     lines.append("")
     lines.append('__all__ = ["AsyncNamespaces", "SyncNamespaces"]')
+    lines += ["", "", "# The parameters of the helpers, for type checkers (see `one_call`)."]
+    for params, stub in stubs.items():
+        lines += ["", "", f"def {stub}("]
+        lines += [f"    {line}" for line in params]
+        lines.append(") -> None: ...")
     for cls_src in classes:
         lines += ["", "", cls_src]
     for mode, base in (("AsyncMode", "AsyncNamespaces"), ("SyncMode", "SyncNamespaces")):

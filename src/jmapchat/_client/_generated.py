@@ -85,867 +85,778 @@ from ._mirror import AsyncMode, M, NamespaceMirror, SyncMode, one_call, query_pa
 __all__ = ["AsyncNamespaces", "SyncNamespaces"]
 
 
+# The parameters of the helpers, for type checkers (see `one_call`).
+
+
+def _blob_convert(
+    self: object,
+    blob_id: Id,
+    type: str,
+    *,
+    width: int | NotGiven = NOT_GIVEN,
+    height: int | NotGiven = NOT_GIVEN,
+    creation_id: str | None = None,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _blob_copy(
+    self: object,
+    from_account_id: str,
+    blob_ids: IdsArg,
+    *,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _blob_get(
+    self: object,
+    ids: IdsArg,
+    *,
+    properties: Sequence[BlobProperty] | NotGiven = NOT_GIVEN,
+    offset: int | NotGiven = NOT_GIVEN,
+    length: int | NotGiven = NOT_GIVEN,
+    capability: BlobCapability = "urn:ietf:params:jmap:blob2",
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _blob_lookup(
+    self: object,
+    ids: IdsArg,
+    *,
+    type_names: Sequence[str] = ("Message",),
+    capability: BlobCapability = "urn:ietf:params:jmap:blob2",
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _blob_upload(
+    self: object,
+    data: Sequence[str | bytes | BlobSlice],
+    *,
+    type: str | None = None,
+    creation_id: str | None = None,
+    capability: BlobCapability = "urn:ietf:params:jmap:blob2",
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _chat_changes(
+    self: object,
+    since_state: str | Ref[str],
+    *,
+    max_changes: int | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _chat_get(
+    self: object,
+    ids: IdsArg | None = None,
+    *,
+    properties: Sequence[ChatProperty] | None | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _chat_open_direct(
+    self: object,
+    contact_id: Id,
+    *,
+    creation_id: str | None = None,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _chat_query(
+    self: object,
+    *,
+    filter: ChatFilter | FilterOperator | NotGiven = NOT_GIVEN,
+    sort: SortArg[ChatSortProperty] = NOT_GIVEN,
+    position: int | NotGiven = NOT_GIVEN,
+    anchor: Id | NotGiven = NOT_GIVEN,
+    anchor_offset: int | NotGiven = NOT_GIVEN,
+    limit: int | NotGiven = NOT_GIVEN,
+    calculate_total: bool | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _chat_query_changes(
+    self: object,
+    since_query_state: str | Ref[str],
+    *,
+    filter: ChatFilter | FilterOperator | NotGiven = NOT_GIVEN,
+    sort: SortArg[ChatSortProperty] = NOT_GIVEN,
+    max_changes: int | NotGiven = NOT_GIVEN,
+    up_to_id: Id | NotGiven = NOT_GIVEN,
+    calculate_total: bool | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _chat_set(
+    self: object,
+    *,
+    create: Mapping[str, ChatCreate] | NotGiven = NOT_GIVEN,
+    update: Mapping[Id, ChatUpdate | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
+    destroy: IdsArg | NotGiven = NOT_GIVEN,
+    if_in_state: str | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _chat_typing(
+    self: object,
+    chat_id: Id,
+    typing: bool = True,
+    *,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _chat_contact_get(
+    self: object,
+    ids: IdsArg | None = None,
+    *,
+    properties: Sequence[ChatContactProperty] | None | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _chat_contact_query(
+    self: object,
+    *,
+    filter: ChatContactFilter | FilterOperator | NotGiven = NOT_GIVEN,
+    sort: SortArg[ChatContactSortProperty] = NOT_GIVEN,
+    position: int | NotGiven = NOT_GIVEN,
+    anchor: Id | NotGiven = NOT_GIVEN,
+    anchor_offset: int | NotGiven = NOT_GIVEN,
+    limit: int | NotGiven = NOT_GIVEN,
+    calculate_total: bool | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _chat_contact_query_changes(
+    self: object,
+    since_query_state: str | Ref[str],
+    *,
+    filter: ChatContactFilter | FilterOperator | NotGiven = NOT_GIVEN,
+    sort: SortArg[ChatContactSortProperty] = NOT_GIVEN,
+    max_changes: int | NotGiven = NOT_GIVEN,
+    up_to_id: Id | NotGiven = NOT_GIVEN,
+    calculate_total: bool | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _chat_contact_set(
+    self: object,
+    *,
+    update: Mapping[Id, ChatContactUpdate | Mapping[str, Any]],
+    if_in_state: str | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _core_echo(
+    self: object,
+    arguments: Mapping[str, Any] | None = None,
+    *,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _custom_emoji_get(
+    self: object,
+    ids: IdsArg | None = None,
+    *,
+    properties: Sequence[CustomEmojiProperty] | None | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _custom_emoji_query(
+    self: object,
+    *,
+    filter: CustomEmojiFilter | FilterOperator | NotGiven = NOT_GIVEN,
+    sort: SortArg[CustomEmojiSortProperty] = NOT_GIVEN,
+    position: int | NotGiven = NOT_GIVEN,
+    anchor: Id | NotGiven = NOT_GIVEN,
+    anchor_offset: int | NotGiven = NOT_GIVEN,
+    limit: int | NotGiven = NOT_GIVEN,
+    calculate_total: bool | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _custom_emoji_query_changes(
+    self: object,
+    since_query_state: str | Ref[str],
+    *,
+    filter: CustomEmojiFilter | FilterOperator | NotGiven = NOT_GIVEN,
+    sort: SortArg[CustomEmojiSortProperty] = NOT_GIVEN,
+    max_changes: int | NotGiven = NOT_GIVEN,
+    up_to_id: Id | NotGiven = NOT_GIVEN,
+    calculate_total: bool | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _custom_emoji_set(
+    self: object,
+    *,
+    create: Mapping[str, CustomEmojiCreate] | NotGiven = NOT_GIVEN,
+    update: Mapping[Id, CustomEmojiUpdate | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
+    destroy: IdsArg | NotGiven = NOT_GIVEN,
+    if_in_state: str | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _message_delete(
+    self: object,
+    ids: Sequence[Id],
+    *,
+    for_all: bool = False,
+    deleted_at: DateArg | None = None,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _message_edit(
+    self: object,
+    message_id: Id,
+    body: str | MessageText,
+    *,
+    body_type: str | NotGiven = NOT_GIVEN,
+    mentions: Sequence[Mention] | NotGiven = NOT_GIVEN,
+    broadcast_mentions: Sequence[BroadcastMention] | NotGiven = NOT_GIVEN,
+    if_in_state: str | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _message_get(
+    self: object,
+    ids: IdsArg,
+    *,
+    properties: Sequence[MessageProperty] | None | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _message_mark_read(
+    self: object,
+    ids: Sequence[Id],
+    *,
+    read_at: DateArg | None = None,
+    disposition: str | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _message_query(
+    self: object,
+    *,
+    filter: MessageFilter | FilterOperator | NotGiven = NOT_GIVEN,
+    sort: SortArg[MessageSortProperty] = NOT_GIVEN,
+    position: int | NotGiven = NOT_GIVEN,
+    anchor: Id | NotGiven = NOT_GIVEN,
+    anchor_offset: int | NotGiven = NOT_GIVEN,
+    limit: int | NotGiven = NOT_GIVEN,
+    calculate_total: bool | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _message_query_changes(
+    self: object,
+    since_query_state: str | Ref[str],
+    *,
+    filter: MessageFilter | FilterOperator | NotGiven = NOT_GIVEN,
+    sort: SortArg[MessageSortProperty] = NOT_GIVEN,
+    max_changes: int | NotGiven = NOT_GIVEN,
+    up_to_id: Id | NotGiven = NOT_GIVEN,
+    calculate_total: bool | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _message_react(
+    self: object,
+    message_id: Id,
+    emoji: str,
+    *,
+    custom_emoji_id: Id | NotGiven = NOT_GIVEN,
+    reaction_id: str | None = None,
+    sent_at: DateArg | None = None,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _message_send(
+    self: object,
+    chat_id: Id,
+    body: str | MessageText,
+    *,
+    body_type: str | NotGiven = NOT_GIVEN,
+    mentions: Sequence[Mention] | NotGiven = NOT_GIVEN,
+    broadcast_mentions: Sequence[BroadcastMention] | NotGiven = NOT_GIVEN,
+    attachments: Sequence[Attachment] | NotGiven = NOT_GIVEN,
+    reply_to: Id | NotGiven = NOT_GIVEN,
+    thread_root_id: Id | NotGiven = NOT_GIVEN,
+    sent_at: DateArg | NotGiven = NOT_GIVEN,
+    creation_id: str | None = None,
+    if_in_state: str | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _message_set(
+    self: object,
+    *,
+    create: Mapping[str, MessageCreate] | NotGiven = NOT_GIVEN,
+    update: Mapping[Id, MessageUpdate | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
+    destroy: IdsArg | NotGiven = NOT_GIVEN,
+    if_in_state: str | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _message_unreact(
+    self: object,
+    message_id: Id,
+    reaction_id: str,
+    *,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _presence_status_get(
+    self: object,
+    ids: IdsArg | None = None,
+    *,
+    properties: Sequence[PresenceStatusProperty] | None | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _presence_status_set(
+    self: object,
+    *,
+    update: Mapping[Id, PresenceStatusUpdate | Mapping[str, Any]],
+    if_in_state: str | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _push_subscription_get(
+    self: object,
+    ids: IdsArg | None = None,
+    *,
+    properties: Sequence[PushSubscriptionProperty] | None | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _push_subscription_set(
+    self: object,
+    *,
+    create: Mapping[str, PushSubscriptionCreate] | NotGiven = NOT_GIVEN,
+    update: Mapping[Id, PushSubscriptionUpdate | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
+    destroy: IdsArg | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _quota_get(
+    self: object,
+    ids: IdsArg | None = None,
+    *,
+    properties: Sequence[QuotaProperty] | None | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _quota_query(
+    self: object,
+    *,
+    filter: QuotaFilter | FilterOperator | NotGiven = NOT_GIVEN,
+    sort: SortArg[QuotaSortProperty] = NOT_GIVEN,
+    position: int | NotGiven = NOT_GIVEN,
+    anchor: Id | NotGiven = NOT_GIVEN,
+    anchor_offset: int | NotGiven = NOT_GIVEN,
+    limit: int | NotGiven = NOT_GIVEN,
+    calculate_total: bool | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _quota_query_changes(
+    self: object,
+    since_query_state: str | Ref[str],
+    *,
+    filter: QuotaFilter | FilterOperator | NotGiven = NOT_GIVEN,
+    sort: SortArg[QuotaSortProperty] = NOT_GIVEN,
+    max_changes: int | NotGiven = NOT_GIVEN,
+    up_to_id: Id | NotGiven = NOT_GIVEN,
+    calculate_total: bool | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _read_position_get(
+    self: object,
+    ids: IdsArg | None = None,
+    *,
+    properties: Sequence[ReadPositionProperty] | None | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _read_position_set(
+    self: object,
+    *,
+    update: Mapping[Id, ReadPositionUpdate | Mapping[str, Any]],
+    if_in_state: str | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _read_position_set_last_read(
+    self: object,
+    read_position_id: Id,
+    message_id: Id | None,
+    *,
+    if_in_state: str | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _space_get(
+    self: object,
+    ids: IdsArg | None = None,
+    *,
+    properties: Sequence[SpaceProperty] | None | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _space_join(
+    self: object,
+    spec: SpaceJoin | None = None,
+    *,
+    invite_code: str | NotGiven = NOT_GIVEN,
+    space_id: Id | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _space_query(
+    self: object,
+    *,
+    filter: SpaceFilter | FilterOperator | NotGiven = NOT_GIVEN,
+    sort: SortArg[SpaceSortProperty] = NOT_GIVEN,
+    position: int | NotGiven = NOT_GIVEN,
+    anchor: Id | NotGiven = NOT_GIVEN,
+    anchor_offset: int | NotGiven = NOT_GIVEN,
+    limit: int | NotGiven = NOT_GIVEN,
+    calculate_total: bool | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _space_query_changes(
+    self: object,
+    since_query_state: str | Ref[str],
+    *,
+    filter: SpaceFilter | FilterOperator | NotGiven = NOT_GIVEN,
+    sort: SortArg[SpaceSortProperty] = NOT_GIVEN,
+    max_changes: int | NotGiven = NOT_GIVEN,
+    up_to_id: Id | NotGiven = NOT_GIVEN,
+    calculate_total: bool | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _space_set(
+    self: object,
+    *,
+    create: Mapping[str, SpaceCreate] | NotGiven = NOT_GIVEN,
+    update: Mapping[Id, SpaceUpdate | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
+    destroy: IdsArg | NotGiven = NOT_GIVEN,
+    if_in_state: str | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _space_ban_get(
+    self: object,
+    ids: IdsArg | None = None,
+    *,
+    properties: Sequence[SpaceBanProperty] | None | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _space_ban_set(
+    self: object,
+    *,
+    create: Mapping[str, SpaceBanCreate] | NotGiven = NOT_GIVEN,
+    update: Mapping[Id, SpaceBanUpdate | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
+    destroy: IdsArg | NotGiven = NOT_GIVEN,
+    if_in_state: str | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _space_invite_get(
+    self: object,
+    ids: IdsArg | None = None,
+    *,
+    properties: Sequence[SpaceInviteProperty] | None | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _space_invite_set(
+    self: object,
+    *,
+    create: Mapping[str, SpaceInviteCreate] | NotGiven = NOT_GIVEN,
+    destroy: IdsArg | NotGiven = NOT_GIVEN,
+    if_in_state: str | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
 class BlobMirror(NamespaceMirror[M]):
     """``client.blob``."""
 
-    def _convert(
-        self,
-        blob_id: Id,
-        type: str,
-        *,
-        width: int | NotGiven = NOT_GIVEN,
-        height: int | NotGiven = NOT_GIVEN,
-        creation_id: str | None = None,
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    convert = one_call(BlobMethods.convert, _convert)
-
-    def _copy(
-        self,
-        from_account_id: str,
-        blob_ids: IdsArg,
-        *,
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    copy = one_call(BlobMethods.copy, _copy)
-
-    def _get(
-        self,
-        ids: IdsArg,
-        *,
-        properties: Sequence[BlobProperty] | NotGiven = NOT_GIVEN,
-        offset: int | NotGiven = NOT_GIVEN,
-        length: int | NotGiven = NOT_GIVEN,
-        capability: BlobCapability = "urn:ietf:params:jmap:blob2",
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    get = one_call(BlobMethods.get, _get)
-
-    def _lookup(
-        self,
-        ids: IdsArg,
-        *,
-        type_names: Sequence[str] = ("Message",),
-        capability: BlobCapability = "urn:ietf:params:jmap:blob2",
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    lookup = one_call(BlobMethods.lookup, _lookup)
-
-    def _upload(
-        self,
-        data: Sequence[str | bytes | BlobSlice],
-        *,
-        type: str | None = None,
-        creation_id: str | None = None,
-        capability: BlobCapability = "urn:ietf:params:jmap:blob2",
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    upload = one_call(BlobMethods.upload, _upload)
+    convert = one_call(BlobMethods.convert, _blob_convert)
+    copy = one_call(BlobMethods.copy, _blob_copy)
+    get = one_call(BlobMethods.get, _blob_get)
+    lookup = one_call(BlobMethods.lookup, _blob_lookup)
+    upload = one_call(BlobMethods.upload, _blob_upload)
 
 
 class ChatMirror(NamespaceMirror[M]):
     """``client.chat``."""
 
-    def _changes(
-        self,
-        since_state: str | Ref[str],
-        *,
-        max_changes: int | NotGiven = NOT_GIVEN,
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    changes = one_call(ChatMethods.changes, _changes)
-
-    def _get(
-        self,
-        ids: IdsArg | None = None,
-        *,
-        properties: Sequence[ChatProperty] | None | NotGiven = NOT_GIVEN,
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    get = one_call(ChatMethods.get, _get)
-
-    def _open_direct(
-        self,
-        contact_id: Id,
-        *,
-        creation_id: str | None = None,
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    open_direct = one_call(ChatMethods.open_direct, _open_direct)
-
-    def _query(
-        self,
-        *,
-        filter: ChatFilter | FilterOperator | NotGiven = NOT_GIVEN,
-        sort: SortArg[ChatSortProperty] = NOT_GIVEN,
-        position: int | NotGiven = NOT_GIVEN,
-        anchor: Id | NotGiven = NOT_GIVEN,
-        anchor_offset: int | NotGiven = NOT_GIVEN,
-        limit: int | NotGiven = NOT_GIVEN,
-        calculate_total: bool | NotGiven = NOT_GIVEN,
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    query = one_call(ChatMethods.query, _query)
-
-    def _query_changes(
-        self,
-        since_query_state: str | Ref[str],
-        *,
-        filter: ChatFilter | FilterOperator | NotGiven = NOT_GIVEN,
-        sort: SortArg[ChatSortProperty] = NOT_GIVEN,
-        max_changes: int | NotGiven = NOT_GIVEN,
-        up_to_id: Id | NotGiven = NOT_GIVEN,
-        calculate_total: bool | NotGiven = NOT_GIVEN,
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    query_changes = one_call(ChatMethods.query_changes, _query_changes)
-
-    def _set(
-        self,
-        *,
-        create: Mapping[str, ChatCreate] | NotGiven = NOT_GIVEN,
-        update: Mapping[Id, ChatUpdate | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
-        destroy: IdsArg | NotGiven = NOT_GIVEN,
-        if_in_state: str | NotGiven = NOT_GIVEN,
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    set = one_call(ChatMethods.set, _set)
-
-    def _typing(
-        self,
-        chat_id: Id,
-        typing: bool = True,
-        *,
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    typing = one_call(ChatMethods.typing, _typing)
-
+    changes = one_call(ChatMethods.changes, _chat_changes)
+    get = one_call(ChatMethods.get, _chat_get)
+    open_direct = one_call(ChatMethods.open_direct, _chat_open_direct)
+    query = one_call(ChatMethods.query, _chat_query)
+    query_changes = one_call(ChatMethods.query_changes, _chat_query_changes)
+    set = one_call(ChatMethods.set, _chat_set)
+    typing = one_call(ChatMethods.typing, _chat_typing)
     query_iter = query_pages(ChatMethods.get)
 
 
 class ChatContactMirror(NamespaceMirror[M]):
     """``client.chat_contact``."""
 
-    def _changes(
-        self,
-        since_state: str | Ref[str],
-        *,
-        max_changes: int | NotGiven = NOT_GIVEN,
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    changes = one_call(ChatContactMethods.changes, _changes)
-
-    def _get(
-        self,
-        ids: IdsArg | None = None,
-        *,
-        properties: Sequence[ChatContactProperty] | None | NotGiven = NOT_GIVEN,
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    get = one_call(ChatContactMethods.get, _get)
-
-    def _query(
-        self,
-        *,
-        filter: ChatContactFilter | FilterOperator | NotGiven = NOT_GIVEN,
-        sort: SortArg[ChatContactSortProperty] = NOT_GIVEN,
-        position: int | NotGiven = NOT_GIVEN,
-        anchor: Id | NotGiven = NOT_GIVEN,
-        anchor_offset: int | NotGiven = NOT_GIVEN,
-        limit: int | NotGiven = NOT_GIVEN,
-        calculate_total: bool | NotGiven = NOT_GIVEN,
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    query = one_call(ChatContactMethods.query, _query)
-
-    def _query_changes(
-        self,
-        since_query_state: str | Ref[str],
-        *,
-        filter: ChatContactFilter | FilterOperator | NotGiven = NOT_GIVEN,
-        sort: SortArg[ChatContactSortProperty] = NOT_GIVEN,
-        max_changes: int | NotGiven = NOT_GIVEN,
-        up_to_id: Id | NotGiven = NOT_GIVEN,
-        calculate_total: bool | NotGiven = NOT_GIVEN,
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    query_changes = one_call(ChatContactMethods.query_changes, _query_changes)
-
-    def _set(
-        self,
-        *,
-        update: Mapping[Id, ChatContactUpdate | Mapping[str, Any]],
-        if_in_state: str | NotGiven = NOT_GIVEN,
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    set = one_call(ChatContactMethods.set, _set)
-
+    changes = one_call(ChatContactMethods.changes, _chat_changes)
+    get = one_call(ChatContactMethods.get, _chat_contact_get)
+    query = one_call(ChatContactMethods.query, _chat_contact_query)
+    query_changes = one_call(ChatContactMethods.query_changes, _chat_contact_query_changes)
+    set = one_call(ChatContactMethods.set, _chat_contact_set)
     query_iter = query_pages(ChatContactMethods.get)
 
 
 class CoreMirror(NamespaceMirror[M]):
     """``client.core``."""
 
-    def _echo(
-        self,
-        arguments: Mapping[str, Any] | None = None,
-        *,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    echo = one_call(CoreMethods.echo, _echo)
+    echo = one_call(CoreMethods.echo, _core_echo)
 
 
 class CustomEmojiMirror(NamespaceMirror[M]):
     """``client.custom_emoji``."""
 
-    def _changes(
-        self,
-        since_state: str | Ref[str],
-        *,
-        max_changes: int | NotGiven = NOT_GIVEN,
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    changes = one_call(CustomEmojiMethods.changes, _changes)
-
-    def _get(
-        self,
-        ids: IdsArg | None = None,
-        *,
-        properties: Sequence[CustomEmojiProperty] | None | NotGiven = NOT_GIVEN,
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    get = one_call(CustomEmojiMethods.get, _get)
-
-    def _query(
-        self,
-        *,
-        filter: CustomEmojiFilter | FilterOperator | NotGiven = NOT_GIVEN,
-        sort: SortArg[CustomEmojiSortProperty] = NOT_GIVEN,
-        position: int | NotGiven = NOT_GIVEN,
-        anchor: Id | NotGiven = NOT_GIVEN,
-        anchor_offset: int | NotGiven = NOT_GIVEN,
-        limit: int | NotGiven = NOT_GIVEN,
-        calculate_total: bool | NotGiven = NOT_GIVEN,
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    query = one_call(CustomEmojiMethods.query, _query)
-
-    def _query_changes(
-        self,
-        since_query_state: str | Ref[str],
-        *,
-        filter: CustomEmojiFilter | FilterOperator | NotGiven = NOT_GIVEN,
-        sort: SortArg[CustomEmojiSortProperty] = NOT_GIVEN,
-        max_changes: int | NotGiven = NOT_GIVEN,
-        up_to_id: Id | NotGiven = NOT_GIVEN,
-        calculate_total: bool | NotGiven = NOT_GIVEN,
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    query_changes = one_call(CustomEmojiMethods.query_changes, _query_changes)
-
-    def _set(
-        self,
-        *,
-        create: Mapping[str, CustomEmojiCreate] | NotGiven = NOT_GIVEN,
-        update: Mapping[Id, CustomEmojiUpdate | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
-        destroy: IdsArg | NotGiven = NOT_GIVEN,
-        if_in_state: str | NotGiven = NOT_GIVEN,
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    set = one_call(CustomEmojiMethods.set, _set)
-
+    changes = one_call(CustomEmojiMethods.changes, _chat_changes)
+    get = one_call(CustomEmojiMethods.get, _custom_emoji_get)
+    query = one_call(CustomEmojiMethods.query, _custom_emoji_query)
+    query_changes = one_call(CustomEmojiMethods.query_changes, _custom_emoji_query_changes)
+    set = one_call(CustomEmojiMethods.set, _custom_emoji_set)
     query_iter = query_pages(CustomEmojiMethods.get)
 
 
 class MessageMirror(NamespaceMirror[M]):
     """``client.message``."""
 
-    def _changes(
-        self,
-        since_state: str | Ref[str],
-        *,
-        max_changes: int | NotGiven = NOT_GIVEN,
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    changes = one_call(MessageMethods.changes, _changes)
-
-    def _delete(
-        self,
-        ids: Sequence[Id],
-        *,
-        for_all: bool = False,
-        deleted_at: DateArg | None = None,
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    delete = one_call(MessageMethods.delete, _delete)
-
-    def _edit(
-        self,
-        message_id: Id,
-        body: str | MessageText,
-        *,
-        body_type: str | NotGiven = NOT_GIVEN,
-        mentions: Sequence[Mention] | NotGiven = NOT_GIVEN,
-        broadcast_mentions: Sequence[BroadcastMention] | NotGiven = NOT_GIVEN,
-        if_in_state: str | NotGiven = NOT_GIVEN,
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    edit = one_call(MessageMethods.edit, _edit)
-
-    def _get(
-        self,
-        ids: IdsArg,
-        *,
-        properties: Sequence[MessageProperty] | None | NotGiven = NOT_GIVEN,
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    get = one_call(MessageMethods.get, _get)
-
-    def _mark_read(
-        self,
-        ids: Sequence[Id],
-        *,
-        read_at: DateArg | None = None,
-        disposition: str | NotGiven = NOT_GIVEN,
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    mark_read = one_call(MessageMethods.mark_read, _mark_read)
-
-    def _query(
-        self,
-        *,
-        filter: MessageFilter | FilterOperator | NotGiven = NOT_GIVEN,
-        sort: SortArg[MessageSortProperty] = NOT_GIVEN,
-        position: int | NotGiven = NOT_GIVEN,
-        anchor: Id | NotGiven = NOT_GIVEN,
-        anchor_offset: int | NotGiven = NOT_GIVEN,
-        limit: int | NotGiven = NOT_GIVEN,
-        calculate_total: bool | NotGiven = NOT_GIVEN,
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    query = one_call(MessageMethods.query, _query)
-
-    def _query_changes(
-        self,
-        since_query_state: str | Ref[str],
-        *,
-        filter: MessageFilter | FilterOperator | NotGiven = NOT_GIVEN,
-        sort: SortArg[MessageSortProperty] = NOT_GIVEN,
-        max_changes: int | NotGiven = NOT_GIVEN,
-        up_to_id: Id | NotGiven = NOT_GIVEN,
-        calculate_total: bool | NotGiven = NOT_GIVEN,
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    query_changes = one_call(MessageMethods.query_changes, _query_changes)
-
-    def _react(
-        self,
-        message_id: Id,
-        emoji: str,
-        *,
-        custom_emoji_id: Id | NotGiven = NOT_GIVEN,
-        reaction_id: str | None = None,
-        sent_at: DateArg | None = None,
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    react = one_call(MessageMethods.react, _react)
-
-    def _send(
-        self,
-        chat_id: Id,
-        body: str | MessageText,
-        *,
-        body_type: str | NotGiven = NOT_GIVEN,
-        mentions: Sequence[Mention] | NotGiven = NOT_GIVEN,
-        broadcast_mentions: Sequence[BroadcastMention] | NotGiven = NOT_GIVEN,
-        attachments: Sequence[Attachment] | NotGiven = NOT_GIVEN,
-        reply_to: Id | NotGiven = NOT_GIVEN,
-        thread_root_id: Id | NotGiven = NOT_GIVEN,
-        sent_at: DateArg | NotGiven = NOT_GIVEN,
-        creation_id: str | None = None,
-        if_in_state: str | NotGiven = NOT_GIVEN,
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    send = one_call(MessageMethods.send, _send)
-
-    def _set(
-        self,
-        *,
-        create: Mapping[str, MessageCreate] | NotGiven = NOT_GIVEN,
-        update: Mapping[Id, MessageUpdate | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
-        destroy: IdsArg | NotGiven = NOT_GIVEN,
-        if_in_state: str | NotGiven = NOT_GIVEN,
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    set = one_call(MessageMethods.set, _set)
-
-    def _unreact(
-        self,
-        message_id: Id,
-        reaction_id: str,
-        *,
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    unreact = one_call(MessageMethods.unreact, _unreact)
-
+    changes = one_call(MessageMethods.changes, _chat_changes)
+    delete = one_call(MessageMethods.delete, _message_delete)
+    edit = one_call(MessageMethods.edit, _message_edit)
+    get = one_call(MessageMethods.get, _message_get)
+    mark_read = one_call(MessageMethods.mark_read, _message_mark_read)
+    query = one_call(MessageMethods.query, _message_query)
+    query_changes = one_call(MessageMethods.query_changes, _message_query_changes)
+    react = one_call(MessageMethods.react, _message_react)
+    send = one_call(MessageMethods.send, _message_send)
+    set = one_call(MessageMethods.set, _message_set)
+    unreact = one_call(MessageMethods.unreact, _message_unreact)
     query_iter = query_pages(MessageMethods.get)
 
 
 class PresenceStatusMirror(NamespaceMirror[M]):
     """``client.presence_status``."""
 
-    def _changes(
-        self,
-        since_state: str | Ref[str],
-        *,
-        max_changes: int | NotGiven = NOT_GIVEN,
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    changes = one_call(PresenceStatusMethods.changes, _changes)
-
-    def _get(
-        self,
-        ids: IdsArg | None = None,
-        *,
-        properties: Sequence[PresenceStatusProperty] | None | NotGiven = NOT_GIVEN,
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    get = one_call(PresenceStatusMethods.get, _get)
-
-    def _set(
-        self,
-        *,
-        update: Mapping[Id, PresenceStatusUpdate | Mapping[str, Any]],
-        if_in_state: str | NotGiven = NOT_GIVEN,
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    set = one_call(PresenceStatusMethods.set, _set)
+    changes = one_call(PresenceStatusMethods.changes, _chat_changes)
+    get = one_call(PresenceStatusMethods.get, _presence_status_get)
+    set = one_call(PresenceStatusMethods.set, _presence_status_set)
 
 
 class PushSubscriptionMirror(NamespaceMirror[M]):
     """``client.push_subscription``."""
 
-    def _get(
-        self,
-        ids: IdsArg | None = None,
-        *,
-        properties: Sequence[PushSubscriptionProperty] | None | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    get = one_call(PushSubscriptionMethods.get, _get)
-
-    def _set(
-        self,
-        *,
-        create: Mapping[str, PushSubscriptionCreate] | NotGiven = NOT_GIVEN,
-        update: Mapping[Id, PushSubscriptionUpdate | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
-        destroy: IdsArg | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    set = one_call(PushSubscriptionMethods.set, _set)
+    get = one_call(PushSubscriptionMethods.get, _push_subscription_get)
+    set = one_call(PushSubscriptionMethods.set, _push_subscription_set)
 
 
 class QuotaMirror(NamespaceMirror[M]):
     """``client.quota``."""
 
-    def _changes(
-        self,
-        since_state: str | Ref[str],
-        *,
-        max_changes: int | NotGiven = NOT_GIVEN,
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    changes = one_call(QuotaMethods.changes, _changes)
-
-    def _get(
-        self,
-        ids: IdsArg | None = None,
-        *,
-        properties: Sequence[QuotaProperty] | None | NotGiven = NOT_GIVEN,
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    get = one_call(QuotaMethods.get, _get)
-
-    def _query(
-        self,
-        *,
-        filter: QuotaFilter | FilterOperator | NotGiven = NOT_GIVEN,
-        sort: SortArg[QuotaSortProperty] = NOT_GIVEN,
-        position: int | NotGiven = NOT_GIVEN,
-        anchor: Id | NotGiven = NOT_GIVEN,
-        anchor_offset: int | NotGiven = NOT_GIVEN,
-        limit: int | NotGiven = NOT_GIVEN,
-        calculate_total: bool | NotGiven = NOT_GIVEN,
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    query = one_call(QuotaMethods.query, _query)
-
-    def _query_changes(
-        self,
-        since_query_state: str | Ref[str],
-        *,
-        filter: QuotaFilter | FilterOperator | NotGiven = NOT_GIVEN,
-        sort: SortArg[QuotaSortProperty] = NOT_GIVEN,
-        max_changes: int | NotGiven = NOT_GIVEN,
-        up_to_id: Id | NotGiven = NOT_GIVEN,
-        calculate_total: bool | NotGiven = NOT_GIVEN,
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    query_changes = one_call(QuotaMethods.query_changes, _query_changes)
-
+    changes = one_call(QuotaMethods.changes, _chat_changes)
+    get = one_call(QuotaMethods.get, _quota_get)
+    query = one_call(QuotaMethods.query, _quota_query)
+    query_changes = one_call(QuotaMethods.query_changes, _quota_query_changes)
     query_iter = query_pages(QuotaMethods.get)
 
 
 class ReadPositionMirror(NamespaceMirror[M]):
     """``client.read_position``."""
 
-    def _changes(
-        self,
-        since_state: str | Ref[str],
-        *,
-        max_changes: int | NotGiven = NOT_GIVEN,
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    changes = one_call(ReadPositionMethods.changes, _changes)
-
-    def _get(
-        self,
-        ids: IdsArg | None = None,
-        *,
-        properties: Sequence[ReadPositionProperty] | None | NotGiven = NOT_GIVEN,
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    get = one_call(ReadPositionMethods.get, _get)
-
-    def _set(
-        self,
-        *,
-        update: Mapping[Id, ReadPositionUpdate | Mapping[str, Any]],
-        if_in_state: str | NotGiven = NOT_GIVEN,
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    set = one_call(ReadPositionMethods.set, _set)
-
-    def _set_last_read(
-        self,
-        read_position_id: Id,
-        message_id: Id | None,
-        *,
-        if_in_state: str | NotGiven = NOT_GIVEN,
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    set_last_read = one_call(ReadPositionMethods.set_last_read, _set_last_read)
+    changes = one_call(ReadPositionMethods.changes, _chat_changes)
+    get = one_call(ReadPositionMethods.get, _read_position_get)
+    set = one_call(ReadPositionMethods.set, _read_position_set)
+    set_last_read = one_call(ReadPositionMethods.set_last_read, _read_position_set_last_read)
 
 
 class SpaceMirror(NamespaceMirror[M]):
     """``client.space``."""
 
-    def _changes(
-        self,
-        since_state: str | Ref[str],
-        *,
-        max_changes: int | NotGiven = NOT_GIVEN,
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    changes = one_call(SpaceMethods.changes, _changes)
-
-    def _get(
-        self,
-        ids: IdsArg | None = None,
-        *,
-        properties: Sequence[SpaceProperty] | None | NotGiven = NOT_GIVEN,
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    get = one_call(SpaceMethods.get, _get)
-
-    def _join(
-        self,
-        spec: SpaceJoin | None = None,
-        *,
-        invite_code: str | NotGiven = NOT_GIVEN,
-        space_id: Id | NotGiven = NOT_GIVEN,
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    join = one_call(SpaceMethods.join, _join)
-
-    def _query(
-        self,
-        *,
-        filter: SpaceFilter | FilterOperator | NotGiven = NOT_GIVEN,
-        sort: SortArg[SpaceSortProperty] = NOT_GIVEN,
-        position: int | NotGiven = NOT_GIVEN,
-        anchor: Id | NotGiven = NOT_GIVEN,
-        anchor_offset: int | NotGiven = NOT_GIVEN,
-        limit: int | NotGiven = NOT_GIVEN,
-        calculate_total: bool | NotGiven = NOT_GIVEN,
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    query = one_call(SpaceMethods.query, _query)
-
-    def _query_changes(
-        self,
-        since_query_state: str | Ref[str],
-        *,
-        filter: SpaceFilter | FilterOperator | NotGiven = NOT_GIVEN,
-        sort: SortArg[SpaceSortProperty] = NOT_GIVEN,
-        max_changes: int | NotGiven = NOT_GIVEN,
-        up_to_id: Id | NotGiven = NOT_GIVEN,
-        calculate_total: bool | NotGiven = NOT_GIVEN,
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    query_changes = one_call(SpaceMethods.query_changes, _query_changes)
-
-    def _set(
-        self,
-        *,
-        create: Mapping[str, SpaceCreate] | NotGiven = NOT_GIVEN,
-        update: Mapping[Id, SpaceUpdate | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
-        destroy: IdsArg | NotGiven = NOT_GIVEN,
-        if_in_state: str | NotGiven = NOT_GIVEN,
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    set = one_call(SpaceMethods.set, _set)
-
+    changes = one_call(SpaceMethods.changes, _chat_changes)
+    get = one_call(SpaceMethods.get, _space_get)
+    join = one_call(SpaceMethods.join, _space_join)
+    query = one_call(SpaceMethods.query, _space_query)
+    query_changes = one_call(SpaceMethods.query_changes, _space_query_changes)
+    set = one_call(SpaceMethods.set, _space_set)
     query_iter = query_pages(SpaceMethods.get)
 
 
 class SpaceBanMirror(NamespaceMirror[M]):
     """``client.space_ban``."""
 
-    def _changes(
-        self,
-        since_state: str | Ref[str],
-        *,
-        max_changes: int | NotGiven = NOT_GIVEN,
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    changes = one_call(SpaceBanMethods.changes, _changes)
-
-    def _get(
-        self,
-        ids: IdsArg | None = None,
-        *,
-        properties: Sequence[SpaceBanProperty] | None | NotGiven = NOT_GIVEN,
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    get = one_call(SpaceBanMethods.get, _get)
-
-    def _set(
-        self,
-        *,
-        create: Mapping[str, SpaceBanCreate] | NotGiven = NOT_GIVEN,
-        update: Mapping[Id, SpaceBanUpdate | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
-        destroy: IdsArg | NotGiven = NOT_GIVEN,
-        if_in_state: str | NotGiven = NOT_GIVEN,
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    set = one_call(SpaceBanMethods.set, _set)
+    changes = one_call(SpaceBanMethods.changes, _chat_changes)
+    get = one_call(SpaceBanMethods.get, _space_ban_get)
+    set = one_call(SpaceBanMethods.set, _space_ban_set)
 
 
 class SpaceInviteMirror(NamespaceMirror[M]):
     """``client.space_invite``."""
 
-    def _changes(
-        self,
-        since_state: str | Ref[str],
-        *,
-        max_changes: int | NotGiven = NOT_GIVEN,
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    changes = one_call(SpaceInviteMethods.changes, _changes)
-
-    def _get(
-        self,
-        ids: IdsArg | None = None,
-        *,
-        properties: Sequence[SpaceInviteProperty] | None | NotGiven = NOT_GIVEN,
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    get = one_call(SpaceInviteMethods.get, _get)
-
-    def _set(
-        self,
-        *,
-        create: Mapping[str, SpaceInviteCreate] | NotGiven = NOT_GIVEN,
-        destroy: IdsArg | NotGiven = NOT_GIVEN,
-        if_in_state: str | NotGiven = NOT_GIVEN,
-        account_id: str | NotGiven = NOT_GIVEN,
-        call_id: str | None = None,
-        deadline: float | None = None,
-    ) -> None: ...
-
-    set = one_call(SpaceInviteMethods.set, _set)
+    changes = one_call(SpaceInviteMethods.changes, _chat_changes)
+    get = one_call(SpaceInviteMethods.get, _space_invite_get)
+    set = one_call(SpaceInviteMethods.set, _space_invite_set)
 
 
 class AsyncNamespaces:

@@ -15,11 +15,12 @@ Typing: a method returning ``Call[R]`` must become an ``async`` method returning
 with the same parameters plus ``deadline``. Python cannot map that over a whole class, and
 a ParamSpec cannot gain a keyword, so `_generated.py` (written by
 ``python scripts/gen_mirrors.py``) lists each namespace method once as
-``get = one_call(MessageMethods.get, _get)``, where ``_get`` is a body-less function with
-the method's parameters (type variables bound, as the namespace class binds them) and
-``deadline``. `one_call` is a descriptor typed with a ParamSpec: mypy takes the
-parameters from ``_get``, infers ``R`` from the namespace method, and picks the async or
-blocking return type from the mirror's mode. A test fails when the generated file is stale.
+``get = one_call(MessageMethods.get, _message_get)``, where ``_message_get`` is a
+body-less function with the method's parameters (type variables bound, as the namespace
+class binds them) and ``deadline``; one such function per distinct parameter list.
+`one_call` is a descriptor typed with a ParamSpec: mypy takes the parameters from that
+function, infers ``R`` from the namespace method, and picks the async or blocking return
+type from the mirror's mode. A test fails when the generated file is stale.
 """
 
 from __future__ import annotations
@@ -116,8 +117,8 @@ def _with_deadline(target: Callable[..., Any]) -> inspect.Signature:
 
 
 class one_call(Generic[P, R]):
-    """Declare ``name = one_call(Namespace.name, _name)`` on a mirror class: ``_name``
-    carries the parameters for type checkers (see module doc)."""
+    """Declare ``name = one_call(Namespace.name, _params)`` on a mirror class: ``_params``
+    carries the helper's parameters for type checkers (see module doc)."""
 
     def __init__(
         self,
