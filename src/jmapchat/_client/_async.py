@@ -239,7 +239,7 @@ class AsyncClient(AsyncNamespaces, AsyncEventsMixin, AsyncBlobsMixin, ClientBase
         """Every ``/changes`` page since ``since_state`` (follows ``hasMoreChanges``).
 
         ``type`` is a data type (``"Message"``) or namespace (``"message"``).
-        ``deadline`` (seconds from this call) bounds the whole iteration, as for `send`.
+        ``deadline`` (seconds from this call) bounds the whole iteration, as `query_iter`'s.
         """
         until = deadline_until(deadline)
         flow = changes_pages_flow(

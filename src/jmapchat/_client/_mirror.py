@@ -128,7 +128,7 @@ class one_call(Generic[P, R]):
         self.name = method.__name__
         self.__doc__ = method.__doc__
         self.method = method  # known to exist: no request is built to look it up
-        self.signature = signature
+        # ``signature`` is for type checkers only; help() gets the same from `_with_deadline`.
 
     def __set_name__(self, owner: type[Any], name: str) -> None:
         self.name = name
