@@ -5,6 +5,11 @@ Usage::
     python scripts/gen_mirrors.py          # rewrite src/jmapchat/_client/_generated.py
     python scripts/gen_mirrors.py --check  # exit 1 if the file is stale (CI / tests)
 
+Each helper's parameters are written out (a ParamSpec cannot gain the helpers'
+``deadline=`` keyword): read from the namespace method's signature, with the type
+variables bound as the namespace class's bases bind them, names imported from the public
+modules; ruff then sorts and formats the file, as ``unasync.py`` does.
+
 Only typing depends on this file: at run time the clients mirror any namespace, generated
 or not (see `_mirror`). A development tool: it lives outside the package and
 is not shipped in the wheel.
@@ -75,12 +80,6 @@ class _Imports:
                 raise SystemExit(f"export {name!r} from jmapchat._core (used by {module})")
         self.by_module.setdefault(module, set()).add(name)
 
-    def lines(self) -> list[str]:
-        return [
-            f"from {module} import {', '.join(sorted(names))}"
-            for module, names in sorted(self.by_module.items())
-        ]
-
 
 _MISSING = object()
 
@@ -98,9 +97,9 @@ def _typevar_bindings(cls: type) -> dict[object, tuple[ast.expr, ModuleType]]:
         node = tree.body[0]
         assert isinstance(node, ast.ClassDef)
         for base in node.bases:
-            if not isinstance(base, ast.Subscript):
+            if not isinstance(base, ast.Subscript) or not isinstance(base.value, ast.Name):
                 continue
-            origin = eval(ast.unparse(base.value), vars(scope))  # a name in that module
+            origin = vars(scope)[base.value.id]
             if origin is typing.Generic:
                 continue
             params = origin.__parameters__
