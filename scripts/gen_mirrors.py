@@ -42,6 +42,7 @@ generator after adding or changing a namespace; ``tests/client`` fails when it i
 
 from __future__ import annotations
 
+from functools import cached_property
 '''
 
 
@@ -222,7 +223,7 @@ def render() -> str:
         for name, mirror in props:
             lines += [
                 "",
-                "    @property",
+                "    @cached_property",
                 f"    def {name}(self) -> {mirror}[{mode}]:",
                 f'        """One-call helpers mirroring ``req.{name}``."""',
                 f'        return {mirror}(self, "{name}")',

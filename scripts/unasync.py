@@ -96,6 +96,8 @@ RULES: list[tuple[str, str]] = [
     ("aread", "read"),
     ("aiter_bytes", "iter_bytes"),
     ("AsyncBaseTransport", "BaseTransport"),
+    ("AsyncHTTPTransport", "HTTPTransport"),
+    ("handle_async_request", "handle_request"),
     ("aconnect_sse", "connect_sse"),
     ("aiter_sse", "iter_sse"),
     ("aconnect_ws", "connect_ws"),

@@ -46,6 +46,7 @@ from jmapchat._namespaces import Request
 
 from ._base import ClientBase, ClientOptions, UploadSource
 from ._blobs_async import AsyncBlobsMixin, stream_upload
+from ._direct import DirectRoute, env_proxies
 from ._events_async import AsyncEventsMixin
 from ._generated import AsyncNamespaces
 from ._http import (
@@ -109,6 +110,7 @@ class AsyncClient(AsyncNamespaces, AsyncEventsMixin, AsyncBlobsMixin, ClientBase
         self._http: httpx.AsyncClient | None = http_client
         self._transport = transport
         self._socket: AsyncSocket | None = None
+        self._direct: DirectRoute | None = None
         self._new_primitives()
 
     @classmethod
@@ -133,11 +135,18 @@ class AsyncClient(AsyncNamespaces, AsyncEventsMixin, AsyncBlobsMixin, ClientBase
     async def open(self) -> AsyncClient:
         """Create the HTTP client (if needed) and fetch the session."""
         if self._http is None:
+            # Our own transport, so API requests can skip the client (see _direct);
+            # unless an environment proxy applies: httpx mounts it only without one.
+            transport = self._transport
+            if transport is None and not env_proxies():
+                transport = httpx.AsyncHTTPTransport()
             self._http = httpx.AsyncClient(
-                transport=self._transport,
+                transport=transport,
                 timeout=self._timeout,
                 headers={"User-Agent": USER_AGENT},
             )
+            if transport is not None:
+                self._direct = DirectRoute.for_client(transport, self._http, self._auth)
         self._new_primitives()
         try:
             session = await self._fresh_session()
@@ -163,6 +172,7 @@ class AsyncClient(AsyncNamespaces, AsyncEventsMixin, AsyncBlobsMixin, ClientBase
     async def aclose(self) -> None:
         """Close the WebSocket, and the HTTP client if this client created it."""
         self._socket = None
+        self._direct = None
         try:
             await self._stack.aclose()
         finally:
@@ -408,21 +418,38 @@ class AsyncClient(AsyncNamespaces, AsyncEventsMixin, AsyncBlobsMixin, ClientBase
         if isinstance(content, UploadSource):
             content = stream_upload(content, req.digest)
         what = f"{req.method} {redact_url(req.url)}"
-        kw = self._auth_kw()
-        if until is not None:
-            kw["timeout"] = timeout_until(http.timeout, until)
         started = time.perf_counter()
+        route = self._direct
+        direct = route.request(req, http.cookies, until) if route is not None else None
         with map_transport_errors(what):
-            stream = http.stream(
-                req.method,
-                req.url,
-                headers=dict(req.headers),
-                content=content,
-                follow_redirects=req.follow_redirects,
-                **kw,
-            )
-            async with stream as r:
-                body = await self._read_body(r, req.kind, until, what)
+            if direct is not None:
+                assert route is not None
+                transport = route.transport
+                assert isinstance(transport, httpx.AsyncBaseTransport)
+                r = await transport.handle_async_request(direct)
+                r.request = direct
+                try:
+                    body = await self._read_body(r, req.kind, until, what)
+                finally:
+                    await r.aclose()
+                resp = to_response(r, body, req.url)
+                if "set-cookie" in resp.headers:
+                    http.cookies.extract_cookies(r)
+            else:
+                kw = self._auth_kw()
+                if until is not None:
+                    kw["timeout"] = timeout_until(http.timeout, until)
+                stream = http.stream(
+                    req.method,
+                    req.url,
+                    headers=dict(req.headers),
+                    content=content,
+                    follow_redirects=req.follow_redirects,
+                    **kw,
+                )
+                async with stream as r:
+                    body = await self._read_body(r, req.kind, until, what)
+                resp = to_response(r, body)
         log.debug(
             "%s -> %d (%d bytes out, %d bytes in, %.3fs)",
             what,
@@ -431,7 +458,7 @@ class AsyncClient(AsyncNamespaces, AsyncEventsMixin, AsyncBlobsMixin, ClientBase
             len(body),
             time.perf_counter() - started,
         )
-        return to_response(r, body)
+        return resp
 
     async def _read_body(
         self, r: httpx.Response, kind: str, until: float | None, what: str

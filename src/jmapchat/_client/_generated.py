@@ -7,6 +7,7 @@ generator after adding or changing a namespace; ``tests/client`` fails when it i
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import cached_property
 from typing import Any
 
 from jmapchat._core import (
@@ -862,67 +863,67 @@ class SpaceInviteMirror(NamespaceMirror[M]):
 class AsyncNamespaces:
     """Typed one-call namespaces (async)."""
 
-    @property
+    @cached_property
     def blob(self) -> BlobMirror[AsyncMode]:
         """One-call helpers mirroring ``req.blob``."""
         return BlobMirror(self, "blob")
 
-    @property
+    @cached_property
     def chat(self) -> ChatMirror[AsyncMode]:
         """One-call helpers mirroring ``req.chat``."""
         return ChatMirror(self, "chat")
 
-    @property
+    @cached_property
     def chat_contact(self) -> ChatContactMirror[AsyncMode]:
         """One-call helpers mirroring ``req.chat_contact``."""
         return ChatContactMirror(self, "chat_contact")
 
-    @property
+    @cached_property
     def core(self) -> CoreMirror[AsyncMode]:
         """One-call helpers mirroring ``req.core``."""
         return CoreMirror(self, "core")
 
-    @property
+    @cached_property
     def custom_emoji(self) -> CustomEmojiMirror[AsyncMode]:
         """One-call helpers mirroring ``req.custom_emoji``."""
         return CustomEmojiMirror(self, "custom_emoji")
 
-    @property
+    @cached_property
     def message(self) -> MessageMirror[AsyncMode]:
         """One-call helpers mirroring ``req.message``."""
         return MessageMirror(self, "message")
 
-    @property
+    @cached_property
     def presence_status(self) -> PresenceStatusMirror[AsyncMode]:
         """One-call helpers mirroring ``req.presence_status``."""
         return PresenceStatusMirror(self, "presence_status")
 
-    @property
+    @cached_property
     def push_subscription(self) -> PushSubscriptionMirror[AsyncMode]:
         """One-call helpers mirroring ``req.push_subscription``."""
         return PushSubscriptionMirror(self, "push_subscription")
 
-    @property
+    @cached_property
     def quota(self) -> QuotaMirror[AsyncMode]:
         """One-call helpers mirroring ``req.quota``."""
         return QuotaMirror(self, "quota")
 
-    @property
+    @cached_property
     def read_position(self) -> ReadPositionMirror[AsyncMode]:
         """One-call helpers mirroring ``req.read_position``."""
         return ReadPositionMirror(self, "read_position")
 
-    @property
+    @cached_property
     def space(self) -> SpaceMirror[AsyncMode]:
         """One-call helpers mirroring ``req.space``."""
         return SpaceMirror(self, "space")
 
-    @property
+    @cached_property
     def space_ban(self) -> SpaceBanMirror[AsyncMode]:
         """One-call helpers mirroring ``req.space_ban``."""
         return SpaceBanMirror(self, "space_ban")
 
-    @property
+    @cached_property
     def space_invite(self) -> SpaceInviteMirror[AsyncMode]:
         """One-call helpers mirroring ``req.space_invite``."""
         return SpaceInviteMirror(self, "space_invite")
@@ -931,67 +932,67 @@ class AsyncNamespaces:
 class SyncNamespaces:
     """Typed one-call namespaces (sync)."""
 
-    @property
+    @cached_property
     def blob(self) -> BlobMirror[SyncMode]:
         """One-call helpers mirroring ``req.blob``."""
         return BlobMirror(self, "blob")
 
-    @property
+    @cached_property
     def chat(self) -> ChatMirror[SyncMode]:
         """One-call helpers mirroring ``req.chat``."""
         return ChatMirror(self, "chat")
 
-    @property
+    @cached_property
     def chat_contact(self) -> ChatContactMirror[SyncMode]:
         """One-call helpers mirroring ``req.chat_contact``."""
         return ChatContactMirror(self, "chat_contact")
 
-    @property
+    @cached_property
     def core(self) -> CoreMirror[SyncMode]:
         """One-call helpers mirroring ``req.core``."""
         return CoreMirror(self, "core")
 
-    @property
+    @cached_property
     def custom_emoji(self) -> CustomEmojiMirror[SyncMode]:
         """One-call helpers mirroring ``req.custom_emoji``."""
         return CustomEmojiMirror(self, "custom_emoji")
 
-    @property
+    @cached_property
     def message(self) -> MessageMirror[SyncMode]:
         """One-call helpers mirroring ``req.message``."""
         return MessageMirror(self, "message")
 
-    @property
+    @cached_property
     def presence_status(self) -> PresenceStatusMirror[SyncMode]:
         """One-call helpers mirroring ``req.presence_status``."""
         return PresenceStatusMirror(self, "presence_status")
 
-    @property
+    @cached_property
     def push_subscription(self) -> PushSubscriptionMirror[SyncMode]:
         """One-call helpers mirroring ``req.push_subscription``."""
         return PushSubscriptionMirror(self, "push_subscription")
 
-    @property
+    @cached_property
     def quota(self) -> QuotaMirror[SyncMode]:
         """One-call helpers mirroring ``req.quota``."""
         return QuotaMirror(self, "quota")
 
-    @property
+    @cached_property
     def read_position(self) -> ReadPositionMirror[SyncMode]:
         """One-call helpers mirroring ``req.read_position``."""
         return ReadPositionMirror(self, "read_position")
 
-    @property
+    @cached_property
     def space(self) -> SpaceMirror[SyncMode]:
         """One-call helpers mirroring ``req.space``."""
         return SpaceMirror(self, "space")
 
-    @property
+    @cached_property
     def space_ban(self) -> SpaceBanMirror[SyncMode]:
         """One-call helpers mirroring ``req.space_ban``."""
         return SpaceBanMirror(self, "space_ban")
 
-    @property
+    @cached_property
     def space_invite(self) -> SpaceInviteMirror[SyncMode]:
         """One-call helpers mirroring ``req.space_invite``."""
         return SpaceInviteMirror(self, "space_invite")

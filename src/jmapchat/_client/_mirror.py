@@ -147,7 +147,10 @@ class one_call(Generic[P, R]):
     def __get__(self, obj: NamespaceMirror[Any] | None, owner: type[Any]) -> Any:
         if obj is None:
             return self
-        return obj._method(self.name, self.method)
+        # Built once per mirror (a bot calls the same helper many times a second): the
+        # instance attribute shadows this non-data descriptor from then on.
+        method = obj.__dict__[self.name] = obj._method(self.name, self.method)
+        return method
 
 
 class QueryIter(Protocol[I_co]):

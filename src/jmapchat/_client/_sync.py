@@ -47,6 +47,7 @@ from jmapchat._namespaces import Request
 
 from ._base import ClientBase, ClientOptions, UploadSource
 from ._blobs_sync import BlobsMixin, stream_upload
+from ._direct import DirectRoute, env_proxies
 from ._events_sync import EventsMixin
 from ._generated import SyncNamespaces
 from ._http import (
@@ -110,6 +111,7 @@ class Client(SyncNamespaces, EventsMixin, BlobsMixin, ClientBase):
         self._http: httpx.Client | None = http_client
         self._transport = transport
         self._socket: Socket | None = None
+        self._direct: DirectRoute | None = None
         self._new_primitives()
 
     @classmethod
@@ -134,11 +136,18 @@ class Client(SyncNamespaces, EventsMixin, BlobsMixin, ClientBase):
     def open(self) -> Client:
         """Create the HTTP client (if needed) and fetch the session."""
         if self._http is None:
+            # Our own transport, so API requests can skip the client (see _direct);
+            # unless an environment proxy applies: httpx mounts it only without one.
+            transport = self._transport
+            if transport is None and not env_proxies():
+                transport = httpx.HTTPTransport()
             self._http = httpx.Client(
-                transport=self._transport,
+                transport=transport,
                 timeout=self._timeout,
                 headers={"User-Agent": USER_AGENT},
             )
+            if transport is not None:
+                self._direct = DirectRoute.for_client(transport, self._http, self._auth)
         self._new_primitives()
         try:
             session = self._fresh_session()
@@ -164,6 +173,7 @@ class Client(SyncNamespaces, EventsMixin, BlobsMixin, ClientBase):
     def close(self) -> None:
         """Close the WebSocket, and the HTTP client if this client created it."""
         self._socket = None
+        self._direct = None
         try:
             self._stack.close()
         finally:
@@ -405,21 +415,38 @@ class Client(SyncNamespaces, EventsMixin, BlobsMixin, ClientBase):
         if isinstance(content, UploadSource):
             content = stream_upload(content, req.digest)
         what = f"{req.method} {redact_url(req.url)}"
-        kw = self._auth_kw()
-        if until is not None:
-            kw["timeout"] = timeout_until(http.timeout, until)
         started = time.perf_counter()
+        route = self._direct
+        direct = route.request(req, http.cookies, until) if route is not None else None
         with map_transport_errors(what):
-            stream = http.stream(
-                req.method,
-                req.url,
-                headers=dict(req.headers),
-                content=content,
-                follow_redirects=req.follow_redirects,
-                **kw,
-            )
-            with stream as r:
-                body = self._read_body(r, req.kind, until, what)
+            if direct is not None:
+                assert route is not None
+                transport = route.transport
+                assert isinstance(transport, httpx.BaseTransport)
+                r = transport.handle_request(direct)
+                r.request = direct
+                try:
+                    body = self._read_body(r, req.kind, until, what)
+                finally:
+                    r.close()
+                resp = to_response(r, body, req.url)
+                if "set-cookie" in resp.headers:
+                    http.cookies.extract_cookies(r)
+            else:
+                kw = self._auth_kw()
+                if until is not None:
+                    kw["timeout"] = timeout_until(http.timeout, until)
+                stream = http.stream(
+                    req.method,
+                    req.url,
+                    headers=dict(req.headers),
+                    content=content,
+                    follow_redirects=req.follow_redirects,
+                    **kw,
+                )
+                with stream as r:
+                    body = self._read_body(r, req.kind, until, what)
+                resp = to_response(r, body)
         log.debug(
             "%s -> %d (%d bytes out, %d bytes in, %.3fs)",
             what,
@@ -428,7 +455,7 @@ class Client(SyncNamespaces, EventsMixin, BlobsMixin, ClientBase):
             len(body),
             time.perf_counter() - started,
         )
-        return to_response(r, body)
+        return resp
 
     def _read_body(self, r: httpx.Response, kind: str, until: float | None, what: str) -> bytes:
         """The reply body, read up to the size cap and (chunk by chunk) the deadline."""
