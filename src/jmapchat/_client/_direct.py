@@ -106,7 +106,7 @@ class DirectRoute:
         return httpx.Request(
             req.method,
             url,
-            headers=self._headers,
+            headers=headers,
             content=req.body,
             extensions={"timeout": timeouts},
         )
