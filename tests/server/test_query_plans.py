@@ -307,10 +307,10 @@ def _queries(draw: st.DrawFn, s: Seeded) -> tuple[str, dict[str, Any]]:
     if draw(st.booleans()):
         args["anchor"] = draw(st.sampled_from([*s.ids[user], "NOPE"]))
         if draw(st.booleans()):
-            args["anchorOffset"] = draw(st.integers(-6, 6))
+            args["anchorOffset"] = draw(st.integers(-40, 40))
     elif draw(st.booleans()):
         args["position"] = draw(st.integers(-35, 35))
-    limit = draw(st.one_of(st.none(), st.integers(0, 12)))
+    limit = draw(st.one_of(st.none(), st.integers(0, 40)))
     if limit is not None:
         args["limit"] = limit
     args["calculateTotal"] = draw(st.booleans())
@@ -408,6 +408,39 @@ def test_common_queries_run_entirely_in_sql(
         slow = _ok(server, "alice", "Message/query", args)
     assert fast == slow
     assert len(fast["ids"]) == min(2, fast["total"])
+
+
+@pytest.mark.parametrize(
+    "sort",
+    [
+        None,
+        [{"property": "sentAt", "isAscending": False}],
+        [{"property": "id"}],
+        [{"property": "receivedAt", "isAscending": False}],
+    ],
+)
+def test_anchored_windows_match_the_reference(seeded: Seeded, sort: Any) -> None:
+    """Windows read outwards from the anchor's place: every anchor offset and limit
+    around the first, a middle and the last message, with and without a total."""
+    server = seeded.server
+    acc = server.account_ids["alice"]
+    ids = seeded.ids["alice"]
+    for anchor, offset, limit, total in itertools.product(
+        (ids[0], ids[len(ids) // 2], ids[-1]), (-40, -3, -1, 0, 2, 40), (None, 0, 1, 5), (0, 1)
+    ):
+        args: dict[str, Any] = {
+            "accountId": acc,
+            "filter": {"chatId": seeded.chats["alice"]},
+            "anchor": anchor,
+            "anchorOffset": offset,
+            "calculateTotal": bool(total),
+        }
+        if sort is not None:
+            args["sort"] = sort
+        if limit is not None:
+            args["limit"] = limit
+        fast, slow = _both(server, "alice", ["Message/query", args, "q"])
+        assert fast == slow, args
 
 
 def test_text_search_narrows_in_sql_and_checks_the_rest_in_python(seeded: Seeded) -> None:

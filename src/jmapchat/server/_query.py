@@ -245,21 +245,52 @@ def _plan_window(
     return [str(r[0]) for r in rows]
 
 
-def _plan_rank(ctx: Ctx, dt: DataType, plan: SqlPlan, anchor: str) -> int | None:
-    """The anchor's index in a plan without residual (None: not in the results)."""
+def _plan_rank(ctx: Ctx, dt: DataType, plan: SqlPlan, anchor: str) -> tuple[int, Any] | None:
+    """The anchor's index in a plan without residual and its order key (None: not in
+    the results). The index is a COUNT of the rows before it (from the order index)."""
     sql, params = _plan_sql(ctx, dt, plan, plan.key or "id")
     row = ctx.store.execute(sql + " AND id=?", (*params, anchor)).fetchone()
     if row is None:
         return None
-    cmp = "<" if plan.ascending else ">"
     sql, params = _plan_sql(ctx, dt, plan, "COUNT(*)")
+    cond, cond_params = _beside(plan, row[0], anchor, before=True)
+    count = ctx.store.execute(sql + cond, (*params, *cond_params)).fetchone()[0]
+    return int(count), row[0]
+
+
+def _beside(plan: SqlPlan, key: Any, anchor: str, *, before: bool) -> tuple[str, list[Any]]:
+    """The SQL condition "sorts before the anchor" (or "is the anchor or after it")."""
+    op = ("<" if plan.ascending else ">") if before else (">=" if plan.ascending else "<=")
     if plan.key is None:
-        sql += f" AND id {cmp} ?"
-        params.append(anchor)
-    else:
-        sql += f" AND ({plan.key}, id) {cmp} (?, ?)"
-        params += [row[0], anchor]
-    return int(ctx.store.execute(sql, params).fetchone()[0])
+        return f" AND id {op} ?", [anchor]
+    return f" AND ({plan.key}, id) {op} (?, ?)", [key, anchor]
+
+
+def _anchored_window(
+    ctx: Ctx, dt: DataType, plan: SqlPlan, anchor: tuple[str, Any, int], start: int, end: int
+) -> list[str]:
+    """Ids ``start``..``end`` around an anchor at index ``idx``, read from the anchor's
+    place in the index outwards (no OFFSET over the rows before it)."""
+    aid, key, idx = anchor
+    sql, params = _plan_sql(ctx, dt, plan, "id")
+    out: list[str] = []
+    if start < idx:
+        cond, extra = _beside(plan, key, aid, before=True)
+        stop = min(idx, end)
+        rows = ctx.store.execute(
+            sql + cond + _order(plan, not plan.ascending) + " LIMIT ? OFFSET ?",
+            (*params, *extra, stop - start, idx - stop),
+        ).fetchall()
+        out = [str(r[0]) for r in reversed(rows)]
+    if end > idx:
+        cond, extra = _beside(plan, key, aid, before=False)
+        skip = max(0, start - idx)
+        rows = ctx.store.execute(
+            sql + cond + _order(plan, plan.ascending) + " LIMIT ? OFFSET ?",
+            (*params, *extra, end - max(start, idx), skip),
+        ).fetchall()
+        out += [str(r[0]) for r in rows]
+    return out
 
 
 def _plan_scan(ctx: Ctx, dt: DataType, plan: SqlPlan, stop_after: int | None) -> list[str]:
@@ -326,11 +357,12 @@ def _page(
         total = None
         if want_total or limit is None or (anchor is None and position < 0):
             total = _plan_count(ctx, dt, plan)
+        ranked = None
         if anchor is not None:
-            idx = _plan_rank(ctx, dt, plan, anchor)
-            if idx is None:
+            ranked = _plan_rank(ctx, dt, plan, anchor)
+            if ranked is None:
                 raise MethodErr("anchorNotFound", "anchor is not in the results")
-            start = max(0, idx + args.get("anchorOffset", 0))
+            start = max(0, ranked[0] + args.get("anchorOffset", 0))
         else:
             start = _start(total, position)
         end = (total or 0) if limit is None else start + limit
@@ -338,6 +370,9 @@ def _page(
             end = min(end, total)
         if end <= start:
             return [], start, total
+        if anchor is not None and ranked is not None:
+            idx, key = ranked
+            return _anchored_window(ctx, dt, plan, (anchor, key, idx), start, end), start, total
         return _plan_window(ctx, dt, plan, start, end, total), start, total
     if plan is not None:
         early = anchor is None and position >= 0 and limit is not None and not want_total
