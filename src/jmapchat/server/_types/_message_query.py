@@ -1,6 +1,7 @@
-"""A chat's Message/query in SQLite: the filter as an SQL condition, the order from an
-index (``k3`` = receivedAt, ``k4`` = sentAt, then id), Python only for what SQL cannot
-decide exactly (``text`` on a non-ASCII message, ``hasMention``).
+"""Message/query in SQLite (one chat, or every visible chat for ``hasMention: true``
+alone): the filter as an SQL condition, the order from an index (``k3`` = receivedAt,
+``k4`` = sentAt, then id), Python only for what SQL cannot decide exactly (``text`` on a
+non-ASCII body, ``hasMention``), on the few properties those read.
 
 The results are the Python path's exactly (`_query._python_query`; the tests compare
 both): a time comparator orders by (epoch or 0, id), so its ties go by id in the same
