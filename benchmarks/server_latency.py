@@ -126,12 +126,12 @@ def _cases(server: ChatServer, chat_id: str) -> dict[str, dict[str, Any]]:
     }
 
 
-def _query_time(server: ChatServer, args: dict[str, Any]) -> float:
-    """Median engine time of one Message/query: of 7 runs, of 3 when one takes over 50 ms,
-    of 1 over 0.5 s (after a warm-up run, which also picks the count)."""
+def _query_time(server: ChatServer, args: dict[str, Any]) -> tuple[float, Any]:
+    """Median engine time of one Message/query (of 7 runs, of 3 when one takes over 50 ms,
+    of 1 over 0.5 s, after a warm-up run that picks the count) and its response."""
     calls = [["Message/query", {"accountId": server.account_ids["alice"], **args}, "q"]]
     t0 = time.perf_counter()
-    _handle(server, "alice", calls)  # warm up
+    response = _handle(server, "alice", calls)  # warm up
     warm = time.perf_counter() - t0
     repeat = 7 if warm < 0.05 else 3 if warm < 0.5 else 1
     times = []
@@ -139,18 +139,21 @@ def _query_time(server: ChatServer, args: dict[str, Any]) -> float:
         t0 = time.perf_counter()
         _handle(server, "alice", calls)
         times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return statistics.median(times), response
 
 
 def _measure(server: ChatServer, chat_id: str) -> dict[str, tuple[float, float | None]]:
-    """Per case: (time as the server runs it, on the Python reference path or None)."""
+    """Per case: (time as the server runs it, on the Python reference path or None).
+    Both paths must answer the same (checked)."""
     out: dict[str, tuple[float, float | None]] = {}
     for name, args in _cases(server, chat_id).items():
-        fast = _query_time(server, args)
+        fast, answer = _query_time(server, args)
         slow = None
         if python_reference is not None:
             with python_reference():
-                slow = _query_time(server, args)
+                slow, reference = _query_time(server, args)
+            if answer != reference:
+                raise AssertionError(f"{name}: the SQL plan and the reference path differ")
         out[name] = (fast, slow)
     return out
 
@@ -247,8 +250,9 @@ def main() -> None:
                 print(f"  populated {size:>7,} messages ({time.perf_counter() - t0:.1f} s)")
                 figures.append((size, _measure(server, chat_id)))
             iso = _isolation(server, chat_id, rounds=5)
+    same = "; both paths gave identical answers" if python_reference is not None else ""
     print(
-        "\nMessage/query, engine time (median of 7 runs, 3 over 50 ms, 1 over 0.5 s);"
+        f"\nMessage/query, engine time (median of 7 runs, 3 over 50 ms, 1 over 0.5 s{same});"
         "\nratio = reference / as served; 'x1k' = as served / the same case at 1k"
     )
     first = figures[0][1]
