@@ -1,4 +1,4 @@
-"""Reference-server latency: one user's slow request vs everyone else, and page cost vs size.
+"""Reference-server latency: one user's slow request vs everyone else, and query cost vs size.
 
 Two figures, each against a baseline measured in the same run:
 
@@ -6,12 +6,17 @@ Two figures, each against a baseline measured in the same run:
   loop, first on an idle server (baseline), then while alice runs a large
   ``Message/query`` (a full-text filter over the whole chat, which no index can answer) in
   a loop. Printed: carol's median and worst echo latency in both phases and their ratio.
-* **Page cost** — the engine time of one ``Message/query`` page (the newest 50 of a
-  chat, ``calculateTotal``) at 1k and 10k messages (``--full``: also 100k), and its ratio
-  to the 1k figure.
+* **Query cost** — the engine time of one ``Message/query`` per case (the newest page in
+  the default order, by ``sentAt`` both ways, a ``senderId`` page, an ``after``/``before``
+  window, an anchored page, a full-text search with and without a total) at 1k and 10k
+  messages (``--full``: also 100k), as the server runs it (SQL plans) and on its Python
+  reference path (every message loaded, filtered and sorted: the baseline), their ratio,
+  and each case's ratio to its 1k figure. The two paths' answers are compared (a
+  difference stops the run).
 
 Run: ``.venv/bin/python benchmarks/server_latency.py`` (well under a minute), or with
 ``--full`` for the 100k-message point (a few minutes: 200k stored copies are created).
+Against an older server (no ``python_reference``), only the first column is measured.
 Nothing here asserts on time.
 """
 
