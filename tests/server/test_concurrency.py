@@ -206,8 +206,28 @@ async def test_page_total_follows_removed_messages(apis: tuple[Api, Api, Api]) -
     assert after["total"] == 2
 
 
-def test_a_database_without_the_sort_key_column_is_refused(tmp_path: Path) -> None:
-    """Files written before the k3 column are refused (no half-indexed pages)."""
+async def test_an_expiry_policy_keeps_the_messages_in_their_pages(
+    apis: tuple[Api, Api, Api],
+) -> None:
+    """Re-stamping every message with a chat's new messageExpirySeconds rewrites their
+    rows; they keep their sort keys, so the indexed page still lists them."""
+    alice, _bob, _carol = apis
+    chat_id, ids = await _seed(alice, 3)
+    res = await alice.ok("Chat/set", {"update": {chat_id: {"messageExpirySeconds": 10**8}}})
+    assert chat_id in res["updated"]
+    for sort in (None, [{"property": "sentAt", "isAscending": False}]):
+        args: dict[str, Any] = {"filter": {"chatId": chat_id}, "calculateTotal": True}
+        if sort is not None:
+            args["sort"] = sort
+        page = await alice.ok("Message/query", args)
+        assert sorted(page["ids"]) == sorted(ids)
+        assert page["total"] == 3
+
+
+@pytest.mark.parametrize("keys", ["", ", k3 REAL"])
+def test_a_database_without_the_sort_key_columns_is_refused(tmp_path: Path, keys: str) -> None:
+    """Files written before the k3 (receivedAt) or k4 (sentAt) column are refused (no
+    half-indexed pages)."""
     import sqlite3
 
     from jmapchat.server import SchemaMismatch
@@ -216,8 +236,8 @@ def test_a_database_without_the_sort_key_column_is_refused(tmp_path: Path) -> No
     conn = sqlite3.connect(db)
     conn.execute(
         "CREATE TABLE objects(scope TEXT NOT NULL, type TEXT NOT NULL, id TEXT NOT NULL,"
-        " k1 TEXT, k2 TEXT, expires REAL, data BLOB NOT NULL, PRIMARY KEY(scope, type, id))"
-        " WITHOUT ROWID"
+        f" k1 TEXT, k2 TEXT, expires REAL, data BLOB NOT NULL{keys},"
+        " PRIMARY KEY(scope, type, id)) WITHOUT ROWID"
     )
     conn.close()
     with pytest.raises(SchemaMismatch, match="objects"):
