@@ -224,10 +224,10 @@ async def test_an_expiry_policy_keeps_the_messages_in_their_pages(
         assert page["total"] == 3
 
 
-@pytest.mark.parametrize("keys", ["", ", k3 REAL"])
+@pytest.mark.parametrize("keys", ["", ", k3 REAL", ", k3 REAL, k4 REAL"])
 def test_a_database_without_the_sort_key_columns_is_refused(tmp_path: Path, keys: str) -> None:
-    """Files written before the k3 (receivedAt) or k4 (sentAt) column are refused (no
-    half-indexed pages)."""
+    """Files written before the k3 (receivedAt), k4 (sentAt) or k5 (senderId) column are
+    refused (no half-indexed pages)."""
     import sqlite3
 
     from jmapchat.server import SchemaMismatch

@@ -139,10 +139,19 @@ class Ctx:
         if isinstance(dt, str):
             dt = self.type(dt)
         k1, k2, exp = dt.keys(obj)
-        k3, k4 = dt.sort_keys(obj)
+        k3, k4, k5 = dt.index_keys(obj)
         if dt.scope_global:
             self.store.put(
-                GLOBAL, dt.name, obj, k1=k1, k2=k2, expires=exp, k3=k3, k4=k4, fresh=kind == CREATED
+                GLOBAL,
+                dt.name,
+                obj,
+                k1=k1,
+                k2=k2,
+                expires=exp,
+                k3=k3,
+                k4=k4,
+                k5=k5,
+                fresh=kind == CREATED,
             )
             for acc in sorted(set(notify or ())):
                 self.store.log_change(acc, dt.name, obj["id"], kind)
@@ -150,7 +159,16 @@ class Ctx:
         else:
             acc = account or self.account_id
             self.store.put(
-                acc, dt.name, obj, k1=k1, k2=k2, expires=exp, k3=k3, k4=k4, fresh=kind == CREATED
+                acc,
+                dt.name,
+                obj,
+                k1=k1,
+                k2=k2,
+                expires=exp,
+                k3=k3,
+                k4=k4,
+                k5=k5,
+                fresh=kind == CREATED,
             )
             self.store.log_change(acc, dt.name, obj["id"], kind)
             self.touched.add(acc)

@@ -58,9 +58,10 @@ class DataType:
     def keys(self, obj: dict[str, Any]) -> tuple[str | None, str | None, float | None]:
         return None, None, None
 
-    def sort_keys(self, obj: dict[str, Any]) -> tuple[float | None, float | None]:
-        """Numeric keys stored in the indexed ``k3`` and ``k4`` columns (None: not indexed)."""
-        return None, None
+    def index_keys(self, obj: dict[str, Any]) -> tuple[float | None, float | None, str | None]:
+        """Keys stored in the indexed ``k3``, ``k4`` (numeric sort keys) and ``k5`` (a
+        filter key) columns under ``k1``; None: not indexed."""
+        return None, None, None
 
     def scope(self, ctx: Ctx) -> str:
         return GLOBAL if self.scope_global else ctx.account_id

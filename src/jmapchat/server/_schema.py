@@ -19,13 +19,14 @@ CREATE TABLE IF NOT EXISTS users(
   created TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS objects(
   scope TEXT NOT NULL, type TEXT NOT NULL, id TEXT NOT NULL,
-  k1 TEXT, k2 TEXT, expires REAL, data BLOB NOT NULL, k3 REAL, k4 REAL,
+  k1 TEXT, k2 TEXT, expires REAL, data BLOB NOT NULL, k3 REAL, k4 REAL, k5 TEXT,
   PRIMARY KEY(scope, type, id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS objects_k1 ON objects(scope, type, k1, id);
 CREATE INDEX IF NOT EXISTS objects_k2 ON objects(type, k2) WHERE k2 IS NOT NULL;
 CREATE INDEX IF NOT EXISTS objects_exp ON objects(expires) WHERE expires IS NOT NULL;
 CREATE INDEX IF NOT EXISTS objects_k3 ON objects(scope, type, k1, k3, id) WHERE k3 IS NOT NULL;
 CREATE INDEX IF NOT EXISTS objects_k4 ON objects(scope, type, k1, k4, id) WHERE k4 IS NOT NULL;
+CREATE INDEX IF NOT EXISTS objects_k5 ON objects(scope, type, k1, k5, k3, id) WHERE k5 IS NOT NULL;
 CREATE TABLE IF NOT EXISTS states(
   account TEXT NOT NULL, type TEXT NOT NULL, modseq INTEGER NOT NULL,
   PRIMARY KEY(account, type)) WITHOUT ROWID;
@@ -73,8 +74,8 @@ def _blob_refs(type: str, obj: dict[str, Any]) -> list[str]:
 
 
 _PUT = (
-    "INSERT OR REPLACE INTO objects(scope, type, id, k1, k2, expires, data, k3, k4) "
-    "VALUES(?,?,?,?,?,?,?,?,?)"
+    "INSERT OR REPLACE INTO objects(scope, type, id, k1, k2, expires, data, k3, k4, k5) "
+    "VALUES(?,?,?,?,?,?,?,?,?,?)"
 )
 _CHANGE = "INSERT INTO changes(account, type, modseq, id, kind) VALUES(?,?,?,?,?)"
 _STATE = (

@@ -4,7 +4,8 @@ Every JMAP object is a JSON document in ``objects`` keyed by (scope, type, id); 
 an account id for per-account data (Chat, Message, …) or ``""`` for shared data (Space,
 SpaceInvite, SpaceBan, CustomEmoji). ``k1``/``k2`` are indexed lookup keys chosen by each
 type (e.g. a Message's chatId and senderMsgId), ``k3``/``k4`` indexed numeric sort keys
-under ``k1`` (a Message's receivedAt and sentAt epochs: `_query.SqlPlan` orders by them);
+under ``k1`` (a Message's receivedAt and sentAt epochs: `_query.SqlPlan` orders by them)
+and ``k5`` a filter key under ``k1`` (a Message's senderId, indexed with ``k3``);
 ``expires`` is an epoch deadline swept on each request. ``changes`` is the
 per-(account, type) change log behind state strings, /changes and /queryChanges: every
 change gets its own modseq.
@@ -201,6 +202,7 @@ class Store(Database):
         expires: float | None = None,
         k3: float | None = None,
         k4: float | None = None,
+        k5: str | None = None,
         fresh: bool = False,
     ) -> None:
         if self.readonly:
@@ -220,13 +222,13 @@ class Store(Database):
         with self.lock:
             if self._depth:
                 segment = self._segments[-1]
-                segment.puts.append((scope, type, oid, k1, k2, expires, data, k3, k4))
+                segment.puts.append((scope, type, oid, k1, k2, expires, data, k3, k4, k5))
                 if refs:
                     segment.refs += refs
                 self._objects[(scope, type, oid)] = data
                 self._pending = True
             else:
-                self._conn.execute(_PUT, (scope, type, oid, k1, k2, expires, data, k3, k4))
+                self._conn.execute(_PUT, (scope, type, oid, k1, k2, expires, data, k3, k4, k5))
                 if refs:
                     _write_refs(self._conn, refs)
 

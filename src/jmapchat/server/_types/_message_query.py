@@ -1,7 +1,8 @@
 """Message/query in SQLite (one chat, or every visible chat for ``hasMention: true``
-alone): the filter as an SQL condition, the order from an index (``k3`` = receivedAt,
-``k4`` = sentAt, then id), Python only for what SQL cannot decide exactly (``text`` on a
-non-ASCII body, ``hasMention``), on the few properties those read.
+alone): the filter as an SQL condition (``k5`` = senderId is indexed too), the order
+from an index (``k3`` = receivedAt, ``k4`` = sentAt, then id), Python only for what SQL
+cannot decide exactly (``text`` on a non-ASCII body, ``hasMention``), on the few
+properties those read.
 
 The results are the Python path's exactly (`_query._python_query`; the tests compare
 both): a time comparator orders by (epoch or 0, id), so its ties go by id in the same
@@ -47,13 +48,14 @@ _TEXT = (
 )
 
 
-def _leaf(ctx: Ctx, key: str, value: Any) -> tuple[str, list[Any]] | None:
-    """One condition property as an SQL expression that is never NULL, or None when SQL
-    cannot decide it exactly."""
+def _leaf(ctx: Ctx, key: str, value: Any, top: bool) -> tuple[str, list[Any]] | None:
+    """One condition property as an SQL expression, or None when SQL cannot decide it
+    exactly. Never NULL, but for ``top`` (a condition all results must meet, where NULL
+    and false both drop the row): there ``k5 = ?`` lets SQLite use the senderId index."""
     if key == "chatId":
         return "k1 = ?", [ctx.ref(value)]
     if key == "senderId":
-        return "json_extract(data, '$.senderId') IS ?", [value]
+        return ("k5 = ?" if top else "k5 IS ?"), [value]
     if key == "threadRootId":
         root = ctx.ref(value)
         return "(json_extract(data, '$.threadRootId') IS ? OR id = ?)", [root, root]
@@ -70,7 +72,7 @@ def _all(sqls: list[str]) -> str:
     return "1" if not sqls else sqls[0] if len(sqls) == 1 else "(" + " AND ".join(sqls) + ")"
 
 
-def _exact(ctx: Ctx, flt: dict[str, Any]) -> tuple[str, list[Any]] | None:
+def _exact(ctx: Ctx, flt: dict[str, Any], top: bool = False) -> tuple[str, list[Any]] | None:
     """A whole filter tree in SQL, or None if any property of it is not exact."""
     if "operator" in flt:
         parts = [_exact(ctx, c) for c in flt["conditions"]]
@@ -85,7 +87,7 @@ def _exact(ctx: Ctx, flt: dict[str, Any]) -> tuple[str, list[Any]] | None:
         return (either if op == "OR" else f"(NOT {either})"), params
     sqls, params = [], []
     for key, value in flt.items():
-        leaf = _leaf(ctx, key, value)
+        leaf = _leaf(ctx, key, value, top)
         if leaf is None:
             return None
         sqls.append(leaf[0])
@@ -153,7 +155,7 @@ def message_query_plan(
         params += chats
     residual: list[dict[str, Any]] = []
     for cond in _conjuncts(flt):
-        exact = _exact(ctx, cond)
+        exact = _exact(ctx, cond, top=True)
         if exact is not None:
             where.append(exact[0])
             params += exact[1]

@@ -130,9 +130,9 @@ def apply_expiry_policy(ctx: Ctx, acc: str, chat_id: str, seconds: int | None) -
             else:
                 msg["_expires"] = new
             k1, k2, exp = dt.keys(msg)
-            k3, k4 = dt.sort_keys(msg)
+            k3, k4, k5 = dt.index_keys(msg)
             # hidden field only: no change is visible to clients until the message goes
-            ctx.store.put(acc, "Message", msg, k1=k1, k2=k2, expires=exp, k3=k3, k4=k4)
+            ctx.store.put(acc, "Message", msg, k1=k1, k2=k2, expires=exp, k3=k3, k4=k4, k5=k5)
 
 
 _HISTORY_DROP = frozenset(

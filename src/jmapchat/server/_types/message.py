@@ -143,9 +143,14 @@ class MessageType(DataType):
         chat_id, _ = self._chat_filter(flt)
         return [("receivedAt", chat_id is not None)]
 
-    def sort_keys(self, obj: dict[str, Any]) -> tuple[float | None, float | None]:
-        # the first part of sort_value("receivedAt") and ("sentAt"): the k3 and k4 indexes
-        return epoch_of(obj.get("receivedAt")) or 0.0, epoch_of(obj.get("sentAt")) or 0.0
+    def index_keys(self, obj: dict[str, Any]) -> tuple[float | None, float | None, str | None]:
+        # the first part of sort_value("receivedAt") and ("sentAt"), and the senderId
+        # (always set): the k3, k4 and k5 indexes of _message_query
+        return (
+            epoch_of(obj.get("receivedAt")) or 0.0,
+            epoch_of(obj.get("sentAt")) or 0.0,
+            obj.get("senderId"),
+        )
 
     def query_plan(
         self, ctx: Ctx, flt: dict[str, Any] | None, spec: list[tuple[str, bool, str]]
