@@ -13,6 +13,7 @@ from typing import Any
 
 from jmapchat import Client, Request
 from jmapchat._core import (
+    CHAT,
     NOT_GIVEN,
     AuthenticationError,
     Comparator,
@@ -31,6 +32,7 @@ from jmapchat.models import MessageFilter
 from ._chats_sync import ChatsMixin
 from ._journal import Journal, SendingRow
 from ._plan import (
+    CreatedIds,
     ImportAborted,
     Packer,
     Pending,
@@ -251,7 +253,9 @@ class Importer(ChatsMixin):
                     cause=exc,
                 )
                 self._journal.record_outcomes(matched.items())
-                known.update({creation_key(sid): mid for sid, mid in matched.items()})
+                known.update(
+                    {it.key: matched[it.source_id] for it in todo if it.source_id in matched}
+                )
                 with self._lock:
                     report.reconciled += len(matched)
                 todo = [it for it in todo if it.source_id not in matched]
@@ -262,7 +266,7 @@ class Importer(ChatsMixin):
             self._journal.record_outcomes(
                 created.items(), failed.items(), forget=[it.source_id for it, _ in limited]
             )
-            known.update({creation_key(sid): mid for sid, mid in created.items()})
+            known.update({it.key: created[it.source_id] for it in todo if it.source_id in created})
             with self._lock:
                 report.written += len(created)
                 report.failed.update(failed)
@@ -282,23 +286,27 @@ class Importer(ChatsMixin):
         ``known`` (creation id -> id) goes out as ``createdIds``, so that a reply resent
         without its parent still finds it.
         """
-        wanted = {str(it.wire.get("replyTo", ""))[1:] for it in items}
-        req = Request(created_ids={k: v for k, v in known.items() if k in wanted})
+        req = Request(created_ids=_wanted(items, known) if known else None)
+        account = self._client.account_id
         calls = []
         for chunk in self._packer.calls(items):
-            create: dict[str, Any] = {}
-            update: dict[str, Any] = {}
-            keys: dict[str, Pending] = {}
-            for item in chunk:
-                key = creation_key(item.source_id)
-                keys[key] = item
-                create[key] = item.wire
-                if item.reactions:
-                    update[f"#{key}"] = {
-                        f"reactions/{reaction_id(e)}": {"emoji": e, "sentAt": item.wire["sentAt"]}
-                        for e in dict.fromkeys(item.reactions)
-                    }
-            call = req.message.set(create=create, update=update or NOT_GIVEN)
+            keys = {item.key: item for item in chunk}
+            create = {key: item.wire for key, item in keys.items()}
+            update = {
+                f"#{item.key}": {
+                    f"reactions/{reaction_id(e)}": {"emoji": e, "sentAt": item.wire["sentAt"]}
+                    for e in dict.fromkeys(item.reactions)
+                }
+                for item in chunk
+                if item.reactions
+            }
+            # Message/set typed as `CreatedIds`: the importer reads ids and SetErrors only
+            call = req.invoke(
+                "Message/set",
+                {"accountId": account, "create": create, "update": update or NOT_GIVEN},
+                response=CreatedIds,
+                using=(CHAT,),
+            )
             calls.append((call, keys))
         with self._lock:
             self._report.requests += 1
@@ -333,7 +341,7 @@ class Importer(ChatsMixin):
                 self._report.reaction_failures += len(result.not_updated or {})
         # A reply refused only because its parent (same envelope) was rate limited goes
         # back with it, instead of failing for good.
-        waiting = {"#" + creation_key(it.source_id) for it, _ in limited}
+        waiting = {"#" + it.key for it, _ in limited}
         for item in items:
             if item.source_id in failed and item.wire.get("replyTo") in waiting:
                 del failed[item.source_id]
@@ -459,3 +467,9 @@ class Importer(ChatsMixin):
                 waiting=self._waiting,
             )
         )
+
+
+def _wanted(items: list[Pending], known: dict[str, str]) -> dict[str, str]:
+    """The ``createdIds`` an envelope needs: the parents (by creation id) its replies name."""
+    wanted = {str(it.wire.get("replyTo", ""))[1:] for it in items}
+    return {k: v for k, v in known.items() if k in wanted}
