@@ -125,6 +125,7 @@ def _flat_dicts(value: dict[Any, Any], leaves: frozenset[type]) -> bool:
         and leaves.issuperset(map(type, chain.from_iterable(map(dict.values, inner))))
     )
 
+
 # What iter_nested does with a value, decided once per type (dispatch is then a dict
 # lookup instead of a chain of isinstance checks, ABCs included).
 _LEAF, _REF, _MAPPING, _SEQUENCE, _MODEL = range(5)

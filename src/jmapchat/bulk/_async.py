@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
-from jmapchat import AsyncClient, Request
+from jmapchat import AsyncClient
 from jmapchat._core import (
-    CHAT,
-    NOT_GIVEN,
     AuthenticationError,
     Comparator,
     HTTPStatusError,
@@ -33,7 +30,6 @@ from ._chats_async import AsyncChatsMixin
 from ._journal import Journal, SendingRow
 from ._plan import (
     AsyncRecordSource,
-    CreatedIds,
     ImportAborted,
     Packer,
     Pending,
@@ -41,9 +37,9 @@ from ._plan import (
     ProgressCallback,
     Report,
     creation_key,
+    envelope_request,
     epoch,
     fingerprint,
-    reaction_id,
 )
 from ._primitives import (
     AsyncEvent,
@@ -286,28 +282,7 @@ class AsyncImporter(AsyncChatsMixin):
         ``known`` (creation id -> id) goes out as ``createdIds``, so that a reply resent
         without its parent still finds it.
         """
-        req = Request(created_ids=_wanted(items, known) if known else None)
-        account = self._client.account_id
-        calls = []
-        for chunk in self._packer.calls(items):
-            keys = {item.key: item for item in chunk}
-            create = {key: item.wire for key, item in keys.items()}
-            update = {
-                f"#{item.key}": {
-                    f"reactions/{reaction_id(e)}": {"emoji": e, "sentAt": item.wire["sentAt"]}
-                    for e in dict.fromkeys(item.reactions)
-                }
-                for item in chunk
-                if item.reactions
-            }
-            # Message/set typed as `CreatedIds`: the importer reads ids and SetErrors only
-            call = req.invoke(
-                "Message/set",
-                {"accountId": account, "create": create, "update": update or NOT_GIVEN},
-                response=CreatedIds,
-                using=(CHAT,),
-            )
-            calls.append((call, keys))
+        req, calls = envelope_request(items, known, self._client.account_id, self._packer)
         with self._lock:
             self._report.requests += 1
             self._report.envelopes += 1
@@ -469,9 +444,3 @@ class AsyncImporter(AsyncChatsMixin):
                 waiting=self._waiting,
             )
         )
-
-
-def _wanted(items: list[Pending], known: dict[str, str]) -> dict[str, str]:
-    """The ``createdIds`` an envelope needs: the parents (by creation id) its replies name."""
-    wanted = {str(it.wire.get("replyTo", ""))[1:] for it in items}
-    return {k: v for k, v in known.items() if k in wanted}

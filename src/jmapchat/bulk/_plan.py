@@ -15,7 +15,8 @@ from typing import Any, TypeAlias
 from pydantic import ConfigDict
 from pydantic_core import to_json
 
-from jmapchat._core import JMAPError, JMAPModel, SetError, SetOutcome
+from jmapchat import Request
+from jmapchat._core import CHAT, NOT_GIVEN, Call, JMAPError, JMAPModel, SetError, SetOutcome
 from jmapchat.models import MessageCreate
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "Report",
     "body_hash",
     "creation_key",
+    "envelope_request",
     "epoch",
     "fingerprint",
     "normalise_date",
@@ -218,6 +220,44 @@ class Packer:
         """The envelope's items split into ``Message/set`` calls."""
         n = self.max_objects
         return [items[i : i + n] for i in range(0, len(items), n)]
+
+
+def envelope_request(
+    items: list[Pending], known: dict[str, str], account_id: str, packer: Packer
+) -> tuple[Request, list[tuple[Call[CreatedIds], dict[str, Pending]]]]:
+    """One envelope's request: a ``Message/set`` per `Packer.calls` chunk (creates, and
+    each record's reactions as an update of its creation id), with the ``(call, creation
+    id -> item)`` of each.
+
+    ``known`` (creation id -> id) goes out as ``createdIds`` for the parents its replies
+    name, so that a reply resent without its parent still finds it. The calls are typed
+    `CreatedIds`: the importer reads ids and SetErrors only.
+    """
+    wanted = {str(it.wire.get("replyTo", ""))[1:] for it in items} if known else ()
+    req = Request(created_ids={k: v for k, v in known.items() if k in wanted})
+    calls = []
+    for chunk in packer.calls(items):
+        keys = {item.key: item for item in chunk}
+        update = {
+            f"#{item.key}": {
+                f"reactions/{reaction_id(e)}": {"emoji": e, "sentAt": item.wire["sentAt"]}
+                for e in dict.fromkeys(item.reactions)
+            }
+            for item in chunk
+            if item.reactions
+        }
+        call = req.invoke(
+            "Message/set",
+            {
+                "accountId": account_id,
+                "create": {key: item.wire for key, item in keys.items()},
+                "update": update or NOT_GIVEN,
+            },
+            response=CreatedIds,
+            using=(CHAT,),
+        )
+        calls.append((call, keys))
+    return req, calls
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,7 +66,7 @@ def _typed_created(call: Call[Any], sink: dict[str, str]) -> None:
     if isinstance(outcome, SetOutcome):
         for key, obj in (outcome.created or {}).items():
             if isinstance(obj, BaseModel):  # as ``to_wire`` would: only an id that was set
-                oid = obj.id if "id" in obj.model_fields_set else None
+                oid = getattr(obj, "id", None) if "id" in obj.model_fields_set else None
             else:
                 oid = obj.get("id") if isinstance(obj, Mapping) else None
             if isinstance(oid, str):
