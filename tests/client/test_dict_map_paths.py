@@ -177,7 +177,14 @@ class IdsOnly(JMAPModel):
 
 @pytest.mark.parametrize(
     "response",
-    [None, SetOutcome[IdsOnly], SetOutcome[dict[str, Any]], dict, InvokeResponse],
+    [
+        None,
+        SetOutcome[IdsOnly],
+        SetOutcome[JMAPModel],
+        SetOutcome[dict[str, Any]],
+        dict,
+        InvokeResponse,
+    ],
 )
 def test_created_ids_after_the_typed_parse_are_those_of_the_general_path(
     response: Any, monkeypatch: pytest.MonkeyPatch
