@@ -254,6 +254,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="rounds per size (default 1)")
     args = parser.parse_args()
     sizes = [10_000, 100_000] if args.full else [10_000]
+    if os.environ.get("IMPORT_SIZES"):
+        sizes = [int(x) for x in os.environ["IMPORT_SIZES"].split(",")]
     trees: dict[str, str | None] = {"this": None}
     if args.old_src:
         trees["old"] = str(Path(args.old_src).resolve())
