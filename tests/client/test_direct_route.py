@@ -6,6 +6,7 @@ exactly what ``httpx.Client`` would have sent, and that everything it cannot rep
 
 from __future__ import annotations
 
+import gzip
 import json
 import socket
 import threading
@@ -287,3 +288,26 @@ def test_an_environment_proxy_carries_the_api_requests(monkeypatch: pytest.Monke
         "GET http://jmap.example/.well-known/jmap HTTP/1.1",
         "POST http://jmap.example/api/ HTTP/1.1",
     ]
+
+
+def test_a_compressed_api_reply_is_decoded(
+    jmap_client: ClientFactory, jmap_wire: Wire, client_sends: list[str]
+) -> None:
+    """The Accept-Encoding httpx advertises is honoured on the direct path too."""
+    encodings: list[str | None] = []
+
+    def gzipped(
+        request: httpx.Request, response: httpx.Response, body: bytes
+    ) -> httpx.Response | None:
+        if request.method != "POST":
+            return None
+        encodings.append(request.headers.get("accept-encoding"))
+        headers = {"content-type": "application/json", "content-encoding": "gzip"}
+        return httpx.Response(200, headers=headers, content=gzip.compress(body), request=request)
+
+    jmap_wire.after.append(gzipped)
+    with jmap_client() as client:
+        assert client.core.echo({"big": "x" * 5000}).model_extra == {"big": "x" * 5000}
+    assert client_sends == ["GET"]
+    (accepted,) = encodings
+    assert "gzip" in (accepted or "")

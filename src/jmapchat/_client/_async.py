@@ -240,12 +240,19 @@ class AsyncClient(AsyncNamespaces, AsyncEventsMixin, AsyncBlobsMixin, ClientBase
         return handle.result
 
     def changes_pages(
-        self, type: str, since_state: str, *, max_changes: int | None = None
+        self,
+        type: str,
+        since_state: str,
+        *,
+        max_changes: int | None = None,
+        deadline: float | None = None,
     ) -> AsyncIterator[ChangesResponse]:
         """Every ``/changes`` page since ``since_state`` (follows ``hasMoreChanges``).
 
         ``type`` is a data type (``"Message"``) or namespace (``"message"``).
+        ``deadline`` (seconds from this call) bounds the whole iteration, as `query_iter`'s.
         """
+        until = deadline_until(deadline)
         flow = changes_pages_flow(
             self.request,
             self._changes_adder(type, max_changes),
@@ -253,7 +260,7 @@ class AsyncClient(AsyncNamespaces, AsyncEventsMixin, AsyncBlobsMixin, ClientBase
             account_id=self.account_id,
             policy=self._policy,
         )
-        return self._iterate(flow)
+        return self._iterate(flow, until)
 
     def query_iter(
         self,
@@ -264,11 +271,16 @@ class AsyncClient(AsyncNamespaces, AsyncEventsMixin, AsyncBlobsMixin, ClientBase
         page_size: int = 100,
         properties: Sequence[str] | None = None,
         fetch: bool = True,
+        deadline: float | None = None,
     ) -> AsyncIterator[Any]:
         """Walk a ``/query`` by position: objects (query + get per page), or ids.
 
         One HTTP request per page of ``page_size`` (capped at ``maxObjectsInGet``).
+        ``deadline`` (seconds from this call) bounds the whole iteration — every page's
+        request, retry and wait, and the time the caller spends between pages: past it
+        `jmapchat.Timeout` is raised (pages already yielded stay yielded).
         """
+        until = deadline_until(deadline)
         flow = query_iter_flow(
             self.request,
             self._query_adder(
@@ -282,7 +294,7 @@ class AsyncClient(AsyncNamespaces, AsyncEventsMixin, AsyncBlobsMixin, ClientBase
             account_id=self.account_id,
             policy=self._policy,
         )
-        return self._iterate(flow)
+        return self._iterate(flow, until)
 
     # --- the driver -------------------------------------------------------------------
 
@@ -320,8 +332,8 @@ class AsyncClient(AsyncNamespaces, AsyncEventsMixin, AsyncBlobsMixin, ClientBase
                     sent.append(instr.request_id)
                 reply, error = await self._do(instr, until)
 
-    async def _iterate(self, flow: Flow[None]) -> AsyncIterator[Any]:
-        """Drive an iterator flow, yielding what it emits."""
+    async def _iterate(self, flow: Flow[None], until: float | None = None) -> AsyncIterator[Any]:
+        """Drive an iterator flow, yielding what it emits, by ``until`` if given."""
         with closing(flow):
             reply: Any = None
             error: BaseException | None = None
@@ -334,7 +346,7 @@ class AsyncClient(AsyncNamespaces, AsyncEventsMixin, AsyncBlobsMixin, ClientBase
                     reply, error = None, None
                     yield instr.value
                 else:
-                    reply, error = await self._do(instr)
+                    reply, error = await self._do(instr, until)
 
     async def _do(
         self, instr: Instruction, until: float | None = None

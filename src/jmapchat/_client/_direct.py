@@ -49,7 +49,7 @@ class DirectRoute:
     kept for the last header mapping seen (the core sends one object, `API_HEADERS`).
     """
 
-    __slots__ = ("_base", "_headers", "_source", "_timeout", "_timeouts", "_urls", "transport")
+    __slots__ = ("_base", "_merged", "_timeout", "_timeouts", "_urls", "transport")
 
     def __init__(
         self,
@@ -62,8 +62,9 @@ class DirectRoute:
         self._base = httpx.Headers(headers)
         if authorization is not None:
             self._base["Authorization"] = authorization
-        self._source: object = None
-        self._headers = self._base
+        # (the request's header mapping, the merged headers): one attribute, so threads
+        # sharing a blocking client always read a matching pair.
+        self._merged: tuple[object, httpx.Headers] = (None, self._base)
         self._timeout = timeout
         self._timeouts = timeout.as_dict()
         self._urls: dict[str, httpx.URL] = {}
@@ -92,19 +93,20 @@ class DirectRoute:
             if len(self._urls) > 8:  # apiUrl changes only with a new session
                 self._urls.clear()
             url = self._urls[req.url] = httpx.URL(req.url)
-        if req.headers is not self._source:
-            merged = httpx.Headers(self._base)
-            merged.update(req.headers)
+        source, headers = self._merged
+        if req.headers is not source:
+            headers = httpx.Headers(self._base)
+            headers.update(req.headers)
             if "authorization" in self._base:  # the credentials win, as httpx's auth does
-                merged["Authorization"] = self._base["authorization"]
-            self._headers, self._source = merged, req.headers
+                headers["Authorization"] = self._base["authorization"]
+            self._merged = (req.headers, headers)
         timeouts = (
             self._timeouts if until is None else timeout_until(self._timeout, until).as_dict()
         )
         return httpx.Request(
             req.method,
             url,
-            headers=self._headers,
+            headers=headers,
             content=req.body,
             extensions={"timeout": timeouts},
         )

@@ -36,6 +36,7 @@ __all__ = [
     "RedactedBasicAuth",
     "body_cap",
     "build_auth",
+    "check_deadline",
     "check_urls",
     "deadline_until",
     "log",
@@ -214,7 +215,13 @@ def deadline_until(deadline: float | None) -> float | None:
 
 
 def past_deadline(what: str, *, sent: bool) -> Timeout:
-    return Timeout(f"{what}: the send's deadline passed", sent=sent)
+    return Timeout(f"{what}: the deadline passed", sent=sent)
+
+
+def check_deadline(until: float | None, what: str, *, sent: bool) -> None:
+    """Raise `Timeout` if ``until`` (a `deadline_until` instant) has passed."""
+    if until is not None and time.monotonic() > until:
+        raise past_deadline(what, sent=sent)
 
 
 def timeout_until(base: httpx.Timeout, until: float) -> httpx.Timeout:

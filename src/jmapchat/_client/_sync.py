@@ -239,12 +239,19 @@ class Client(SyncNamespaces, EventsMixin, BlobsMixin, ClientBase):
         return handle.result
 
     def changes_pages(
-        self, type: str, since_state: str, *, max_changes: int | None = None
+        self,
+        type: str,
+        since_state: str,
+        *,
+        max_changes: int | None = None,
+        deadline: float | None = None,
     ) -> Iterator[ChangesResponse]:
         """Every ``/changes`` page since ``since_state`` (follows ``hasMoreChanges``).
 
         ``type`` is a data type (``"Message"``) or namespace (``"message"``).
+        ``deadline`` (seconds from this call) bounds the whole iteration, as `query_iter`'s.
         """
+        until = deadline_until(deadline)
         flow = changes_pages_flow(
             self.request,
             self._changes_adder(type, max_changes),
@@ -252,7 +259,7 @@ class Client(SyncNamespaces, EventsMixin, BlobsMixin, ClientBase):
             account_id=self.account_id,
             policy=self._policy,
         )
-        return self._iterate(flow)
+        return self._iterate(flow, until)
 
     def query_iter(
         self,
@@ -263,11 +270,16 @@ class Client(SyncNamespaces, EventsMixin, BlobsMixin, ClientBase):
         page_size: int = 100,
         properties: Sequence[str] | None = None,
         fetch: bool = True,
+        deadline: float | None = None,
     ) -> Iterator[Any]:
         """Walk a ``/query`` by position: objects (query + get per page), or ids.
 
         One HTTP request per page of ``page_size`` (capped at ``maxObjectsInGet``).
+        ``deadline`` (seconds from this call) bounds the whole iteration — every page's
+        request, retry and wait, and the time the caller spends between pages: past it
+        `jmapchat.Timeout` is raised (pages already yielded stay yielded).
         """
+        until = deadline_until(deadline)
         flow = query_iter_flow(
             self.request,
             self._query_adder(
@@ -281,7 +293,7 @@ class Client(SyncNamespaces, EventsMixin, BlobsMixin, ClientBase):
             account_id=self.account_id,
             policy=self._policy,
         )
-        return self._iterate(flow)
+        return self._iterate(flow, until)
 
     # --- the driver -------------------------------------------------------------------
 
@@ -317,8 +329,8 @@ class Client(SyncNamespaces, EventsMixin, BlobsMixin, ClientBase):
                     sent.append(instr.request_id)
                 reply, error = self._do(instr, until)
 
-    def _iterate(self, flow: Flow[None]) -> Iterator[Any]:
-        """Drive an iterator flow, yielding what it emits."""
+    def _iterate(self, flow: Flow[None], until: float | None = None) -> Iterator[Any]:
+        """Drive an iterator flow, yielding what it emits, by ``until`` if given."""
         with closing(flow):
             reply: Any = None
             error: BaseException | None = None
@@ -331,7 +343,7 @@ class Client(SyncNamespaces, EventsMixin, BlobsMixin, ClientBase):
                     reply, error = None, None
                     yield instr.value
                 else:
-                    reply, error = self._do(instr)
+                    reply, error = self._do(instr, until)
 
     def _do(
         self, instr: Instruction, until: float | None = None
