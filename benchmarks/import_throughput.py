@@ -13,14 +13,16 @@ For each size (10,000 by default; 10,000 and 100,000 with ``--full``) on a fresh
 - a re-run of the same import after completion: messages written (must be 0) and requests;
 - client CPU per 1,000 messages: the import process's user + system time (``wait4``)
   less that of importing an empty source (interpreter start-up, connecting, the journal;
-  the least of two such runs),
-  next to the raw loop's own CPU (``time.process_time``), and their ratio.
+  the least of two such runs), next to the raw loop's own CPU (``time.process_time``),
+  and their ratio.
 
 ``--old-src DIR`` also runs the import with another tree's code (``PYTHONPATH=DIR``, e.g.
 ``git archive main src | tar -x -C /tmp/main``), alternating with this tree's, against the
-same server: a before/after in the same machine state. ``--repeat N`` runs each N times.
+same server: a before/after in the same machine state. ``--repeat N`` runs each N times;
+``--sizes 100000`` picks the sizes.
 
-Run: ``.venv/bin/python benchmarks/import_throughput.py [--full] [--old-src DIR] [--repeat N]``.
+Run: ``.venv/bin/python benchmarks/import_throughput.py [--full] [--old-src DIR] [--repeat N]
+[--sizes N,...]``.
 """
 
 from __future__ import annotations
@@ -252,10 +254,11 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="also 100,000 messages")
     parser.add_argument("--old-src", help="also run the import with the code in this src dir")
     parser.add_argument("--repeat", type=int, default=1, help="rounds per size (default 1)")
+    parser.add_argument("--sizes", help="comma-separated message counts (instead of the above)")
     args = parser.parse_args()
     sizes = [10_000, 100_000] if args.full else [10_000]
-    if os.environ.get("IMPORT_SIZES"):
-        sizes = [int(x) for x in os.environ["IMPORT_SIZES"].split(",")]
+    if args.sizes:
+        sizes = [int(x) for x in args.sizes.split(",")]
     trees: dict[str, str | None] = {"this": None}
     if args.old_src:
         trees["old"] = str(Path(args.old_src).resolve())
