@@ -140,38 +140,26 @@ class Ctx:
             dt = self.type(dt)
         k1, k2, exp = dt.keys(obj)
         k3, k4, k5 = dt.index_keys(obj)
+        scope = GLOBAL if dt.scope_global else account or self.account_id
+        self.store.put(
+            scope,
+            dt.name,
+            obj,
+            k1=k1,
+            k2=k2,
+            expires=exp,
+            k3=k3,
+            k4=k4,
+            k5=k5,
+            fresh=kind == CREATED,
+        )
         if dt.scope_global:
-            self.store.put(
-                GLOBAL,
-                dt.name,
-                obj,
-                k1=k1,
-                k2=k2,
-                expires=exp,
-                k3=k3,
-                k4=k4,
-                k5=k5,
-                fresh=kind == CREATED,
-            )
             for acc in sorted(set(notify or ())):
                 self.store.log_change(acc, dt.name, obj["id"], kind)
                 self.touched.add(acc)
         else:
-            acc = account or self.account_id
-            self.store.put(
-                acc,
-                dt.name,
-                obj,
-                k1=k1,
-                k2=k2,
-                expires=exp,
-                k3=k3,
-                k4=k4,
-                k5=k5,
-                fresh=kind == CREATED,
-            )
-            self.store.log_change(acc, dt.name, obj["id"], kind)
-            self.touched.add(acc)
+            self.store.log_change(scope, dt.name, obj["id"], kind)
+            self.touched.add(scope)
 
     def remove(
         self,
