@@ -144,6 +144,12 @@ class Engine:
             req = orjson.loads(body)
         except orjson.JSONDecodeError:
             raise Problem(ERROR_NOT_JSON, "the request body is not valid I-JSON") from None
+        return self.check(req)
+
+    def check(
+        self, req: Any
+    ) -> tuple[list[str], list[tuple[str, dict[str, Any], str]], dict[str, str] | None]:
+        """A decoded Request object's ``using``, calls and ``createdIds``, or `Problem`."""
         if not isinstance(req, dict):
             raise Problem(ERROR_NOT_REQUEST, "the request must be a JSON object")
         extra = set(req) - {"using", "methodCalls", "createdIds"}
@@ -182,7 +188,15 @@ class Engine:
         return using, parsed, created
 
     def handle(self, user: str, body: bytes) -> dict[str, Any]:
-        using, calls, created_in = self.parse(body)
+        return self.handle_request(user, self.parse(body))
+
+    def handle_request(
+        self,
+        user: str,
+        parsed: tuple[list[str], list[tuple[str, dict[str, Any], str]], dict[str, str] | None],
+    ) -> dict[str, Any]:
+        """`handle` for a request already decoded and `check`-ed (a WebSocket frame)."""
+        using, calls, created_in = parsed
         core = self.core
         with core.store.lock:
             core.sweep()
@@ -232,9 +246,13 @@ class Engine:
         return result
 
     def handle_bytes(self, user: str, body: bytes) -> bytes:
-        """`handle`, encoded. A result that cannot be encoded (one stored before input
-        bounds existed) turns its own call into ``serverFail``; the others survive."""
-        out = self.handle(user, body)
+        """`handle`, encoded (see `encode`)."""
+        return self.encode(self.handle(user, body))
+
+    @staticmethod
+    def encode(out: dict[str, Any]) -> bytes:
+        """A Response document as JSON. A result that cannot be encoded (one stored before
+        input bounds existed) turns its own call into ``serverFail``; the others survive."""
         try:
             return orjson.dumps(out)
         except orjson.JSONEncodeError:
