@@ -24,7 +24,7 @@ from jmapchat import (
     RemoteProtocolError,
     TransportError,
 )
-from jmapchat._core import Backoff, LimitExceeded, NotJSON, SetResponse
+from jmapchat._core import WEBSOCKET, Backoff, LimitExceeded, NotJSON, SetResponse
 from jmapchat.models import ChatCreate, MessageCreate, TypingEvent
 from jmapchat.server import ChatServer, ServerLimits, serve_in_thread
 
@@ -173,6 +173,61 @@ def test_blocking_client_over_the_socket(live: LiveServer) -> None:
                 if message_state(event, acc) is not None:
                     break
         assert alice.call(lambda r: r.core.echo({"y": 2})).model_extra == {"y": 2}
+
+
+class _RelativeWebSocketUrl:
+    """The reference server, its session advertising the WebSocket ``url`` relative
+    ("/jmap/ws/") the way apiUrl & co. may be (RFC 8620 §2 resolves them all the same)."""
+
+    def __init__(self, server: ChatServer) -> None:
+        self._inner = server.app
+
+    async def app(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"] != "/.well-known/jmap":
+            await self._inner(scope, receive, send)
+            return
+        start: dict[str, Any] = {}
+        body = bytearray()
+
+        async def rewrite(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+                return
+            body.extend(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            doc = json.loads(body)
+            assert doc["capabilities"][WEBSOCKET]["url"].startswith("ws://")
+            doc["capabilities"][WEBSOCKET]["url"] = "/jmap/ws/"
+            data = json.dumps(doc).encode()
+            headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
+            headers.append((b"content-length", str(len(data)).encode()))
+            await send({**start, "headers": headers})
+            await send({"type": "http.response.body", "body": data})
+
+        await self._inner(scope, receive, rewrite)
+
+
+@pytest.mark.anyio
+async def test_a_relative_websocket_url_is_resolved_against_the_session_url(
+    serve: Callable[[Any], str],
+) -> None:
+    with ChatServer(db=":memory:", users=["alice", "bob"]) as server:
+        base = serve(_RelativeWebSocketUrl(server))
+        async with httpx.AsyncClient() as raw:
+            doc = (await raw.get(f"{base}/.well-known/jmap", headers=_bearer(server))).json()
+        assert doc["capabilities"][WEBSOCKET]["url"] == "/jmap/ws/"  # what is served
+        async with AsyncClient.connect(base, token=server.tokens["alice"], websocket=True) as c:
+            ws_base = base.replace("http://", "ws://", 1)
+            assert c.session.capabilities[WEBSOCKET]["url"] == f"{ws_base}/jmap/ws/"
+            assert c._socket is not None and c._socket.url == f"{base}/jmap/ws/"
+            echoed = await c.call(lambda r: r.core.echo({"over": "the socket"}))
+            assert echoed.model_extra == {"over": "the socket"}
+            assert c._socket._current is not None  # the request really went over it
+
+
+def _bearer(server: ChatServer) -> dict[str, str]:
+    return {"Authorization": f"Bearer {server.tokens['alice']}"}
 
 
 @pytest.mark.anyio

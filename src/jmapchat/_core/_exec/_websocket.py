@@ -44,7 +44,7 @@ from .._errors import (
 from .._json import dumps, loads
 from .._request import BaseRequest
 from .._response import Response
-from .._session import Session
+from .._session import Session, _usable_url
 from ._flows import fail_request
 from ._instructions import Flow, FreshSession, ObservedSessionState, Sleep, WSReceive, WSSend
 from ._plan import Splitter
@@ -124,10 +124,18 @@ def websocket_url(session: Session) -> str:
     url = session.capabilities[WEBSOCKET].get("url")
     if not isinstance(url, str) or not url:
         raise RemoteProtocolError(f"the session's {WEBSOCKET} capability has no url")
+    # A relative url was resolved against the session URL when the session was parsed;
+    # one still without a scheme had no session URL to resolve against.
+    url = _usable_url(
+        f"{WEBSOCKET} url", url, None, absolute=True, schemes=_WS_SCHEMES, kind="ws(s)"
+    )
     for ws, http in (("wss://", "https://"), ("ws://", "http://")):
         if url.lower().startswith(ws):
             return http + url[len(ws) :]
     return url
+
+
+_WS_SCHEMES = ("ws", "wss", "http", "https")
 
 
 class WebSocketChannel:
