@@ -220,7 +220,8 @@ async def test_a_relative_websocket_url_is_resolved_against_the_session_url(
         async with AsyncClient.connect(base, token=server.tokens["alice"], websocket=True) as c:
             ws_base = base.replace("http://", "ws://", 1)
             assert c.session.capabilities[WEBSOCKET]["url"] == f"{ws_base}/jmap/ws/"
-            assert c._socket is not None and c._socket.url == f"{base}/jmap/ws/"
+            assert c._socket is not None
+            assert c._socket.url == f"{base}/jmap/ws/"
             echoed = await c.call(lambda r: r.core.echo({"over": "the socket"}))
             assert echoed.model_extra == {"over": "the socket"}
             assert c._socket._current is not None  # the request really went over it

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from jmapchat._core import (
+    WEBSOCKET,
     AccountNotFound,
     CapabilityNotSupported,
-    WEBSOCKET,
     RemoteProtocolError,
     Session,
     SessionURLError,
