@@ -25,7 +25,7 @@ from jmapchat import (
     TransportError,
 )
 from jmapchat._core import WEBSOCKET, Backoff, LimitExceeded, NotJSON, SetResponse
-from jmapchat.models import ChatCreate, MessageCreate, TypingEvent
+from jmapchat.models import ChatCreate, MessageCreate, StateChange, TypingEvent
 from jmapchat.server import ChatServer, ServerLimits, serve_in_thread
 
 from ._fake_ws import Conn, FakeServer
@@ -139,6 +139,74 @@ async def test_events_over_the_socket_survive_a_restart(
         assert len({first, caught_up, latest}) == 3
         assert token not in repr(alice)
     assert all(token not in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.anyio
+async def test_several_events_listeners_share_one_socket(live: LiveServer) -> None:
+    """Two ``events()`` at once on one WebSocket client: each gets what it asked for
+    (StateChanges narrowed to its types, typing only where asked); leaving one narrows
+    the socket's subscriptions and the other goes on."""
+    chat = live.direct_chat("bob", "alice")
+    bob_token = live.tokens["bob"]
+
+    async def bob(step: Callable[[Any], Any]) -> None:
+        async with AsyncClient.connect(live.base, token=bob_token) as client:
+            await client.call(step)
+
+    async def next_of(events: Any, kind: type, pred: Callable[[Any], bool] = bool) -> Any:
+        with anyio.fail_after(LIMIT):
+            async for event in events:
+                if isinstance(event, kind) and pred(event):
+                    return event
+        raise AssertionError("the stream ended")
+
+    async with AsyncClient.connect(live.base, token=live.tokens["alice"], websocket=True) as a:
+        acc = a.account_id
+        assert a._socket is not None
+        channel = a._socket.channel
+        async with a.events(["Message"], backoff=FAST) as messages:
+            async with a.events(None, typing=True, backoff=FAST) as everything:
+                assert channel.push_types is None
+                assert channel.stream == ("typing",)
+                await bob(
+                    lambda r: r.message.set(create={"m": MessageCreate(chat_id=chat, body="1")})
+                )
+                first = await next_of(messages, StateChange)
+                assert set(first.changed[acc]) == {"Message"}  # narrowed to its types
+                wide = await next_of(everything, StateChange, lambda e: "Message" in e.changed[acc])
+                assert wide.changed[acc]["Message"] == first.changed[acc]["Message"]
+                await bob(lambda r: r.chat.typing(chat_id=chat, typing=True))
+                typing = await next_of(everything, TypingEvent)
+                assert typing.sender_id == "bob"
+            assert channel.push_types == ["Message"]
+            assert channel.stream == ()
+            await bob(lambda r: r.message.set(create={"m": MessageCreate(chat_id=chat, body="2")}))
+            with anyio.fail_after(LIMIT):
+                after = await messages.__anext__()  # the typing event never reached it
+            assert isinstance(after, StateChange)
+            assert after.changed[acc]["Message"] != first.changed[acc]["Message"]
+        assert not channel.push_on
+        assert (await a.call(lambda r: r.core.echo({"still": 1}))).model_extra == {"still": 1}
+
+
+def test_blocking_client_listeners_share_one_socket(live: LiveServer) -> None:
+    chat = live.direct_chat("bob", "alice")
+    with Client.connect(live.base, token=live.tokens["alice"], websocket=True) as alice:
+        acc = alice.account_id
+        with (
+            alice.events(["Message"], close_after_state=True, backoff=FAST) as one,
+            alice.events(["Message"], close_after_state=True, backoff=FAST) as two,
+        ):
+            with Client.connect(live.base, token=live.tokens["bob"]) as bob:
+                bob.call(
+                    lambda r: r.message.set(create={"m": MessageCreate(chat_id=chat, body="x")})
+                )
+            got_one = list(one)  # close_after_state: ends after its first StateChange
+            got_two = list(two)
+        assert len(got_one) == 1
+        assert len(got_two) == 1
+        assert message_state(got_one[0], acc) is not None
+        assert message_state(got_one[0], acc) == message_state(got_two[0], acc)
 
 
 def test_blocking_client_over_the_socket(live: LiveServer) -> None:
