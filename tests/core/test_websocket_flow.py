@@ -320,3 +320,5 @@ def test_several_listeners_share_the_socket_each_getting_what_it_asked_for() -> 
     assert not ch.push_on
     assert ch.stream == ()
     assert isinstance(ch.classify(json.dumps(both)), Skipped)  # nobody listens
+    _, frames = ch.listen(["Chat"], typing=False, presence=False)
+    assert "pushState" not in json.loads(frames[0])  # changes from now on, not since then

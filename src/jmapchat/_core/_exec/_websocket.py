@@ -231,6 +231,11 @@ class WebSocketChannel:
         before = (self.push_on, self.push_types, self.stream)
         edit()
         out: list[str] = []
+        if self.push_on and not before[0]:
+            # A first listener hears of changes from now on, not since an earlier one left.
+            # (Widening while no StateChange has come yet has no pushState to resume from:
+            # the server starts from its current states, as for a first listener.)
+            self.push_state = None
         if self.push_on and before[:2] != (True, self.push_types):
             out.append(self._push_frame())
         elif before[0] and not self.push_on:
