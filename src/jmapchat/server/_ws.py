@@ -5,9 +5,9 @@ One `_Connection` per socket, authenticated at the handshake exactly like an HTT
 and chat-stream subscriptions; refusals), starting each ``Request`` as a task of its own —
 up to ``maxConcurrentRequests`` at once, each answered (``Response`` / ``RequestError``)
 as soon as it is done, on a worker thread through the same engine as ``POST /jmap/api/``,
-which runs one write at a time. The pump turns the account's hub notifications into ``StateChange`` frames and the ephemeral
-``ChatTypingEvent`` / ``ChatPresenceEvent`` frames, each checked against the delivery
-rules at the moment it is sent. A bad frame is answered with a ``RequestError`` and the
+which runs one write at a time. The pump turns the account's hub notifications into
+``StateChange`` frames and the ephemeral ``ChatTypingEvent`` / ``ChatPresenceEvent``
+frames, each checked against the delivery rules at the moment it is sent. A bad frame is answered with a ``RequestError`` and the
 connection goes on; nothing a client sends can end it except a close.
 """
 
