@@ -7,8 +7,9 @@ up to ``maxConcurrentRequests`` at once, each answered (``Response`` / ``Request
 as soon as it is done, on a worker thread through the same engine as ``POST /jmap/api/``,
 which runs one write at a time. The pump turns the account's hub notifications into
 ``StateChange`` frames and the ephemeral ``ChatTypingEvent`` / ``ChatPresenceEvent``
-frames, each checked against the delivery rules at the moment it is sent. A bad frame is answered with a ``RequestError`` and the
-connection goes on; nothing a client sends can end it except a close.
+frames, each checked against the delivery rules at the moment it is sent. A bad frame is
+answered with a ``RequestError`` and the connection goes on; nothing a client sends can
+end it except a close.
 """
 
 from __future__ import annotations
