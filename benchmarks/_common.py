@@ -296,20 +296,21 @@ def ratio_rows(
     scale: float,
     unit_format: str,
     ratio_format: str,
+    base: str = "raw",
 ) -> tuple[list[tuple[str, ...]], float]:
     """One table row per client from fresh-process runs of ``{"raw": s, "typed": s}``:
-    median raw and typed times (×``scale``), the median typed/raw ratio, its range and
-    the verdict; and the worst median ratio."""
+    median ``base`` and typed times (×``scale``), the median typed/base ratio, its range
+    and the verdict; and the worst median ratio."""
     rows: list[tuple[str, ...]] = []
     worst = 0.0
     for label in labels:
-        ratios = [r[label]["typed"] / r[label]["raw"] for r in runs]
+        ratios = [r[label]["typed"] / r[label][base] for r in runs]
         ratio = statistics.median(ratios)
         worst = max(worst, ratio)
         rows.append(
             (
                 label,
-                format(statistics.median(r[label]["raw"] for r in runs) * scale, unit_format),
+                format(statistics.median(r[label][base] for r in runs) * scale, unit_format),
                 format(statistics.median(r[label]["typed"] for r in runs) * scale, unit_format),
                 f"{ratio:{ratio_format}}×",
                 f"{min(ratios):{ratio_format}}–{max(ratios):{ratio_format}}",

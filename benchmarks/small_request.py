@@ -10,6 +10,12 @@ The two take turns within every repeat; the best of the repeats counts; the whol
 measurement runs in RUNS fresh processes and the median ratio is reported, with the
 range. Target (issue 14, point 14): ≤ 1.1×.
 
+A second, stricter floor is printed for information: the same bytes handed straight to
+httpx's transport (``HTTPTransport.handle_request`` of a prebuilt ``httpx.Request``,
+then ``json.loads``), skipping ``httpx.Client``'s per-request machinery — which is what
+the client itself does for API requests (`jmapchat._client._direct`). Its ratio shows
+what the client's own work (request build, checks, typed parse) still costs.
+
 ``--cpu`` times the client process's CPU (``time.process_time``) instead of the wall
 clock: on a machine loaded by other work, wall-clock ratios swing widely (the range
 column shows it), while CPU time still compares the two sides' own cost per request.
@@ -88,8 +94,11 @@ CLOCK = time.perf_counter
 
 def blocking(cap: Captured, base: str) -> dict[str, float]:
     api = f"{base}/jmap/api/"
+    transport = httpx.HTTPTransport()
+    url = httpx.URL(api)
     with (
         httpx.Client() as http,
+        transport,
         jmapchat.Client.connect(base, token="bench", retries=0) as client,
     ):
 
@@ -98,16 +107,29 @@ def blocking(cap: Captured, base: str) -> dict[str, float]:
             r.raise_for_status()
             check_raw(json.loads(r.content))
 
+        def lean() -> None:
+            request = httpx.Request("POST", url, content=cap.request, headers=HEADERS)
+            r = transport.handle_request(request)
+            try:
+                r.read()
+            finally:
+                r.close()
+            check_raw(json.loads(r.content))
+
         def typed() -> None:
             check_typed(client.core.echo(ARGS))
 
-        return interleaved({"raw": raw, "typed": typed}, number=NUMBER, repeat=REPEAT, clock=CLOCK)
+        cases = {"raw": raw, "lean": lean, "typed": typed}
+        return interleaved(cases, number=NUMBER, repeat=REPEAT, clock=CLOCK)
 
 
 async def async_client(cap: Captured, base: str) -> dict[str, float]:
     api = f"{base}/jmap/api/"
+    transport = httpx.AsyncHTTPTransport()
+    url = httpx.URL(api)
     async with (
         httpx.AsyncClient() as http,
+        transport,
         jmapchat.AsyncClient.connect(base, token="bench", retries=0) as client,
     ):
 
@@ -116,12 +138,20 @@ async def async_client(cap: Captured, base: str) -> dict[str, float]:
             r.raise_for_status()
             check_raw(json.loads(r.content))
 
+        async def lean() -> None:
+            request = httpx.Request("POST", url, content=cap.request, headers=HEADERS)
+            r = await transport.handle_async_request(request)
+            try:
+                await r.aread()
+            finally:
+                await r.aclose()
+            check_raw(json.loads(r.content))
+
         async def typed() -> None:
             check_typed(await client.core.echo(ARGS))
 
-        return await interleaved_async(
-            {"raw": raw, "typed": typed}, number=NUMBER, repeat=REPEAT, clock=CLOCK
-        )
+        cases = {"raw": raw, "lean": lean, "typed": typed}
+        return await interleaved_async(cases, number=NUMBER, repeat=REPEAT, clock=CLOCK)
 
 
 def measure(where: Path, base: str) -> dict[str, dict[str, float]]:
@@ -162,7 +192,14 @@ def main() -> None:
     print(
         table(rows, ("client", "raw httpx + json µs", "client.core.echo µs", "ratio", "range", ""))
     )
+    lean_rows, lean_worst = ratio_rows(
+        runs, CLIENTS, TARGET, scale=1e6, unit_format=".0f", ratio_format=".3f", base="lean"
+    )
+    print("\nfor information, against the stricter floor (httpx transport + json, no Client):")
+    header = ("client", "transport + json µs", "client.core.echo µs", "ratio", "range", "")
+    print(table([(*row[:5], "") for row in lean_rows], header))
     print(f"RESULT small_request worst typed/raw = {worst:.3f}× ({verdict(worst, TARGET)})")
+    print(f"RESULT small_request worst typed/transport = {lean_worst:.3f}× (no target)")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,11 @@ Usage::
     python scripts/gen_mirrors.py          # rewrite src/jmapchat/_client/_generated.py
     python scripts/gen_mirrors.py --check  # exit 1 if the file is stale (CI / tests)
 
+Each helper's parameters are written out (a ParamSpec cannot gain the helpers'
+``deadline=`` keyword): read from the namespace method's signature, with the type
+variables bound as the namespace class's bases bind them, names imported from the public
+modules; ruff then sorts and formats the file, as ``unasync.py`` does.
+
 Only typing depends on this file: at run time the clients mirror any namespace, generated
 or not (see `_mirror`). A development tool: it lives outside the package and
 is not shipped in the wheel.
@@ -12,10 +17,17 @@ is not shipped in the wheel.
 
 from __future__ import annotations
 
+import ast
+import builtins
+import copy
+import importlib
 import inspect
 import sys
+import textwrap
 import typing
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 from jmapchat._core import Call
 
@@ -30,6 +42,7 @@ generator after adding or changing a namespace; ``tests/client`` fails when it i
 
 from __future__ import annotations
 
+from functools import cached_property
 '''
 
 
@@ -44,12 +57,120 @@ def _returns_call(func: object) -> bool:
     return isinstance(origin, type) and issubclass(origin, Call)
 
 
+# Where a name used in an annotation is imported from: the first of these that exports
+# the same object, else the module that defines it (never a private ``_core`` module).
+PUBLIC = ("jmapchat._core", "jmapchat.models", "jmapchat", "collections.abc", "typing")
+
+
+class _Imports:
+    """The ``from m import name`` lines the rendered signatures need."""
+
+    def __init__(self) -> None:
+        self.by_module: dict[str, set[str]] = {}
+        self.seen: dict[str, object] = {}
+
+    def add(self, name: str, obj: object, scope: ModuleType) -> None:
+        if self.seen.setdefault(name, obj) is not obj:
+            raise SystemExit(f"two different objects are both called {name!r}")
+        for module in PUBLIC:
+            if getattr(importlib.import_module(module), name, _MISSING) is obj:
+                break
+        else:
+            module = scope.__name__
+            if module.startswith("jmapchat._core."):
+                raise SystemExit(f"export {name!r} from jmapchat._core (used by {module})")
+        self.by_module.setdefault(module, set()).add(name)
+
+
+_MISSING = object()
+
+
+def _typevar_bindings(cls: type) -> dict[object, tuple[ast.expr, ModuleType]]:
+    """TypeVar → (the source expression bound to it, the module it is written in), read
+    from the ``class X(Base[Arg, ...])`` lines of ``cls`` and its bases: alias names
+    (``MessageProperty``) stay names, as the namespace modules spell them."""
+    bindings: dict[object, tuple[ast.expr, ModuleType]] = {}
+    for klass in cls.__mro__:
+        if not klass.__module__.startswith("jmapchat."):
+            continue
+        scope = sys.modules[klass.__module__]
+        tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
+        node = tree.body[0]
+        assert isinstance(node, ast.ClassDef)
+        for base in node.bases:
+            if not isinstance(base, ast.Subscript) or not isinstance(base.value, ast.Name):
+                continue
+            origin = vars(scope)[base.value.id]
+            if origin is typing.Generic:
+                continue
+            params = origin.__parameters__
+            args = base.slice.elts if isinstance(base.slice, ast.Tuple) else [base.slice]
+            for param, arg in zip(params, args, strict=True):
+                if isinstance(arg, ast.Name) and vars(scope).get(arg.id) in bindings:
+                    bindings.setdefault(param, bindings[vars(scope)[arg.id]])
+                else:
+                    bindings.setdefault(param, (arg, scope))
+    return bindings
+
+
+class _Render(ast.NodeTransformer):
+    """An annotation written in ``scope``, with TypeVars bound and its names imported."""
+
+    def __init__(self, scope: ModuleType, bindings: dict[object, Any], imports: _Imports):
+        self.scope, self.bindings, self.imports = scope, bindings, imports
+
+    def visit_Name(self, node: ast.Name) -> ast.expr:
+        obj = vars(self.scope).get(node.id, _MISSING)
+        if obj is _MISSING:
+            getattr(builtins, node.id)  # str, int ...: no import; anything else is a bug
+            return node
+        if isinstance(obj, typing.TypeVar):
+            expr, scope = self.bindings[obj]
+            return _Render(scope, self.bindings, self.imports).visit(copy.deepcopy(expr))
+        self.imports.add(node.id, obj, self.scope)
+        return node
+
+
+def _default(value: object, imports: _Imports) -> str:
+    from jmapchat._core import NOT_GIVEN
+
+    if value is NOT_GIVEN:
+        imports.add("NOT_GIVEN", NOT_GIVEN, sys.modules["jmapchat._core"])
+        return "NOT_GIVEN"
+    if value is None or isinstance(value, bool | int | str | tuple):
+        return repr(value)
+    raise SystemExit(f"cannot write the default {value!r}")
+
+
+def _signature(func: Any, bindings: dict[object, Any], imports: _Imports) -> list[str]:
+    """The parameter lines of ``func`` as a one-call helper: its own, then ``deadline``."""
+    scope = sys.modules[func.__module__]
+    lines = ["self: object,"]
+    star = False
+    for param in list(inspect.signature(func).parameters.values())[1:]:
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            raise SystemExit(f"{func.__qualname__}: *args/**kwargs cannot be mirrored")
+        if param.kind is param.KEYWORD_ONLY and not star:
+            lines.append("*,")
+            star = True
+        tree = ast.parse(param.annotation, mode="eval")
+        ann = ast.unparse(_Render(scope, bindings, imports).visit(tree))
+        default = "" if param.default is param.empty else f" = {_default(param.default, imports)}"
+        lines.append(f"{param.name}: {ann}{default},")
+    if not star:
+        lines.append("*,")
+    lines.append("deadline: float | None = None,")
+    return lines
+
+
 def render() -> str:
     from jmapchat._client._base import namespace_names
     from jmapchat._namespaces import Request
 
     probe = Request(account_id="probe")
     imports: dict[str, set[str]] = {}
+    names = _Imports()
+    stubs: dict[tuple[str, ...], str] = {}
     classes: list[str] = []
     props: list[tuple[str, str]] = []
     for name in namespace_names():
@@ -67,15 +188,21 @@ def render() -> str:
         if module.startswith("jmapchat._core."):  # siblings import the core's public surface
             module = "jmapchat._core"
         imports.setdefault(module, set()).add(cls.__qualname__)
+        bindings = _typevar_bindings(cls)
         mirror = "".join(p[:1].upper() + p[1:] for p in name.split("_")) + "Mirror"
         body = [f"class {mirror}(NamespaceMirror[M]):", f'    """``client.{name}``."""', ""]
-        body += [f"    {m} = one_call({cls.__qualname__}.{m})" for m in methods]
+        for m in methods:
+            params = tuple(_signature(getattr(cls, m), bindings, names))
+            stub = stubs.setdefault(params, f"_{name}_{m}")  # one stub per parameter list
+            body.append(f"    {m} = one_call({cls.__qualname__}.{m}, {stub})")
         if "query" in methods and "get" in methods:
             body.append(f"    query_iter = query_pages({cls.__qualname__}.get)")
         classes.append("\n".join(body))
         props.append((name, mirror))
+    for module, found in names.by_module.items():
+        imports.setdefault(module, set()).update(found)
     lines = [HEADER.rstrip("\n") + "\n"]
-    for module in sorted(imports):
+    for module in sorted(imports):  # ruff sorts and groups them
         lines.append(f"from {module} import {', '.join(sorted(imports[module]))}")
     lines.append("")
     lines.append(
@@ -83,6 +210,11 @@ def render() -> str:
     )
     lines.append("")
     lines.append('__all__ = ["AsyncNamespaces", "SyncNamespaces"]')
+    lines += ["", "", "# The parameters of the helpers, for type checkers (see `one_call`)."]
+    for params, stub in stubs.items():
+        lines += ["", "", f"def {stub}("]
+        lines += [f"    {line}" for line in params]
+        lines.append(") -> None: ...")
     for cls_src in classes:
         lines += ["", "", cls_src]
     for mode, base in (("AsyncMode", "AsyncNamespaces"), ("SyncMode", "SyncNamespaces")):
@@ -91,12 +223,22 @@ def render() -> str:
         for name, mirror in props:
             lines += [
                 "",
-                "    @property",
+                "    @cached_property",
                 f"    def {name}(self) -> {mirror}[{mode}]:",
                 f'        """One-call helpers mirroring ``req.{name}``."""',
                 f'        return {mirror}(self, "{name}")',
             ]
-    return "\n".join(lines) + "\n"
+    return _tidy("\n".join(lines) + "\n")
+
+
+def _tidy(text: str) -> str:
+    """Sorted imports and ruff's formatting, through the helper ``unasync.py`` uses."""
+    here = str(Path(__file__).resolve().parent)
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    from unasync import tidy
+
+    return tidy(text, TARGET)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -96,6 +96,8 @@ RULES: list[tuple[str, str]] = [
     ("aread", "read"),
     ("aiter_bytes", "iter_bytes"),
     ("AsyncBaseTransport", "BaseTransport"),
+    ("AsyncHTTPTransport", "HTTPTransport"),
+    ("handle_async_request", "handle_request"),
     ("aconnect_sse", "connect_sse"),
     ("aiter_sse", "iter_sse"),
     ("aconnect_ws", "connect_ws"),
@@ -181,6 +183,12 @@ def render(used: set[int], source: Path = SOURCE, target: Path = TARGET, title: 
                 used.add(index)
         lines.append(line)
     text = DOCSTRING.format(title=title, command=COMMAND, source=source.name) + "".join(lines)
+    return tidy(text, target)
+
+
+def tidy(text: str, target: Path) -> str:
+    """Generated Python source with its imports sorted and formatted by ``ruff``, as if it
+    were written at ``target`` (whose project settings apply)."""
     text = _ruff(["check", "--select", "I", "--fix", "--quiet", "--exit-zero"], text, target)
     return _ruff(["format", "--quiet"], text, target)
 

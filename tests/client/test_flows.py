@@ -126,9 +126,17 @@ def test_execute_binds_results_and_reports_session_state() -> None:
     req = echo_request()
     resp, seen = drive(execute_flow(req, account_id="A", policy=POLICY), echo_reply)
     assert isinstance(seen[0], FreshSession)
-    assert ObservedSessionState("s0") in seen
+    # The reply's sessionState is the session's own: nothing to report.
+    assert not any(isinstance(i, ObservedSessionState) for i in seen)
     assert req.account_id == "A"
     assert resp[req.calls[0]].model_extra == {"x": 1}
+
+    def moved_on(request: HTTPRequest) -> HTTPResponse:
+        calls = json.loads(request.body)["methodCalls"]
+        return ok({"methodResponses": calls, "sessionState": "s1"})
+
+    _, seen = drive(execute_flow(echo_request(), account_id="A", policy=POLICY), moved_on)
+    assert ObservedSessionState("s1") in seen
 
 
 def test_connect_error_is_retried_with_backoff() -> None:

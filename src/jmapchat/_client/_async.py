@@ -6,6 +6,7 @@ The source of truth for both clients: ``scripts/unasync.py`` generates the block
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, closing
@@ -46,6 +47,7 @@ from jmapchat._namespaces import Request
 
 from ._base import ClientBase, ClientOptions, UploadSource
 from ._blobs_async import AsyncBlobsMixin, stream_upload
+from ._direct import DirectRoute, env_proxies
 from ._events_async import AsyncEventsMixin
 from ._generated import AsyncNamespaces
 from ._http import (
@@ -109,6 +111,7 @@ class AsyncClient(AsyncNamespaces, AsyncEventsMixin, AsyncBlobsMixin, ClientBase
         self._http: httpx.AsyncClient | None = http_client
         self._transport = transport
         self._socket: AsyncSocket | None = None
+        self._direct: DirectRoute | None = None
         self._new_primitives()
 
     @classmethod
@@ -133,11 +136,18 @@ class AsyncClient(AsyncNamespaces, AsyncEventsMixin, AsyncBlobsMixin, ClientBase
     async def open(self) -> AsyncClient:
         """Create the HTTP client (if needed) and fetch the session."""
         if self._http is None:
+            # Our own transport, so API requests can skip the client (see _direct);
+            # unless an environment proxy applies: httpx mounts it only without one.
+            transport = self._transport
+            if transport is None and not env_proxies():
+                transport = httpx.AsyncHTTPTransport()
             self._http = httpx.AsyncClient(
-                transport=self._transport,
+                transport=transport,
                 timeout=self._timeout,
                 headers={"User-Agent": USER_AGENT},
             )
+            if transport is not None:
+                self._direct = DirectRoute.for_client(transport, self._http, self._auth)
         self._new_primitives()
         try:
             session = await self._fresh_session()
@@ -163,6 +173,7 @@ class AsyncClient(AsyncNamespaces, AsyncEventsMixin, AsyncBlobsMixin, ClientBase
     async def aclose(self) -> None:
         """Close the WebSocket, and the HTTP client if this client created it."""
         self._socket = None
+        self._direct = None
         try:
             await self._stack.aclose()
         finally:
@@ -229,12 +240,19 @@ class AsyncClient(AsyncNamespaces, AsyncEventsMixin, AsyncBlobsMixin, ClientBase
         return handle.result
 
     def changes_pages(
-        self, type: str, since_state: str, *, max_changes: int | None = None
+        self,
+        type: str,
+        since_state: str,
+        *,
+        max_changes: int | None = None,
+        deadline: float | None = None,
     ) -> AsyncIterator[ChangesResponse]:
         """Every ``/changes`` page since ``since_state`` (follows ``hasMoreChanges``).
 
         ``type`` is a data type (``"Message"``) or namespace (``"message"``).
+        ``deadline`` (seconds from this call) bounds the whole iteration, as `query_iter`'s.
         """
+        until = deadline_until(deadline)
         flow = changes_pages_flow(
             self.request,
             self._changes_adder(type, max_changes),
@@ -242,7 +260,7 @@ class AsyncClient(AsyncNamespaces, AsyncEventsMixin, AsyncBlobsMixin, ClientBase
             account_id=self.account_id,
             policy=self._policy,
         )
-        return self._iterate(flow)
+        return self._iterate(flow, until)
 
     def query_iter(
         self,
@@ -253,11 +271,16 @@ class AsyncClient(AsyncNamespaces, AsyncEventsMixin, AsyncBlobsMixin, ClientBase
         page_size: int = 100,
         properties: Sequence[str] | None = None,
         fetch: bool = True,
+        deadline: float | None = None,
     ) -> AsyncIterator[Any]:
         """Walk a ``/query`` by position: objects (query + get per page), or ids.
 
         One HTTP request per page of ``page_size`` (capped at ``maxObjectsInGet``).
+        ``deadline`` (seconds from this call) bounds the whole iteration — every page's
+        request, retry and wait, and the time the caller spends between pages: past it
+        `jmapchat.Timeout` is raised (pages already yielded stay yielded).
         """
+        until = deadline_until(deadline)
         flow = query_iter_flow(
             self.request,
             self._query_adder(
@@ -271,7 +294,7 @@ class AsyncClient(AsyncNamespaces, AsyncEventsMixin, AsyncBlobsMixin, ClientBase
             account_id=self.account_id,
             policy=self._policy,
         )
-        return self._iterate(flow)
+        return self._iterate(flow, until)
 
     # --- the driver -------------------------------------------------------------------
 
@@ -309,8 +332,8 @@ class AsyncClient(AsyncNamespaces, AsyncEventsMixin, AsyncBlobsMixin, ClientBase
                     sent.append(instr.request_id)
                 reply, error = await self._do(instr, until)
 
-    async def _iterate(self, flow: Flow[None]) -> AsyncIterator[Any]:
-        """Drive an iterator flow, yielding what it emits."""
+    async def _iterate(self, flow: Flow[None], until: float | None = None) -> AsyncIterator[Any]:
+        """Drive an iterator flow, yielding what it emits, by ``until`` if given."""
         with closing(flow):
             reply: Any = None
             error: BaseException | None = None
@@ -323,7 +346,7 @@ class AsyncClient(AsyncNamespaces, AsyncEventsMixin, AsyncBlobsMixin, ClientBase
                     reply, error = None, None
                     yield instr.value
                 else:
-                    reply, error = await self._do(instr)
+                    reply, error = await self._do(instr, until)
 
     async def _do(
         self, instr: Instruction, until: float | None = None
@@ -396,30 +419,48 @@ class AsyncClient(AsyncNamespaces, AsyncEventsMixin, AsyncBlobsMixin, ClientBase
         if isinstance(content, UploadSource):
             content = stream_upload(content, req.digest)
         what = f"{req.method} {redact_url(req.url)}"
-        kw = self._auth_kw()
-        if until is not None:
-            kw["timeout"] = timeout_until(http.timeout, until)
         started = time.perf_counter()
+        route = self._direct
+        direct = route.request(req, http.cookies, until) if route is not None else None
         with map_transport_errors(what):
-            stream = http.stream(
-                req.method,
-                req.url,
-                headers=dict(req.headers),
-                content=content,
-                follow_redirects=req.follow_redirects,
-                **kw,
+            if direct is not None:
+                assert route is not None
+                transport = route.transport
+                assert isinstance(transport, httpx.AsyncBaseTransport)
+                r = await transport.handle_async_request(direct)
+                r.request = direct
+                try:
+                    body = await self._read_body(r, req.kind, until, what)
+                finally:
+                    await r.aclose()
+                resp = to_response(r, body, req.url)
+                if "set-cookie" in resp.headers:
+                    http.cookies.extract_cookies(r)
+            else:
+                kw = self._auth_kw()
+                if until is not None:
+                    kw["timeout"] = timeout_until(http.timeout, until)
+                stream = http.stream(
+                    req.method,
+                    req.url,
+                    headers=dict(req.headers),
+                    content=content,
+                    follow_redirects=req.follow_redirects,
+                    **kw,
+                )
+                async with stream as r:
+                    body = await self._read_body(r, req.kind, until, what)
+                resp = to_response(r, body)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "%s -> %d (%d bytes out, %d bytes in, %.3fs)",
+                what,
+                r.status_code,
+                len(req.body) if isinstance(req.body, bytes) else -1,
+                len(body),
+                time.perf_counter() - started,
             )
-            async with stream as r:
-                body = await self._read_body(r, req.kind, until, what)
-        log.debug(
-            "%s -> %d (%d bytes out, %d bytes in, %.3fs)",
-            what,
-            r.status_code,
-            len(req.body) if isinstance(req.body, bytes) else -1,
-            len(body),
-            time.perf_counter() - started,
-        )
-        return to_response(r, body)
+        return resp
 
     async def _read_body(
         self, r: httpx.Response, kind: str, until: float | None, what: str

@@ -72,6 +72,7 @@ class UploadSource:
     kind: str  # "bytes" | "path" | "file" | "iter" | "aiter"
     value: Any
     size: int | None
+    until: float | None = None  # the upload's deadline (`time.monotonic`), checked per chunk
 
     @property
     def replayable(self) -> bool:

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import aclosing, asynccontextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -21,7 +22,13 @@ from jmapchat._core import (
 from jmapchat.models import UploadResponse
 
 from ._base import ClientBase, UploadSource
-from ._http import map_transport_errors, to_response
+from ._http import (
+    check_deadline,
+    deadline_until,
+    map_transport_errors,
+    timeout_until,
+    to_response,
+)
 from ._primitives import async_upload_chunks, async_upload_source
 
 __all__ = ["AsyncBlobsMixin", "stream_upload"]
@@ -53,13 +60,17 @@ class AsyncBlobsMixin(ClientBase):
         *,
         type: str = "application/octet-stream",
         account_id: str | None = None,
+        deadline: float | None = None,
     ) -> UploadResponse:
         """Upload bytes, a file path, a binary file object or an iterator of bytes.
 
         The async client also takes async iterators. Streams; checks ``maxSizeUpload``
-        first; verifies the server's size and sha256.
+        first; verifies the server's size and sha256. ``deadline`` (seconds) bounds the
+        whole upload — the body stream (checked per chunk), retries and waits: past it
+        `jmapchat.Timeout` is raised.
         """
-        src = async_upload_source(data)
+        until = deadline_until(deadline)
+        src = dataclasses.replace(async_upload_source(data), until=until)
         body: Any = src.value if src.kind == "bytes" else src
         doc = await self._run(
             upload_flow(
@@ -69,7 +80,8 @@ class AsyncBlobsMixin(ClientBase):
                 size=src.size,
                 replayable=src.replayable,
                 policy=self._policy,
-            )
+            ),
+            until,
         )
         return UploadResponse.model_validate(doc)
 
@@ -84,28 +96,36 @@ class AsyncBlobsMixin(ClientBase):
         sha256: str | None = None,
         account_id: str | None = None,
         chunk_size: int = _CHUNK,
+        deadline: float | None = None,
     ) -> AsyncIterator[AsyncIterator[bytes]]:
         """``async with client.download_stream(blob_id) as chunks: async for c in chunks``.
 
         Raises `LocalProtocolError` past ``max_size`` bytes and `RemoteProtocolError`
-        at the end if ``sha256`` (lower-case hex) does not match.
+        at the end if ``sha256`` (lower-case hex) does not match. ``deadline`` (seconds
+        from this call) bounds the whole download, the caller's time between chunks
+        included: past it `jmapchat.Timeout` is raised.
         """
+        until = deadline_until(deadline)
         req = await self._run(
             download_request_flow(
                 blob_id, account_id=account_id or self.account_id, type=type, name=name
-            )
+            ),
+            until,
         )
         verifier = DownloadVerifier(blob_id, max_size=max_size, sha256=sha256)
         http = self._client()
         what = f"download {blob_id}"
+        kw = self._auth_kw()
+        if until is not None:
+            kw["timeout"] = timeout_until(http.timeout, until)
         with map_transport_errors(what):
-            stream = http.stream("GET", req.url, headers=dict(req.headers), **self._auth_kw())
+            stream = http.stream("GET", req.url, headers=dict(req.headers), **kw)
             async with stream as r:
                 if not 200 <= r.status_code < 300:
                     await r.aread()
                     check_download_response(to_response(r, r.content), blob_id, max_size)
                 check_download_response(to_response(r, b""), blob_id, max_size)
-                yield _Chunks(r.aiter_bytes(chunk_size), verifier, what)
+                yield _Chunks(r.aiter_bytes(chunk_size), verifier, what, until)
 
     async def download(
         self,
@@ -116,8 +136,9 @@ class AsyncBlobsMixin(ClientBase):
         max_size: int | None = None,
         sha256: str | None = None,
         account_id: str | None = None,
+        deadline: float | None = None,
     ) -> bytes:
-        """Download a blob as bytes (same checks as `download_stream`)."""
+        """Download a blob as bytes (same checks and ``deadline`` as `download_stream`)."""
         async with self.download_stream(
             blob_id,
             type=type,
@@ -125,6 +146,7 @@ class AsyncBlobsMixin(ClientBase):
             max_size=max_size,
             sha256=sha256,
             account_id=account_id,
+            deadline=deadline,
         ) as chunks:
             parts: list[bytes] = []
             async for chunk in chunks:
@@ -135,10 +157,17 @@ class AsyncBlobsMixin(ClientBase):
 class _Chunks:
     """The chunk iterator handed out by `AsyncClient.download_stream`."""
 
-    def __init__(self, source: AsyncIterator[bytes], verifier: DownloadVerifier, what: str) -> None:
+    def __init__(
+        self,
+        source: AsyncIterator[bytes],
+        verifier: DownloadVerifier,
+        what: str,
+        until: float | None = None,
+    ) -> None:
         self._source = source
         self._verifier = verifier
         self._what = what
+        self._until = until
         self._finished = False
 
     def __aiter__(self) -> _Chunks:
@@ -153,6 +182,7 @@ class _Chunks:
                     self._finished = True
                     self._verifier.finish()
                 raise
+        check_deadline(self._until, f"{self._what}: reading the blob", sent=True)
         self._verifier.update(chunk)
         return chunk
 
@@ -162,6 +192,7 @@ async def stream_upload(src: UploadSource, digest: StreamDigest | None) -> Async
         digest.reset()
     async with aclosing(async_upload_chunks(src, _CHUNK)) as chunks:
         async for chunk in chunks:
+            check_deadline(src.until, "upload: sending the body", sent=True)
             if digest is not None:
                 digest.update(chunk)
             yield chunk

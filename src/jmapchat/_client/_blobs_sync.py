@@ -7,6 +7,7 @@ suite fails while this file is stale.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -24,7 +25,13 @@ from jmapchat._core import (
 from jmapchat.models import UploadResponse
 
 from ._base import ClientBase, UploadSource
-from ._http import map_transport_errors, to_response
+from ._http import (
+    check_deadline,
+    deadline_until,
+    map_transport_errors,
+    timeout_until,
+    to_response,
+)
 from ._primitives import upload_chunks, upload_source
 
 __all__ = ["BlobsMixin", "stream_upload"]
@@ -56,13 +63,17 @@ class BlobsMixin(ClientBase):
         *,
         type: str = "application/octet-stream",
         account_id: str | None = None,
+        deadline: float | None = None,
     ) -> UploadResponse:
         """Upload bytes, a file path, a binary file object or an iterator of bytes.
 
         The async client also takes async iterators. Streams; checks ``maxSizeUpload``
-        first; verifies the server's size and sha256.
+        first; verifies the server's size and sha256. ``deadline`` (seconds) bounds the
+        whole upload — the body stream (checked per chunk), retries and waits: past it
+        `jmapchat.Timeout` is raised.
         """
-        src = upload_source(data)
+        until = deadline_until(deadline)
+        src = dataclasses.replace(upload_source(data), until=until)
         body: Any = src.value if src.kind == "bytes" else src
         doc = self._run(
             upload_flow(
@@ -72,7 +83,8 @@ class BlobsMixin(ClientBase):
                 size=src.size,
                 replayable=src.replayable,
                 policy=self._policy,
-            )
+            ),
+            until,
         )
         return UploadResponse.model_validate(doc)
 
@@ -87,28 +99,36 @@ class BlobsMixin(ClientBase):
         sha256: str | None = None,
         account_id: str | None = None,
         chunk_size: int = _CHUNK,
+        deadline: float | None = None,
     ) -> Iterator[Iterator[bytes]]:
         """``with client.download_stream(blob_id) as chunks: for c in chunks``.
 
         Raises `LocalProtocolError` past ``max_size`` bytes and `RemoteProtocolError`
-        at the end if ``sha256`` (lower-case hex) does not match.
+        at the end if ``sha256`` (lower-case hex) does not match. ``deadline`` (seconds
+        from this call) bounds the whole download, the caller's time between chunks
+        included: past it `jmapchat.Timeout` is raised.
         """
+        until = deadline_until(deadline)
         req = self._run(
             download_request_flow(
                 blob_id, account_id=account_id or self.account_id, type=type, name=name
-            )
+            ),
+            until,
         )
         verifier = DownloadVerifier(blob_id, max_size=max_size, sha256=sha256)
         http = self._client()
         what = f"download {blob_id}"
+        kw = self._auth_kw()
+        if until is not None:
+            kw["timeout"] = timeout_until(http.timeout, until)
         with map_transport_errors(what):
-            stream = http.stream("GET", req.url, headers=dict(req.headers), **self._auth_kw())
+            stream = http.stream("GET", req.url, headers=dict(req.headers), **kw)
             with stream as r:
                 if not 200 <= r.status_code < 300:
                     r.read()
                     check_download_response(to_response(r, r.content), blob_id, max_size)
                 check_download_response(to_response(r, b""), blob_id, max_size)
-                yield _Chunks(r.iter_bytes(chunk_size), verifier, what)
+                yield _Chunks(r.iter_bytes(chunk_size), verifier, what, until)
 
     def download(
         self,
@@ -119,8 +139,9 @@ class BlobsMixin(ClientBase):
         max_size: int | None = None,
         sha256: str | None = None,
         account_id: str | None = None,
+        deadline: float | None = None,
     ) -> bytes:
-        """Download a blob as bytes (same checks as `download_stream`)."""
+        """Download a blob as bytes (same checks and ``deadline`` as `download_stream`)."""
         with self.download_stream(
             blob_id,
             type=type,
@@ -128,6 +149,7 @@ class BlobsMixin(ClientBase):
             max_size=max_size,
             sha256=sha256,
             account_id=account_id,
+            deadline=deadline,
         ) as chunks:
             parts: list[bytes] = []
             for chunk in chunks:
@@ -138,10 +160,17 @@ class BlobsMixin(ClientBase):
 class _Chunks:
     """The chunk iterator handed out by `Client.download_stream`."""
 
-    def __init__(self, source: Iterator[bytes], verifier: DownloadVerifier, what: str) -> None:
+    def __init__(
+        self,
+        source: Iterator[bytes],
+        verifier: DownloadVerifier,
+        what: str,
+        until: float | None = None,
+    ) -> None:
         self._source = source
         self._verifier = verifier
         self._what = what
+        self._until = until
         self._finished = False
 
     def __iter__(self) -> _Chunks:
@@ -156,6 +185,7 @@ class _Chunks:
                     self._finished = True
                     self._verifier.finish()
                 raise
+        check_deadline(self._until, f"{self._what}: reading the blob", sent=True)
         self._verifier.update(chunk)
         return chunk
 
@@ -165,6 +195,7 @@ def stream_upload(src: UploadSource, digest: StreamDigest | None) -> Iterator[by
         digest.reset()
     with closing(upload_chunks(src, _CHUNK)) as chunks:
         for chunk in chunks:
+            check_deadline(src.until, "upload: sending the body", sent=True)
             if digest is not None:
                 digest.update(chunk)
             yield chunk

@@ -6,12 +6,25 @@ generator after adding or changing a namespace; ``tests/client`` fails when it i
 
 from __future__ import annotations
 
-from jmapchat._core import CoreMethods
-from jmapchat._namespaces.blob import BlobMethods
+from collections.abc import Mapping, Sequence
+from functools import cached_property
+from typing import Any
+
+from jmapchat._core import (
+    NOT_GIVEN,
+    CoreMethods,
+    FilterOperator,
+    Id,
+    IdsArg,
+    NotGiven,
+    Ref,
+    SortArg,
+)
+from jmapchat._namespaces.blob import BlobCapability, BlobMethods
 from jmapchat._namespaces.chat import ChatMethods
 from jmapchat._namespaces.chat_contact import ChatContactMethods
 from jmapchat._namespaces.custom_emoji import CustomEmojiMethods
-from jmapchat._namespaces.message import MessageMethods
+from jmapchat._namespaces.message import DateArg, MessageMethods
 from jmapchat._namespaces.presence_status import PresenceStatusMethods
 from jmapchat._namespaces.push_subscription import PushSubscriptionMethods
 from jmapchat._namespaces.quota import QuotaMethods
@@ -19,206 +32,898 @@ from jmapchat._namespaces.read_position import ReadPositionMethods
 from jmapchat._namespaces.space import SpaceMethods
 from jmapchat._namespaces.space_ban import SpaceBanMethods
 from jmapchat._namespaces.space_invite import SpaceInviteMethods
+from jmapchat.models import (
+    Attachment,
+    BlobProperty,
+    BlobSlice,
+    BroadcastMention,
+    ChatContactFilter,
+    ChatContactProperty,
+    ChatContactSortProperty,
+    ChatContactUpdate,
+    ChatCreate,
+    ChatFilter,
+    ChatProperty,
+    ChatSortProperty,
+    ChatUpdate,
+    CustomEmojiCreate,
+    CustomEmojiFilter,
+    CustomEmojiProperty,
+    CustomEmojiSortProperty,
+    CustomEmojiUpdate,
+    Mention,
+    MessageCreate,
+    MessageFilter,
+    MessageProperty,
+    MessageSortProperty,
+    MessageText,
+    MessageUpdate,
+    PresenceStatusProperty,
+    PresenceStatusUpdate,
+    PushSubscriptionCreate,
+    PushSubscriptionProperty,
+    PushSubscriptionUpdate,
+    QuotaFilter,
+    QuotaProperty,
+    QuotaSortProperty,
+    ReadPositionProperty,
+    ReadPositionUpdate,
+    SpaceBanCreate,
+    SpaceBanProperty,
+    SpaceBanUpdate,
+    SpaceCreate,
+    SpaceFilter,
+    SpaceInviteCreate,
+    SpaceInviteProperty,
+    SpaceJoin,
+    SpaceProperty,
+    SpaceSortProperty,
+    SpaceUpdate,
+)
 
 from ._mirror import AsyncMode, M, NamespaceMirror, SyncMode, one_call, query_pages
 
 __all__ = ["AsyncNamespaces", "SyncNamespaces"]
 
 
+# The parameters of the helpers, for type checkers (see `one_call`).
+
+
+def _blob_convert(
+    self: object,
+    blob_id: Id,
+    type: str,
+    *,
+    width: int | NotGiven = NOT_GIVEN,
+    height: int | NotGiven = NOT_GIVEN,
+    creation_id: str | None = None,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _blob_copy(
+    self: object,
+    from_account_id: str,
+    blob_ids: IdsArg,
+    *,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _blob_get(
+    self: object,
+    ids: IdsArg,
+    *,
+    properties: Sequence[BlobProperty] | NotGiven = NOT_GIVEN,
+    offset: int | NotGiven = NOT_GIVEN,
+    length: int | NotGiven = NOT_GIVEN,
+    capability: BlobCapability = "urn:ietf:params:jmap:blob2",
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _blob_lookup(
+    self: object,
+    ids: IdsArg,
+    *,
+    type_names: Sequence[str] = ("Message",),
+    capability: BlobCapability = "urn:ietf:params:jmap:blob2",
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _blob_upload(
+    self: object,
+    data: Sequence[str | bytes | BlobSlice],
+    *,
+    type: str | None = None,
+    creation_id: str | None = None,
+    capability: BlobCapability = "urn:ietf:params:jmap:blob2",
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _chat_changes(
+    self: object,
+    since_state: str | Ref[str],
+    *,
+    max_changes: int | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _chat_get(
+    self: object,
+    ids: IdsArg | None = None,
+    *,
+    properties: Sequence[ChatProperty] | None | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _chat_open_direct(
+    self: object,
+    contact_id: Id,
+    *,
+    creation_id: str | None = None,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _chat_query(
+    self: object,
+    *,
+    filter: ChatFilter | FilterOperator | NotGiven = NOT_GIVEN,
+    sort: SortArg[ChatSortProperty] = NOT_GIVEN,
+    position: int | NotGiven = NOT_GIVEN,
+    anchor: Id | NotGiven = NOT_GIVEN,
+    anchor_offset: int | NotGiven = NOT_GIVEN,
+    limit: int | NotGiven = NOT_GIVEN,
+    calculate_total: bool | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _chat_query_changes(
+    self: object,
+    since_query_state: str | Ref[str],
+    *,
+    filter: ChatFilter | FilterOperator | NotGiven = NOT_GIVEN,
+    sort: SortArg[ChatSortProperty] = NOT_GIVEN,
+    max_changes: int | NotGiven = NOT_GIVEN,
+    up_to_id: Id | NotGiven = NOT_GIVEN,
+    calculate_total: bool | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _chat_set(
+    self: object,
+    *,
+    create: Mapping[str, ChatCreate] | NotGiven = NOT_GIVEN,
+    update: Mapping[Id, ChatUpdate | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
+    destroy: IdsArg | NotGiven = NOT_GIVEN,
+    if_in_state: str | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _chat_typing(
+    self: object,
+    chat_id: Id,
+    typing: bool = True,
+    *,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _chat_contact_get(
+    self: object,
+    ids: IdsArg | None = None,
+    *,
+    properties: Sequence[ChatContactProperty] | None | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _chat_contact_query(
+    self: object,
+    *,
+    filter: ChatContactFilter | FilterOperator | NotGiven = NOT_GIVEN,
+    sort: SortArg[ChatContactSortProperty] = NOT_GIVEN,
+    position: int | NotGiven = NOT_GIVEN,
+    anchor: Id | NotGiven = NOT_GIVEN,
+    anchor_offset: int | NotGiven = NOT_GIVEN,
+    limit: int | NotGiven = NOT_GIVEN,
+    calculate_total: bool | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _chat_contact_query_changes(
+    self: object,
+    since_query_state: str | Ref[str],
+    *,
+    filter: ChatContactFilter | FilterOperator | NotGiven = NOT_GIVEN,
+    sort: SortArg[ChatContactSortProperty] = NOT_GIVEN,
+    max_changes: int | NotGiven = NOT_GIVEN,
+    up_to_id: Id | NotGiven = NOT_GIVEN,
+    calculate_total: bool | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _chat_contact_set(
+    self: object,
+    *,
+    update: Mapping[Id, ChatContactUpdate | Mapping[str, Any]],
+    if_in_state: str | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _core_echo(
+    self: object,
+    arguments: Mapping[str, Any] | None = None,
+    *,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _custom_emoji_get(
+    self: object,
+    ids: IdsArg | None = None,
+    *,
+    properties: Sequence[CustomEmojiProperty] | None | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _custom_emoji_query(
+    self: object,
+    *,
+    filter: CustomEmojiFilter | FilterOperator | NotGiven = NOT_GIVEN,
+    sort: SortArg[CustomEmojiSortProperty] = NOT_GIVEN,
+    position: int | NotGiven = NOT_GIVEN,
+    anchor: Id | NotGiven = NOT_GIVEN,
+    anchor_offset: int | NotGiven = NOT_GIVEN,
+    limit: int | NotGiven = NOT_GIVEN,
+    calculate_total: bool | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _custom_emoji_query_changes(
+    self: object,
+    since_query_state: str | Ref[str],
+    *,
+    filter: CustomEmojiFilter | FilterOperator | NotGiven = NOT_GIVEN,
+    sort: SortArg[CustomEmojiSortProperty] = NOT_GIVEN,
+    max_changes: int | NotGiven = NOT_GIVEN,
+    up_to_id: Id | NotGiven = NOT_GIVEN,
+    calculate_total: bool | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _custom_emoji_set(
+    self: object,
+    *,
+    create: Mapping[str, CustomEmojiCreate] | NotGiven = NOT_GIVEN,
+    update: Mapping[Id, CustomEmojiUpdate | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
+    destroy: IdsArg | NotGiven = NOT_GIVEN,
+    if_in_state: str | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _message_delete(
+    self: object,
+    ids: Sequence[Id],
+    *,
+    for_all: bool = False,
+    deleted_at: DateArg | None = None,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _message_edit(
+    self: object,
+    message_id: Id,
+    body: str | MessageText,
+    *,
+    body_type: str | NotGiven = NOT_GIVEN,
+    mentions: Sequence[Mention] | NotGiven = NOT_GIVEN,
+    broadcast_mentions: Sequence[BroadcastMention] | NotGiven = NOT_GIVEN,
+    if_in_state: str | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _message_get(
+    self: object,
+    ids: IdsArg,
+    *,
+    properties: Sequence[MessageProperty] | None | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _message_mark_read(
+    self: object,
+    ids: Sequence[Id],
+    *,
+    read_at: DateArg | None = None,
+    disposition: str | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _message_query(
+    self: object,
+    *,
+    filter: MessageFilter | FilterOperator | NotGiven = NOT_GIVEN,
+    sort: SortArg[MessageSortProperty] = NOT_GIVEN,
+    position: int | NotGiven = NOT_GIVEN,
+    anchor: Id | NotGiven = NOT_GIVEN,
+    anchor_offset: int | NotGiven = NOT_GIVEN,
+    limit: int | NotGiven = NOT_GIVEN,
+    calculate_total: bool | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _message_query_changes(
+    self: object,
+    since_query_state: str | Ref[str],
+    *,
+    filter: MessageFilter | FilterOperator | NotGiven = NOT_GIVEN,
+    sort: SortArg[MessageSortProperty] = NOT_GIVEN,
+    max_changes: int | NotGiven = NOT_GIVEN,
+    up_to_id: Id | NotGiven = NOT_GIVEN,
+    calculate_total: bool | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _message_react(
+    self: object,
+    message_id: Id,
+    emoji: str,
+    *,
+    custom_emoji_id: Id | NotGiven = NOT_GIVEN,
+    reaction_id: str | None = None,
+    sent_at: DateArg | None = None,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _message_send(
+    self: object,
+    chat_id: Id,
+    body: str | MessageText,
+    *,
+    body_type: str | NotGiven = NOT_GIVEN,
+    mentions: Sequence[Mention] | NotGiven = NOT_GIVEN,
+    broadcast_mentions: Sequence[BroadcastMention] | NotGiven = NOT_GIVEN,
+    attachments: Sequence[Attachment] | NotGiven = NOT_GIVEN,
+    reply_to: Id | NotGiven = NOT_GIVEN,
+    thread_root_id: Id | NotGiven = NOT_GIVEN,
+    sent_at: DateArg | NotGiven = NOT_GIVEN,
+    creation_id: str | None = None,
+    if_in_state: str | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _message_set(
+    self: object,
+    *,
+    create: Mapping[str, MessageCreate] | NotGiven = NOT_GIVEN,
+    update: Mapping[Id, MessageUpdate | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
+    destroy: IdsArg | NotGiven = NOT_GIVEN,
+    if_in_state: str | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _message_unreact(
+    self: object,
+    message_id: Id,
+    reaction_id: str,
+    *,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _presence_status_get(
+    self: object,
+    ids: IdsArg | None = None,
+    *,
+    properties: Sequence[PresenceStatusProperty] | None | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _presence_status_set(
+    self: object,
+    *,
+    update: Mapping[Id, PresenceStatusUpdate | Mapping[str, Any]],
+    if_in_state: str | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _push_subscription_get(
+    self: object,
+    ids: IdsArg | None = None,
+    *,
+    properties: Sequence[PushSubscriptionProperty] | None | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _push_subscription_set(
+    self: object,
+    *,
+    create: Mapping[str, PushSubscriptionCreate] | NotGiven = NOT_GIVEN,
+    update: Mapping[Id, PushSubscriptionUpdate | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
+    destroy: IdsArg | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _quota_get(
+    self: object,
+    ids: IdsArg | None = None,
+    *,
+    properties: Sequence[QuotaProperty] | None | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _quota_query(
+    self: object,
+    *,
+    filter: QuotaFilter | FilterOperator | NotGiven = NOT_GIVEN,
+    sort: SortArg[QuotaSortProperty] = NOT_GIVEN,
+    position: int | NotGiven = NOT_GIVEN,
+    anchor: Id | NotGiven = NOT_GIVEN,
+    anchor_offset: int | NotGiven = NOT_GIVEN,
+    limit: int | NotGiven = NOT_GIVEN,
+    calculate_total: bool | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _quota_query_changes(
+    self: object,
+    since_query_state: str | Ref[str],
+    *,
+    filter: QuotaFilter | FilterOperator | NotGiven = NOT_GIVEN,
+    sort: SortArg[QuotaSortProperty] = NOT_GIVEN,
+    max_changes: int | NotGiven = NOT_GIVEN,
+    up_to_id: Id | NotGiven = NOT_GIVEN,
+    calculate_total: bool | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _read_position_get(
+    self: object,
+    ids: IdsArg | None = None,
+    *,
+    properties: Sequence[ReadPositionProperty] | None | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _read_position_set(
+    self: object,
+    *,
+    update: Mapping[Id, ReadPositionUpdate | Mapping[str, Any]],
+    if_in_state: str | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _read_position_set_last_read(
+    self: object,
+    read_position_id: Id,
+    message_id: Id | None,
+    *,
+    if_in_state: str | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _space_get(
+    self: object,
+    ids: IdsArg | None = None,
+    *,
+    properties: Sequence[SpaceProperty] | None | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _space_join(
+    self: object,
+    spec: SpaceJoin | None = None,
+    *,
+    invite_code: str | NotGiven = NOT_GIVEN,
+    space_id: Id | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _space_query(
+    self: object,
+    *,
+    filter: SpaceFilter | FilterOperator | NotGiven = NOT_GIVEN,
+    sort: SortArg[SpaceSortProperty] = NOT_GIVEN,
+    position: int | NotGiven = NOT_GIVEN,
+    anchor: Id | NotGiven = NOT_GIVEN,
+    anchor_offset: int | NotGiven = NOT_GIVEN,
+    limit: int | NotGiven = NOT_GIVEN,
+    calculate_total: bool | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _space_query_changes(
+    self: object,
+    since_query_state: str | Ref[str],
+    *,
+    filter: SpaceFilter | FilterOperator | NotGiven = NOT_GIVEN,
+    sort: SortArg[SpaceSortProperty] = NOT_GIVEN,
+    max_changes: int | NotGiven = NOT_GIVEN,
+    up_to_id: Id | NotGiven = NOT_GIVEN,
+    calculate_total: bool | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _space_set(
+    self: object,
+    *,
+    create: Mapping[str, SpaceCreate] | NotGiven = NOT_GIVEN,
+    update: Mapping[Id, SpaceUpdate | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
+    destroy: IdsArg | NotGiven = NOT_GIVEN,
+    if_in_state: str | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _space_ban_get(
+    self: object,
+    ids: IdsArg | None = None,
+    *,
+    properties: Sequence[SpaceBanProperty] | None | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _space_ban_set(
+    self: object,
+    *,
+    create: Mapping[str, SpaceBanCreate] | NotGiven = NOT_GIVEN,
+    update: Mapping[Id, SpaceBanUpdate | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
+    destroy: IdsArg | NotGiven = NOT_GIVEN,
+    if_in_state: str | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _space_invite_get(
+    self: object,
+    ids: IdsArg | None = None,
+    *,
+    properties: Sequence[SpaceInviteProperty] | None | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
+def _space_invite_set(
+    self: object,
+    *,
+    create: Mapping[str, SpaceInviteCreate] | NotGiven = NOT_GIVEN,
+    destroy: IdsArg | NotGiven = NOT_GIVEN,
+    if_in_state: str | NotGiven = NOT_GIVEN,
+    account_id: str | NotGiven = NOT_GIVEN,
+    call_id: str | None = None,
+    deadline: float | None = None,
+) -> None: ...
+
+
 class BlobMirror(NamespaceMirror[M]):
     """``client.blob``."""
 
-    convert = one_call(BlobMethods.convert)
-    copy = one_call(BlobMethods.copy)
-    get = one_call(BlobMethods.get)
-    lookup = one_call(BlobMethods.lookup)
-    upload = one_call(BlobMethods.upload)
+    convert = one_call(BlobMethods.convert, _blob_convert)
+    copy = one_call(BlobMethods.copy, _blob_copy)
+    get = one_call(BlobMethods.get, _blob_get)
+    lookup = one_call(BlobMethods.lookup, _blob_lookup)
+    upload = one_call(BlobMethods.upload, _blob_upload)
 
 
 class ChatMirror(NamespaceMirror[M]):
     """``client.chat``."""
 
-    changes = one_call(ChatMethods.changes)
-    get = one_call(ChatMethods.get)
-    open_direct = one_call(ChatMethods.open_direct)
-    query = one_call(ChatMethods.query)
-    query_changes = one_call(ChatMethods.query_changes)
-    set = one_call(ChatMethods.set)
-    typing = one_call(ChatMethods.typing)
+    changes = one_call(ChatMethods.changes, _chat_changes)
+    get = one_call(ChatMethods.get, _chat_get)
+    open_direct = one_call(ChatMethods.open_direct, _chat_open_direct)
+    query = one_call(ChatMethods.query, _chat_query)
+    query_changes = one_call(ChatMethods.query_changes, _chat_query_changes)
+    set = one_call(ChatMethods.set, _chat_set)
+    typing = one_call(ChatMethods.typing, _chat_typing)
     query_iter = query_pages(ChatMethods.get)
 
 
 class ChatContactMirror(NamespaceMirror[M]):
     """``client.chat_contact``."""
 
-    changes = one_call(ChatContactMethods.changes)
-    get = one_call(ChatContactMethods.get)
-    query = one_call(ChatContactMethods.query)
-    query_changes = one_call(ChatContactMethods.query_changes)
-    set = one_call(ChatContactMethods.set)
+    changes = one_call(ChatContactMethods.changes, _chat_changes)
+    get = one_call(ChatContactMethods.get, _chat_contact_get)
+    query = one_call(ChatContactMethods.query, _chat_contact_query)
+    query_changes = one_call(ChatContactMethods.query_changes, _chat_contact_query_changes)
+    set = one_call(ChatContactMethods.set, _chat_contact_set)
     query_iter = query_pages(ChatContactMethods.get)
 
 
 class CoreMirror(NamespaceMirror[M]):
     """``client.core``."""
 
-    echo = one_call(CoreMethods.echo)
+    echo = one_call(CoreMethods.echo, _core_echo)
 
 
 class CustomEmojiMirror(NamespaceMirror[M]):
     """``client.custom_emoji``."""
 
-    changes = one_call(CustomEmojiMethods.changes)
-    get = one_call(CustomEmojiMethods.get)
-    query = one_call(CustomEmojiMethods.query)
-    query_changes = one_call(CustomEmojiMethods.query_changes)
-    set = one_call(CustomEmojiMethods.set)
+    changes = one_call(CustomEmojiMethods.changes, _chat_changes)
+    get = one_call(CustomEmojiMethods.get, _custom_emoji_get)
+    query = one_call(CustomEmojiMethods.query, _custom_emoji_query)
+    query_changes = one_call(CustomEmojiMethods.query_changes, _custom_emoji_query_changes)
+    set = one_call(CustomEmojiMethods.set, _custom_emoji_set)
     query_iter = query_pages(CustomEmojiMethods.get)
 
 
 class MessageMirror(NamespaceMirror[M]):
     """``client.message``."""
 
-    changes = one_call(MessageMethods.changes)
-    delete = one_call(MessageMethods.delete)
-    edit = one_call(MessageMethods.edit)
-    get = one_call(MessageMethods.get)
-    mark_read = one_call(MessageMethods.mark_read)
-    query = one_call(MessageMethods.query)
-    query_changes = one_call(MessageMethods.query_changes)
-    react = one_call(MessageMethods.react)
-    send = one_call(MessageMethods.send)
-    set = one_call(MessageMethods.set)
-    unreact = one_call(MessageMethods.unreact)
+    changes = one_call(MessageMethods.changes, _chat_changes)
+    delete = one_call(MessageMethods.delete, _message_delete)
+    edit = one_call(MessageMethods.edit, _message_edit)
+    get = one_call(MessageMethods.get, _message_get)
+    mark_read = one_call(MessageMethods.mark_read, _message_mark_read)
+    query = one_call(MessageMethods.query, _message_query)
+    query_changes = one_call(MessageMethods.query_changes, _message_query_changes)
+    react = one_call(MessageMethods.react, _message_react)
+    send = one_call(MessageMethods.send, _message_send)
+    set = one_call(MessageMethods.set, _message_set)
+    unreact = one_call(MessageMethods.unreact, _message_unreact)
     query_iter = query_pages(MessageMethods.get)
 
 
 class PresenceStatusMirror(NamespaceMirror[M]):
     """``client.presence_status``."""
 
-    changes = one_call(PresenceStatusMethods.changes)
-    get = one_call(PresenceStatusMethods.get)
-    set = one_call(PresenceStatusMethods.set)
+    changes = one_call(PresenceStatusMethods.changes, _chat_changes)
+    get = one_call(PresenceStatusMethods.get, _presence_status_get)
+    set = one_call(PresenceStatusMethods.set, _presence_status_set)
 
 
 class PushSubscriptionMirror(NamespaceMirror[M]):
     """``client.push_subscription``."""
 
-    get = one_call(PushSubscriptionMethods.get)
-    set = one_call(PushSubscriptionMethods.set)
+    get = one_call(PushSubscriptionMethods.get, _push_subscription_get)
+    set = one_call(PushSubscriptionMethods.set, _push_subscription_set)
 
 
 class QuotaMirror(NamespaceMirror[M]):
     """``client.quota``."""
 
-    changes = one_call(QuotaMethods.changes)
-    get = one_call(QuotaMethods.get)
-    query = one_call(QuotaMethods.query)
-    query_changes = one_call(QuotaMethods.query_changes)
+    changes = one_call(QuotaMethods.changes, _chat_changes)
+    get = one_call(QuotaMethods.get, _quota_get)
+    query = one_call(QuotaMethods.query, _quota_query)
+    query_changes = one_call(QuotaMethods.query_changes, _quota_query_changes)
     query_iter = query_pages(QuotaMethods.get)
 
 
 class ReadPositionMirror(NamespaceMirror[M]):
     """``client.read_position``."""
 
-    changes = one_call(ReadPositionMethods.changes)
-    get = one_call(ReadPositionMethods.get)
-    set = one_call(ReadPositionMethods.set)
-    set_last_read = one_call(ReadPositionMethods.set_last_read)
+    changes = one_call(ReadPositionMethods.changes, _chat_changes)
+    get = one_call(ReadPositionMethods.get, _read_position_get)
+    set = one_call(ReadPositionMethods.set, _read_position_set)
+    set_last_read = one_call(ReadPositionMethods.set_last_read, _read_position_set_last_read)
 
 
 class SpaceMirror(NamespaceMirror[M]):
     """``client.space``."""
 
-    changes = one_call(SpaceMethods.changes)
-    get = one_call(SpaceMethods.get)
-    join = one_call(SpaceMethods.join)
-    query = one_call(SpaceMethods.query)
-    query_changes = one_call(SpaceMethods.query_changes)
-    set = one_call(SpaceMethods.set)
+    changes = one_call(SpaceMethods.changes, _chat_changes)
+    get = one_call(SpaceMethods.get, _space_get)
+    join = one_call(SpaceMethods.join, _space_join)
+    query = one_call(SpaceMethods.query, _space_query)
+    query_changes = one_call(SpaceMethods.query_changes, _space_query_changes)
+    set = one_call(SpaceMethods.set, _space_set)
     query_iter = query_pages(SpaceMethods.get)
 
 
 class SpaceBanMirror(NamespaceMirror[M]):
     """``client.space_ban``."""
 
-    changes = one_call(SpaceBanMethods.changes)
-    get = one_call(SpaceBanMethods.get)
-    set = one_call(SpaceBanMethods.set)
+    changes = one_call(SpaceBanMethods.changes, _chat_changes)
+    get = one_call(SpaceBanMethods.get, _space_ban_get)
+    set = one_call(SpaceBanMethods.set, _space_ban_set)
 
 
 class SpaceInviteMirror(NamespaceMirror[M]):
     """``client.space_invite``."""
 
-    changes = one_call(SpaceInviteMethods.changes)
-    get = one_call(SpaceInviteMethods.get)
-    set = one_call(SpaceInviteMethods.set)
+    changes = one_call(SpaceInviteMethods.changes, _chat_changes)
+    get = one_call(SpaceInviteMethods.get, _space_invite_get)
+    set = one_call(SpaceInviteMethods.set, _space_invite_set)
 
 
 class AsyncNamespaces:
     """Typed one-call namespaces (async)."""
 
-    @property
+    @cached_property
     def blob(self) -> BlobMirror[AsyncMode]:
         """One-call helpers mirroring ``req.blob``."""
         return BlobMirror(self, "blob")
 
-    @property
+    @cached_property
     def chat(self) -> ChatMirror[AsyncMode]:
         """One-call helpers mirroring ``req.chat``."""
         return ChatMirror(self, "chat")
 
-    @property
+    @cached_property
     def chat_contact(self) -> ChatContactMirror[AsyncMode]:
         """One-call helpers mirroring ``req.chat_contact``."""
         return ChatContactMirror(self, "chat_contact")
 
-    @property
+    @cached_property
     def core(self) -> CoreMirror[AsyncMode]:
         """One-call helpers mirroring ``req.core``."""
         return CoreMirror(self, "core")
 
-    @property
+    @cached_property
     def custom_emoji(self) -> CustomEmojiMirror[AsyncMode]:
         """One-call helpers mirroring ``req.custom_emoji``."""
         return CustomEmojiMirror(self, "custom_emoji")
 
-    @property
+    @cached_property
     def message(self) -> MessageMirror[AsyncMode]:
         """One-call helpers mirroring ``req.message``."""
         return MessageMirror(self, "message")
 
-    @property
+    @cached_property
     def presence_status(self) -> PresenceStatusMirror[AsyncMode]:
         """One-call helpers mirroring ``req.presence_status``."""
         return PresenceStatusMirror(self, "presence_status")
 
-    @property
+    @cached_property
     def push_subscription(self) -> PushSubscriptionMirror[AsyncMode]:
         """One-call helpers mirroring ``req.push_subscription``."""
         return PushSubscriptionMirror(self, "push_subscription")
 
-    @property
+    @cached_property
     def quota(self) -> QuotaMirror[AsyncMode]:
         """One-call helpers mirroring ``req.quota``."""
         return QuotaMirror(self, "quota")
 
-    @property
+    @cached_property
     def read_position(self) -> ReadPositionMirror[AsyncMode]:
         """One-call helpers mirroring ``req.read_position``."""
         return ReadPositionMirror(self, "read_position")
 
-    @property
+    @cached_property
     def space(self) -> SpaceMirror[AsyncMode]:
         """One-call helpers mirroring ``req.space``."""
         return SpaceMirror(self, "space")
 
-    @property
+    @cached_property
     def space_ban(self) -> SpaceBanMirror[AsyncMode]:
         """One-call helpers mirroring ``req.space_ban``."""
         return SpaceBanMirror(self, "space_ban")
 
-    @property
+    @cached_property
     def space_invite(self) -> SpaceInviteMirror[AsyncMode]:
         """One-call helpers mirroring ``req.space_invite``."""
         return SpaceInviteMirror(self, "space_invite")
@@ -227,67 +932,67 @@ class AsyncNamespaces:
 class SyncNamespaces:
     """Typed one-call namespaces (sync)."""
 
-    @property
+    @cached_property
     def blob(self) -> BlobMirror[SyncMode]:
         """One-call helpers mirroring ``req.blob``."""
         return BlobMirror(self, "blob")
 
-    @property
+    @cached_property
     def chat(self) -> ChatMirror[SyncMode]:
         """One-call helpers mirroring ``req.chat``."""
         return ChatMirror(self, "chat")
 
-    @property
+    @cached_property
     def chat_contact(self) -> ChatContactMirror[SyncMode]:
         """One-call helpers mirroring ``req.chat_contact``."""
         return ChatContactMirror(self, "chat_contact")
 
-    @property
+    @cached_property
     def core(self) -> CoreMirror[SyncMode]:
         """One-call helpers mirroring ``req.core``."""
         return CoreMirror(self, "core")
 
-    @property
+    @cached_property
     def custom_emoji(self) -> CustomEmojiMirror[SyncMode]:
         """One-call helpers mirroring ``req.custom_emoji``."""
         return CustomEmojiMirror(self, "custom_emoji")
 
-    @property
+    @cached_property
     def message(self) -> MessageMirror[SyncMode]:
         """One-call helpers mirroring ``req.message``."""
         return MessageMirror(self, "message")
 
-    @property
+    @cached_property
     def presence_status(self) -> PresenceStatusMirror[SyncMode]:
         """One-call helpers mirroring ``req.presence_status``."""
         return PresenceStatusMirror(self, "presence_status")
 
-    @property
+    @cached_property
     def push_subscription(self) -> PushSubscriptionMirror[SyncMode]:
         """One-call helpers mirroring ``req.push_subscription``."""
         return PushSubscriptionMirror(self, "push_subscription")
 
-    @property
+    @cached_property
     def quota(self) -> QuotaMirror[SyncMode]:
         """One-call helpers mirroring ``req.quota``."""
         return QuotaMirror(self, "quota")
 
-    @property
+    @cached_property
     def read_position(self) -> ReadPositionMirror[SyncMode]:
         """One-call helpers mirroring ``req.read_position``."""
         return ReadPositionMirror(self, "read_position")
 
-    @property
+    @cached_property
     def space(self) -> SpaceMirror[SyncMode]:
         """One-call helpers mirroring ``req.space``."""
         return SpaceMirror(self, "space")
 
-    @property
+    @cached_property
     def space_ban(self) -> SpaceBanMirror[SyncMode]:
         """One-call helpers mirroring ``req.space_ban``."""
         return SpaceBanMirror(self, "space_ban")
 
-    @property
+    @cached_property
     def space_invite(self) -> SpaceInviteMirror[SyncMode]:
         """One-call helpers mirroring ``req.space_invite``."""
         return SpaceInviteMirror(self, "space_invite")

@@ -4,10 +4,10 @@ checks, deadlines and reply-size caps. Plain functions, no client state.
 
 from __future__ import annotations
 
-import contextlib
+import base64
 import logging
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
@@ -33,8 +33,10 @@ from jmapchat._version import __version__
 __all__ = [
     "USER_AGENT",
     "BearerAuth",
+    "RedactedBasicAuth",
     "body_cap",
     "build_auth",
+    "check_deadline",
     "check_urls",
     "deadline_until",
     "log",
@@ -61,20 +63,24 @@ class BearerAuth(httpx.Auth):
     def __init__(self, token: str) -> None:
         if not isinstance(token, str) or not token:
             raise TypeError("token must be a non-empty string")
-        self._token = token
+        self.header = f"Bearer {token}"
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = f"Bearer {self._token}"
+        request.headers["Authorization"] = self.header
         yield request
 
     def __repr__(self) -> str:
         return "BearerAuth(token='***')"
 
 
-class _RedactedBasicAuth(httpx.BasicAuth):
+class RedactedBasicAuth(httpx.BasicAuth):
+    """httpx's Basic auth whose ``repr`` hides the password; ``header`` is its value."""
+
     def __init__(self, username: str, password: str) -> None:
         super().__init__(username, password)
         self._username = username
+        pair = f"{username}:{password}".encode()
+        self.header = f"Basic {base64.b64encode(pair).decode('ascii')}"
 
     def __repr__(self) -> str:
         return f"BasicAuth(username={self._username!r}, password='***')"
@@ -94,37 +100,65 @@ def build_auth(
     if token is not None:
         return BearerAuth(token)
     if username is not None and password is not None:
-        return _RedactedBasicAuth(username, password)
+        return RedactedBasicAuth(username, password)
     return auth
 
 
-@contextlib.contextmanager
-def map_transport_errors(what: str) -> Iterator[None]:
+def map_transport_errors(what: str) -> _TransportErrors:
     """httpx transport failures → jmapchat `TransportError`s that say if the request left."""
-    what = redact_url(what)
-    try:
-        yield
-    except httpx.TimeoutException as exc:
+    return _TransportErrors(what)
+
+
+class _TransportErrors:
+    """The context manager of `map_transport_errors`: a class, not a generator, because
+    it wraps every request (a generator-based one costs several times more to enter)."""
+
+    __slots__ = ("what",)
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
+        if exc is None or not isinstance(exc, _MAPPED):
+            return
+        raise _mapped(redact_url(self.what), exc) from exc
+
+
+_MAPPED = (
+    httpx.TransportError,
+    httpx.TooManyRedirects,
+    httpx.DecodingError,
+    httpx.InvalidURL,
+    OverflowError,
+)
+
+
+def _mapped(what: str, exc: BaseException) -> TransportError | RemoteProtocolError:
+    if isinstance(exc, httpx.TimeoutException):
         sent = not isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
-        raise Timeout(f"{what}: {type(exc).__name__}: {_shown(exc)}", sent=sent) from exc
-    except httpx.ConnectError as exc:
-        raise ConnectError(f"{what}: could not connect: {_shown(exc)}") from exc
-    except httpx.WriteError as exc:
-        raise WriteError(f"{what}: failed while sending: {_shown(exc)}") from exc
-    except (httpx.ReadError, httpx.RemoteProtocolError, httpx.CloseError) as exc:
-        raise ReadError(f"{what}: failed while reading the reply: {_shown(exc)}") from exc
-    except httpx.TooManyRedirects as exc:
-        raise RemoteProtocolError(f"{what}: too many redirects") from exc
-    except httpx.DecodingError as exc:
-        raise RemoteProtocolError(
+        return Timeout(f"{what}: {type(exc).__name__}: {_shown(exc)}", sent=sent)
+    if isinstance(exc, httpx.ConnectError):
+        return ConnectError(f"{what}: could not connect: {_shown(exc)}")
+    if isinstance(exc, httpx.WriteError):
+        return WriteError(f"{what}: failed while sending: {_shown(exc)}")
+    if isinstance(exc, httpx.ReadError | httpx.RemoteProtocolError | httpx.CloseError):
+        return ReadError(f"{what}: failed while reading the reply: {_shown(exc)}")
+    if isinstance(exc, httpx.TooManyRedirects):
+        return RemoteProtocolError(f"{what}: too many redirects")
+    if isinstance(exc, httpx.DecodingError):
+        return RemoteProtocolError(
             f"{what}: the reply's body does not match its Content-Encoding: {_shown(exc)}"
-        ) from exc
-    except httpx.InvalidURL as exc:
-        raise RemoteProtocolError(f"{what}: unusable URL: {_shown(exc)}") from exc
-    except OverflowError as exc:  # the socket layer, on a port out of range
-        raise ConnectError(f"{what}: could not connect: {_shown(exc)}") from exc
-    except httpx.TransportError as exc:
-        raise TransportError(f"{what}: {type(exc).__name__}: {_shown(exc)}", sent=False) from exc
+        )
+    if isinstance(exc, httpx.InvalidURL):
+        return RemoteProtocolError(f"{what}: unusable URL: {_shown(exc)}")
+    if isinstance(exc, OverflowError):  # the socket layer, on a port out of range
+        return ConnectError(f"{what}: could not connect: {_shown(exc)}")
+    return TransportError(f"{what}: {type(exc).__name__}: {_shown(exc)}", sent=False)
 
 
 def _shown(exc: BaseException) -> str:
@@ -160,10 +194,11 @@ def upgrade_error(status: int, body: bytes, url: str) -> JMAPError:
     return HTTPStatusError(f"{what}: HTTP {status}", status_code=status, body=body[:2000])
 
 
-def to_response(r: httpx.Response, body: bytes) -> HTTPResponse:
-    return HTTPResponse(
-        r.status_code, {k.lower(): v for k, v in r.headers.items()}, body, str(r.url)
-    )
+def to_response(r: httpx.Response, body: bytes, url: str | None = None) -> HTTPResponse:
+    """The core's view of a reply; ``url`` saves rendering ``r.url`` when it is known."""
+    enc = r.headers.encoding
+    headers = {k.decode(enc).lower(): v.decode(enc) for k, v in r.headers.raw}
+    return HTTPResponse(r.status_code, headers, body, str(r.url) if url is None else url)
 
 
 def deadline_until(deadline: float | None) -> float | None:
@@ -180,7 +215,13 @@ def deadline_until(deadline: float | None) -> float | None:
 
 
 def past_deadline(what: str, *, sent: bool) -> Timeout:
-    return Timeout(f"{what}: the send's deadline passed", sent=sent)
+    return Timeout(f"{what}: the deadline passed", sent=sent)
+
+
+def check_deadline(until: float | None, what: str, *, sent: bool) -> None:
+    """Raise `Timeout` if ``until`` (a `deadline_until` instant) has passed."""
+    if until is not None and time.monotonic() > until:
+        raise past_deadline(what, sent=sent)
 
 
 def timeout_until(base: httpx.Timeout, until: float) -> httpx.Timeout:

@@ -8,18 +8,25 @@ Runtime: `NamespaceMirror` looks the method up on the request's namespace by nam
 namespace added to `jmapchat.Request` works on the clients with no extra code (the
 clients' ``__getattr__`` finds it).
 
+Every helper also takes a keyword-only ``deadline`` (seconds), passed to
+``client.call(..., deadline=)``: it bounds the whole send.
+
 Typing: a method returning ``Call[R]`` must become an ``async`` method returning ``R``
-with the same parameters. Python cannot map that over a whole class, so
-`_generated.py` (written by ``python scripts/gen_mirrors.py``) lists each namespace
-method once as ``get = one_call(MessageMethods.get)``. `one_call` is a descriptor typed
-with a ParamSpec: mypy copies the parameters and infers ``R`` from the namespace method,
-and picks the async or blocking return type from the mirror's mode. A test fails when the
-generated file is stale.
+with the same parameters plus ``deadline``. Python cannot map that over a whole class, and
+a ParamSpec cannot gain a keyword, so `_generated.py` (written by
+``python scripts/gen_mirrors.py``) lists each namespace method once as
+``get = one_call(MessageMethods.get, _message_get)``, where ``_message_get`` is a
+body-less function with the method's parameters (type variables bound, as the namespace
+class binds them) and ``deadline``; one such function per distinct parameter list.
+`one_call` is a descriptor typed with a ParamSpec: mypy takes the parameters from that
+function, infers ``R`` from the namespace method, and picks the async or blocking return
+type from the mirror's mode. A test fails when the generated file is stale.
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
 
@@ -71,15 +78,17 @@ class NamespaceMirror(Generic[M]):
         if client._is_async:
 
             @functools.wraps(target)
-            async def run_async(*args: Any, **kwargs: Any) -> Any:
-                return await client.call(build(args, kwargs))
+            async def run_async(*args: Any, deadline: float | None = None, **kwargs: Any) -> Any:
+                return await client.call(build(args, kwargs), deadline=deadline)
 
+            run_async.__signature__ = _with_deadline(target)  # type: ignore[attr-defined]
             return run_async
 
         @functools.wraps(target)
-        def run(*args: Any, **kwargs: Any) -> Any:
-            return client.call(build(args, kwargs))
+        def run(*args: Any, deadline: float | None = None, **kwargs: Any) -> Any:
+            return client.call(build(args, kwargs), deadline=deadline)
 
+        run.__signature__ = _with_deadline(target)  # type: ignore[attr-defined]
         return run
 
     if not TYPE_CHECKING:
@@ -95,13 +104,31 @@ class NamespaceMirror(Generic[M]):
         return sorted(n for n in dir(ns) if not n.startswith("_") and callable(getattr(ns, n)))
 
 
-class one_call(Generic[P, R]):
-    """Declare ``name = one_call(Namespace.name)`` on a mirror class (see module doc)."""
+def _with_deadline(target: Callable[..., Any]) -> inspect.Signature:
+    """``target``'s signature (without ``self``) plus ``deadline``, for ``help()``."""
+    sig = inspect.signature(target)
+    params = list(sig.parameters.values())
+    if params and params[0].name == "self":
+        params = params[1:]
+    deadline = inspect.Parameter(
+        "deadline", inspect.Parameter.KEYWORD_ONLY, default=None, annotation="float | None"
+    )
+    return sig.replace(parameters=[*params, deadline], return_annotation=inspect.Signature.empty)
 
-    def __init__(self, method: Callable[Concatenate[Any, P], Call[R]]) -> None:
+
+class one_call(Generic[P, R]):
+    """Declare ``name = one_call(Namespace.name, _params)`` on a mirror class: ``_params``
+    carries the helper's parameters for type checkers (see module doc)."""
+
+    def __init__(
+        self,
+        method: Callable[..., Call[R]],
+        signature: Callable[Concatenate[Any, P], None],
+    ) -> None:
         self.name = method.__name__
         self.__doc__ = method.__doc__
         self.method = method  # known to exist: no request is built to look it up
+        # ``signature`` is for type checkers only; help() gets the same from `_with_deadline`.
 
     def __set_name__(self, owner: type[Any], name: str) -> None:
         self.name = name
@@ -120,7 +147,10 @@ class one_call(Generic[P, R]):
     def __get__(self, obj: NamespaceMirror[Any] | None, owner: type[Any]) -> Any:
         if obj is None:
             return self
-        return obj._method(self.name, self.method)
+        # Built once per mirror (a bot calls the same helper many times a second): the
+        # instance attribute shadows this non-data descriptor from then on.
+        method = obj.__dict__[self.name] = obj._method(self.name, self.method)
+        return method
 
 
 class QueryIter(Protocol[I_co]):
@@ -133,6 +163,7 @@ class QueryIter(Protocol[I_co]):
         sort: Sequence[Any] | None = None,
         page_size: int = 100,
         properties: Sequence[str] | None = None,
+        deadline: float | None = None,
     ) -> I_co: ...
 
 

@@ -7,6 +7,7 @@ suite fails while this file is stale.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, closing
@@ -47,6 +48,7 @@ from jmapchat._namespaces import Request
 
 from ._base import ClientBase, ClientOptions, UploadSource
 from ._blobs_sync import BlobsMixin, stream_upload
+from ._direct import DirectRoute, env_proxies
 from ._events_sync import EventsMixin
 from ._generated import SyncNamespaces
 from ._http import (
@@ -110,6 +112,7 @@ class Client(SyncNamespaces, EventsMixin, BlobsMixin, ClientBase):
         self._http: httpx.Client | None = http_client
         self._transport = transport
         self._socket: Socket | None = None
+        self._direct: DirectRoute | None = None
         self._new_primitives()
 
     @classmethod
@@ -134,11 +137,18 @@ class Client(SyncNamespaces, EventsMixin, BlobsMixin, ClientBase):
     def open(self) -> Client:
         """Create the HTTP client (if needed) and fetch the session."""
         if self._http is None:
+            # Our own transport, so API requests can skip the client (see _direct);
+            # unless an environment proxy applies: httpx mounts it only without one.
+            transport = self._transport
+            if transport is None and not env_proxies():
+                transport = httpx.HTTPTransport()
             self._http = httpx.Client(
-                transport=self._transport,
+                transport=transport,
                 timeout=self._timeout,
                 headers={"User-Agent": USER_AGENT},
             )
+            if transport is not None:
+                self._direct = DirectRoute.for_client(transport, self._http, self._auth)
         self._new_primitives()
         try:
             session = self._fresh_session()
@@ -164,6 +174,7 @@ class Client(SyncNamespaces, EventsMixin, BlobsMixin, ClientBase):
     def close(self) -> None:
         """Close the WebSocket, and the HTTP client if this client created it."""
         self._socket = None
+        self._direct = None
         try:
             self._stack.close()
         finally:
@@ -228,12 +239,19 @@ class Client(SyncNamespaces, EventsMixin, BlobsMixin, ClientBase):
         return handle.result
 
     def changes_pages(
-        self, type: str, since_state: str, *, max_changes: int | None = None
+        self,
+        type: str,
+        since_state: str,
+        *,
+        max_changes: int | None = None,
+        deadline: float | None = None,
     ) -> Iterator[ChangesResponse]:
         """Every ``/changes`` page since ``since_state`` (follows ``hasMoreChanges``).
 
         ``type`` is a data type (``"Message"``) or namespace (``"message"``).
+        ``deadline`` (seconds from this call) bounds the whole iteration, as `query_iter`'s.
         """
+        until = deadline_until(deadline)
         flow = changes_pages_flow(
             self.request,
             self._changes_adder(type, max_changes),
@@ -241,7 +259,7 @@ class Client(SyncNamespaces, EventsMixin, BlobsMixin, ClientBase):
             account_id=self.account_id,
             policy=self._policy,
         )
-        return self._iterate(flow)
+        return self._iterate(flow, until)
 
     def query_iter(
         self,
@@ -252,11 +270,16 @@ class Client(SyncNamespaces, EventsMixin, BlobsMixin, ClientBase):
         page_size: int = 100,
         properties: Sequence[str] | None = None,
         fetch: bool = True,
+        deadline: float | None = None,
     ) -> Iterator[Any]:
         """Walk a ``/query`` by position: objects (query + get per page), or ids.
 
         One HTTP request per page of ``page_size`` (capped at ``maxObjectsInGet``).
+        ``deadline`` (seconds from this call) bounds the whole iteration — every page's
+        request, retry and wait, and the time the caller spends between pages: past it
+        `jmapchat.Timeout` is raised (pages already yielded stay yielded).
         """
+        until = deadline_until(deadline)
         flow = query_iter_flow(
             self.request,
             self._query_adder(
@@ -270,7 +293,7 @@ class Client(SyncNamespaces, EventsMixin, BlobsMixin, ClientBase):
             account_id=self.account_id,
             policy=self._policy,
         )
-        return self._iterate(flow)
+        return self._iterate(flow, until)
 
     # --- the driver -------------------------------------------------------------------
 
@@ -306,8 +329,8 @@ class Client(SyncNamespaces, EventsMixin, BlobsMixin, ClientBase):
                     sent.append(instr.request_id)
                 reply, error = self._do(instr, until)
 
-    def _iterate(self, flow: Flow[None]) -> Iterator[Any]:
-        """Drive an iterator flow, yielding what it emits."""
+    def _iterate(self, flow: Flow[None], until: float | None = None) -> Iterator[Any]:
+        """Drive an iterator flow, yielding what it emits, by ``until`` if given."""
         with closing(flow):
             reply: Any = None
             error: BaseException | None = None
@@ -320,7 +343,7 @@ class Client(SyncNamespaces, EventsMixin, BlobsMixin, ClientBase):
                     reply, error = None, None
                     yield instr.value
                 else:
-                    reply, error = self._do(instr)
+                    reply, error = self._do(instr, until)
 
     def _do(
         self, instr: Instruction, until: float | None = None
@@ -393,30 +416,48 @@ class Client(SyncNamespaces, EventsMixin, BlobsMixin, ClientBase):
         if isinstance(content, UploadSource):
             content = stream_upload(content, req.digest)
         what = f"{req.method} {redact_url(req.url)}"
-        kw = self._auth_kw()
-        if until is not None:
-            kw["timeout"] = timeout_until(http.timeout, until)
         started = time.perf_counter()
+        route = self._direct
+        direct = route.request(req, http.cookies, until) if route is not None else None
         with map_transport_errors(what):
-            stream = http.stream(
-                req.method,
-                req.url,
-                headers=dict(req.headers),
-                content=content,
-                follow_redirects=req.follow_redirects,
-                **kw,
+            if direct is not None:
+                assert route is not None
+                transport = route.transport
+                assert isinstance(transport, httpx.BaseTransport)
+                r = transport.handle_request(direct)
+                r.request = direct
+                try:
+                    body = self._read_body(r, req.kind, until, what)
+                finally:
+                    r.close()
+                resp = to_response(r, body, req.url)
+                if "set-cookie" in resp.headers:
+                    http.cookies.extract_cookies(r)
+            else:
+                kw = self._auth_kw()
+                if until is not None:
+                    kw["timeout"] = timeout_until(http.timeout, until)
+                stream = http.stream(
+                    req.method,
+                    req.url,
+                    headers=dict(req.headers),
+                    content=content,
+                    follow_redirects=req.follow_redirects,
+                    **kw,
+                )
+                with stream as r:
+                    body = self._read_body(r, req.kind, until, what)
+                resp = to_response(r, body)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "%s -> %d (%d bytes out, %d bytes in, %.3fs)",
+                what,
+                r.status_code,
+                len(req.body) if isinstance(req.body, bytes) else -1,
+                len(body),
+                time.perf_counter() - started,
             )
-            with stream as r:
-                body = self._read_body(r, req.kind, until, what)
-        log.debug(
-            "%s -> %d (%d bytes out, %d bytes in, %.3fs)",
-            what,
-            r.status_code,
-            len(req.body) if isinstance(req.body, bytes) else -1,
-            len(body),
-            time.perf_counter() - started,
-        )
-        return to_response(r, body)
+        return resp
 
     def _read_body(self, r: httpx.Response, kind: str, until: float | None, what: str) -> bytes:
         """The reply body, read up to the size cap and (chunk by chunk) the deadline."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, Final
 
 __all__ = ["GC_PAUSE_MIN_ITEMS", "gc_paused", "items_hint"]
@@ -21,12 +21,18 @@ GC_PAUSE_MIN_ITEMS: Final = 256
 """Objects in one result or one call's arguments from which the GC is paused."""
 
 
-@contextmanager
-def gc_paused(big: bool) -> Iterator[None]:
+def gc_paused(big: bool) -> AbstractContextManager[None]:
     """Disable the cyclic GC for the block if ``big`` (and the GC is enabled)."""
     if not big or not gc.isenabled():
-        yield
-        return
+        return _UNPAUSED  # every small request passes here: no generator to set up
+    return _paused()
+
+
+_UNPAUSED: Final = nullcontext()
+
+
+@contextmanager
+def _paused() -> Iterator[None]:
     gc.disable()
     try:
         yield

@@ -196,6 +196,12 @@ class BaseRequest:
         self._call_ids, self._creations = call_ids, creations
         self._checked = list(self.calls)
 
+    def revalidate(self) -> None:
+        """`validate` if ``calls`` was edited by hand since the calls were added (each
+        call was checked as it was added; this catches a reordered or spliced list)."""
+        if self.calls != self._checked:  # identity compare
+            self.validate()
+
     def _check_arguments(self, call: Call[Any]) -> None:
         for key in call.args:
             if not isinstance(key, str):
@@ -328,8 +334,7 @@ class BaseRequest:
         """The RFC 8620 Request object as plain JSON-ready data."""
         if not self.calls:
             raise LocalProtocolError("the request has no method calls")
-        if self.calls != self._checked:  # identity compare: edited by hand since added
-            self.validate()
+        self.revalidate()
         envelope: dict[str, Any] = {
             "using": self.using,
             "methodCalls": [self.encode_call(c) for c in self.calls],

@@ -12,8 +12,9 @@ compose with ``yield from``: paging is a loop around the executor flow.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any, Final
 
 from .._call import ChangesCall, GetCall, QueryCall
 from .._errors import (
@@ -50,6 +51,12 @@ __all__ = [
 
 
 # --- session -------------------------------------------------------------------------------
+
+
+API_HEADERS: Final[Mapping[str, str]] = MappingProxyType(
+    {"Content-Type": "application/json", "Accept": "application/json"}
+)
+"""The headers of every API request: one object, so a driver can cache what it derives."""
 
 
 def session_url_for(url: str) -> str:
@@ -154,8 +161,7 @@ def _execute(
     api_url = session.api_url
     splitter = run.splitter = Splitter(request, session.core, supported=session.capabilities)
     while (env := splitter.next_envelope()) is not None:
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        req = HTTPRequest("POST", api_url, headers, env.body, replay_safe=env.replay_safe)
+        req = HTTPRequest("POST", api_url, API_HEADERS, env.body, replay_safe=env.replay_safe)
         run.in_flight = env
         attempt = 0
         while True:
@@ -166,7 +172,7 @@ def _execute(
             attempt += 1  # serverUnavailable, and nothing in the envelope changed
             yield Sleep(policy.backoff(attempt))
         run.in_flight = None
-        if splitter.session_state is not None:
+        if splitter.session_state not in (None, session.state):  # the same: nothing to do
             yield ObservedSessionState(splitter.session_state)
     return splitter.response()
 

@@ -199,7 +199,7 @@ class Splitter(Absorber):
     ) -> None:
         if not request.calls:
             raise LocalProtocolError("the request has no method calls")
-        request.validate()
+        request.revalidate()
         self.request = request
         self.limits = limits
         self.dry_run = dry_run
