@@ -10,9 +10,19 @@ For each size (10,000 by default; 10,000 and 100,000 with ``--full``) on a fresh
   several envelopes in flight): messages/s over the process's wall time, and over the
   importer's own run (without interpreter start-up), HTTP requests (counted in the
   server's access log), and peak RSS of the import process (``wait4``);
-- a re-run of the same import after completion: messages written (must be 0) and requests.
+- a re-run of the same import after completion: messages written (must be 0) and requests;
+- client CPU per 1,000 messages: the import process's user + system time (``wait4``)
+  less that of importing an empty source (interpreter start-up, connecting, the journal;
+  the least of two such runs), next to the raw loop's own CPU (``time.process_time``),
+  and their ratio.
 
-Run: ``.venv/bin/python benchmarks/import_throughput.py [--full]``.
+``--old-src DIR`` also runs the import with another tree's code (``PYTHONPATH=DIR``, e.g.
+``git archive main src | tar -x -C /tmp/main``), alternating with this tree's, against the
+same server: a before/after in the same machine state. ``--repeat N`` runs each N times;
+``--sizes 100000`` picks the sizes.
+
+Run: ``.venv/bin/python benchmarks/import_throughput.py [--full] [--old-src DIR] [--repeat N]
+[--sizes N,...]``.
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -100,8 +111,9 @@ class Server:
         self.proc.wait(30)
 
 
-def baseline(server: Server, n: int) -> float:
-    """Messages/s of raw sequential Message/set batches (no journal, no reconciliation)."""
+def baseline(server: Server, n: int) -> tuple[float, float]:
+    """(messages/s, client CPU seconds) of raw sequential Message/set batches (no journal,
+    no reconciliation)."""
     headers = {"Authorization": f"Bearer {server.token}"}
     with httpx.Client(base_url=server.url, headers=headers, timeout=120) as http:
         session = http.get("/.well-known/jmap", follow_redirects=True).json()
@@ -121,6 +133,7 @@ def baseline(server: Server, n: int) -> float:
         )
         chat_id = chat["created"]["c"]["id"]
         started = time.perf_counter()
+        cpu = time.process_time()
         ids: dict[str, str] = {}
         for start in range(0, n, batch):
             create = {}
@@ -134,12 +147,24 @@ def baseline(server: Server, n: int) -> float:
             created = call("Message/set", {"create": create})["created"]
             assert len(created) == len(create)
             ids.update({k: v["id"] for k, v in created.items()})
-        return n / (time.perf_counter() - started)
+        return n / (time.perf_counter() - started), time.process_time() - cpu
 
 
-def run_import(server: Server, source: Path, journal: Path) -> tuple[dict[str, Any], float, int]:
-    """(report, seconds, peak RSS in KiB) of one ``jmapchat --json import`` process."""
+@dataclass
+class Run:
+    """One ``jmapchat --json import`` process."""
+
+    report: dict[str, Any]
+    seconds: float  # wall time of the process
+    cpu: float  # user + system seconds of the process
+    rss: int  # peak RSS, KiB
+
+
+def run_import(server: Server, source: Path, journal: Path, src: str | None = None) -> Run:
+    """Run ``jmapchat --json import`` (with the code in ``src`` when given)."""
     env = {**os.environ, "JMAPCHAT_URL": server.url, "JMAPCHAT_TOKEN": server.token}
+    if src is not None:
+        env["PYTHONPATH"] = src
     started = time.perf_counter()
     proc = subprocess.Popen(
         [
@@ -165,54 +190,91 @@ def run_import(server: Server, source: Path, journal: Path) -> tuple[dict[str, A
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SystemExit(f"jmapchat import failed: {err.decode()}")
-    return json.loads(out), seconds, usage.ru_maxrss
+    cpu = usage.ru_utime + usage.ru_stime
+    return Run(json.loads(out), seconds, cpu, usage.ru_maxrss)
 
 
-def measure(n: int) -> tuple[str, ...]:
+def measure(n: int, trees: dict[str, str | None], repeat: int) -> list[tuple[str, ...]]:
+    """Rows for ``n`` messages: per tree (name -> src dir, None = this one) and repeat,
+    with a raw loop in the same server before each round."""
+    rows = []
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         source = tmp / "source.jsonl"
         write_source(source, n)
+        empty = tmp / "empty.jsonl"
+        empty.write_text("")
         server = Server(tmp)
         try:
-            raw_rate = baseline(server, n)
-            before = server.posts()
-            report, seconds, rss = run_import(server, source, tmp / "journal.sqlite")
-            requests = server.posts() - before
-            assert report["written"] == n, report
-            before = server.posts()
-            again, again_seconds, _ = run_import(server, source, tmp / "journal.sqlite")
-            again_requests = server.posts() - before
+            for r in range(repeat):
+                raw_rate, raw_cpu = baseline(server, n)
+                names = list(trees) if r % 2 == 0 else list(reversed(trees))  # alternate
+                for name in names:
+                    src = trees[name]
+                    journal = tmp / f"journal-{name}-{r}.sqlite"
+                    idle = min(  # start-up CPU: the least of two, as it varies run to run
+                        run_import(server, empty, tmp / f"empty-{name}-{r}-{k}.sqlite", src).cpu
+                        for k in range(2)
+                    )
+                    before = server.posts()
+                    run = run_import(server, source, journal, src)
+                    requests = server.posts() - before
+                    assert run.report["written"] == n, run.report
+                    before = server.posts()
+                    again = run_import(server, source, journal, src)
+                    again_requests = server.posts() - before
+                    rate = n / run.seconds
+                    cpu_k = (run.cpu - idle) / n * 1000
+                    raw_k = raw_cpu / n * 1000
+                    rows.append(
+                        (
+                            f"{n:,}",
+                            name,
+                            f"{rate:,.0f}",
+                            f"{n / run.report['seconds']:,.0f}",
+                            f"{raw_rate:,.0f}",
+                            f"{rate / raw_rate:.2f}x",
+                            f"{cpu_k * 1000:,.0f} ms",
+                            f"{raw_k * 1000:,.0f} ms",
+                            f"{cpu_k / raw_k:.2f}x",
+                            f"{requests:,}",
+                            f"{run.rss / 1024:,.0f} MiB",
+                            f"{again.report['written']} written, "
+                            f"{again.report['skipped']:,} skipped",
+                            f"{again_requests} ({again.seconds:.1f}s)",
+                        )
+                    )
         finally:
             server.stop()
-    rate = n / seconds
-    return (
-        f"{n:,}",
-        f"{rate:,.0f}",
-        f"{n / report['seconds']:,.0f}",
-        f"{raw_rate:,.0f}",
-        f"{rate / raw_rate:.2f}x",
-        f"{requests:,}",
-        f"{rss / 1024:,.0f} MiB",
-        f"{again['written']} written, {again['skipped']:,} skipped",
-        f"{again_requests} ({again_seconds:.1f}s)",
-    )
+    return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="also 100,000 messages")
+    parser.add_argument("--old-src", help="also run the import with the code in this src dir")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds per size (default 1)")
+    parser.add_argument("--sizes", help="comma-separated message counts (instead of the above)")
     args = parser.parse_args()
     sizes = [10_000, 100_000] if args.full else [10_000]
+    if args.sizes:
+        sizes = [int(x) for x in args.sizes.split(",")]
+    trees: dict[str, str | None] = {"this": None}
+    if args.old_src:
+        trees["old"] = str(Path(args.old_src).resolve())
     print(f"jmapchat import throughput — {machine()}")
     print("JSON Lines -> jmapchat serve (file database) over loopback; wall time incl. start-up")
-    rows = [measure(n) for n in sizes]
+    rows = [row for n in sizes for row in measure(n, trees, args.repeat)]
     header = (
         "messages",
+        "tree",
         "import msg/s",
         "(excl. start-up)",
         "raw loop msg/s",
         "ratio",
+        "CPU/1k msgs",
+        "raw CPU/1k",
+        "CPU ratio",
         "HTTP requests",
         "peak RSS",
         "re-run",
@@ -221,9 +283,9 @@ def main() -> None:
     print(table(rows, header))
     for row in rows:
         print(
-            f"RESULT import_throughput {row[0]} messages = {row[1]} messages/s "
-            f"({row[4]} of the raw loop), {row[5]} HTTP requests, peak RSS {row[6]}, "
-            f"re-run {row[7]}"
+            f"RESULT import_throughput {row[0]} messages ({row[1]}) = {row[2]} messages/s "
+            f"({row[5]} of the raw loop), client CPU {row[6]} per 1,000 ({row[8]} of the raw "
+            f"loop's), {row[9]} HTTP requests, peak RSS {row[10]}, re-run {row[11]}"
         )
 
 

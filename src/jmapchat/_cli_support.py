@@ -102,6 +102,7 @@ def run_server(
     token_file: Path | None,
     limits: dict[str, int],
     public_url: str | None = None,
+    presence_interval: float = 30.0,
 ) -> None:
     """``jmapchat serve``: open the database, print the tokens and the URL, serve."""
     from functools import partial
@@ -128,6 +129,7 @@ def run_server(
             tokens=tokens,
             limits=ServerLimits.model_validate(limits),
             public_url=public_url,
+            presence_interval=presence_interval,
         )
     except SchemaMismatch as exc:  # an old or foreign database file: refused, exit 2
         raise CLIError(str(exc), 2) from None

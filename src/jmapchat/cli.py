@@ -448,6 +448,14 @@ def serve(
         str | None,
         typer.Option(help="Base URL clients reach the server at (a proxy); Session URLs use it."),
     ] = None,
+    presence_interval: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            help="At most one presence event per contact per this many seconds per push "
+            "connection (newer ones are held, not dropped); 0 = no limit.",
+        ),
+    ] = 30.0,
 ) -> None:
     """Run the reference JMAP Chat server (development only, not for production)."""
     values = dict(locals())
@@ -459,6 +467,7 @@ def serve(
         token_file=token_file,
         limits={k: values[k] for k in _LIMIT_FLAGS if values[k] is not None},
         public_url=public_url,
+        presence_interval=presence_interval,
     )
 
 

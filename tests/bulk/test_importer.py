@@ -224,10 +224,12 @@ async def test_slow_mode_waits_and_resends_only_refused(server: ChatServer, tmp_
     async with connect(server, log, user="bob") as bob:
         report = await import_once(bob, tmp_path / "j.sqlite", records, progress=seen.append)
         assert report.written == 3 and not report.failed
-        # the progress callback shows the waits as they happen
-        assert [p.waiting for p in seen if p.waiting] == report.waits
+        # the progress callback shows the waits as they happen (a wait is 0 when a loaded
+        # machine only got round to it after the server's serverRetryAfter had passed)
+        assert [p.waiting for p in seen if p.waiting] == [w for w in report.waits if w]
         assert report.rate_limited == 3  # 2 refused in the first envelope, 1 in the second
-        assert len(report.waits) == 2 and all(0 < w <= 1.0 for w in report.waits)
+        assert len(report.waits) == 2
+        assert all(0 <= w <= 1.0 for w in report.waits)
         sent = [
             sorted(c[1]["create"][k]["body"] for k in c[1]["create"])
             for b in log.api_bodies

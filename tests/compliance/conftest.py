@@ -24,7 +24,13 @@ def jmap_users() -> list[str]:
 
 @pytest.fixture
 def server(jmap_server: Any) -> Any:
-    """The `jmapchat.testing` plugin's in-memory server, with the suite's users."""
+    """The `jmapchat.testing` plugin's in-memory server, with the suite's users.
+
+    Presence events are not rate-limited here (the default holds a contact's second event
+    for 30 s): the cases check what events carry and who gets them; the rate limit itself
+    has its own case (``test_08_websocket.py::test_presence_events_are_rate_limited``).
+    """
+    jmap_server.presence_interval = 0
     return jmap_server
 
 

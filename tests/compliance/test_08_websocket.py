@@ -206,3 +206,21 @@ def test_8_5_presence_event_has_statusemoji_and_lastactiveat(h: Harness, open_st
     assert data["statusEmoji"] == "📅", data
     assert data["statusText"] == "meeting", data
     assert is_utcdate(data["lastActiveAt"]), data
+
+
+def test_presence_events_are_rate_limited(h: Harness, open_stream: Open) -> None:
+    """wss draft §ChatPresenceEvent (SHOULD): at most one ChatPresenceEvent per contact per
+    window. The reference server holds the newest event of a window and delivers it when
+    the window ends, so the latest state is never lost."""
+    _acquaint(h)
+    h.server.presence_interval = 1.0  # read when a stream opens; the default is 30 s
+    alice = h.cid("alice")
+    pid = h.presence_id("alice")
+    with open_stream("bob") as stream:
+        h.sync_stream("bob", stream)
+        for text in ("first", "second", "third"):
+            h.update("alice", "PresenceStatus", pid, {"statusText": text})
+        stream.wait_for(lambda e: _is_presence(e, alice) and e["data"].get("statusText") == "third")
+        _sentinel_typing(h, stream)  # anything still queued behind "third" is in by now
+        texts = [e["data"].get("statusText") for e in stream.seen if _is_presence(e, alice)]
+    assert texts == ["first", "third"]

@@ -43,6 +43,8 @@ def encode_value(value: Any, account_id: Callable[[], str]) -> Any:
     if isinstance(value, Mapping):
         if len(value) >= _BATCH_MIN:
             batched = _encode_model_map(value)
+            if batched is None:
+                batched = _copy_flat_dict_map(value)
             if batched is not None:
                 return batched
         return {str(k): encode_value(v, account_id) for k, v in value.items() if v is not NOT_GIVEN}
@@ -97,7 +99,32 @@ def _encode_model_map(value: Mapping[Any, Any]) -> dict[str, Any] | None:
 
 
 _STR_ONLY: frozenset[type] = frozenset({str})
+_DICT_ONLY: frozenset[type] = frozenset({dict})
 _SCALARS: frozenset[type] = frozenset({str, int, float, bool, type(None)})
+
+
+def _copy_flat_dict_map(value: Mapping[Any, Any]) -> dict[str, Any] | None:
+    """``value`` (plain ``str`` keys → plain dicts of ``str`` → JSON scalars) copied, or None.
+
+    The same as the general path, which copies each inner dict key by key: a bulk /set
+    of raw wire dicts (what `jmapchat.bulk` sends) is copied without a Python loop.
+    """
+    if type(value) is not dict or not _flat_dicts(value, _SCALARS):
+        return None
+    return dict(zip(value, map(dict, value.values()), strict=True))
+
+
+def _flat_dicts(value: dict[Any, Any], leaves: frozenset[type]) -> bool:
+    """True if ``value`` maps exact ``str`` keys to exact dicts whose keys are exact ``str``
+    and whose values' types are all in ``leaves`` (checked in C, no Python loop)."""
+    inner = value.values()
+    return (
+        _DICT_ONLY.issuperset(map(type, inner))
+        and _STR_ONLY.issuperset(map(type, value))
+        and _STR_ONLY.issuperset(map(type, chain.from_iterable(inner)))
+        and leaves.issuperset(map(type, chain.from_iterable(map(dict.values, inner))))
+    )
+
 
 # What iter_nested does with a value, decided once per type (dispatch is then a dict
 # lookup instead of a chain of isinstance checks, ABCs included).
@@ -171,7 +198,9 @@ def iter_nested(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
         return
     kinds = _KINDS
     if kind == _MAPPING:
-        if len(value) >= _BATCH_MIN and _flat_model_map(value):
+        if len(value) >= _BATCH_MIN and (
+            _flat_model_map(value) or (type(value) is dict and _flat_dicts(value, _LEAF_TYPES))
+        ):
             return
         for k, v in value.items():
             if type(k) is CreationRef:

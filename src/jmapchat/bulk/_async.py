@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
-from jmapchat import AsyncClient, Request
+from jmapchat import AsyncClient
 from jmapchat._core import (
-    NOT_GIVEN,
     AuthenticationError,
     Comparator,
     HTTPStatusError,
@@ -39,9 +37,9 @@ from ._plan import (
     ProgressCallback,
     Report,
     creation_key,
+    envelope_request,
     epoch,
     fingerprint,
-    reaction_id,
 )
 from ._primitives import (
     AsyncEvent,
@@ -251,7 +249,9 @@ class AsyncImporter(AsyncChatsMixin):
                     cause=exc,
                 )
                 self._journal.record_outcomes(matched.items())
-                known.update({creation_key(sid): mid for sid, mid in matched.items()})
+                known.update(
+                    {it.key: matched[it.source_id] for it in todo if it.source_id in matched}
+                )
                 with self._lock:
                     report.reconciled += len(matched)
                 todo = [it for it in todo if it.source_id not in matched]
@@ -262,7 +262,7 @@ class AsyncImporter(AsyncChatsMixin):
             self._journal.record_outcomes(
                 created.items(), failed.items(), forget=[it.source_id for it, _ in limited]
             )
-            known.update({creation_key(sid): mid for sid, mid in created.items()})
+            known.update({it.key: created[it.source_id] for it in todo if it.source_id in created})
             with self._lock:
                 report.written += len(created)
                 report.failed.update(failed)
@@ -282,24 +282,7 @@ class AsyncImporter(AsyncChatsMixin):
         ``known`` (creation id -> id) goes out as ``createdIds``, so that a reply resent
         without its parent still finds it.
         """
-        wanted = {str(it.wire.get("replyTo", ""))[1:] for it in items}
-        req = Request(created_ids={k: v for k, v in known.items() if k in wanted})
-        calls = []
-        for chunk in self._packer.calls(items):
-            create: dict[str, Any] = {}
-            update: dict[str, Any] = {}
-            keys: dict[str, Pending] = {}
-            for item in chunk:
-                key = creation_key(item.source_id)
-                keys[key] = item
-                create[key] = item.wire
-                if item.reactions:
-                    update[f"#{key}"] = {
-                        f"reactions/{reaction_id(e)}": {"emoji": e, "sentAt": item.wire["sentAt"]}
-                        for e in dict.fromkeys(item.reactions)
-                    }
-            call = req.message.set(create=create, update=update or NOT_GIVEN)
-            calls.append((call, keys))
+        req, calls = envelope_request(items, known, self._client.account_id, self._packer)
         with self._lock:
             self._report.requests += 1
             self._report.envelopes += 1
@@ -333,7 +316,7 @@ class AsyncImporter(AsyncChatsMixin):
                 self._report.reaction_failures += len(result.not_updated or {})
         # A reply refused only because its parent (same envelope) was rate limited goes
         # back with it, instead of failing for good.
-        waiting = {"#" + creation_key(it.source_id) for it, _ in limited}
+        waiting = {"#" + it.key for it, _ in limited}
         for item in items:
             if item.source_id in failed and item.wire.get("replyTo") in waiting:
                 del failed[item.source_id]

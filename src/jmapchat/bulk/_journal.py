@@ -123,12 +123,13 @@ class Journal:
     def mark_sending(self, rows: Iterable[tuple[str, str, str, str]]) -> None:
         """``(source_id, chat_id, sent_at, body_hash)`` rows: committed before sending."""
         now = time.time()
+        values = [(*row, now) for row in rows]  # (fingerprints) before the lock is taken
         with self._tx() as db:
             db.executemany(
                 "INSERT OR REPLACE INTO record"
                 " (source_id, state, chat_id, sent_at, body_hash, batch_at)"
                 " VALUES (?, 'sending', ?, ?, ?, ?)",
-                [(*row, now) for row in rows],
+                values,
             )
 
     def record_outcomes(
@@ -138,16 +139,18 @@ class Journal:
         forget: Iterable[str] = (),
     ) -> None:
         """One transaction: ``done`` (source_id, message_id), ``failed``, ``forget``."""
+        done_rows = [(mid, sid) for sid, mid in done]  # built before the lock is taken
+        failed_rows = [(json.dumps(err.to_wire()), sid) for sid, err in failed]
+        forget_rows = [(sid,) for sid in forget]
         with self._tx() as db:
             db.executemany(
                 "UPDATE record SET state='done', message_id=?, error=NULL WHERE source_id=?",
-                [(mid, sid) for sid, mid in done],
+                done_rows,
             )
             db.executemany(
-                "UPDATE record SET state='failed', error=? WHERE source_id=?",
-                [(json.dumps(err.to_wire()), sid) for sid, err in failed],
+                "UPDATE record SET state='failed', error=? WHERE source_id=?", failed_rows
             )
-            db.executemany("DELETE FROM record WHERE source_id=?", [(s,) for s in forget])
+            db.executemany("DELETE FROM record WHERE source_id=?", forget_rows)
 
     def sending(self) -> list[SendingRow]:
         """Every record whose outcome is unknown (left by a crash)."""

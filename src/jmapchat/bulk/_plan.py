@@ -6,18 +6,23 @@ No I/O here: `_async.py` (and the generated `_sync.py`) drive it.
 from __future__ import annotations
 
 import hashlib
-import json
+import re
 from collections.abc import AsyncIterable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
-from jmapchat._core import JMAPError, SetError
+from pydantic import ConfigDict
+from pydantic_core import to_json
+
+from jmapchat import Request
+from jmapchat._core import CHAT, NOT_GIVEN, Call, JMAPError, JMAPModel, SetError, SetOutcome
 from jmapchat.models import MessageCreate
 
 __all__ = [
     "AsyncRecordSource",
     "ChatRef",
+    "CreatedIds",
     "ImportAborted",
     "Packer",
     "Pending",
@@ -27,6 +32,7 @@ __all__ = [
     "Report",
     "body_hash",
     "creation_key",
+    "envelope_request",
     "epoch",
     "fingerprint",
     "normalise_date",
@@ -85,10 +91,17 @@ def _parse_date(value: str) -> datetime | None:
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when
 
 
+_WHOLE_SECOND_UTC = re.compile(r"[1-9]\d{3}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+
+
 def normalise_date(value: str) -> str:
     """A UTCDate in one canonical spelling, so that fingerprints compare dates, not text."""
     when = _parse_date(value)
-    return value if when is None else when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    if when is None:
+        return value
+    if _WHOLE_SECOND_UTC.fullmatch(value):  # the usual spelling: already that instant's text
+        return value[:19] + ".000000"
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
 def body_hash(body: str) -> str:
@@ -100,18 +113,44 @@ def fingerprint(chat_id: str, sent_at: str, body: str) -> tuple[str, str, str]:
     return (chat_id, normalise_date(sent_at), body_hash(body))
 
 
+class _Created(JMAPModel):
+    """A created (or updated) message as the importer reads it: its id, nothing else."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+
+
+CreatedIds = SetOutcome[_Created]
+"""The importer's typed ``Message/set`` result: per-object ids and SetErrors only (the
+server echoes whole messages; building a `Message` of each, to read its id, cost more
+than the rest of the reply)."""
+
+
 @dataclass(slots=True)
 class Pending:
-    """A record ready to send: its wire create and its fingerprint."""
+    """A record ready to send: its wire create, creation id and fingerprint."""
 
     source_id: str
     wire: dict[str, Any]
     reactions: tuple[str, ...]
     size: int
+    key: str = ""
+    """Its creation id (`creation_key` of ``source_id``), computed once."""
+    _fingerprint: tuple[str, str, str] | None = None
+
+    def __post_init__(self) -> None:
+        if not self.key:
+            self.key = creation_key(self.source_id)
 
     @property
     def fingerprint(self) -> tuple[str, str, str]:
-        return fingerprint(self.wire["chatId"], self.wire["sentAt"], self.wire["body"])
+        """Chat, normalised ``sentAt`` and body hash (computed once: a reply's parent
+        does not change them)."""
+        if self._fingerprint is None:
+            wire = self.wire
+            self._fingerprint = fingerprint(wire["chatId"], wire["sentAt"], wire["body"])
+        return self._fingerprint
 
     def replying_to(self, parent: str | None) -> Pending:
         """This record replying to ``parent`` (an id, ``#creationId``, or None: no parent)."""
@@ -119,7 +158,9 @@ class Pending:
         wire.pop("replyTo", None)
         if parent is not None:
             wire["replyTo"] = parent
-        return Pending(self.source_id, wire, self.reactions, self.size + 40)
+        return Pending(
+            self.source_id, wire, self.reactions, self.size + 40, self.key, self._fingerprint
+        )
 
     @classmethod
     def of(
@@ -133,8 +174,9 @@ class Pending:
         wire = create.to_wire()
         if chat_id is not None:
             wire["chatId"] = chat_id
-        # + the creation id and punctuation; + per reaction its update entry
-        size = len(json.dumps(wire, ensure_ascii=False).encode()) + 40
+        # its compact JSON (as the envelope carries it) + the creation id and punctuation;
+        # + per reaction its update entry
+        size = len(to_json(wire)) + 40
         size += sum(110 + len(e.encode()) * 6 for e in reactions)
         return cls(source_id, wire, reactions, size)
 
@@ -178,6 +220,44 @@ class Packer:
         """The envelope's items split into ``Message/set`` calls."""
         n = self.max_objects
         return [items[i : i + n] for i in range(0, len(items), n)]
+
+
+def envelope_request(
+    items: list[Pending], known: dict[str, str], account_id: str, packer: Packer
+) -> tuple[Request, list[tuple[Call[CreatedIds], dict[str, Pending]]]]:
+    """One envelope's request: a ``Message/set`` per `Packer.calls` chunk (creates, and
+    each record's reactions as an update of its creation id), with the ``(call, creation
+    id -> item)`` of each.
+
+    ``known`` (creation id -> id) goes out as ``createdIds`` for the parents its replies
+    name, so that a reply resent without its parent still finds it. The calls are typed
+    `CreatedIds`: the importer reads ids and SetErrors only.
+    """
+    wanted = {str(it.wire.get("replyTo", ""))[1:] for it in items} if known else ()
+    req = Request(created_ids={k: v for k, v in known.items() if k in wanted})
+    calls = []
+    for chunk in packer.calls(items):
+        keys = {item.key: item for item in chunk}
+        update = {
+            f"#{item.key}": {
+                f"reactions/{reaction_id(e)}": {"emoji": e, "sentAt": item.wire["sentAt"]}
+                for e in dict.fromkeys(item.reactions)
+            }
+            for item in chunk
+            if item.reactions
+        }
+        call = req.invoke(
+            "Message/set",
+            {
+                "accountId": account_id,
+                "create": {key: item.wire for key, item in keys.items()},
+                "update": update or NOT_GIVEN,
+            },
+            response=CreatedIds,
+            using=(CHAT,),
+        )
+        calls.append((call, keys))
+    return req, calls
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from pydantic import ValidationError
+from pydantic_core import from_json
 
 from jmapchat._core import JMAPError
 from jmapchat.models import Chat, Message, MessageCreate
@@ -62,7 +63,7 @@ def _read_lines(lines: Iterable[str], name: str) -> Iterator[Record]:
             continue
         where = f"{name}:{lineno}"
         try:
-            obj = json.loads(line)
+            obj = from_json(line)
         except ValueError as exc:
             raise SourceError(f"{where}: not JSON ({exc})") from None
         if not isinstance(obj, dict):

@@ -22,7 +22,14 @@ from starlette.websockets import WebSocket
 
 from .._core import ERROR_NOT_JSON
 from ._engine import Problem, limit_problem
-from ._events import encode_states, parse_states, presence_allowed, states, typing_allowed
+from ._events import (
+    PresenceLimiter,
+    encode_states,
+    parse_states,
+    presence_allowed,
+    states,
+    typing_allowed,
+)
 from ._session import session_resource
 from ._types.misc import PUSH_TYPES
 from ._util import now_utc
@@ -329,9 +336,11 @@ async def _event_stream(
         # resume with Last-Event-ID and learn what changed meanwhile (RFC 8620 §7.3).
         yield f": connected\nid: {encode_states(current)}\n\n".encode()
         next_ping = time.monotonic() + ping if ping else None
+        presence = PresenceLimiter(server.core.presence_interval)
         while True:
             timeout = max(0.0, next_ping - time.monotonic()) if next_ping is not None else 30.0
-            await sub.wait(timeout)
+            held = presence.next_due()
+            await sub.wait(timeout if held is None else min(timeout, held))
             if sub.closed:
                 return
             if sub.dirty:
@@ -354,9 +363,14 @@ async def _event_stream(
                 # Authorization is re-checked at delivery (wss draft §Security, 8.2–8.4).
                 if event == "typing" and not typing_allowed(server.core, acc, data):
                     continue
-                if event == "presence" and not presence_allowed(server.core, acc, data):
-                    continue
+                if event == "presence" and (
+                    not presence_allowed(server.core, acc, data) or not presence.offer(data)
+                ):
+                    continue  # not for this account, or held by the rate limit
                 yield _sse(event, data)
+            for data in presence.due():
+                if presence_allowed(server.core, acc, data):
+                    yield _sse("presence", data)
             if next_ping is not None and time.monotonic() >= next_ping:
                 yield _sse("ping", {"interval": ping})
                 next_ping = time.monotonic() + ping

@@ -13,8 +13,12 @@ from jmapchat.models import ChatCapability, ChatPushCapability, PushUrgency
 
 from .._core import CoreCapability
 
-__all__ = ["COLLATIONS", "ChatPushSettings", "ChatSettings", "ServerLimits"]
+__all__ = ["COLLATIONS", "PRESENCE_INTERVAL", "ChatPushSettings", "ChatSettings", "ServerLimits"]
 
+
+PRESENCE_INTERVAL = 30.0
+"""At most one ChatPresenceEvent per contact per this many seconds per connection (the wss
+draft's SHOULD); `ChatServer(presence_interval=...)` sets it per server."""
 
 COLLATIONS = ("i;unicode-casemap", "i;ascii-casemap", "i;octet", "i;ascii-numeric")
 _LIMITS = tuple(name for name in CoreCapability.model_fields if name.startswith("max_"))

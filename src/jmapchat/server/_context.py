@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ._config import ChatPushSettings, ChatSettings
+from ._config import PRESENCE_INTERVAL, ChatPushSettings, ChatSettings
 from ._generic import std_changes, std_get, std_set
 from ._query import std_query, std_query_changes
 from ._store import CREATED, DESTROYED, GLOBAL, Store
@@ -45,6 +45,7 @@ class Core:
         self.users_by_account: dict[str, str] = {}  # accountId -> username
         self.typing_seen: dict[tuple[str, str], float] = {}
         self.slow_mode_seen: dict[tuple[str, str], float] = {}
+        self.presence_interval = PRESENCE_INTERVAL
         store.blob_ref_visible = self.blob_ref_visible
 
     def blob_ref_visible(self, store: Store, account: str, scope: str, type: str, oid: str) -> bool:

@@ -10,8 +10,10 @@ emitted: membership, ``receiveTypingIndicators`` and blocks may have changed sin
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ._config import PRESENCE_INTERVAL
 from ._context import Ctx
 from ._types._access import channel_allows, load_space, member_of
 from ._types._chats import load_group
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "TYPING_INTERVAL",
+    "PresenceLimiter",
     "TypingLimiter",
     "encode_states",
     "parse_states",
@@ -125,3 +128,54 @@ class TypingLimiter:
         self._last_true[key] = now
         self._open.add(key)
         return True
+
+
+class PresenceLimiter:
+    """Per-connection outbound presence rate limit (wss draft §ChatPresenceEvent: at most
+    one event per contact per ``interval`` seconds SHOULD be delivered).
+
+    Nothing that matters is lost: an event inside a contact's window is held, a newer one
+    replacing it (each event is a full snapshot of the contact's presence), and the held
+    one is delivered when the window ends — so the last state always arrives, at most
+    ``interval`` seconds late, and a contact flapping between states costs one event per
+    window. ``interval`` 0 delivers everything at once.
+    """
+
+    def __init__(
+        self, interval: float = PRESENCE_INTERVAL, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.interval = interval
+        self._clock = clock
+        self._sent: dict[str, float] = {}  # contact -> when its window started
+        self._held: dict[str, dict[str, Any]] = {}  # contact -> latest held snapshot
+
+    def offer(self, data: dict[str, Any]) -> bool:
+        """True: deliver ``data`` now (its contact's window starts); False: it is held."""
+        contact = str(data.get("contactId"))
+        now = self._clock()
+        last = self._sent.get(contact)
+        if self.interval <= 0 or last is None or now - last >= self.interval:
+            self._sent[contact] = now
+            self._held.pop(contact, None)  # superseded by this newer snapshot
+            return True
+        self._held[contact] = data
+        return False
+
+    def due(self) -> list[dict[str, Any]]:
+        """The held events whose window has ended, oldest window first; each restarts
+        its contact's window."""
+        now = self._clock()
+        ready = [c for c in self._held if now - self._sent[c] >= self.interval]
+        ready.sort(key=self._sent.__getitem__)
+        out = []
+        for contact in ready:
+            out.append(self._held.pop(contact))
+            self._sent[contact] = now
+        return out
+
+    def next_due(self) -> float | None:
+        """Seconds until the next held event is due (0 if one is), None if none is held."""
+        if not self._held:
+            return None
+        now: float = self._clock()
+        return max(0.0, min(self._sent[c] + self.interval - now for c in self._held))

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from starlette.applications import Starlette
 
 from ._app import build_app
-from ._config import ServerLimits
+from ._config import PRESENCE_INTERVAL, ServerLimits
 from ._context import Core, Ctx
 from ._engine import Engine
 from ._push import Hub, PushSender
@@ -38,6 +38,9 @@ class ChatServer:
 
     ``server.app`` is the ASGI app; use it with ``httpx.ASGITransport``, starlette's
     ``TestClient``, or `serve_in_thread` / ``jmapchat serve`` for a real socket.
+    ``presence_interval``: each push connection gets at most one ChatPresenceEvent per
+    contact per this many seconds (30, the wss draft's SHOULD); a newer one within the
+    window is held and delivered when it ends. 0 delivers every event at once.
     """
 
     def __init__(
@@ -47,11 +50,14 @@ class ChatServer:
         tokens: Mapping[str, str] | None = None,
         limits: ServerLimits | None = None,
         public_url: str | None = None,
+        presence_interval: float = PRESENCE_INTERVAL,
     ) -> None:
         self.limits = limits or ServerLimits()
         self.public_url = _check_public_url(public_url)
+        interval = _check_interval(presence_interval)  # before anything is opened
         self.store = Store(str(db))
         self.core = Core(self.store, self.limits, Hub(), PushSender())
+        self.core.presence_interval = interval
         register_all(self.core)
         self.engine = Engine(self.core)
         self._tokens: dict[str, str] = {}  # plaintext, only for tokens seen in this process
@@ -149,6 +155,15 @@ class ChatServer:
         return token
 
     @property
+    def presence_interval(self) -> float:
+        """Seconds between two ChatPresenceEvents about one contact on one connection."""
+        return self.core.presence_interval
+
+    @presence_interval.setter
+    def presence_interval(self, seconds: float) -> None:
+        self.core.presence_interval = _check_interval(seconds)
+
+    @property
     def tokens(self) -> dict[str, str]:
         """Bearer token per user name (a copy), for the tokens this process created or was
         given: the database keeps only digests, so a restarted server knows a token only
@@ -200,6 +215,16 @@ class ChatServer:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _check_interval(seconds: object) -> float:
+    if (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, int | float)
+        or not 0 <= seconds < float("inf")
+    ):
+        raise ValueError(f"presence_interval must be seconds >= 0, not {seconds!r}")
+    return float(seconds)
 
 
 def _check_public_url(url: str | None) -> str | None:

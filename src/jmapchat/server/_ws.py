@@ -28,6 +28,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from .._core import CHAT_WEBSOCKET, ERROR_NOT_JSON, ERROR_NOT_REQUEST, WEBSOCKET
 from ._engine import Problem, limit_problem
 from ._events import (
+    PresenceLimiter,
     TypingLimiter,
     encode_states,
     parse_states,
@@ -97,6 +98,7 @@ class _Connection:
         self.chat_ids: set[str] | None = None
         self.contact_ids: set[str] | None = None
         self.typing_limiter = TypingLimiter()
+        self.presence_limiter = PresenceLimiter(server.core.presence_interval)
         # Last statusText / statusEmoji sent per contact: unchanged values are omitted.
         self.presence_sent: dict[str, dict[str, Any]] = {}
 
@@ -274,7 +276,8 @@ class _Connection:
 
     async def pump(self, sub: Subscriber) -> None:
         while True:
-            await sub.wait(30.0)
+            held = self.presence_limiter.next_due()
+            await sub.wait(30.0 if held is None else min(30.0, held))
             if sub.closed:
                 await self.ws.close(GOING_AWAY, "server shutting down")
                 return
@@ -282,17 +285,26 @@ class _Connection:
                 sub.dirty = False
                 await self.push_states()
             while sub.queue:
-                event, data = sub.queue.popleft()
-                try:
-                    frame = self.ephemeral_frame(event, data)
-                except Exception:  # one bad event must not end the connection
-                    log.exception("dropping a %s event", event)
-                    continue
-                if frame is not None:
-                    await self.send(frame)
+                await self.deliver(*sub.queue.popleft())
+            # After the queue: a newer event there supersedes one held since.
+            for data in self.presence_limiter.due():
+                await self.deliver("presence", data, limited=False)
 
-    def ephemeral_frame(self, event: str, data: dict[str, Any]) -> dict[str, Any] | None:
-        """The frame for a hub event, or None when a delivery rule drops it."""
+    async def deliver(self, event: str, data: dict[str, Any], *, limited: bool = True) -> None:
+        """Send the frame for a hub event, if the delivery rules let it through now."""
+        try:
+            frame = self.ephemeral_frame(event, data, limited=limited)
+        except Exception:  # one bad event must not end the connection
+            log.exception("dropping a %s event", event)
+            return
+        if frame is not None:
+            await self.send(frame)
+
+    def ephemeral_frame(
+        self, event: str, data: dict[str, Any], *, limited: bool = True
+    ) -> dict[str, Any] | None:
+        """The frame for a hub event, or None when a delivery rule drops it (or, with
+        ``limited``, the presence rate limit holds it for later)."""
         if event == "typing" and "typing" in self.ephemeral:
             if self.chat_ids is not None and data.get("chatId") not in self.chat_ids:
                 return None
@@ -314,6 +326,8 @@ class _Connection:
                 return None
             if not presence_allowed(self.core, self.account, data):
                 return None
+            if limited and not self.presence_limiter.offer(data):
+                return None  # held: delivered by pump() when the contact's window ends
             frame: dict[str, Any] = {
                 "@type": "ChatPresenceEvent",
                 "contactId": contact,

@@ -13,11 +13,14 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pydantic import BaseModel
+
 from .._call import Call, Progress
 from .._errors import JMAPError
 from .._json import loads
 from .._request import BaseRequest
 from .._response import Response, read_document
+from .._responses import SetOutcome
 from ._envelope import CallState, Envelope
 from ._policy import resend_after
 
@@ -54,6 +57,23 @@ def _set_created(name: str, args: Mapping[str, Any], sink: dict[str, str]) -> No
         for key, obj in created.items():
             if isinstance(obj, Mapping) and isinstance(obj.get("id"), str):
                 sink[key] = obj["id"]
+
+
+def _typed_created(call: Call[Any], sink: dict[str, str]) -> None:
+    """`_set_created` for a call bound by the typed one-pass parse, read from the typed
+    result: the same ids, without dumping a large result back to wire form for them."""
+    outcome = call._outcome if call._responses is None else None
+    if isinstance(outcome, SetOutcome):
+        for key, obj in (outcome.created or {}).items():
+            if isinstance(obj, BaseModel):  # as ``to_wire`` would: only an id that was set
+                oid = getattr(obj, "id", None) if "id" in obj.model_fields_set else None
+            else:
+                oid = obj.get("id") if isinstance(obj, Mapping) else None
+            if isinstance(oid, str):
+                sink[key] = oid
+        return
+    for name, args in call.responses:
+        _set_created(name, args, sink)
 
 
 class Absorber:
@@ -164,8 +184,7 @@ class Absorber:
             st.done = True
         for call in calls:
             if call.method.endswith(("/set", "/copy")):
-                for name, args in call.responses:
-                    _set_created(name, args, self.created)
+                _typed_created(call, self.created)
         self.created.update(parsed.created_ids)
         if parsed.session_state is not None:
             self.session_state = parsed.session_state
