@@ -8,7 +8,11 @@
    ``maxObjectsInSet`` 500 (20 chunks with ``--full``): over HTTP (envelopes one after
    another) vs over the WebSocket (envelopes pipelined, up to ``maxConcurrentRequests``
    in flight), with the server's default ``maxCallsInRequest`` (16: 2 envelopes) and with
-   ``maxCallsInRequest`` 1 (20 envelopes). One chat; best of ``--repeat``.
+   ``maxCallsInRequest`` 1 (20 envelopes). One chat; best of ``--repeat``, and the median
+   of the per-repeat WebSocket / HTTP ratios (each pair runs back to back, so a loaded
+   machine's drift cancels out of it), and the CPU time of a send (this process; with
+   ``--subprocess`` also the server's process, read from Linux ``/proc``), which load
+   does not distort.
 
 The reference server runs in this process (hypercorn on trio, in a thread) on 127.0.0.1,
 so it shares the CPU (and the GIL) with the client in every column; ``--subprocess`` runs
@@ -25,7 +29,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -91,14 +97,16 @@ async def echo_columns(base: str, token: str, n: int, repeat: int) -> dict[str, 
 
 
 @contextlib.contextmanager
-def reference_server(limits: ServerLimits, own_process: bool) -> Iterator[tuple[str, str]]:
-    """``(base url, alice's token)`` of a fresh reference server with ``limits``."""
+def reference_server(
+    limits: ServerLimits, own_process: bool
+) -> Iterator[tuple[str, str, int | None]]:
+    """``(base url, alice's token, server pid or None)`` of a fresh reference server."""
     if not own_process:
         with (
             ChatServer(db=":memory:", users=["alice", "bob"], limits=limits) as server,
             serve_in_thread(server, port=0) as base,
         ):
-            yield base, server.tokens["alice"]
+            yield base, server.tokens["alice"], None
         return
     with tempfile.TemporaryDirectory() as tmp:
         with socket.socket() as s:
@@ -123,15 +131,28 @@ def reference_server(limits: ServerLimits, own_process: bool) -> Iterator[tuple[
                 except httpx.TransportError:
                     pass
                 time.sleep(0.05)
-            yield base, json.loads(tokens.read_text())["alice"]
+            yield base, json.loads(tokens.read_text())["alice"], proc.pid
         finally:
             proc.terminate()
             proc.wait(10)
 
 
+def process_cpu(pid: int | None) -> float | None:
+    """CPU seconds (user + system) process ``pid`` has used (Linux ``/proc``), else None."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 async def bulk_columns(
-    base: str, token: str, count: int, repeat: int
-) -> tuple[dict[str, float], int]:
+    base: str, token: str, count: int, repeat: int, server_pid: int | None = None
+) -> tuple[dict[str, float], int, float, dict[str, tuple[float, float | None]]]:
+    """Best seconds per column, envelopes, median paired ratio, and per column the median
+    CPU seconds of a send: (this process, the server's process or None). CPU time is what
+    a loaded machine does not distort."""
     bob = "bob"
     async with (
         jmapchat.AsyncClient.connect(base, token=token) as http_client,
@@ -140,7 +161,9 @@ async def bulk_columns(
         chat = await http_client.call(lambda r: r.chat.set(create={"c": ChatCreate.direct(bob)}))
         chat_id = chat.created["c"].id
 
-        async def run(client: jmapchat.AsyncClient) -> float:
+        cpu: dict[str, list[tuple[float, float | None]]] = {"HTTP": [], "WebSocket pipelined": []}
+
+        async def run(client: jmapchat.AsyncClient, name: str) -> float:
             req = client.request()
             call = req.message.set(
                 create={
@@ -149,18 +172,36 @@ async def bulk_columns(
                 }
             )
             envelopes = len(plan(req, client.session.core))
-            t0 = time.perf_counter()
+            s0, c0, t0 = process_cpu(server_pid), time.process_time(), time.perf_counter()
             await client.send(req)
             took = time.perf_counter() - t0
+            client_cpu = time.process_time() - c0
+            if s0 is not None:
+                await anyio.sleep(0.2)  # the server's CPU accounting catches up
+            s1 = process_cpu(server_pid)
+            cpu[name].append((client_cpu, None if s0 is None or s1 is None else s1 - s0))
             assert len(call.result.created) == count, "not every message was created"
             run.envelopes = envelopes  # type: ignore[attr-defined]
             return took
 
         best = {"HTTP": float("inf"), "WebSocket pipelined": float("inf")}
+        paired: list[float] = []  # WebSocket / HTTP of each repeat (drift cancels out)
         for _ in range(repeat):
-            best["HTTP"] = min(best["HTTP"], await run(http_client))
-            best["WebSocket pipelined"] = min(best["WebSocket pipelined"], await run(ws_client))
-        return best, getattr(run, "envelopes", 0)
+            http = await run(http_client, "HTTP")
+            ws = await run(ws_client, "WebSocket pipelined")
+            best["HTTP"] = min(best["HTTP"], http)
+            best["WebSocket pipelined"] = min(best["WebSocket pipelined"], ws)
+            paired.append(ws / http)
+        cpu_median = {
+            name: (
+                statistics.median(c for c, _ in runs),
+                None
+                if any(s is None for _, s in runs)
+                else statistics.median(s for _, s in runs if s is not None),
+            )
+            for name, runs in cpu.items()
+        }
+        return best, getattr(run, "envelopes", 0), statistics.median(paired), cpu_median
 
 
 def main() -> None:
@@ -176,7 +217,7 @@ def main() -> None:
 
     where = "its own process" if args.subprocess else "this process"
     print(f"reference server in {where}")
-    with reference_server(ServerLimits(), args.subprocess) as (base, token):
+    with reference_server(ServerLimits(), args.subprocess) as (base, token, _):
         echo = anyio.run(echo_columns, base, token, n, max(3, args.repeat))
     rows = [
         (
@@ -194,18 +235,28 @@ def main() -> None:
     results: list[str] = []
     for calls in (16, 1):
         limits = ServerLimits(max_objects_in_set=500, max_calls_in_request=calls)
-        with reference_server(limits, args.subprocess) as (base, token):
-            bulk, envelopes = anyio.run(bulk_columns, base, token, count, args.repeat)
+        with reference_server(limits, args.subprocess) as (base, token, pid):
+            bulk, envelopes, paired, cpu = anyio.run(
+                bulk_columns, base, token, count, args.repeat, pid
+            )
         print(
             f"{count:,} message creates in one send, maxObjectsInSet 500, "
             f"maxCallsInRequest {calls} ({envelopes} envelope(s)), maxConcurrentRequests 4:"
         )
-        rows = [(name, f"{secs:.3f}", f"{bulk['HTTP'] / secs:.2f}x") for name, secs in bulk.items()]
-        print(table(rows, ("column", "seconds", "speed-up vs HTTP")))
+        bulk_rows = [
+            (name, f"{secs:.3f}", f"{bulk['HTTP'] / secs:.2f}x") for name, secs in bulk.items()
+        ]
+        print(table(bulk_rows, ("column", "seconds", "speed-up vs HTTP")))
+        print(f"median of the {args.repeat} paired runs, WebSocket / HTTP: {paired:.2f}")
+        (http_c, http_s), (ws_c, ws_s) = cpu["HTTP"], cpu["WebSocket pipelined"]
+        line = f"CPU per send, WebSocket / HTTP: this process {ws_c / http_c:.2f}"
+        if http_s and ws_s is not None:
+            line += f", server process {ws_s / http_s:.2f} ({http_s:.2f} s over HTTP)"
+        print(line + " (median)")
         print()
         results.append(
             f"{count:,} creates ({envelopes} envelopes) WebSocket pipelined / HTTP "
-            f"{bulk['WebSocket pipelined'] / bulk['HTTP']:.2f}"
+            f"{bulk['WebSocket pipelined'] / bulk['HTTP']:.2f} (paired median {paired:.2f})"
         )
     print(
         f"RESULT websocket: {n:,} Core/echo WebSocket / HTTP keep-alive "

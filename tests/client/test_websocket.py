@@ -24,8 +24,8 @@ from jmapchat import (
     RemoteProtocolError,
     TransportError,
 )
-from jmapchat._core import Backoff, LimitExceeded, NotJSON, SetResponse
-from jmapchat.models import ChatCreate, MessageCreate, TypingEvent
+from jmapchat._core import WEBSOCKET, Backoff, LimitExceeded, NotJSON, SetResponse
+from jmapchat.models import ChatCreate, MessageCreate, StateChange, TypingEvent
 from jmapchat.server import ChatServer, ServerLimits, serve_in_thread
 
 from ._fake_ws import Conn, FakeServer
@@ -141,6 +141,74 @@ async def test_events_over_the_socket_survive_a_restart(
     assert all(token not in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.anyio
+async def test_several_events_listeners_share_one_socket(live: LiveServer) -> None:
+    """Two ``events()`` at once on one WebSocket client: each gets what it asked for
+    (StateChanges narrowed to its types, typing only where asked); leaving one narrows
+    the socket's subscriptions and the other goes on."""
+    chat = live.direct_chat("bob", "alice")
+    bob_token = live.tokens["bob"]
+
+    async def bob(step: Callable[[Any], Any]) -> None:
+        async with AsyncClient.connect(live.base, token=bob_token) as client:
+            await client.call(step)
+
+    async def next_of(events: Any, kind: type, pred: Callable[[Any], bool] = bool) -> Any:
+        with anyio.fail_after(LIMIT):
+            async for event in events:
+                if isinstance(event, kind) and pred(event):
+                    return event
+        raise AssertionError("the stream ended")
+
+    async with AsyncClient.connect(live.base, token=live.tokens["alice"], websocket=True) as a:
+        acc = a.account_id
+        assert a._socket is not None
+        channel = a._socket.channel
+        async with a.events(["Message"], backoff=FAST) as messages:
+            async with a.events(None, typing=True, backoff=FAST) as everything:
+                assert channel.push_types is None
+                assert channel.stream == ("typing",)
+                await bob(
+                    lambda r: r.message.set(create={"m": MessageCreate(chat_id=chat, body="1")})
+                )
+                first = await next_of(messages, StateChange)
+                assert set(first.changed[acc]) == {"Message"}  # narrowed to its types
+                wide = await next_of(everything, StateChange, lambda e: "Message" in e.changed[acc])
+                assert wide.changed[acc]["Message"] == first.changed[acc]["Message"]
+                await bob(lambda r: r.chat.typing(chat_id=chat, typing=True))
+                typing = await next_of(everything, TypingEvent)
+                assert typing.sender_id == "bob"
+            assert channel.push_types == ["Message"]
+            assert channel.stream == ()
+            await bob(lambda r: r.message.set(create={"m": MessageCreate(chat_id=chat, body="2")}))
+            with anyio.fail_after(LIMIT):
+                after = await messages.__anext__()  # the typing event never reached it
+            assert isinstance(after, StateChange)
+            assert after.changed[acc]["Message"] != first.changed[acc]["Message"]
+        assert not channel.push_on
+        assert (await a.call(lambda r: r.core.echo({"still": 1}))).model_extra == {"still": 1}
+
+
+def test_blocking_client_listeners_share_one_socket(live: LiveServer) -> None:
+    chat = live.direct_chat("bob", "alice")
+    with Client.connect(live.base, token=live.tokens["alice"], websocket=True) as alice:
+        acc = alice.account_id
+        with (
+            alice.events(["Message"], close_after_state=True, backoff=FAST) as one,
+            alice.events(["Message"], close_after_state=True, backoff=FAST) as two,
+        ):
+            with Client.connect(live.base, token=live.tokens["bob"]) as bob:
+                bob.call(
+                    lambda r: r.message.set(create={"m": MessageCreate(chat_id=chat, body="x")})
+                )
+            got_one = list(one)  # close_after_state: ends after its first StateChange
+            got_two = list(two)
+        assert len(got_one) == 1
+        assert len(got_two) == 1
+        assert message_state(got_one[0], acc) is not None
+        assert message_state(got_one[0], acc) == message_state(got_two[0], acc)
+
+
 def test_blocking_client_over_the_socket(live: LiveServer) -> None:
     chat = live.direct_chat("bob", "alice")
     with Client.connect(live.base, token=live.tokens["alice"], websocket=True) as alice:
@@ -173,6 +241,62 @@ def test_blocking_client_over_the_socket(live: LiveServer) -> None:
                 if message_state(event, acc) is not None:
                     break
         assert alice.call(lambda r: r.core.echo({"y": 2})).model_extra == {"y": 2}
+
+
+class _RelativeWebSocketUrl:
+    """The reference server, its session advertising the WebSocket ``url`` relative
+    ("/jmap/ws/") the way apiUrl & co. may be (RFC 8620 §2 resolves them all the same)."""
+
+    def __init__(self, server: ChatServer) -> None:
+        self._inner = server.app
+
+    async def app(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"] != "/.well-known/jmap":
+            await self._inner(scope, receive, send)
+            return
+        start: dict[str, Any] = {}
+        body = bytearray()
+
+        async def rewrite(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+                return
+            body.extend(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            doc = json.loads(body)
+            assert doc["capabilities"][WEBSOCKET]["url"].startswith("ws://")
+            doc["capabilities"][WEBSOCKET]["url"] = "/jmap/ws/"
+            data = json.dumps(doc).encode()
+            headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
+            headers.append((b"content-length", str(len(data)).encode()))
+            await send({**start, "headers": headers})
+            await send({"type": "http.response.body", "body": data})
+
+        await self._inner(scope, receive, rewrite)
+
+
+@pytest.mark.anyio
+async def test_a_relative_websocket_url_is_resolved_against_the_session_url(
+    serve: Callable[[Any], str],
+) -> None:
+    with ChatServer(db=":memory:", users=["alice", "bob"]) as server:
+        base = serve(_RelativeWebSocketUrl(server))
+        async with httpx.AsyncClient() as raw:
+            doc = (await raw.get(f"{base}/.well-known/jmap", headers=_bearer(server))).json()
+        assert doc["capabilities"][WEBSOCKET]["url"] == "/jmap/ws/"  # what is served
+        async with AsyncClient.connect(base, token=server.tokens["alice"], websocket=True) as c:
+            ws_base = base.replace("http://", "ws://", 1)
+            assert c.session.capabilities[WEBSOCKET]["url"] == f"{ws_base}/jmap/ws/"
+            assert c._socket is not None
+            assert c._socket.url == f"{base}/jmap/ws/"
+            echoed = await c.call(lambda r: r.core.echo({"over": "the socket"}))
+            assert echoed.model_extra == {"over": "the socket"}
+            assert c._socket._current is not None  # the request really went over it
+
+
+def _bearer(server: ChatServer) -> dict[str, str]:
+    return {"Authorization": f"Bearer {server.tokens['alice']}"}
 
 
 @pytest.mark.anyio

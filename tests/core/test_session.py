@@ -8,11 +8,14 @@ from typing import Any
 import pytest
 
 from jmapchat._core import (
+    WEBSOCKET,
     AccountNotFound,
     CapabilityNotSupported,
     RemoteProtocolError,
     Session,
+    SessionURLError,
     expand_template,
+    websocket_url,
 )
 from jmapchat._core._capabilities import CHAT, CHAT_PUSH, CORE
 
@@ -119,3 +122,48 @@ def test_expand_template(template: str, variables: dict[str, str], expected: str
 def test_malformed_sessions(doc: bytes) -> None:
     with pytest.raises(RemoteProtocolError):
         Session.parse(doc)
+
+
+def _with_ws_url(url: str, base_url: str | None) -> Session:
+    caps = {**SESSION["capabilities"], WEBSOCKET: {"url": url, "supportsPush": True}}
+    return Session.parse(dict(SESSION, capabilities=caps), base_url=base_url)
+
+
+@pytest.mark.parametrize(
+    ("base", "url", "advertised", "dialled"),
+    [
+        # relative: resolved against the session URL, http -> ws, https -> wss
+        ("https://h.example/.well-known/jmap", "/jmap/ws/", "wss://h.example/jmap/ws/", None),
+        ("http://h.example:8080/jmap/session", "ws", "ws://h.example:8080/jmap/ws", None),
+        ("HTTP://h.example/a/", "//other.example/ws", "ws://other.example/ws", None),
+        # absolute: kept as advertised
+        ("https://h.example/", "wss://ws.example/x", "wss://ws.example/x", None),
+        ("https://h.example/", "WS://ws.example/x", "WS://ws.example/x", "http://ws.example/x"),
+    ],
+)
+def test_a_relative_websocket_url_is_resolved_against_the_session_url(
+    base: str, url: str, advertised: str, dialled: str | None
+) -> None:
+    s = _with_ws_url(url, base)
+    assert s.capabilities[WEBSOCKET]["url"] == advertised
+    expected = dialled or advertised.replace("wss://", "https://").replace("ws://", "http://")
+    assert websocket_url(s) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "base"),
+    [
+        ("/jmap/ws/", None),  # relative, and no session URL to resolve it against
+        ("mailto:ops@example.org", "https://h.example/"),
+        ("ws://[::1", "https://h.example/"),
+        ("wss://h.example:99999/ws", "https://h.example/"),
+        ("wss://h.example/a b", "https://h.example/"),
+        ("ftp://h.example/ws", "https://h.example/"),
+    ],
+)
+def test_an_unusable_websocket_url_is_a_typed_error_when_a_socket_is_wanted(
+    url: str, base: str | None
+) -> None:
+    s = _with_ws_url(url, base)  # parsing succeeds: a client without websocket=True is fine
+    with pytest.raises(SessionURLError, match="urn:ietf:params:jmap:websocket url"):
+        websocket_url(s)

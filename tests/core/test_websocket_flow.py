@@ -210,7 +210,7 @@ def test_channel_classifies_frames() -> None:
     assert isinstance(got.value, LimitExceeded)
     change = '{"@type": "StateChange", "changed": {"A": {"Message": "2"}}, "pushState": "p2"}'
     assert isinstance(ch.classify(change), Skipped)  # push is off
-    frames = ch.enable(["Message"], typing=True, presence=False)
+    listener, frames = ch.listen(["Message"], typing=True, presence=False)
     assert [json.loads(f)["@type"] for f in frames] == ["WebSocketPushEnable", "ChatStreamEnable"]
     pushed = ch.classify(change)
     assert isinstance(pushed, Pushed)
@@ -221,7 +221,7 @@ def test_channel_classifies_frames() -> None:
     assert isinstance(ch.classify(presence), Skipped)  # presence not asked for
     bad_typing = '{"@type": "ChatTypingEvent", "chatId": 5}'
     assert isinstance(ch.classify(bad_typing), Skipped)
-    assert [json.loads(f)["@type"] for f in ch.disable()] == [
+    assert [json.loads(f)["@type"] for f in ch.unlisten(listener)] == [
         "WebSocketPushDisable",
         "ChatStreamDisable",
     ]
@@ -261,3 +261,64 @@ def test_only_chunks_of_one_call_or_reads_overlap() -> None:
     assert max(flights) == 4  # the 4 chunks of the second together
     assert first.result.destroyed == ["x"]
     assert len(big.result.destroyed) == 40
+
+
+def test_several_listeners_share_the_socket_each_getting_what_it_asked_for() -> None:
+    ch = WebSocketChannel(MODELS)
+
+    def kinds(frames: list[str]) -> list[tuple[str, Any]]:
+        out = []
+        for f in frames:
+            doc = json.loads(f)
+            out.append((doc["@type"], doc.get("dataTypes")))
+        return out
+
+    messages, frames = ch.listen(["Message"], typing=True, presence=False)
+    assert kinds(frames) == [("WebSocketPushEnable", ["Message"]), ("ChatStreamEnable", ["typing"])]
+    same, frames = ch.listen(["Message"], typing=False, presence=False)
+    assert frames == []  # already subscribed to all it wants
+    change = {"@type": "StateChange", "changed": {"A": {"Message": "2"}}, "pushState": "p2"}
+    assert isinstance(ch.classify(json.dumps(change)), Pushed)
+    everything, frames = ch.listen(None, typing=False, presence=True)
+    # widened; resumed from the last pushState so the earlier listeners miss nothing
+    assert kinds(frames) == [
+        ("WebSocketPushEnable", None),
+        ("ChatStreamEnable", ["typing", "presence"]),
+    ]
+    assert json.loads(frames[0])["pushState"] == "p2"
+
+    both = {"@type": "StateChange", "changed": {"A": {"Message": "3", "Chat": "7"}}}
+    got = ch.classify(json.dumps(both))
+    assert isinstance(got, Pushed)
+    delivered = dict(ch.deliveries(got.event))
+    assert delivered[messages].changed == {"A": {"Message": "3"}}  # type: ignore[attr-defined]
+    assert delivered[same].changed == {"A": {"Message": "3"}}  # type: ignore[attr-defined]
+    assert delivered[everything] is got.event
+    chats_only = ch.classify(json.dumps({"@type": "StateChange", "changed": {"A": {"Chat": "8"}}}))
+    assert isinstance(chats_only, Pushed)
+    assert [lst for lst, _ in ch.deliveries(chats_only.event)] == [everything]
+    typing = ch.classify(
+        '{"@type": "ChatTypingEvent", "chatId": "c", "senderId": "s", "typing": true}'
+    )
+    assert isinstance(typing, Pushed)
+    assert [lst for lst, _ in ch.deliveries(typing.event)] == [messages]
+    presence = ch.classify('{"@type": "ChatPresenceEvent", "contactId": "c", "presence": "away"}')
+    assert isinstance(presence, Pushed)
+    assert [lst for lst, _ in ch.deliveries(presence.event)] == [everything]
+
+    # leaving narrows the subscriptions again, and the last one turns them off
+    assert kinds(ch.unlisten(everything)) == [
+        ("WebSocketPushEnable", ["Message"]),
+        ("ChatStreamEnable", ["typing"]),
+    ]
+    assert ch.unlisten(same) == []
+    assert ch.unlisten(same) == []  # twice: nothing
+    assert kinds(ch.unlisten(messages)) == [
+        ("WebSocketPushDisable", None),
+        ("ChatStreamDisable", None),
+    ]
+    assert not ch.push_on
+    assert ch.stream == ()
+    assert isinstance(ch.classify(json.dumps(both)), Skipped)  # nobody listens
+    _, frames = ch.listen(["Chat"], typing=False, presence=False)
+    assert "pushState" not in json.loads(frames[0])  # changes from now on, not since then

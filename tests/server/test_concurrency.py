@@ -4,6 +4,7 @@ on purpose and check what completes meanwhile."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -242,3 +243,35 @@ def test_a_database_without_the_sort_key_columns_is_refused(tmp_path: Path, keys
     conn.close()
     with pytest.raises(SchemaMismatch, match="objects"):
         ChatServer(db=str(db))
+
+
+def test_a_writes_post_commit_work_runs_under_the_lock_its_transaction_held(
+    monkeypatch: pytest.MonkeyPatch, file_server: ChatServer
+) -> None:
+    """The push fan-out after a commit reads the store: it runs before the writer's lock
+    is let go, so it never queues again behind the other writers waiting for that lock
+    (the lock is not fair) and a request is answered as soon as its own writes commit."""
+    pusher = file_server.core.pusher
+    owned: list[bool] = []
+    original = pusher.state_changed
+
+    def state_changed(core: Any, accounts: set[str]) -> None:
+        owned.append(file_server.store.lock._is_owned())  # type: ignore[attr-defined]
+        original(core, accounts)
+
+    monkeypatch.setattr(pusher, "state_changed", state_changed)
+    acc = file_server.account_ids["alice"]
+    body = {
+        "using": ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:chat"],
+        "methodCalls": [
+            [
+                "Chat/set",
+                {"accountId": acc, "create": {"c": {"kind": "direct", "contactId": "bob"}}},
+                "0",
+            ]
+        ],
+    }
+    out = file_server.engine.handle("alice", json.dumps(body).encode())
+    assert out["methodResponses"][0][1]["created"]["c"]["id"]
+    assert owned == [True]
+    assert not file_server.store.lock._is_owned()  # type: ignore[attr-defined]

@@ -368,3 +368,72 @@ def test_server_shutdown_closes_the_socket_with_1001(env: Env) -> None:
             recv(ws)
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 1001
+
+
+def test_max_concurrent_requests_per_socket(env: Env) -> None:
+    """More requests at once than maxConcurrentRequests: the excess ones get a typed
+    ``limit`` RequestError at once, the others are answered, the socket stays usable."""
+    n = env.server.limits.max_concurrent_requests
+    acc = env.server.account_ids["alice"]
+    with env.connect("alice") as ws:
+        echo_sentinel(ws, "up")
+        # While the test holds the store's lock no request can finish (each one waits for
+        # it in its worker thread): the first n stay in flight, deterministically.
+        with env.server.store.lock:
+            for i in range(n + 2):
+                request(ws, f"r{i}", [["Chat/get", {"accountId": acc, "ids": []}, "c"]])
+            refused = [recv(ws), recv(ws)]
+        answered = [recv(ws) for _ in range(n)]
+        after = echo_sentinel(ws, "after")
+    errors = [parse_frame(f) for f in refused]
+    assert all(isinstance(e, RequestError) for e in errors), refused
+    assert {e.request_id for e in errors} == {f"r{n}", f"r{n + 1}"}  # type: ignore[attr-defined]
+    for e in errors:
+        assert e.problem_type == LIMIT  # type: ignore[attr-defined]
+        assert e.limit == "maxConcurrentRequests"  # type: ignore[attr-defined]
+        assert isinstance(e.to_exception(), LimitExceeded)  # type: ignore[attr-defined]
+    assert {f.get("requestId") for f in answered} == {f"r{i}" for i in range(n)}
+    assert all(f["@type"] == "Response" for f in answered), answered
+    assert after[-1]["@type"] == "Response"
+    assert after[-1]["methodResponses"] == [["Core/echo", {"n": "after"}, "e"]]
+
+
+def test_each_request_is_answered_as_soon_as_it_is_done(env: Env) -> None:
+    """Requests on one socket run at once: one that cannot finish yet does not hold back
+    the answer to a later one (RFC 8887 allows answers in any order)."""
+    acc = env.server.account_ids["alice"]
+    with env.connect("alice") as ws:
+        echo_sentinel(ws, "up")
+        with env.server.store.lock:  # "slow" cannot finish while the test holds this
+            request(ws, "slow", [["Chat/get", {"accountId": acc, "ids": []}, "c"]])
+            # refused before it reaches the engine: done at once
+            send(ws, {"@type": "Request", "id": "fast", "using": ["urn:x"], "methodCalls": []})
+            first = recv(ws)
+        second = recv(ws)
+    assert first["requestId"] == "fast", first
+    assert second["requestId"] == "slow", second
+    assert second["@type"] == "Response", second
+
+
+def test_an_unencodable_result_fails_its_call_not_the_socket(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A result that cannot be encoded (stored before input bounds existed) turns its own
+    call into serverFail, as over HTTP; the socket and the other calls go on."""
+    monkeypatch.setitem(env.server.core.registry, "Core/echo", (CORE, lambda ctx, args: {1, 2}))
+    acc = env.server.account_ids["alice"]
+    with env.connect("alice") as ws:
+        request(
+            ws,
+            "r",
+            [["Core/echo", {}, "a"], ["Chat/get", {"accountId": acc, "ids": []}, "b"]],
+        )
+        frame = until(ws, lambda f: f.get("requestId") == "r")
+        request(ws, "next", [["Chat/get", {"accountId": acc, "ids": []}, "c"]])
+        after = until(ws, lambda f: f.get("requestId") == "next")
+    assert frame["@type"] == "Response"
+    (bad, good) = frame["methodResponses"]
+    assert bad == ["error", {"type": "serverFail", "description": bad[1]["description"]}, "a"]
+    assert good[0] == "Chat/get"
+    assert good[2] == "b"
+    assert after["@type"] == "Response"

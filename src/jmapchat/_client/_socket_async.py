@@ -17,6 +17,7 @@ from httpx_ws import WebSocketUpgradeError, aconnect_ws
 from jmapchat._core import (
     Backoff,
     JMAPError,
+    Listener,
     Pushed,
     RemoteProtocolError,
     Reply,
@@ -26,7 +27,7 @@ from jmapchat._core import (
     WebSocketChannel,
     WriteError,
 )
-from jmapchat.models import Event
+from jmapchat.models import Event, StateChange
 
 from ._http import log, map_transport_errors, upgrade_error
 from ._primitives import AsyncLock, AsyncSocketRunner, AsyncWakeup, async_sleep, async_wait_for
@@ -60,8 +61,9 @@ class AsyncSocket:
         self._pending: dict[str, int] = {}  # request id -> generation it was sent on
         self._replies: dict[str, Any] = {}
         self._wake: dict[str, Any] = {}
-        self._events: deque[Any] = deque()
-        self._events_wake: Any = None
+        # Per events() listener: its queue of events (and _LOST marks), and its wakeup.
+        self._queues: dict[Listener, deque[Any]] = {}
+        self._queue_wake: dict[Listener, Any] = {}
 
     async def __aenter__(self) -> AsyncSocket:
         await self._runner.__aenter__()
@@ -182,9 +184,20 @@ class AsyncSocket:
                 wake.set()
 
     def _push(self, item: Any) -> None:
-        self._events.append(item)
-        if self._events_wake is not None:
-            self._events_wake.set()
+        """Hand a pushed event to every listener it is for (`_LOST` to all of them)."""
+        targets: list[tuple[Listener, Any]]
+        if item is _LOST:
+            targets = [(listener, item) for listener in list(self._queues)]
+        else:
+            targets = list(self.channel.deliveries(item))
+        for listener, event in targets:
+            queue = self._queues.get(listener)
+            if queue is None:
+                continue
+            queue.append(event)
+            wake = self._queue_wake.get(listener)
+            if wake is not None:
+                wake.set()
 
     def _on_frame(self, ws: Any, data: str | bytes) -> int | None:
         got = self.channel.classify(data)
@@ -234,19 +247,23 @@ class AsyncSocket:
         close_after_state: bool,
         backoff: Backoff,
     ) -> AsyncIterator[AsyncSocketEvents]:
-        frames = self.channel.enable(
+        """One listener on the socket; several may be open at once, each handed only the
+        events it asked for (the socket subscribes to what they want together)."""
+        listener, frames = self.channel.listen(
             types, typing=typing, presence=presence, close_after_state=close_after_state
         )
-        self._events.clear()
+        self._queues[listener] = deque()
         try:
             current = self._current
             ws, _ = await self.connection()  # a new connection already subscribed
             if current is not None and current[0] is ws:
                 for frame in frames:
                     await self._send_on(ws, frame)
-            yield AsyncSocketEvents(self, backoff)
+            yield AsyncSocketEvents(self, listener, backoff)
         finally:
-            off = self.channel.disable()
+            off = self.channel.unlisten(listener)
+            self._queues.pop(listener, None)
+            self._queue_wake.pop(listener, None)
             current = self._current
             if current is not None:
                 for frame in off:
@@ -254,14 +271,15 @@ class AsyncSocket:
                         await self._send_on(current[0], frame)
                     except TransportError:
                         break
-            self._events.clear()
 
-    async def next_event(self, backoff: Backoff) -> Any:
-        """The next event; a lost connection is reconnected (and re-subscribed) first."""
+    async def next_event(self, listener: Listener, backoff: Backoff) -> Any:
+        """``listener``'s next event; a lost connection is reconnected (and
+        re-subscribed) first."""
+        queue = self._queues[listener]
         attempt = 0
         while True:
-            if self._events:
-                item = self._events.popleft()
+            if queue:
+                item = queue.popleft()
                 if item is not _LOST:
                     return item
                 while True:
@@ -273,25 +291,30 @@ class AsyncSocket:
                     except TransportError as exc:
                         log.info("WebSocket reconnect failed (%s)", type(exc).__name__)
                 continue
-            self._events_wake = AsyncWakeup()
-            if not self._events:
-                await async_wait_for(self._events_wake, None)
+            wake = self._queue_wake[listener] = AsyncWakeup()
+            if not queue:
+                await async_wait_for(wake, None)
 
 
 class AsyncSocketEvents:
     """The iterator ``events()`` yields on a WebSocket client."""
 
-    def __init__(self, socket: AsyncSocket, backoff: Backoff) -> None:
+    def __init__(self, socket: AsyncSocket, listener: Listener, backoff: Backoff) -> None:
         self._socket = socket
+        self._listener = listener
         self._backoff = backoff
 
     def __aiter__(self) -> AsyncSocketEvents:
         return self
 
     async def __anext__(self) -> Event:
-        if self._socket.channel.finished:  # close_after_state: that was the last one
+        listener = self._listener
+        if listener.finished:  # close_after_state: that was the last one
             raise StopAsyncIteration
-        return cast("Event", await self._socket.next_event(self._backoff))
+        event = await self._socket.next_event(listener, self._backoff)
+        if listener.close_after_state and isinstance(event, StateChange):
+            listener.finished = True
+        return cast("Event", event)
 
 
 _LOST = object()  # in the event queue: the connection ended

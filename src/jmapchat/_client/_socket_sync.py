@@ -19,6 +19,7 @@ from httpx_ws import WebSocketUpgradeError, connect_ws
 from jmapchat._core import (
     Backoff,
     JMAPError,
+    Listener,
     Pushed,
     RemoteProtocolError,
     Reply,
@@ -28,7 +29,7 @@ from jmapchat._core import (
     WebSocketChannel,
     WriteError,
 )
-from jmapchat.models import Event
+from jmapchat.models import Event, StateChange
 
 from ._http import log, map_transport_errors, upgrade_error
 from ._primitives import Lock, SocketRunner, Wakeup, sleep, wait_for
@@ -62,8 +63,9 @@ class Socket:
         self._pending: dict[str, int] = {}  # request id -> generation it was sent on
         self._replies: dict[str, Any] = {}
         self._wake: dict[str, Any] = {}
-        self._events: deque[Any] = deque()
-        self._events_wake: Any = None
+        # Per events() listener: its queue of events (and _LOST marks), and its wakeup.
+        self._queues: dict[Listener, deque[Any]] = {}
+        self._queue_wake: dict[Listener, Any] = {}
 
     def __enter__(self) -> Socket:
         self._runner.__enter__()
@@ -184,9 +186,20 @@ class Socket:
                 wake.set()
 
     def _push(self, item: Any) -> None:
-        self._events.append(item)
-        if self._events_wake is not None:
-            self._events_wake.set()
+        """Hand a pushed event to every listener it is for (`_LOST` to all of them)."""
+        targets: list[tuple[Listener, Any]]
+        if item is _LOST:
+            targets = [(listener, item) for listener in list(self._queues)]
+        else:
+            targets = list(self.channel.deliveries(item))
+        for listener, event in targets:
+            queue = self._queues.get(listener)
+            if queue is None:
+                continue
+            queue.append(event)
+            wake = self._queue_wake.get(listener)
+            if wake is not None:
+                wake.set()
 
     def _on_frame(self, ws: Any, data: str | bytes) -> int | None:
         got = self.channel.classify(data)
@@ -236,19 +249,23 @@ class Socket:
         close_after_state: bool,
         backoff: Backoff,
     ) -> Iterator[SocketEvents]:
-        frames = self.channel.enable(
+        """One listener on the socket; several may be open at once, each handed only the
+        events it asked for (the socket subscribes to what they want together)."""
+        listener, frames = self.channel.listen(
             types, typing=typing, presence=presence, close_after_state=close_after_state
         )
-        self._events.clear()
+        self._queues[listener] = deque()
         try:
             current = self._current
             ws, _ = self.connection()  # a new connection already subscribed
             if current is not None and current[0] is ws:
                 for frame in frames:
                     self._send_on(ws, frame)
-            yield SocketEvents(self, backoff)
+            yield SocketEvents(self, listener, backoff)
         finally:
-            off = self.channel.disable()
+            off = self.channel.unlisten(listener)
+            self._queues.pop(listener, None)
+            self._queue_wake.pop(listener, None)
             current = self._current
             if current is not None:
                 for frame in off:
@@ -256,14 +273,15 @@ class Socket:
                         self._send_on(current[0], frame)
                     except TransportError:
                         break
-            self._events.clear()
 
-    def next_event(self, backoff: Backoff) -> Any:
-        """The next event; a lost connection is reconnected (and re-subscribed) first."""
+    def next_event(self, listener: Listener, backoff: Backoff) -> Any:
+        """``listener``'s next event; a lost connection is reconnected (and
+        re-subscribed) first."""
+        queue = self._queues[listener]
         attempt = 0
         while True:
-            if self._events:
-                item = self._events.popleft()
+            if queue:
+                item = queue.popleft()
                 if item is not _LOST:
                     return item
                 while True:
@@ -275,25 +293,30 @@ class Socket:
                     except TransportError as exc:
                         log.info("WebSocket reconnect failed (%s)", type(exc).__name__)
                 continue
-            self._events_wake = Wakeup()
-            if not self._events:
-                wait_for(self._events_wake, None)
+            wake = self._queue_wake[listener] = Wakeup()
+            if not queue:
+                wait_for(wake, None)
 
 
 class SocketEvents:
     """The iterator ``events()`` yields on a WebSocket client."""
 
-    def __init__(self, socket: Socket, backoff: Backoff) -> None:
+    def __init__(self, socket: Socket, listener: Listener, backoff: Backoff) -> None:
         self._socket = socket
+        self._listener = listener
         self._backoff = backoff
 
     def __iter__(self) -> SocketEvents:
         return self
 
     def __next__(self) -> Event:
-        if self._socket.channel.finished:  # close_after_state: that was the last one
+        listener = self._listener
+        if listener.finished:  # close_after_state: that was the last one
             raise StopIteration
-        return cast("Event", self._socket.next_event(self._backoff))
+        event = self._socket.next_event(listener, self._backoff)
+        if listener.close_after_state and isinstance(event, StateChange):
+            listener.finished = True
+        return cast("Event", event)
 
 
 _LOST = object()  # in the event queue: the connection ended

@@ -10,7 +10,7 @@ from urllib.parse import quote, urljoin, urlsplit
 
 from pydantic import Field, ValidationError
 
-from ._capabilities import CHAT, CORE
+from ._capabilities import CHAT, CORE, WEBSOCKET
 from ._errors import AccountNotFound, CapabilityNotSupported, RemoteProtocolError
 from ._json import loads
 from ._model import JMAPModel
@@ -117,7 +117,11 @@ class Session(JMAPModel):
         for field in ("api_url", "download_url", "upload_url", "event_source_url"):
             value = getattr(session, field)
             if value:
-                setattr(session, field, _usable_url(field, value, base_url))
+                name = "".join(p if i == 0 else p.title() for i, p in enumerate(field.split("_")))
+                setattr(session, field, _usable_url(name, value, base_url))
+        ws = session.capabilities.get(WEBSOCKET)
+        if base_url and isinstance(ws, dict) and isinstance(ws.get("url"), str):
+            ws["url"] = _resolve_websocket_url(ws["url"], base_url)
         return session
 
     @cached_property
@@ -214,14 +218,39 @@ class SessionURLError(RemoteProtocolError):
     *is* a session, only one of its URLs is broken or hostile."""
 
 
-def _usable_url(field: str, value: str, base_url: str | None) -> str:
-    """A session URL resolved against ``base_url`` and checked, or `RemoteProtocolError`.
+def _resolve_websocket_url(value: str, base_url: str) -> str:
+    """The WebSocket capability's ``url`` resolved against the session URL like the other
+    session URLs (a relative ``/jmap/ws/`` takes the session's host, ``http`` → ``ws``,
+    ``https`` → ``wss``). An absolute or unparsable one is left for `websocket_url` to
+    check when a WebSocket is wanted: a client that never opens one must not fail."""
+    try:
+        if not value or urlsplit(value).scheme:
+            return value
+        url = urljoin(base_url, value)
+    except ValueError:
+        return value
+    scheme, sep, rest = url.partition("://")
+    ws = {"http": "ws", "https": "wss"}.get(scheme.lower())
+    return f"{ws}{sep}{rest}" if ws and sep else value
+
+
+def _usable_url(
+    name: str,
+    value: str,
+    base_url: str | None,
+    *,
+    absolute: bool = False,
+    schemes: tuple[str, ...] = ("http", "https"),
+    kind: str = "http(s)",
+) -> str:
+    """Session URL ``name`` resolved against ``base_url`` and checked, or
+    `RemoteProtocolError`.
 
     A hostile or broken session document (``\\x00`` in a URL, ``http://[::1``,
     ``mailto:``, port 99999) is refused here, with a typed error, instead of failing
-    deep inside the HTTP library on the first request.
+    deep inside the HTTP library on the first request. ``absolute``: a relative URL is
+    refused too; ``schemes`` are the ones allowed, ``kind`` names them in the error.
     """
-    name = "".join(p if i == 0 else p.title() for i, p in enumerate(field.split("_")))
     shown = redact_url(value)[:200]
     if any(ord(c) < 0x21 or 0x7F <= ord(c) < 0xA0 for c in value):
         raise SessionURLError(f"session {name} contains a space or control character: {shown!r}")
@@ -231,6 +260,8 @@ def _usable_url(field: str, value: str, base_url: str | None) -> str:
         parts.port  # noqa: B018 - raises ValueError when out of range
     except ValueError as exc:
         raise SessionURLError(f"session {name} is not a usable URL ({exc}): {shown!r}") from None
-    if (base_url or parts.scheme) and (parts.scheme not in ("http", "https") or not parts.hostname):
-        raise SessionURLError(f"session {name} must be an http(s) URL with a host: {shown!r}")
+    if (base_url or parts.scheme or absolute) and (
+        parts.scheme not in schemes or not parts.hostname
+    ):
+        raise SessionURLError(f"session {name} must be an {kind} URL with a host: {shown!r}")
     return url

@@ -66,6 +66,15 @@ def limit_problem(limit: str, detail: str, status: int = 400) -> Problem:
     return Problem(ERROR_LIMIT, detail, status=status, limit=limit)
 
 
+def _after_commit(ctx: Ctx) -> None:
+    """``ctx.flush()``; the call's writes are committed, so a failure here is logged and
+    the call still reports what it did."""
+    try:
+        ctx.flush()
+    except Exception:
+        log.exception("post-commit work failed")
+
+
 _READ_SUFFIXES = ("/get", "/query", "/changes", "/queryChanges", "/lookup")
 
 
@@ -135,6 +144,12 @@ class Engine:
             req = orjson.loads(body)
         except orjson.JSONDecodeError:
             raise Problem(ERROR_NOT_JSON, "the request body is not valid I-JSON") from None
+        return self.check(req)
+
+    def check(
+        self, req: Any
+    ) -> tuple[list[str], list[tuple[str, dict[str, Any], str]], dict[str, str] | None]:
+        """A decoded Request object's ``using``, calls and ``createdIds``, or `Problem`."""
         if not isinstance(req, dict):
             raise Problem(ERROR_NOT_REQUEST, "the request must be a JSON object")
         extra = set(req) - {"using", "methodCalls", "createdIds"}
@@ -173,7 +188,15 @@ class Engine:
         return using, parsed, created
 
     def handle(self, user: str, body: bytes) -> dict[str, Any]:
-        using, calls, created_in = self.parse(body)
+        return self.handle_request(user, self.parse(body))
+
+    def handle_request(
+        self,
+        user: str,
+        parsed: tuple[list[str], list[tuple[str, dict[str, Any], str]], dict[str, str] | None],
+    ) -> dict[str, Any]:
+        """`handle` for a request already decoded and `check`-ed (a WebSocket frame)."""
+        using, calls, created_in = parsed
         core = self.core
         with core.store.lock:
             core.sweep()
@@ -193,10 +216,11 @@ class Engine:
 
     def _run(
         self, name: str, fn: Handler, user: str, created_ids: dict[str, str], args: dict[str, Any]
-    ) -> tuple[Any, Ctx]:
+    ) -> Any:
         """Run one call: a read-only one on a reader connection (concurrent with the
         writer and other readers, as SQLite WAL allows), anything else on the writer.
-        A "read-only" call that turns out to write is rerun on the writer."""
+        A "read-only" call that turns out to write is rerun on the writer. Its
+        post-commit work (push listeners, deferred work) follows the commit."""
         core = self.core
         if _is_read_only(name):
             reader = self._readers.acquire()
@@ -204,19 +228,31 @@ class Engine:
                 try:
                     ctx = Ctx(core, user, created_ids, reader)
                     with reader.transaction():
-                        return fn(ctx, args), ctx
+                        result = fn(ctx, args)
+                    _after_commit(ctx)
+                    return result
                 except ReadOnlyStore:
                     pass
                 finally:
                     self._readers.release(reader)
         ctx = Ctx(core, user, created_ids)
-        with core.store.transaction():
-            return fn(ctx, args), ctx
+        # The post-commit work (push fan-out) reads the store too: doing it under the lock
+        # the transaction held means it never queues again behind other writers (the
+        # lock is not fair), so each request is answered as soon as its own writes are.
+        with core.store.lock:
+            with core.store.transaction():
+                result = fn(ctx, args)
+            _after_commit(ctx)
+        return result
 
     def handle_bytes(self, user: str, body: bytes) -> bytes:
-        """`handle`, encoded. A result that cannot be encoded (one stored before input
-        bounds existed) turns its own call into ``serverFail``; the others survive."""
-        out = self.handle(user, body)
+        """`handle`, encoded (see `encode`)."""
+        return self.encode(self.handle(user, body))
+
+    @staticmethod
+    def encode(out: dict[str, Any]) -> bytes:
+        """A Response document as JSON. A result that cannot be encoded (one stored before
+        input bounds existed) turns its own call into ``serverFail``; the others survive."""
         try:
             return orjson.dumps(out)
         except orjson.JSONEncodeError:
@@ -279,7 +315,7 @@ class Engine:
             ]
         snapshot = dict(created_ids)
         try:
-            result, ctx = self._run(name, fn, user, created_ids, args)
+            result = self._run(name, fn, user, created_ids, args)
         except MethodErr as exc:
             created_ids.clear()
             created_ids.update(snapshot)
@@ -289,7 +325,6 @@ class Engine:
             created_ids.update(snapshot)
             log.exception("method %s failed", name)
             return [("error", {"type": "serverFail", "description": "internal server error"})]
-        ctx.flush()
         if isinstance(result, list):
             return result
         return [(name, result)]

@@ -1,12 +1,15 @@
 """JMAP over WebSocket (RFC 8887) with the chat extension (draft-atwood-jmap-chat-wss).
 
 One `_Connection` per socket, authenticated at the handshake exactly like an HTTP request
-(Bearer token; ``jmap`` subprotocol required). Two tasks: the reader answers frames
-(``Request`` → ``Response`` / ``RequestError``, push and chat-stream subscriptions), the
-pump turns the account's hub notifications into ``StateChange`` frames and the ephemeral
-``ChatTypingEvent`` / ``ChatPresenceEvent`` frames, each checked against the delivery
-rules at the moment it is sent. A bad frame is answered with a ``RequestError`` and the
-connection goes on; nothing a client sends can end it except a close.
+(Bearer token; ``jmap`` subprotocol required). The reader handles frames in order (push
+and chat-stream subscriptions; refusals), starting each ``Request`` as a task of its own —
+up to ``maxConcurrentRequests`` at once, each answered (``Response`` / ``RequestError``)
+as soon as it is done, on a worker thread through the same engine as ``POST /jmap/api/``,
+which runs one write at a time. The pump turns the account's hub notifications into
+``StateChange`` frames and the ephemeral ``ChatTypingEvent`` / ``ChatPresenceEvent``
+frames, each checked against the delivery rules at the moment it is sent. A bad frame is
+answered with a ``RequestError`` and the connection goes on; nothing a client sends can
+end it except a close.
 """
 
 from __future__ import annotations
@@ -85,6 +88,7 @@ class _Connection:
         self.token = token
         self.account = server.core.accounts[user]
         self._send_lock = anyio.Lock()
+        self._push_lock = anyio.Lock()
         self.inflight = 0
         # WebSocketPushEnable: the types (None = off) and the states last reported.
         self.push_types: list[str] | None = None
@@ -99,7 +103,9 @@ class _Connection:
         self.presence_sent: dict[str, dict[str, Any]] = {}
 
     async def send(self, frame: dict[str, Any]) -> None:
-        data = orjson.dumps(frame).decode()
+        await self.send_text(orjson.dumps(frame).decode())
+
+    async def send_text(self, data: str) -> None:
         async with self._send_lock:
             await self.ws.send_text(data)
 
@@ -121,7 +127,8 @@ class _Connection:
                     _problem_frame(_bad(ERROR_NOT_JSON, "binary frames are not JMAP (RFC 8887)"))
                 )
                 continue
-            if len(text) > limit or len(text.encode()) > limit:
+            # (UTF-8 is at most 4 bytes a character: most frames need no encoding to tell)
+            if len(text) > limit or (len(text) * 4 > limit and len(text.encode()) > limit):
                 p = limit_problem(
                     "maxSizeRequest", f"the frame is larger than maxSizeRequest ({limit} bytes)"
                 )
@@ -166,36 +173,39 @@ class _Connection:
         # Any other @type is ignored (wss draft §Handling Unknown Message Types).
 
     async def request(self, rid: str | None, frame: dict[str, Any]) -> None:
+        """Answer one Request frame. Several run at once (up to maxConcurrentRequests);
+        each is answered as soon as it is done, in whatever order (RFC 8887 §4.3.1); the
+        engine serializes their writes itself."""
         body = {k: v for k, v in frame.items() if k not in ("@type", "id")}
         try:
-            result = await self.handle(orjson.dumps(body))
+            # Off the event loop, like POST /jmap/api/: other sockets and requests go on.
+            data = await anyio.to_thread.run_sync(self.answer, rid, body)
         except Problem as p:
-            self.inflight -= 1
-            await self.send(_problem_frame(p, rid))
-            return
+            data = orjson.dumps(_problem_frame(p, rid)).decode()
         except Exception:
-            self.inflight -= 1
             log.exception("WebSocket request failed")
             fail = Problem("about:blank", "internal server error", status=500)
-            await self.send(_problem_frame(fail, rid))
-            return
-        # Free the slot before answering: the client may send its next request as soon
-        # as it has read this response.
-        self.inflight -= 1
-        out: dict[str, Any] = {"@type": "Response", **result}
+            data = orjson.dumps(_problem_frame(fail, rid)).decode()
+        finally:
+            # Free the slot before answering: the client may send its next request as
+            # soon as it has read this response.
+            self.inflight -= 1
+        await self.send_text(data)
+
+    def answer(self, rid: str | None, body: dict[str, Any]) -> str:
+        """The Response frame for a decoded request (worker thread): the frame's own
+        fields go to the engine as they are, and the answer is encoded once, here."""
+        engine = self.server.engine
+        out: dict[str, Any] = {"@type": "Response"}
+        out.update(engine.handle_request(self.user, engine.check(body)))
         if rid is not None:
             out["requestId"] = rid
-        await self.send(out)
+        return engine.encode(out).decode()
 
     async def guarded_request(self, rid: str | None, frame: dict[str, Any]) -> None:
         """`request`, where a socket that went away meanwhile just ends the task."""
         with contextlib.suppress(*_GONE):
             await self.request(rid, frame)
-
-    async def handle(self, body: bytes) -> dict[str, Any]:
-        """Run one request through the engine (the same path as ``POST /jmap/api/``)."""
-        # Off the event loop, like POST /jmap/api/: other sockets and requests go on.
-        return await anyio.to_thread.run_sync(self.server.engine.handle, self.user, body)
 
     async def push_enable(self, frame: dict[str, Any]) -> None:
         types = frame.get("dataTypes")
@@ -206,31 +216,40 @@ class _Connection:
             p = _bad(INVALID_ARGUMENTS, "dataTypes must be a list of strings or null")
             await self.send(_problem_frame(p))
             return
-        self.push_types = (
-            list(PUSH_TYPES) if types is None else [t for t in types if t in PUSH_TYPES]
-        )
-        now = states(self.core, self.account)
-        if push_state is None:
-            self.pushed = now
-            return
-        # Resuming: report whatever changed since the client's pushState (RFC 8887 §4.3.5).
-        self.pushed = parse_states(push_state)
-        await self.push_states(now)
-
-    async def push_states(self, now: dict[str, str] | None = None) -> None:
-        if self.push_types is None:
-            return
-        now = now or states(self.core, self.account)
-        changed = {t: now[t] for t in self.push_types if self.pushed.get(t) != now[t]}
-        self.pushed = now
-        if changed:
-            await self.send(
-                {
-                    "@type": "StateChange",
-                    "changed": {self.account: changed},
-                    "pushState": encode_states(now),
-                }
+        async with self._push_lock:
+            self.push_types = (
+                list(PUSH_TYPES) if types is None else [t for t in types if t in PUSH_TYPES]
             )
+            if push_state is None:
+                self.pushed = await self.states()
+                return
+            # Resuming: report whatever changed since the client's pushState (RFC 8887
+            # §4.3.5).
+            self.pushed = parse_states(push_state)
+        await self.push_states()
+
+    async def states(self) -> dict[str, str]:
+        """The account's states, read on a worker thread: the store's lock may be held
+        by a writer, and the event loop must never wait for it."""
+        return await anyio.to_thread.run_sync(states, self.core, self.account)
+
+    async def push_states(self) -> None:
+        # One at a time (the pump, and a resuming WebSocketPushEnable): states are
+        # compared with, and recorded as, what was last reported.
+        async with self._push_lock:
+            if self.push_types is None:
+                return
+            now = await self.states()
+            changed = {t: now[t] for t in self.push_types if self.pushed.get(t) != now[t]}
+            self.pushed = now
+            if changed:
+                await self.send(
+                    {
+                        "@type": "StateChange",
+                        "changed": {self.account: changed},
+                        "pushState": encode_states(now),
+                    }
+                )
 
     async def stream_enable(self, frame: dict[str, Any]) -> None:
         types = frame.get("dataTypes")

@@ -49,6 +49,7 @@ from ._plan import Splitter
 from ._policy import READ_ONLY_SUFFIXES, RetryPolicy, is_read_only, parse_retry_after
 from ._websocket import (
     Broken,
+    Listener,
     Pushed,
     Reply,
     Skipped,
@@ -72,6 +73,7 @@ __all__ = [
     "HTTPRequest",
     "HTTPResponse",
     "Instruction",
+    "Listener",
     "ObservedSessionState",
     "Piece",
     "Pushed",

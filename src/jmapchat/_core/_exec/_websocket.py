@@ -25,7 +25,7 @@ instruction        driver does                     sent back into the flow
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TypeAlias
 
@@ -44,7 +44,7 @@ from .._errors import (
 from .._json import dumps, loads
 from .._request import BaseRequest
 from .._response import Response
-from .._session import Session
+from .._session import Session, _usable_url
 from ._flows import fail_request
 from ._instructions import Flow, FreshSession, ObservedSessionState, Sleep, WSReceive, WSSend
 from ._plan import Splitter
@@ -55,6 +55,7 @@ __all__ = [
     "CLOSE_POLICY_VIOLATION",
     "CLOSE_PROTOCOL_ERROR",
     "Broken",
+    "Listener",
     "Pushed",
     "Received",
     "Reply",
@@ -124,10 +125,32 @@ def websocket_url(session: Session) -> str:
     url = session.capabilities[WEBSOCKET].get("url")
     if not isinstance(url, str) or not url:
         raise RemoteProtocolError(f"the session's {WEBSOCKET} capability has no url")
+    # A relative url was resolved against the session URL when the session was parsed;
+    # one still without a scheme had no session URL to resolve against.
+    url = _usable_url(
+        f"{WEBSOCKET} url", url, None, absolute=True, schemes=_WS_SCHEMES, kind="ws(s)"
+    )
     for ws, http in (("wss://", "https://"), ("ws://", "http://")):
         if url.lower().startswith(ws):
             return http + url[len(ws) :]
     return url
+
+
+_WS_SCHEMES = ("ws", "wss", "http", "https")
+
+
+@dataclass(slots=True, eq=False)
+class Listener:
+    """One ``events()`` on the socket: the data types (None: all) and chat-wss categories
+    it asked for. ``finished``: ``close_after_state`` and its StateChange was taken."""
+
+    types: frozenset[str] | None
+    stream: tuple[str, ...]
+    close_after_state: bool = False
+    finished: bool = False
+
+
+_STREAM_OF: Final = {"ChatTypingEvent": "typing", "ChatPresenceEvent": "presence"}
 
 
 class WebSocketChannel:
@@ -144,14 +167,27 @@ class WebSocketChannel:
         self._models = dict(models)
         self.max_frame = max_frame
         self._ids = itertools.count(1)
-        # WebSocketPushEnable: None = off, else the dataTypes (a list, or None for all).
-        self.push_on = False
-        self.push_types: list[str] | None = None
+        # The events() listeners; the socket's subscriptions are the union of theirs.
+        self.listeners: list[Listener] = []
+        # The last pushState received (sent back on a re-enable, so nothing is missed).
         self.push_state: str | None = None
-        # ChatStreamEnable: the categories on (empty = off).
-        self.stream: tuple[str, ...] = ()
-        self.close_after_state = False
-        self.finished = False
+
+    @property
+    def push_on(self) -> bool:
+        """Is ``WebSocketPushEnable`` on (some listener is open)?"""
+        return bool(self.listeners)
+
+    @property
+    def push_types(self) -> list[str] | None:
+        """The ``dataTypes`` the socket asks for: every listener's (None: all)."""
+        if any(lst.types is None for lst in self.listeners):
+            return None
+        return sorted({t for lst in self.listeners for t in lst.types or ()})
+
+    @property
+    def stream(self) -> tuple[str, ...]:
+        """The chat-wss categories on (empty: ``ChatStreamEnable`` is off)."""
+        return tuple(t for t in EPHEMERAL if any(t in lst.stream for lst in self.listeners))
 
     # --- requests -----------------------------------------------------------------------
 
@@ -166,56 +202,96 @@ class WebSocketChannel:
 
     # --- subscriptions ------------------------------------------------------------------
 
-    def enable(
+    def listen(
         self,
         types: Sequence[str] | None,
         *,
         typing: bool,
         presence: bool,
         close_after_state: bool = False,
-    ) -> list[str]:
-        """Turn events on; the frames to send (now, and again after every reconnect)."""
-        if self.push_on or self.stream:
-            raise LocalProtocolError("events() is already open on this WebSocket client")
+    ) -> tuple[Listener, list[str]]:
+        """A new events() listener, and the frames that widen the socket's subscriptions
+        to include it (none when they already do). Several listeners share the socket;
+        each is handed only what it asked for (`deliveries`)."""
         if isinstance(types, str):
             raise LocalProtocolError('types must be a list of type names, e.g. ["Message"]')
         if types is not None and (not types or not all(isinstance(t, str) and t for t in types)):
             raise LocalProtocolError("types must be a non-empty list of type names, or None")
-        self.push_on = True
-        self.push_types = None if types is None else list(types)
-        self.push_state = None
-        self.stream = tuple(t for t, on in zip(EPHEMERAL, (typing, presence), strict=True) if on)
-        self.close_after_state = close_after_state
-        self.finished = False
-        return self.subscription_frames()
+        stream = tuple(t for t, on in zip(EPHEMERAL, (typing, presence), strict=True) if on)
+        listener = Listener(None if types is None else frozenset(types), stream, close_after_state)
+        return listener, self._change(lambda: self.listeners.append(listener))
+
+    def unlisten(self, listener: Listener) -> list[str]:
+        """Drop ``listener``; the frames that narrow (or turn off) the subscriptions."""
+        return self._change(
+            lambda: self.listeners.remove(listener) if listener in self.listeners else None
+        )
+
+    def _change(self, edit: Callable[[], object]) -> list[str]:
+        before = (self.push_on, self.push_types, self.stream)
+        edit()
+        out: list[str] = []
+        if self.push_on and not before[0]:
+            # A first listener hears of changes from now on, not since an earlier one left.
+            # (Widening while no StateChange has come yet has no pushState to resume from:
+            # the server starts from its current states, as for a first listener.)
+            self.push_state = None
+        if self.push_on and before[:2] != (True, self.push_types):
+            out.append(self._push_frame())
+        elif before[0] and not self.push_on:
+            out.append('{"@type":"WebSocketPushDisable"}')
+        if self.stream and self.stream != before[2]:
+            out.append(self._stream_frame())
+        elif before[2] and not self.stream:
+            out.append('{"@type":"ChatStreamDisable"}')
+        return out
+
+    def _push_frame(self) -> str:
+        push: dict[str, Any] = {"@type": "WebSocketPushEnable", "dataTypes": self.push_types}
+        if self.push_state is not None:
+            # report what changed meanwhile (after a reconnect, or when the types change)
+            push["pushState"] = self.push_state
+        return dumps(push).decode()
+
+    def _stream_frame(self) -> str:
+        stream = {
+            "@type": "ChatStreamEnable",
+            "dataTypes": list(self.stream),
+            "chatIds": None,
+            "contactIds": None,
+        }
+        return dumps(stream).decode()
 
     def subscription_frames(self) -> list[str]:
         """What to send on a (new) connection for the subscriptions that are on."""
         out: list[str] = []
         if self.push_on:
-            push: dict[str, Any] = {"@type": "WebSocketPushEnable", "dataTypes": self.push_types}
-            if self.push_state is not None:
-                push["pushState"] = self.push_state  # report what changed meanwhile
-            out.append(dumps(push).decode())
+            out.append(self._push_frame())
         if self.stream:
-            stream = {
-                "@type": "ChatStreamEnable",
-                "dataTypes": list(self.stream),
-                "chatIds": None,
-                "contactIds": None,
-            }
-            out.append(dumps(stream).decode())
+            out.append(self._stream_frame())
         return out
 
-    def disable(self) -> list[str]:
-        """Turn events off; the frames that tell the server."""
-        out: list[str] = []
-        if self.push_on:
-            out.append('{"@type":"WebSocketPushDisable"}')
-        if self.stream:
-            out.append('{"@type":"ChatStreamDisable"}')
-        self.push_on = False
-        self.stream = ()
+    def deliveries(self, event: BaseModel) -> list[tuple[Listener, BaseModel]]:
+        """Who gets a pushed ``event``, and as what: a StateChange narrowed to each
+        listener's types (none left: not for that listener), typing / presence to the
+        listeners that asked for them."""
+        out: list[tuple[Listener, BaseModel]] = []
+        kind = getattr(event, "type_", None)
+        for lst in list(self.listeners):  # (the blocking client's listeners are threads)
+            if kind == "StateChange":
+                if lst.types is None:
+                    out.append((lst, event))
+                    continue
+                changed: dict[str, dict[str, str]] = getattr(event, "changed", {})
+                mine = {
+                    acc: kept
+                    for acc, states in changed.items()
+                    if (kept := {t: s for t, s in states.items() if t in lst.types})
+                }
+                if mine:
+                    out.append((lst, event.model_copy(update={"changed": mine})))
+            elif kind in _STREAM_OF and _STREAM_OF[kind] in lst.stream:
+                out.append((lst, event))
         return out
 
     # --- receiving ----------------------------------------------------------------------
@@ -257,8 +333,8 @@ class WebSocketChannel:
             return self._request_error(frame)
         if kind == "StateChange":
             return self._state_change(frame)
-        if kind in ("ChatTypingEvent", "ChatPresenceEvent"):
-            wanted = "typing" if kind == "ChatTypingEvent" else "presence"
+        if kind in _STREAM_OF:
+            wanted = _STREAM_OF[kind]
             if wanted not in self.stream:
                 return Skipped(f"{kind} with {wanted} events off")
             return self._event(kind, frame)
@@ -290,8 +366,6 @@ class WebSocketChannel:
             push_state = frame.get("pushState")
             if isinstance(push_state, str):
                 self.push_state = push_state
-            if self.close_after_state:
-                self.finished = True
         return got
 
     def _event(self, kind: str, frame: dict[str, Any]) -> Received:
