@@ -310,8 +310,13 @@ class AsyncClient(AsyncNamespaces, AsyncEventsMixin, AsyncBlobsMixin, ClientBase
             raise LocalProtocolError("the client is closed")
         return self._http
 
-    def _auth_kw(self) -> dict[str, Any]:
-        return {"auth": self._auth} if self._auth is not None else {}
+    def _auth_kw(self, until: float | None = None) -> dict[str, Any]:
+        """httpx keywords of a request through the client: the credentials, and with a
+        deadline (``until``) every timeout phase cut to the time left."""
+        kw: dict[str, Any] = {"auth": self._auth} if self._auth is not None else {}
+        if until is not None:
+            kw["timeout"] = timeout_until(self._client().timeout, until)
+        return kw
 
     async def _run(
         self, flow: Flow[T], until: float | None = None, sent: list[str] | None = None
@@ -437,16 +442,13 @@ class AsyncClient(AsyncNamespaces, AsyncEventsMixin, AsyncBlobsMixin, ClientBase
                 if "set-cookie" in resp.headers:
                     http.cookies.extract_cookies(r)
             else:
-                kw = self._auth_kw()
-                if until is not None:
-                    kw["timeout"] = timeout_until(http.timeout, until)
                 stream = http.stream(
                     req.method,
                     req.url,
                     headers=dict(req.headers),
                     content=content,
                     follow_redirects=req.follow_redirects,
-                    **kw,
+                    **self._auth_kw(until),
                 )
                 async with stream as r:
                     body = await self._read_body(r, req.kind, until, what)

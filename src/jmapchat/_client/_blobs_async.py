@@ -26,7 +26,6 @@ from ._http import (
     check_deadline,
     deadline_until,
     map_transport_errors,
-    timeout_until,
     to_response,
 )
 from ._primitives import async_upload_chunks, async_upload_source
@@ -46,7 +45,7 @@ class AsyncBlobsMixin(ClientBase):
 
         def _client(self) -> httpx.AsyncClient: ...
 
-        def _auth_kw(self) -> dict[str, Any]: ...
+        def _auth_kw(self, until: float | None = None) -> dict[str, Any]: ...
 
         async def _run(
             self, flow: Flow[T], until: float | None = None, sent: list[str] | None = None
@@ -115,11 +114,8 @@ class AsyncBlobsMixin(ClientBase):
         verifier = DownloadVerifier(blob_id, max_size=max_size, sha256=sha256)
         http = self._client()
         what = f"download {blob_id}"
-        kw = self._auth_kw()
-        if until is not None:
-            kw["timeout"] = timeout_until(http.timeout, until)
         with map_transport_errors(what):
-            stream = http.stream("GET", req.url, headers=dict(req.headers), **kw)
+            stream = http.stream("GET", req.url, headers=dict(req.headers), **self._auth_kw(until))
             async with stream as r:
                 if not 200 <= r.status_code < 300:
                     await r.aread()

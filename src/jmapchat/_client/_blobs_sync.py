@@ -29,7 +29,6 @@ from ._http import (
     check_deadline,
     deadline_until,
     map_transport_errors,
-    timeout_until,
     to_response,
 )
 from ._primitives import upload_chunks, upload_source
@@ -49,7 +48,7 @@ class BlobsMixin(ClientBase):
 
         def _client(self) -> httpx.Client: ...
 
-        def _auth_kw(self) -> dict[str, Any]: ...
+        def _auth_kw(self, until: float | None = None) -> dict[str, Any]: ...
 
         def _run(
             self, flow: Flow[T], until: float | None = None, sent: list[str] | None = None
@@ -118,11 +117,8 @@ class BlobsMixin(ClientBase):
         verifier = DownloadVerifier(blob_id, max_size=max_size, sha256=sha256)
         http = self._client()
         what = f"download {blob_id}"
-        kw = self._auth_kw()
-        if until is not None:
-            kw["timeout"] = timeout_until(http.timeout, until)
         with map_transport_errors(what):
-            stream = http.stream("GET", req.url, headers=dict(req.headers), **kw)
+            stream = http.stream("GET", req.url, headers=dict(req.headers), **self._auth_kw(until))
             with stream as r:
                 if not 200 <= r.status_code < 300:
                     r.read()

@@ -309,8 +309,13 @@ class Client(SyncNamespaces, EventsMixin, BlobsMixin, ClientBase):
             raise LocalProtocolError("the client is closed")
         return self._http
 
-    def _auth_kw(self) -> dict[str, Any]:
-        return {"auth": self._auth} if self._auth is not None else {}
+    def _auth_kw(self, until: float | None = None) -> dict[str, Any]:
+        """httpx keywords of a request through the client: the credentials, and with a
+        deadline (``until``) every timeout phase cut to the time left."""
+        kw: dict[str, Any] = {"auth": self._auth} if self._auth is not None else {}
+        if until is not None:
+            kw["timeout"] = timeout_until(self._client().timeout, until)
+        return kw
 
     def _run(self, flow: Flow[T], until: float | None = None, sent: list[str] | None = None) -> T:
         """Drive a flow to completion (it must not `Emit`), by ``until`` if given;
@@ -434,16 +439,13 @@ class Client(SyncNamespaces, EventsMixin, BlobsMixin, ClientBase):
                 if "set-cookie" in resp.headers:
                     http.cookies.extract_cookies(r)
             else:
-                kw = self._auth_kw()
-                if until is not None:
-                    kw["timeout"] = timeout_until(http.timeout, until)
                 stream = http.stream(
                     req.method,
                     req.url,
                     headers=dict(req.headers),
                     content=content,
                     follow_redirects=req.follow_redirects,
-                    **kw,
+                    **self._auth_kw(until),
                 )
                 with stream as r:
                     body = self._read_body(r, req.kind, until, what)
